@@ -1,0 +1,102 @@
+// swift-tools-version: 6.1
+import PackageDescription
+import class Foundation.ProcessInfo
+
+// One set of settings for every target.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "pyflare",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pyflare", targets: ["pyflare"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
+        .target(name: "PyFlareWire", swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareWireTests", dependencies: ["PyFlareWire", "PyFlareTesting"],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+
+        // normalization of AI conventions into first-class columns, pricing, the sink contract
+        .target(name: "PyFlareModel", dependencies: ["PyFlareWire"],
+                resources: [.embedInCode("Resources/pricing.json")], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareModelTests", dependencies: ["PyFlareModel", "PyFlareTesting"], swiftSettings: swiftSettings),
+
+        // receivers, sampler, batcher
+        .target(name: "PyFlareIngest", dependencies: [
+            "PyFlareWire", "PyFlareModel",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareIngestTests", dependencies: ["PyFlareIngest", "PyFlareTesting"], swiftSettings: swiftSettings),
+
+        // sinks: the JSON-lines debugging exporter (the durable store joins it later)
+        .target(name: "PyFlareStore", dependencies: [
+            "PyFlareWire", "PyFlareModel",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareTesting"], swiftSettings: swiftSettings),
+
+        // REST API: health, metrics
+        .target(name: "PyFlareAPI", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: swiftSettings),
+
+        // configuration and wiring of every service
+        .target(name: "PyFlareServer", dependencies: [
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAPI",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
+
+        .executableTarget(name: "pyflare", dependencies: [
+            "PyFlareServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+
+        // builders of OTLP payloads and temporary directories for tests and benchmarks
+        .target(name: "PyFlareTesting", dependencies: ["PyFlareWire"], swiftSettings: swiftSettings),
+    ]
+)
+
+// Benchmarks pull in ordo-one/benchmark; only `make bench` sets PYFLARE_BENCHMARKS.
+if ProcessInfo.processInfo.environment["PYFLARE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "DecodeBenchmarks",
+            dependencies: [
+                "PyFlareWire", "PyFlareModel", "PyFlareTesting",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/DecodeBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

@@ -1,0 +1,133 @@
+/// Appends JSON text to a byte buffer, escaping strings as RFC 8259 requires.
+///
+/// No intermediate objects: callers write members in order. Used for OTLP/JSON
+/// responses and the JSON-lines exporter.
+public struct JSONWriter {
+    public var bytes: [UInt8]
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inlinable public mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    @inlinable public mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    /// Writes `"key":`.
+    @inlinable public mutating func key(_ name: StaticString) {
+        bytes.append(UInt8(ascii: "\""))
+        raw(name)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func string(_ text: String) {
+        var text = text
+        text.withUTF8 { string(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes UTF-8 bytes as a JSON string; invalid UTF-8 is repaired to U+FFFD.
+    public mutating func string(utf8 input: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "\""))
+        var runStart = 0
+        var index = 0
+        let count = input.count
+        while index < count {
+            let byte = input[index]
+            if byte >= 0x20, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\"), byte < 0x80 {
+                index += 1
+                continue
+            }
+            if byte >= 0x80 {
+                // Validate the multi-byte sequence; copy it through if valid.
+                let length = Self.validUTF8SequenceLength(input, at: index)
+                if length > 0 {
+                    index += length
+                    continue
+                }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[runStart..<index]))
+                bytes.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                index += 1
+                runStart = index
+                continue
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[runStart..<index]))
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            default:
+                raw("\\u00")
+                bytes.append(Hex.digits[Int(byte >> 4)])
+                bytes.append(Hex.digits[Int(byte & 0xF)])
+            }
+            index += 1
+            runStart = index
+        }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[runStart..<count]))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Length of the valid UTF-8 sequence starting at `index`, or 0 if invalid.
+    static func validUTF8SequenceLength(_ input: UnsafeRawBufferPointer, at index: Int) -> Int {
+        let lead = input[index]
+        let length: Int
+        var minimum: UInt32
+        var scalar: UInt32
+        switch lead {
+        case 0xC2...0xDF: length = 2; minimum = 0x80; scalar = UInt32(lead & 0x1F)
+        case 0xE0...0xEF: length = 3; minimum = 0x800; scalar = UInt32(lead & 0x0F)
+        case 0xF0...0xF4: length = 4; minimum = 0x10000; scalar = UInt32(lead & 0x07)
+        default: return 0
+        }
+        guard input.count - index >= length else { return 0 }
+        for offset in 1..<length {
+            let next = input[index + offset]
+            guard next & 0xC0 == 0x80 else { return 0 }
+            scalar = scalar << 6 | UInt32(next & 0x3F)
+        }
+        guard scalar >= minimum, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else { return 0 }
+        return length
+    }
+
+    public mutating func int(_ value: Int64) { decimal(value.magnitude, negative: value < 0) }
+    public mutating func uint(_ value: UInt64) { decimal(value, negative: false) }
+
+    private mutating func decimal(_ magnitude: UInt64, negative: Bool) {
+        if negative { bytes.append(UInt8(ascii: "-")) }
+        if magnitude == 0 {
+            bytes.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits, no allocation
+        var count = 0
+        var rest = magnitude
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while rest > 0 {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+        }
+    }
+
+    /// A double; NaN and infinities, which JSON cannot hold, become strings as in OTLP/JSON.
+    public mutating func double(_ value: Double) {
+        if value.isNaN { raw("\"NaN\"") }
+        else if value == .infinity { raw("\"Infinity\"") }
+        else if value == -.infinity { raw("\"-Infinity\"") }
+        else { bytes.append(contentsOf: "\(value)".utf8) }
+    }
+
+    public mutating func bool(_ value: Bool) {
+        if value { raw("true") } else { raw("false") }
+    }
+
+    public mutating func null() { raw("null") }
+}
