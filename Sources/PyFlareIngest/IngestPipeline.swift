@@ -1,0 +1,52 @@
+import CoreMetrics
+public import PyFlareWire
+public import PyFlareModel
+
+/// Normalize → sample → batch, shared by every receiver.
+public struct IngestPipeline: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        /// Queued; `rejected` spans were refused individually (with the first reason).
+        case accepted(rejected: Int, message: String?)
+        /// The batcher is full: answer 429 / RESOURCE_EXHAUSTED and let the client retry.
+        case full
+        /// Shutting down: answer 503 / UNAVAILABLE.
+        case closed
+    }
+
+    public let normalizer: SpanNormalizer
+    public let sampler: Sampler
+    public let batcher: Batcher
+    public let metrics: IngestMetrics
+
+    public init(normalizer: SpanNormalizer, sampler: Sampler, batcher: Batcher, metrics: IngestMetrics) {
+        self.normalizer = normalizer
+        self.sampler = sampler
+        self.batcher = batcher
+        self.metrics = metrics
+    }
+
+    public func ingest(_ decoded: SpanBatch) -> Outcome {
+        let received = decoded.count + decoded.rejectedSpanCount
+        metrics.spansReceived.increment(by: received)
+        metrics.spansRejectedInvalid.increment(by: decoded.rejectedSpanCount)
+
+        var batch = normalizer.normalize(decoded)
+        metrics.spansUnpriced.increment(by: batch.columns.unpricedCount)
+        let keep = sampler.decide(batch)
+        let sampled = keep.reduce(0) { $1 ? $0 + 1 : $0 }
+        if sampled < batch.count { batch.retain(keep) }
+
+        switch batcher.submit(batch) {
+        case .accepted:
+            metrics.recordSampling(sampled: sampled, dropped: decoded.count - sampled)
+            metrics.spansAccepted.increment(by: decoded.count)
+            return .accepted(rejected: decoded.rejectedSpanCount, message: decoded.rejectionMessage)
+        case .full:
+            metrics.spansRejectedBackpressure.increment(by: decoded.count)
+            return .full
+        case .closed:
+            metrics.spansRejectedBackpressure.increment(by: decoded.count)
+            return .closed
+        }
+    }
+}

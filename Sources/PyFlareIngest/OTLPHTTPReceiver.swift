@@ -1,0 +1,169 @@
+import CompressNIO
+import Foundation
+import CoreMetrics
+public import Hummingbird
+import Logging
+import NIOCore
+import PyFlareWire
+
+/// `POST /v1/traces` per the OTLP/HTTP specification.
+///
+/// Accepts protobuf and JSON bodies, identity, gzip or deflate (zlib) encoded. The size
+/// limit applies to the body after decompression, and decompression stops as soon as it
+/// is passed, so a small gzip bomb costs at most the limit. Answers in the request's
+/// encoding: an `ExportTraceServiceResponse` on success (with `partial_success` when some
+/// spans were refused), a `google.rpc.Status` on failure.
+public struct OTLPHTTPReceiver: Sendable {
+    public let pipeline: IngestPipeline
+    /// Largest accepted body, after decompression.
+    public let maxBodyBytes: Int
+    let logger: Logger
+
+    public init(pipeline: IngestPipeline, maxBodyBytes: Int, logger: Logger) {
+        self.pipeline = pipeline
+        self.maxBodyBytes = maxBodyBytes
+        self.logger = logger
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.post("/v1/traces") { request, _ in await self.exportTraces(request) }
+        for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
+            router.on("/v1/traces", method: method) { _, _ in
+                Response(status: .methodNotAllowed, headers: [.allow: "POST"])
+            }
+        }
+    }
+
+    func exportTraces(_ request: Request) async -> Response {
+        let response: Response
+        do throws(OTLPHTTPError) {
+            let (format, body) = try await readBody(request)
+            response = try export(body, format: format)
+        } catch {
+            if error.status == .badRequest {
+                logger.debug("rejected OTLP request", metadata: ["reason": "\(error.message)"])
+            }
+            response = error.response
+        }
+        pipeline.metrics.recordRequest(signal: "traces", status: Int(response.status.code))
+        return response
+    }
+
+    private func export(_ body: [UInt8], format: OTLPFormat) throws(OTLPHTTPError) -> Response {
+        let batch: SpanBatch
+        do {
+            batch = try format == .protobuf ? SpanBatch.decodeProtobuf(body) : SpanBatch.decodeJSON(body)
+        } catch {
+            pipeline.metrics.spansRejectedMalformed.increment()
+            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "malformed \(format.name) ExportTraceServiceRequest: \(error)")
+        }
+        switch pipeline.ingest(batch) {
+        case .accepted(let rejected, let message):
+            let bytes = format == .protobuf
+                ? OTLPResponse.exportProtobuf(rejected: rejected, message: message)
+                : OTLPResponse.exportJSON(signal: .traces, rejected: rejected, message: message)
+            return Response(status: .ok, headers: [.contentType: format.contentType],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        case .full:
+            throw OTLPHTTPError(.tooManyRequests, format: format, grpcCode: 8,
+                                "ingest queue is full (\(pipeline.batcher.configuration.maxQueuedSpans) spans); retry later",
+                                retryAfterSeconds: 1)
+        case .closed:
+            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "server is shutting down", retryAfterSeconds: 5)
+        }
+    }
+
+    /// Checks content type and encoding, then reads and decompresses the body within the limit.
+    private func readBody(_ request: Request) async throws(OTLPHTTPError) -> (OTLPFormat, [UInt8]) {
+        guard let format = OTLPFormat(contentType: request.headers[.contentType]) else {
+            throw OTLPHTTPError(.unsupportedMediaType, format: .json, grpcCode: 3,
+                                "unsupported Content-Type \"\(request.headers[.contentType] ?? "")\"; use application/x-protobuf or application/json")
+        }
+        let encoding = (request.headers[.contentEncoding] ?? "identity").trimmingCharacters(in: .whitespaces).lowercased()
+        let algorithm: CompressionAlgorithm?
+        switch encoding {
+        case "", "identity": algorithm = nil
+        case "gzip", "x-gzip": algorithm = .gzip()
+        case "deflate": algorithm = .zlib()
+        default:
+            throw OTLPHTTPError(.unsupportedMediaType, format: format, grpcCode: 3,
+                                "unsupported Content-Encoding \"\(encoding)\"; use gzip, deflate or identity")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw tooLarge(format)
+        }
+        var buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            throw tooLarge(format)
+        } catch {
+            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "could not read the request body: \(error)")
+        }
+        pipeline.metrics.bytesReceived.increment(by: buffer.readableBytes)
+        if let algorithm {
+            do {
+                // One byte over the limit tells "exactly at the limit" from "over it".
+                buffer = try buffer.decompress(with: algorithm, maxSize: maxBodyBytes + 1)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                throw tooLarge(format)
+            } catch {
+                throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "body is not valid \(encoding) data")
+            }
+            guard buffer.readableBytes <= maxBodyBytes else { throw tooLarge(format) }
+        }
+        pipeline.metrics.bytesDecoded.increment(by: buffer.readableBytes)
+        return (format, buffer.readBytes(length: buffer.readableBytes) ?? [])
+    }
+
+    private func tooLarge(_ format: OTLPFormat) -> OTLPHTTPError {
+        OTLPHTTPError(.contentTooLarge, format: format, grpcCode: 8,
+                      "request body exceeds \(maxBodyBytes) bytes (after decompression)")
+    }
+}
+
+/// The two OTLP/HTTP payload encodings.
+enum OTLPFormat: Sendable {
+    case protobuf, json
+
+    init?(contentType: String?) {
+        guard let contentType else { return nil }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        switch mediaType {
+        case "application/x-protobuf", "application/protobuf": self = .protobuf
+        case "application/json": self = .json
+        default: return nil
+        }
+    }
+
+    var contentType: String { self == .protobuf ? "application/x-protobuf" : "application/json" }
+    var name: String { self == .protobuf ? "protobuf" : "JSON" }
+}
+
+/// A failed OTLP/HTTP request, answered with a `google.rpc.Status` in the request's encoding.
+struct OTLPHTTPError: Error {
+    var status: HTTPResponse.Status
+    var format: OTLPFormat
+    var grpcCode: Int
+    var message: String
+    var retryAfterSeconds: Int?
+
+    init(_ status: HTTPResponse.Status, format: OTLPFormat, grpcCode: Int, _ message: String, retryAfterSeconds: Int? = nil) {
+        self.status = status
+        self.format = format
+        self.grpcCode = grpcCode
+        self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    var response: Response {
+        var headers: HTTPFields = [.contentType: format.contentType]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        let bytes = format == .protobuf
+            ? OTLPResponse.statusProtobuf(code: grpcCode, message: message)
+            : OTLPResponse.statusJSON(code: grpcCode, message: message)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOPosix
+import Synchronization
+public import PyFlareModel
+public import PyFlareWire
+
+/// The debugging exporter: every span as one JSON line in `<directory>/spans.jsonl`.
+///
+/// When the active file would pass `maxFileBytes`, it is renamed to `spans.N.jsonl`
+/// (N grows: higher is newer) and a new one is started; only the newest `maxFiles`
+/// rotated files are kept (0 keeps all). Rotation happens between lines, so a file
+/// passes the limit only when a single span is larger than it. Encoding runs on the
+/// batcher's workers in parallel; file writes run on NIO's blocking thread pool, one at a time.
+public final class JSONLinesFileSink: SpanSink {
+    public struct Configuration: Sendable, Equatable {
+        /// Directory of the files; created if missing.
+        public var directory: String
+        /// Size at which the active file is rotated. Default 64 MiB.
+        public var maxFileBytes: Int
+        /// Rotated files kept; 0 keeps all. Default 10.
+        public var maxFiles: Int
+
+        public init(directory: String, maxFileBytes: Int = 64 << 20, maxFiles: Int = 10) {
+            self.directory = directory
+            self.maxFileBytes = maxFileBytes
+            self.maxFiles = maxFiles
+        }
+    }
+
+    public let configuration: Configuration
+    private let encoder: SpanJSONLinesEncoder
+    private let files: Mutex<RotatingFile>
+    private let threadPool: NIOThreadPool
+
+    public init(configuration: Configuration, pricing: PricingTable, threadPool: NIOThreadPool = .singleton) throws(StoreError) {
+        self.configuration = configuration
+        self.encoder = SpanJSONLinesEncoder(pricing: pricing)
+        self.threadPool = threadPool
+        self.files = Mutex(try RotatingFile(configuration: configuration))
+    }
+
+    public func write(_ batches: [NormalizedBatch]) async throws {
+        var json = JSONWriter(capacity: batches.reduce(0) { $0 + $1.spans.bytes.count * 2 })
+        var lineEnds: [Int] = []
+        for batch in batches { encoder.encode(batch, into: &json, lineEnds: &lineEnds) }
+        let bytes = json.bytes
+        try await threadPool.runIfActive { [self, lineEnds] in
+            try files.withLock { file throws(StoreError) in try file.append(bytes, lineEnds: lineEnds) }
+        }
+    }
+
+    public func close() async throws {
+        try await threadPool.runIfActive { [self] in
+            try files.withLock { file throws(StoreError) in try file.close() }
+        }
+    }
+}
+
+/// The active file and its rotation; only touched under the sink's mutex, on the thread pool.
+struct RotatingFile: ~Copyable {
+    let configuration: JSONLinesFileSink.Configuration
+    private var descriptor: Int32 = -1
+    private var size = 0
+    private var nextSequence = 1
+
+    var activePath: String { configuration.directory + "/spans.jsonl" }
+    func rotatedPath(_ sequence: Int) -> String { configuration.directory + "/spans.\(sequence).jsonl" }
+
+    init(configuration: JSONLinesFileSink.Configuration) throws(StoreError) {
+        self.configuration = configuration
+        try Self.makeDirectory(configuration.directory)
+        nextSequence = (rotatedSequences().max() ?? 0) + 1
+        try open()
+    }
+
+    static func makeDirectory(_ path: String) throws(StoreError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0, errno != EEXIST {
+                throw StoreError(.io, "cannot create directory", path: current, errno: errno)
+            }
+        }
+    }
+
+    /// Sequence numbers of the rotated files present, from their names.
+    func rotatedSequences() -> [Int] {
+        guard let directory = opendir(configuration.directory) else { return [] }
+        defer { closedir(directory) }
+        var sequences: [Int] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("spans."), name.hasSuffix(".jsonl") else { continue }
+            if let sequence = Int(name.dropFirst(6).dropLast(6)) { sequences.append(sequence) }
+        }
+        return sequences
+    }
+
+    private mutating func open() throws(StoreError) {
+        descriptor = Glibc.open(activePath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw StoreError(.io, "cannot open", path: activePath, errno: errno) }
+        var info = stat()
+        size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// Writes whole lines, rotating between lines when the next one would pass the limit.
+    mutating func append(_ bytes: [UInt8], lineEnds: [Int]) throws(StoreError) {
+        guard descriptor >= 0 else { throw StoreError(.closed, "file exporter is closed", path: activePath) }
+        var chunkStart = 0
+        var previousEnd = 0
+        for lineEnd in lineEnds {
+            let lineLength = lineEnd - previousEnd
+            if size + (previousEnd - chunkStart) + lineLength > configuration.maxFileBytes, size + (previousEnd - chunkStart) > 0 {
+                try writeAll(bytes, chunkStart..<previousEnd)
+                try rotate()
+                chunkStart = previousEnd
+            }
+            previousEnd = lineEnd
+        }
+        try writeAll(bytes, chunkStart..<previousEnd)
+    }
+
+    private mutating func writeAll(_ bytes: [UInt8], _ range: Range<Int>) throws(StoreError) {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, range.upperBound - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StoreError(.io, "write failed", path: activePath, errno: errno)
+            }
+            offset += written
+            size += written
+        }
+    }
+
+    private mutating func rotate() throws(StoreError) {
+        Glibc.close(descriptor)
+        descriptor = -1
+        guard rename(activePath, rotatedPath(nextSequence)) == 0 else {
+            throw StoreError(.io, "cannot rotate", path: activePath, errno: errno)
+        }
+        nextSequence += 1
+        if configuration.maxFiles > 0 {
+            for old in rotatedSequences().sorted().dropLast(configuration.maxFiles) {
+                unlink(rotatedPath(old))
+            }
+        }
+        try open()
+    }
+
+    mutating func close() throws(StoreError) {
+        guard descriptor >= 0 else { return }
+        defer { descriptor = -1 }
+        if fsync(descriptor) != 0 { throw StoreError(.io, "fsync failed", path: activePath, errno: errno) }
+        Glibc.close(descriptor)
+    }
+
+    deinit {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
+}
