@@ -1,0 +1,120 @@
+import Logging
+import PyFlareIngest
+import PyFlareModel
+internal import Yams
+
+/// One configuration key: its documentation, its default as YAML, and how to apply a value.
+///
+/// The same list drives the YAML file, the `PYFLARE_…` environment variables, the
+/// command-line flags, validation messages and `pyflare config init`.
+struct ConfigOption: Sendable {
+    let key: String
+    let help: String
+    /// The default, as YAML text (for `config init`).
+    let defaultYAML: String
+    let apply: @Sendable (inout PyFlareConfiguration, Node, String) throws(ConfigError) -> Void
+
+    /// `otlp.http.port` → `PYFLARE_OTLP_HTTP_PORT`.
+    var environmentName: String {
+        "PYFLARE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    static let all: [ConfigOption] = [
+        option("data_dir", "Root of everything PyFlare stores (exports now; WAL, segments and index.db later).", "./data") { config, node, key throws(ConfigError) in
+            config.dataDirectory = try node.nonEmptyString(key)
+        },
+        option("log_level", "trace, debug, info, notice, warning, error or critical.", "info") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigError(key: key, "expected one of trace, debug, info, notice, warning, error, critical; got \"\(text)\"")
+            }
+            config.logLevel = level
+        },
+        option("otlp.http.host", "Address the OTLP/HTTP receiver binds (all interfaces by default).", "0.0.0.0") { config, node, key throws(ConfigError) in
+            config.otlpHTTP.host = try node.nonEmptyString(key)
+        },
+        option("otlp.http.port", "Port of the OTLP/HTTP receiver (POST /v1/traces).", "4318") { config, node, key throws(ConfigError) in
+            config.otlpHTTP.port = try node.integer(key, in: 0...65535)
+        },
+        option("otlp.http.max_body_bytes", "Largest request body, after decompression; larger bodies get 413.", "16777216") { config, node, key throws(ConfigError) in
+            config.otlpHTTPMaxBodyBytes = try node.integer(key, in: 1024...(1 << 30))
+        },
+        option("otlp.grpc.host", "Address the OTLP/gRPC receiver will bind (the gRPC receiver is not built yet).", "0.0.0.0") { config, node, key throws(ConfigError) in
+            config.otlpGRPC.host = try node.nonEmptyString(key)
+        },
+        option("otlp.grpc.port", "Port of the OTLP/gRPC receiver (the gRPC receiver is not built yet).", "4317") { config, node, key throws(ConfigError) in
+            config.otlpGRPC.port = try node.integer(key, in: 0...65535)
+        },
+        option("api.host", "Address the REST API binds; loopback by default since it serves everything stored.", "127.0.0.1") { config, node, key throws(ConfigError) in
+            config.api.host = try node.nonEmptyString(key)
+        },
+        option("api.port", "Port of the REST API, /health and /metrics.", "8080") { config, node, key throws(ConfigError) in
+            config.api.port = try node.integer(key, in: 0...65535)
+        },
+        option("batcher.max_batch_spans", "Flush to the sink when this many spans wait.", "8192") { config, node, key throws(ConfigError) in
+            config.batcher.maxBatchSpans = try node.integer(key, in: 1...10_000_000)
+        },
+        option("batcher.flush_interval_ms", "Flush when the oldest waiting span has waited this long.", "200") { config, node, key throws(ConfigError) in
+            config.batcher.flushInterval = .milliseconds(try node.integer(key, in: 1...3_600_000))
+        },
+        option("batcher.max_queued_spans", "Spans held at once before receivers answer 429 (waiting, queued and being written).", "200000") { config, node, key throws(ConfigError) in
+            config.batcher.maxQueuedSpans = try node.integer(key, in: 1...100_000_000)
+        },
+        option("batcher.workers", "Concurrent writes to the sink.", "2") { config, node, key throws(ConfigError) in
+            config.batcher.workers = try node.integer(key, in: 1...64)
+        },
+        option("sink.kind", "Where spans go: file (JSON lines) or counting (discards, for benchmarks).", "file") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard let kind = PyFlareConfiguration.SinkConfiguration.Kind(rawValue: text) else {
+                throw ConfigError(key: key, "expected file or counting; got \"\(text)\"")
+            }
+            config.sink.kind = kind
+        },
+        option("sink.file.directory", "Directory of the JSON-lines files; relative paths are under data_dir.", "exports") { config, node, key throws(ConfigError) in
+            config.sink.fileDirectory = try node.nonEmptyString(key)
+        },
+        option("sink.file.max_file_bytes", "Rotate spans.jsonl to spans.N.jsonl when it would pass this size.", "67108864") { config, node, key throws(ConfigError) in
+            config.sink.fileMaxBytes = try node.integer(key, in: 1024...(1 << 40))
+        },
+        option("sink.file.max_files", "Rotated files kept, oldest deleted first; 0 keeps all.", "10") { config, node, key throws(ConfigError) in
+            config.sink.fileMaxFiles = try node.integer(key, in: 0...1_000_000)
+        },
+        option("sampler", """
+            Which traces to keep; every strategy keeps or drops whole traces.
+              strategy: always_on | always_off | probabilistic | rate_limiting | parent_based | composite | attribute_based
+              rate: 0.25                    # probabilistic: share of traces kept (FNV-1a of the trace id)
+              traces_per_second: 100        # rate_limiting: token bucket of new traces per second
+              root: {strategy: probabilistic, rate: 0.1}   # parent_based: decides root spans; children follow
+              default_rate: 0.1             # composite and attribute_based: rate when nothing more specific applies
+              services: {chat-api: 1.0}     # composite: rate per service.name
+              rules:                        # attribute_based: first match wins; value optional (presence suffices)
+                - {key: error.type, rate: 1.0}
+                - {key: gen_ai.request.model, value: gpt-4o, rate: 0.5}
+            Environment: PYFLARE_SAMPLER_STRATEGY, PYFLARE_SAMPLER_RATE, PYFLARE_SAMPLER_TRACES_PER_SECOND, PYFLARE_SAMPLER_DEFAULT_RATE.
+            """, "{strategy: always_on}") { config, node, key throws(ConfigError) in
+            config.sampler = try SamplerSettingsParser.parse(node, key: key, into: config.sampler)
+        },
+        option("pricing.models", """
+            Prices (USD per million tokens) that replace or extend the built-in table, matched by
+            exact model id and then by longest prefix. Example:
+              - {model: my-finetune, provider: openai, input: 3.0, output: 12.0, cache_read: 1.5}
+            """, "[]") { config, node, key throws(ConfigError) in
+            config.pricingOverrides = try PricingParser.parse(node, key: key)
+        },
+    ]
+
+    /// Options also settable one scalar at a time from the environment, beyond the leaf keys above.
+    static let environmentOnly: [(key: String, apply: @Sendable (inout PyFlareConfiguration, Node, String) throws(ConfigError) -> Void)] = [
+        ("sampler.strategy", { config, node, key throws(ConfigError) in config.sampler.strategy = try node.nonEmptyString(key) }),
+        ("sampler.rate", { config, node, key throws(ConfigError) in config.sampler.rate = try node.double(key, in: 0...1) }),
+        ("sampler.traces_per_second", { config, node, key throws(ConfigError) in config.sampler.tracesPerSecond = try node.double(key, in: 0...1e9) }),
+        ("sampler.default_rate", { config, node, key throws(ConfigError) in config.sampler.defaultRate = try node.double(key, in: 0...1) }),
+    ]
+
+    private static func option(_ key: String, _ help: String, _ defaultYAML: String,
+                               _ apply: @escaping @Sendable (inout PyFlareConfiguration, Node, String) throws(ConfigError) -> Void) -> ConfigOption {
+        ConfigOption(key: key, help: help, defaultYAML: defaultYAML, apply: apply)
+    }
+}
+
+import Foundation

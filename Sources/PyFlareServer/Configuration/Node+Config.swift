@@ -1,0 +1,42 @@
+internal import Yams
+
+/// Typed reads of YAML values that fail with the key's name.
+extension Node {
+    func nonEmptyString(_ key: String) throws(ConfigError) -> String {
+        guard case .scalar(let scalar) = self, !scalar.string.isEmpty else {
+            throw ConfigError(key: key, "expected a non-empty string")
+        }
+        return scalar.string
+    }
+
+    func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard case .scalar(let scalar) = self, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")) else {
+            throw ConfigError(key: key, "expected an integer, got \(describe)")
+        }
+        guard range.contains(value) else {
+            throw ConfigError(key: key, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    func double(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+        guard case .scalar(let scalar) = self, let value = Double(scalar.string), value.isFinite else {
+            throw ConfigError(key: key, "expected a number, got \(describe)")
+        }
+        guard range.contains(value) else {
+            throw ConfigError(key: key, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return value
+    }
+
+    var describe: String {
+        switch self {
+        case .scalar(let scalar): "\"\(scalar.string)\""
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+}
+
+import Foundation

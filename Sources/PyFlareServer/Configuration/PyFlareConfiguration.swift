@@ -1,0 +1,61 @@
+public import Logging
+public import PyFlareIngest
+public import PyFlareModel
+
+/// Everything `pyflare serve` can be configured with, with every default set here.
+///
+/// Sources are layered: defaults, then the YAML file, then `PYFLARE_…` environment
+/// variables, then command-line flags. ``ConfigOption/all`` lists every key.
+public struct PyFlareConfiguration: Sendable, Equatable {
+    /// Root of everything PyFlare stores. Default `./data`.
+    public var dataDirectory = "./data"
+    public var logLevel: Logger.Level = .info
+    public var otlpHTTP = Listener(host: "0.0.0.0", port: 4318)
+    /// Largest OTLP/HTTP body, after decompression. Default 16 MiB.
+    public var otlpHTTPMaxBodyBytes = 16 << 20
+    public var otlpGRPC = Listener(host: "0.0.0.0", port: 4317)
+    /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
+    public var api = Listener(host: "127.0.0.1", port: 8080)
+    public var batcher = BatcherConfiguration.defaults
+    public var sink = SinkConfiguration()
+    public var sampler = SamplerSettings()
+    /// Prices that replace or extend the built-in table.
+    public var pricingOverrides: [ModelPrice] = []
+
+    public init() {}
+
+    public struct Listener: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+    }
+
+    public struct SinkConfiguration: Sendable, Equatable {
+        public enum Kind: String, Sendable, CaseIterable { case file, counting }
+        public var kind = Kind.file
+        /// Relative paths are under the data directory.
+        public var fileDirectory = "exports"
+        public var fileMaxBytes = 64 << 20
+        public var fileMaxFiles = 10
+    }
+
+    /// The sampler's options as written; ``PyFlareConfiguration/samplerConfiguration()`` checks and assembles them.
+    public struct SamplerSettings: Sendable, Equatable {
+        public var strategy = "always_on"
+        public var rate: Double?
+        public var tracesPerSecond: Double?
+        public var defaultRate: Double?
+        public var services: [String: Double] = [:]
+        public var rules: [SamplerConfiguration.AttributeRule] = []
+        /// For `parent_based`: the strategy that decides root spans.
+        public var root: Box?
+
+        public init() {}
+
+        /// Indirection for the recursive `root`.
+        public final class Box: Sendable, Equatable {
+            public let settings: SamplerSettings
+            init(_ settings: SamplerSettings) { self.settings = settings }
+            public static func == (lhs: Box, rhs: Box) -> Bool { lhs.settings == rhs.settings }
+        }
+    }
+}

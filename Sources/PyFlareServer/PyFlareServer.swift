@@ -1,0 +1,105 @@
+import Foundation
+public import Logging
+import Hummingbird
+import NIOCore
+import Prometheus
+import PyFlareAPI
+import PyFlareIngest
+import PyFlareModel
+import PyFlareStore
+import ServiceLifecycle
+import UnixSignals
+
+/// Wires receivers, pipeline, batcher, sink and API into one `ServiceGroup` and runs it
+/// until SIGINT/SIGTERM.
+///
+/// Services stop in reverse order of registration: the API and the receivers stop
+/// accepting first, then the batcher drains into the sink and closes it.
+public struct PyFlareServer: Sendable {
+    public let configuration: PyFlareConfiguration
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+
+    public init(configuration: PyFlareConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
+        }
+        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
+        let sink = try makeSink(pricing: pricing)
+        let samplerConfiguration = try configuration.samplerConfiguration()
+        let metrics = IngestMetrics(samplerStrategy: samplerConfiguration.name)
+        let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
+                              logger: logger.with(label: "pyflare.batcher"))
+        let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: pricing), sampler: Sampler(samplerConfiguration),
+                                      batcher: batcher, metrics: metrics)
+
+        let otlpRouter = Router()
+        OTLPHTTPReceiver(pipeline: pipeline, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
+                         logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
+        let otlpHTTP = Application(
+            router: otlpRouter,
+            configuration: .init(address: .hostname(configuration.otlpHTTP.host, port: configuration.otlpHTTP.port), serverName: "pyflare"),
+            onServerRunning: { [logger] channel in
+                logger.info("OTLP/HTTP receiver listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger.with(label: "pyflare.otlp.http"))
+
+        let apiRouter = Router()
+        let dataDirectory = configuration.dataDirectory
+        APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
+        let api = Application(
+            router: apiRouter,
+            configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port), serverName: "pyflare"),
+            onServerRunning: { [logger] channel in
+                logger.info("REST API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger.with(label: "pyflare.api"))
+
+        logger.info("starting", metadata: [
+            "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
+            "sampler": "\(samplerConfiguration.name)", "pricing": "\(pricing.entries.count) models (\(pricing.version))",
+        ])
+        let group = ServiceGroup(
+            services: [batcher, otlpHTTP, api],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    func makeSink(pricing: PricingTable) throws -> any SpanSink {
+        switch configuration.sink.kind {
+        case .counting:
+            return CountingSink()
+        case .file:
+            let directory = configuration.sink.fileDirectory.hasPrefix("/")
+                ? configuration.sink.fileDirectory
+                : configuration.dataDirectory + "/" + configuration.sink.fileDirectory
+            return try JSONLinesFileSink(
+                configuration: .init(directory: directory, maxFileBytes: configuration.sink.fileMaxBytes, maxFiles: configuration.sink.fileMaxFiles),
+                pricing: pricing)
+        }
+    }
+
+    /// Problems that should keep load balancers away: for now, a data directory we cannot write.
+    static func readinessProblems(dataDirectory: String) -> [String] {
+        FileManager.default.isWritableFile(atPath: dataDirectory) ? [] : ["data directory \(dataDirectory) is not writable"]
+    }
+}
+
+extension Logger {
+    /// A logger with another label and the same level.
+    func with(label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}

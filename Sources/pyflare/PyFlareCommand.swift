@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import PyFlareServer
+
+@main
+struct PyFlareCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pyflare",
+        abstract: "Observability and analytics server for AI/LLM applications.",
+        subcommands: [Serve.self, Config.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive OTLP telemetry and serve the API.",
+        discussion: "Options come from flags, then PYFLARE_* environment variables, then the config file, then defaults.")
+
+    @Option(help: "YAML config file (default: \(ConfigurationLoader.defaultPath) if present).")
+    var config: String?
+    @Option(help: "Data directory (default ./data).")
+    var dataDir: String?
+    @Option(help: "OTLP/HTTP port (default 4318).")
+    var otlpHttpPort: Int?
+    @Option(help: "OTLP/gRPC port (default 4317; the gRPC receiver is not built yet).")
+    var otlpGrpcPort: Int?
+    @Option(help: "REST API port (default 8080).")
+    var apiPort: Int?
+    @Option(help: "Address the OTLP receivers bind (default 0.0.0.0).")
+    var otlpHost: String?
+    @Option(help: "Address the REST API binds (default 127.0.0.1).")
+    var apiHost: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    var flagOverrides: [(key: String, value: String)] {
+        var flags: [(String, String)] = []
+        if let dataDir { flags.append(("data_dir", dataDir)) }
+        if let otlpHttpPort { flags.append(("otlp.http.port", String(otlpHttpPort))) }
+        if let otlpGrpcPort { flags.append(("otlp.grpc.port", String(otlpGrpcPort))) }
+        if let apiPort { flags.append(("api.port", String(apiPort))) }
+        if let otlpHost {
+            flags.append(("otlp.http.host", otlpHost))
+            flags.append(("otlp.grpc.host", otlpHost))
+        }
+        if let apiHost { flags.append(("api.host", apiHost)) }
+        if let logLevel { flags.append(("log_level", logLevel)) }
+        return flags
+    }
+
+    func run() async throws {
+        let configuration: PyFlareConfiguration
+        do {
+            configuration = try ConfigurationLoader().load(path: config, environment: ProcessInfo.processInfo.environment, flags: flagOverrides)
+        } catch {
+            FileHandle.standardError.write(Data("pyflare: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var logger = Logger(label: "pyflare")
+        logger.logLevel = level
+        do {
+            try await PyFlareServer(configuration: configuration, registry: registry, logger: logger).run()
+        } catch let error as ConfigError {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Configuration helpers.", subcommands: [Init.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a fully commented example configuration.")
+
+        @Option(name: .shortAndLong, help: "Where to write it; - for standard output.")
+        var output: String = ConfigurationLoader.defaultPath
+        @Flag(help: "Overwrite an existing file.")
+        var force = false
+
+        func run() throws {
+            let text = ConfigurationTemplate.text
+            if output == "-" {
+                print(text, terminator: "")
+                return
+            }
+            if FileManager.default.fileExists(atPath: output), !force {
+                FileHandle.standardError.write(Data("pyflare: \(output) exists; use --force to overwrite\n".utf8))
+                throw ExitCode(1)
+            }
+            let directory = (output as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            print("wrote \(output)")
+        }
+    }
+}
