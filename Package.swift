@@ -46,7 +46,10 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "PyFlareIngestTests", dependencies: ["PyFlareIngest", "PyFlareTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareIngestTests", dependencies: [
+            "PyFlareIngest", "PyFlareTesting",
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
 
         // sinks: the JSON-lines debugging exporter (the durable store joins it later)
         .target(name: "PyFlareStore", dependencies: [

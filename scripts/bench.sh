@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmarks: the decoder (ordo-one/benchmark) on the reference workload's payloads, then
+# OTLP/HTTP ingest load runs with ../shared/bench/loadgen.py against the release server,
+# into the counting sink and into the file sink. Writes bench-results/ and the
+# "Latest run" section of docs/benchmarks.md.
+#
+#   SPANS=200000 CONCURRENCY=4 scripts/bench.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+SHARED="${PYFLARE_SHARED:-$ROOT/../shared}"
+LOADGEN="$SHARED/bench/loadgen.py"
+PY="$ROOT/e2e/.venv/bin/python"
+SCRATCH=.build-bench
+SPANS="${SPANS:-200000}"
+CONCURRENCY="${CONCURRENCY:-4}"
+OUT=bench-results
+export PYFLARE_BENCHMARKS=1
+mkdir -p "$SCRATCH/payloads" "$OUT"
+
+[ -f "$LOADGEN" ] || { echo "bench: $LOADGEN not found (set PYFLARE_SHARED)" >&2; exit 1; }
+
+echo "== payloads (loadgen --no-send, batch 500)"
+"$PY" "$LOADGEN" --no-send --spans 500 --pool 1 --batch 500 --seed 7 --out-payload "$SCRATCH/payloads/payload.pb" 2>/dev/null
+"$PY" "$LOADGEN" --no-send --spans 500 --pool 1 --batch 500 --seed 7 --json --out-payload "$SCRATCH/payloads/payload.json" 2>/dev/null
+
+echo "== release build"
+swift build -c release --scratch-path "$SCRATCH" --product pyflare
+
+echo "== decoder benchmarks"
+swift package --scratch-path "$SCRATCH" benchmark --target DecodeBenchmarks --no-progress --format markdown \
+    | tee "$OUT/decode.md"
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ingest NAME SINK [loadgen args...]
+ingest() {
+    local name=$1 sink=$2; shift 2
+    local data; data=$(mktemp -d)
+    local otlp api; otlp=$(free_port); api=$(free_port)
+    printf 'sink:\n  kind: %s\nbatcher:\n  max_queued_spans: 400000\n' "$sink" > "$data/config.yaml"
+    "$SCRATCH/release/pyflare" serve --config "$data/config.yaml" --data-dir "$data" \
+        --otlp-http-port "$otlp" --api-port "$api" --log-level warning > "$data/server.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/health" >/dev/null && break; sleep 0.1; done
+    "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$otlp/v1/traces" --spans "$SPANS" --batch 500 \
+        --concurrency "$CONCURRENCY" --retries 5 --report "$OUT/$name.json" "$@" > "$OUT/$name.txt" 2>&1
+    sleep 1
+    local flushed; flushed=$(curl -s "http://127.0.0.1:$api/metrics" | awk '/^pyflare_batcher_flushed_spans_total/ {print $2}')
+    local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+    kill -TERM "$pid"; wait "$pid" || true
+    local stored="" bytes=""
+    if [ "$sink" = file ]; then
+        stored=$(cat "$data"/exports/spans*.jsonl | wc -l)
+        bytes=$(du -sb "$data/exports" | cut -f1)
+    fi
+    "$PY" - "$OUT/$name.json" "$name" "$sink" "${flushed:-0}" "$rss" "$stored" "$bytes" >> "$OUT/ingest.md" <<'PYEOF'
+import json, sys
+report, name, sink, flushed, rss, stored, nbytes = sys.argv[1:]
+r = json.load(open(report))
+lat = r["latency_ms"]
+extra = ""
+if stored:
+    extra = f"{int(stored):,} lines, {int(nbytes)/max(1,int(stored)):,.0f} B/span on disk"
+print(f"| {name} | {sink} | {r['spans_sent_ok']:,} | {r['spans_per_s']:,.0f} | {int(float(flushed)):,} | "
+      f"{lat['p50']} / {lat['p99']} | {int(rss)/1024:,.0f} MiB | {r['status']} {extra} |")
+PYEOF
+    rm -rf "$data"
+}
+
+echo "== ingest load runs ($SPANS spans, batch 500, $CONCURRENCY connections)"
+{
+    echo "| run | sink | spans acknowledged | spans/s acknowledged | spans flushed to sink | latency ms p50 / p99 | peak RSS | statuses, storage |"
+    echo "|---|---|---|---|---|---|---|---|"
+} > "$OUT/ingest.md"
+ingest protobuf-counting counting
+ingest protobuf-gzip-counting counting --gzip
+ingest json-counting counting --json
+ingest protobuf-file file
+cat "$OUT/ingest.md"
+
+# Replace the "Latest run" section of docs/benchmarks.md.
+{
+    sed '/^## Latest run/,$d' docs/benchmarks.md
+    echo "## Latest run"
+    echo
+    echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(swift --version 2>/dev/null | head -1), \`scripts/bench.sh\` (SPANS=$SPANS, CONCURRENCY=$CONCURRENCY); load generator on the same machine."
+    echo
+    echo "### Decoder (one core, one payload per iteration)"
+    echo
+    cat "$OUT/decode.md"
+    echo
+    echo "### OTLP/HTTP ingest"
+    echo
+    cat "$OUT/ingest.md"
+} > "$OUT/benchmarks.md.new"
+mv "$OUT/benchmarks.md.new" docs/benchmarks.md
+echo "bench: docs/benchmarks.md updated"

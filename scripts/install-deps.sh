@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system packages PyFlare needs to build and test, when missing (Debian/Ubuntu).
+set -euo pipefail
+
+missing=()
+dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)          # gzip/deflate request bodies
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)  # the index (GRDB)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+command -v swift >/dev/null 2>&1 || { echo "install-deps: Swift 6 is required (https://www.swift.org/install/linux/)" >&2; exit 1; }
