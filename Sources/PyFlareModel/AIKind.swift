@@ -6,24 +6,6 @@ public enum AIKind: UInt8, Sendable, CaseIterable {
     public var name: String? {
         self == .none ? nil : "\(self)"
     }
-
-    /// From `openinference.span.kind` (upper case) or `traceloop.span.kind` (lower case).
-    init(conventionName text: String) {
-        self = Self.allCases.first { $0 != .none && "\($0)" == text.lowercased() } ?? .none
-    }
-
-    /// From `gen_ai.operation.name` and its equivalents.
-    init(operation: String) {
-        switch operation.lowercased() {
-        case "chat", "text_completion", "generate_content", "completion", "responses": self = .llm
-        case "embeddings", "embedding": self = .embedding
-        case "execute_tool": self = .tool
-        case "invoke_agent", "create_agent": self = .agent
-        case "retrieval", "retrieve", "search": self = .retriever
-        case "rerank": self = .reranker
-        default: self = .none
-        }
-    }
 }
 
 /// Where a span's cost came from.

@@ -45,7 +45,7 @@ public struct SpanNormalizer: Sendable {
             collect(batch.resources.attributes[resource], of: batch, into: &found)
             resourceFound.append(found)
         }
-        var priceCache: [StringRef: Int?] = [:]
+        var priceCache = PriceLookupCache()
         var found = Found()
         for span in 0..<batch.count {
             found.reset()
@@ -75,7 +75,7 @@ public struct SpanNormalizer: Sendable {
     }
 
     private func append(span: Int, found: Found, resource: Found, batch: SpanBatch,
-                        priceCache: inout [StringRef: Int?], to columns: inout AIColumns) {
+                        priceCache: inout PriceLookupCache, to columns: inout AIColumns) {
         func pick(_ column: NormalizedColumn) -> (ValueKind, UInt64)? {
             if found.has(column) { return (found.kind[column.rawValue], found.payload[column.rawValue]) }
             if resource.has(column) { return (resource.kind[column.rawValue], resource.payload[column.rawValue]) }
@@ -108,9 +108,9 @@ public struct SpanNormalizer: Sendable {
         columns.environment.append(text(.environment))
 
         var kind = AIKind.none
-        if case let ref = text(.openInferenceKind), !ref.isEmpty { kind = AIKind(conventionName: batch.string(ref)) }
-        if kind == .none, case let ref = text(.traceloopKind), !ref.isEmpty { kind = AIKind(conventionName: batch.string(ref)) }
-        if kind == .none, !operation.isEmpty { kind = AIKind(operation: batch.string(operation)) }
+        if case let ref = text(.openInferenceKind), !ref.isEmpty { kind = batch.withBytes(ref) { AIKind(conventionName: $0) } }
+        if kind == .none, case let ref = text(.traceloopKind), !ref.isEmpty { kind = batch.withBytes(ref) { AIKind(conventionName: $0) } }
+        if kind == .none, !operation.isEmpty { kind = batch.withBytes(operation) { AIKind(operation: $0) } }
         if kind == .none, !model.isEmpty { kind = .llm }
         columns.kind.append(kind)
 
@@ -157,11 +157,8 @@ public struct SpanNormalizer: Sendable {
         columns.priceIndex.append(priceIndex)
     }
 
-    private func lookUpPrice(_ model: StringRef, batch: SpanBatch, cache: inout [StringRef: Int?]) -> Int? {
+    private func lookUpPrice(_ model: StringRef, batch: SpanBatch, cache: inout PriceLookupCache) -> Int? {
         guard !model.isEmpty else { return nil }
-        if let cached = cache[model] { return cached }
-        let index = pricing.index(for: batch.string(model))
-        cache[model] = index
-        return index
+        return cache.index(for: model, in: batch, pricing: pricing)
     }
 }

@@ -160,12 +160,21 @@ struct JSONScanner {
     }
 
     /// Calls `body` with the bytes of a string returned by ``readString()``.
-    func withBytes<Result>(of ref: StringRef, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+    func withBytes<Result, Failure: Error>(
+        of ref: StringRef, _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
         if ref.offset >= base.count {
             let start = ref.offset - base.count
-            return extra.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + ref.length)])) }
+            let result: Swift.Result<Result, Failure> = extra.withUnsafeBytes { raw in
+                do throws(Failure) {
+                    return .success(try body(UnsafeRawBufferPointer(rebasing: raw[start..<(start + ref.length)])))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return try result.get()
         }
-        return body(UnsafeRawBufferPointer(rebasing: base[ref.range]))
+        return try body(UnsafeRawBufferPointer(rebasing: base[ref.range]))
     }
 
     func string(_ ref: StringRef) -> String {
@@ -212,63 +221,72 @@ struct JSONScanner {
         return start..<position
     }
 
-    /// An integer given as a JSON number or a decimal string, as the mapping allows for 64-bit ints.
-    /// Negative values are returned in two's complement.
+    /// An unsigned 64-bit integer (times, counts, flags) given as a JSON number or a decimal
+    /// string, as the mapping allows; negative values are refused.
     mutating func readInteger() throws(WireError) -> UInt64 {
-        let range: Range<Int>
-        if peek() == UInt8(ascii: "\"") {
-            let ref = try readString()
-            guard ref.offset < base.count else { throw error("expected an integer") }
-            range = ref.range
-        } else {
-            range = try numberText()
-        }
-        return try parseInteger(range)
+        let (negative, magnitude) = try readIntegerParts()
+        guard !negative || magnitude == 0 else { throw WireError(.invalidField, "expected a non-negative integer", at: position) }
+        return magnitude
     }
 
-    private func parseInteger(_ range: Range<Int>) throws(WireError) -> UInt64 {
-        var index = range.lowerBound
-        var negative = false
-        if index < range.upperBound, base[index] == UInt8(ascii: "-") {
-            negative = true
-            index += 1
+    /// A signed 64-bit integer (`intValue`), range-checked.
+    mutating func readSignedInteger() throws(WireError) -> Int64 {
+        let (negative, magnitude) = try readIntegerParts()
+        if negative {
+            guard magnitude <= Int64.min.magnitude else { throw WireError(.invalidField, "integer out of range for int64", at: position) }
+            return magnitude == Int64.min.magnitude ? .min : -Int64(magnitude)
         }
-        guard index < range.upperBound else { throw error("expected an integer") }
+        guard magnitude <= UInt64(Int64.max) else { throw WireError(.invalidField, "integer out of range for int64", at: position) }
+        return Int64(magnitude)
+    }
+
+    private mutating func readIntegerParts() throws(WireError) -> (negative: Bool, magnitude: UInt64) {
+        if peek() == UInt8(ascii: "\"") {
+            let ref = try readString()
+            return try withBytes(of: ref) { bytes throws(WireError) in try parseInteger(bytes) }
+        }
+        let range = try numberText()
+        return try parseInteger(UnsafeRawBufferPointer(rebasing: base[range]))
+    }
+
+    private func parseInteger(_ text: UnsafeRawBufferPointer) throws(WireError) -> (negative: Bool, magnitude: UInt64) {
+        var index = 0
+        let negative = text.first == UInt8(ascii: "-")
+        if negative { index = 1 }
+        guard index < text.count else { throw error("expected an integer") }
         var value: UInt64 = 0
-        var fractionDigits = false
-        while index < range.upperBound {
-            let byte = base[index]
+        while index < text.count {
+            let byte = text[index]
             if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-                // 1.0 and 1e3 are integral numbers some JSON encoders write; parse them exactly as doubles.
-                fractionDigits = true
-                break
+                // 1.0 and 1e3 are integral numbers some JSON encoders write.
+                return try parseIntegralDouble(text)
             }
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw error("invalid integer") }
             let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { throw error("integer out of range") }
+            guard !overflow1, !overflow2 else { throw WireError(.invalidField, "integer out of range for uint64", at: position) }
             value = sum
             index += 1
         }
-        if fractionDigits {
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: base[range]), as: UTF8.self)
-            guard let double = Double(text), double.rounded() == double, abs(double) < 1.8446744073709552e19 else {
-                throw error("expected an integer, got \(text)")
-            }
-            return double < 0 ? UInt64(bitPattern: Int64(double)) : UInt64(double)
+        return (negative, value)
+    }
+
+    private func parseIntegralDouble(_ text: UnsafeRawBufferPointer) throws(WireError) -> (negative: Bool, magnitude: UInt64) {
+        let string = String(decoding: text, as: UTF8.self)
+        // 2^64 is exactly representable; anything at or past it does not fit.
+        guard let double = Double(string), double.rounded() == double, double.magnitude < 18_446_744_073_709_551_616.0 else {
+            throw error("expected an integer, got \(string.prefix(40))")
         }
-        if negative {
-            guard value <= UInt64(Int64.max) + 1 else { throw error("integer out of range") }
-            return value == UInt64(Int64.max) + 1 ? UInt64(bitPattern: Int64.min) : UInt64(bitPattern: -Int64(value))
-        }
-        return value
+        return (double < 0, UInt64(double.magnitude))
     }
 
     /// A double given as a number, or as the strings "NaN", "Infinity", "-Infinity" (or a numeric string).
     mutating func readDouble() throws(WireError) -> Double {
         let text: String
         if peek() == UInt8(ascii: "\"") {
-            text = string(try readString())
+            // Read first: `string(_:)` must see `extra` after the string was unescaped into it.
+            let ref = try readString()
+            text = string(ref)
             switch text {
             case "NaN": return .nan
             case "Infinity": return .infinity

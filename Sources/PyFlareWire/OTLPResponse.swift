@@ -16,7 +16,7 @@ public enum OTLPResponse {
     /// `Export{Trace,Logs,Metrics}ServiceResponse`: empty on full success, else `partial_success`
     /// (field 1) with the rejected count (field 1) and an error message (field 2).
     public static func exportProtobuf(rejected: Int, message: String?) -> [UInt8] {
-        guard rejected > 0 || message != nil else { return [] }
+        guard rejected > 0 || !(message ?? "").isEmpty else { return [] }
         var writer = ProtoWriter()
         writer.messageField(1) { partial in
             if rejected > 0 { partial.varintField(1, UInt64(rejected)) }
@@ -26,7 +26,7 @@ public enum OTLPResponse {
     }
 
     public static func exportJSON(signal: Signal, rejected: Int, message: String?) -> [UInt8] {
-        guard rejected > 0 || message != nil else { return Array("{}".utf8) }
+        guard rejected > 0 || !(message ?? "").isEmpty else { return Array("{}".utf8) }
         var json = JSONWriter()
         json.raw("{\"partialSuccess\":{")
         json.byte(UInt8(ascii: "\""))

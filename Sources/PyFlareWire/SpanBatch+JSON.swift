@@ -268,7 +268,7 @@ struct JSONSpanDecoder {
                 payload = try scanner.readBool() ? 1 : 0
             } else if scanner.key(key, is: "intValue") {
                 kind = .int
-                payload = try scanner.readInteger()
+                payload = UInt64(bitPattern: try scanner.readSignedInteger())
             } else if scanner.key(key, is: "doubleValue") {
                 kind = .double
                 payload = try scanner.readDouble().bitPattern
@@ -336,7 +336,8 @@ struct JSONSpanDecoder {
     private static func readEnum(_ scanner: inout JSONScanner, names: [String]) throws(WireError) -> UInt8 {
         let at = scanner.position
         if scanner.peek() == UInt8(ascii: "\"") {
-            let name = scanner.string(try scanner.readString())
+            let ref = try scanner.readString()
+            let name = scanner.string(ref)
             if let index = names.firstIndex(of: name) { return UInt8(index) }
             if let number = UInt8(name) { return number }
             throw WireError(.invalidField, "unknown enum value \"\(name)\"", at: at)

@@ -88,7 +88,9 @@ struct ConfigurationTests {
 
     /// The commented template, uncommented, must describe exactly the defaults.
     @Test func templateUncommentedParsesToTheDefaults() throws {
-        let uncommented = ConfigurationTemplate.text.split(separator: "\n", omittingEmptySubsequences: false).compactMap { line -> String? in
+        // The prose header ends at the first blank line; options follow.
+        let lines = ConfigurationTemplate.text.split(separator: "\n", omittingEmptySubsequences: false)
+        let uncommented = lines.drop(while: { !$0.isEmpty }).compactMap { line -> String? in
             guard line.hasPrefix("# ") else { return line.hasPrefix("#") ? nil : String(line) }
             let body = line.dropFirst(2)
             return body.drop(while: { $0 == " " }).hasPrefix("#") ? nil : String(body)
