@@ -44,24 +44,12 @@ public struct PyFlareServer: Sendable {
         let otlpRouter = Router()
         OTLPHTTPReceiver(pipeline: pipeline, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
-        let otlpHTTP = Application(
-            router: otlpRouter,
-            configuration: .init(address: .hostname(configuration.otlpHTTP.host, port: configuration.otlpHTTP.port), serverName: "pyflare"),
-            onServerRunning: { [logger] channel in
-                logger.info("OTLP/HTTP receiver listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-            },
-            logger: logger.with(label: "pyflare.otlp.http"))
+        let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http")
 
         let apiRouter = Router()
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
-        let api = Application(
-            router: apiRouter,
-            configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port), serverName: "pyflare"),
-            onServerRunning: { [logger] channel in
-                logger.info("REST API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-            },
-            logger: logger.with(label: "pyflare.api"))
+        let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
@@ -73,6 +61,18 @@ public struct PyFlareServer: Sendable {
             logger: logger)
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// An HTTP server for `router` on `listener` that logs where it listens.
+    func application(_ router: Router<BasicRequestContext>, listener: PyFlareConfiguration.Listener, name: String,
+                     label: String) -> some Service {
+        Application(
+            router: router,
+            configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "pyflare"),
+            onServerRunning: { [logger] channel in
+                logger.info("\(name) listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            },
+            logger: logger.with(label: label))
     }
 
     func makeSink(pricing: PricingTable) throws -> any SpanSink {

@@ -1,5 +1,89 @@
+/// The scalar fields of one span as a decoder collects them, before the span is appended.
+struct SpanFields {
+    var traceID = TraceID.zero
+    var spanID: UInt64 = 0
+    var parentSpanID: UInt64 = 0
+    var traceState = StringRef.empty
+    var flags: UInt32 = 0
+    var name = StringRef.empty
+    var kind: UInt8 = 0
+    var startTime: UInt64 = 0
+    var endTime: UInt64 = 0
+    var droppedAttributes: UInt32 = 0
+    var droppedEvents: UInt32 = 0
+    var droppedLinks: UInt32 = 0
+    var statusCode: UInt8 = 0
+    var statusMessage = StringRef.empty
+}
+
 /// Helpers both decoders use while they append rows.
 extension SpanBatch {
+    /// Adds an empty resource row, filled in as its message is read; returns its index.
+    mutating func beginResource() -> Int {
+        resources.attributes.append(.empty)
+        resources.droppedAttributeCounts.append(0)
+        resources.schemaURLs.append(.empty)
+        return resources.count - 1
+    }
+
+    /// Adds an empty scope row belonging to `resourceIndex`; returns its index.
+    mutating func beginScope(resourceIndex: Int) -> Int {
+        scopes.names.append(.empty)
+        scopes.versions.append(.empty)
+        scopes.attributes.append(.empty)
+        scopes.droppedAttributeCounts.append(0)
+        scopes.schemaURLs.append(.empty)
+        scopes.resourceIndices.append(UInt32(resourceIndex))
+        return scopes.count - 1
+    }
+
+    /// Appends a decoded span whose attribute, event and link rows start at `rollback`'s counts;
+    /// refuses it instead (dropping its rows) if its trace or span id is empty or all zero.
+    mutating func appendSpan(_ span: SpanFields, scopeIndex: Int, since rollback: RollbackPoint, at offset: Int, idNames: (trace: String, span: String)) {
+        if span.traceID.isZero || span.spanID == 0 {
+            // Invalid per the trace API spec, but not malformed: refuse this span, keep the rest.
+            rollBack(to: rollback)
+            rejectSpan("span at byte \(offset) has an empty or all-zero \(span.traceID.isZero ? idNames.trace : idNames.span)")
+            return
+        }
+        traceIDs.append(span.traceID)
+        spanIDs.append(span.spanID)
+        parentSpanIDs.append(span.parentSpanID)
+        traceStates.append(span.traceState)
+        flags.append(span.flags)
+        names.append(span.name)
+        kinds.append(span.kind)
+        startTimes.append(span.startTime)
+        endTimes.append(span.endTime)
+        spanAttributes.append(RowRange(start: rollback.attributes, count: attributes.count - rollback.attributes))
+        droppedAttributeCounts.append(span.droppedAttributes)
+        spanEvents.append(RowRange(start: rollback.events, count: events.count - rollback.events))
+        droppedEventCounts.append(span.droppedEvents)
+        spanLinks.append(RowRange(start: rollback.links, count: links.count - rollback.links))
+        droppedLinkCounts.append(span.droppedLinks)
+        statusCodes.append(span.statusCode)
+        statusMessages.append(span.statusMessage)
+        scopeIndices.append(UInt32(scopeIndex))
+    }
+
+    /// Appends an event whose attributes are the ``eventAttributes`` rows from `firstAttribute` on.
+    mutating func appendEvent(time: UInt64, name: StringRef, firstAttribute: Int, dropped: UInt32) {
+        events.times.append(time)
+        events.names.append(name)
+        events.attributes.append(RowRange(start: firstAttribute, count: eventAttributes.count - firstAttribute))
+        events.droppedAttributeCounts.append(dropped)
+    }
+
+    /// Appends a link whose attributes are the ``linkAttributes`` rows from `firstAttribute` on.
+    mutating func appendLink(traceID: TraceID, spanID: UInt64, traceState: StringRef, firstAttribute: Int, dropped: UInt32, flags: UInt32) {
+        links.traceIDs.append(traceID)
+        links.spanIDs.append(spanID)
+        links.traceStates.append(traceState)
+        links.attributes.append(RowRange(start: firstAttribute, count: linkAttributes.count - firstAttribute))
+        links.droppedAttributeCounts.append(dropped)
+        links.flags.append(flags)
+    }
+
     /// Table sizes before a span was decoded, to drop its rows if the span is refused.
     struct RollbackPoint {
         var attributes, eventAttributes, linkAttributes, nestedValues, events, links: Int

@@ -39,10 +39,7 @@ struct JSONSpanDecoder {
     // MARK: - Resource and scope
 
     private static func decodeResourceSpans(_ scanner: inout JSONScanner, into batch: inout SpanBatch) throws(WireError) {
-        let resourceIndex = batch.resources.count
-        batch.resources.attributes.append(.empty)
-        batch.resources.droppedAttributeCounts.append(0)
-        batch.resources.schemaURLs.append(.empty)
+        let resourceIndex = batch.beginResource()
         try scanner.forEachMember { (scanner, key) throws(WireError) in
             if scanner.key(key, is: "resource") {
                 if scanner.consumeNull() { return }
@@ -70,13 +67,7 @@ struct JSONSpanDecoder {
     }
 
     private static func decodeScopeSpans(_ scanner: inout JSONScanner, resourceIndex: Int, into batch: inout SpanBatch) throws(WireError) {
-        let scopeIndex = batch.scopes.count
-        batch.scopes.names.append(.empty)
-        batch.scopes.versions.append(.empty)
-        batch.scopes.attributes.append(.empty)
-        batch.scopes.droppedAttributeCounts.append(0)
-        batch.scopes.schemaURLs.append(.empty)
-        batch.scopes.resourceIndices.append(UInt32(resourceIndex))
+        let scopeIndex = batch.beginScope(resourceIndex: resourceIndex)
         try scanner.forEachMember { (scanner, key) throws(WireError) in
             if scanner.key(key, is: "scope") {
                 if scanner.consumeNull() { return }
@@ -109,82 +100,41 @@ struct JSONSpanDecoder {
 
     private static func decodeSpan(_ scanner: inout JSONScanner, scopeIndex: Int, into batch: inout SpanBatch) throws(WireError) {
         let spanStart = scanner.position
-        var traceID = TraceID.zero
-        var spanID: UInt64 = 0
-        var parentSpanID: UInt64 = 0
-        var traceState = StringRef.empty
-        var flags: UInt32 = 0
-        var name = StringRef.empty
-        var kind: UInt8 = 0
-        var startTime: UInt64 = 0
-        var endTime: UInt64 = 0
-        var droppedAttributes: UInt32 = 0
-        var droppedEvents: UInt32 = 0
-        var droppedLinks: UInt32 = 0
-        var statusCode: UInt8 = 0
-        var statusMessage = StringRef.empty
-        let attributeStart = batch.attributes.count
-        let eventStart = batch.events.count
-        let linkStart = batch.links.count
+        var span = SpanFields()
         let rollback = batch.rollbackPoint()
-
         try scanner.forEachMember { (scanner, key) throws(WireError) in
-            if scanner.key(key, is: "traceId") { traceID = try readTraceID(&scanner, what: "traceId") }
-            else if scanner.key(key, is: "spanId") { spanID = try readSpanID(&scanner, what: "spanId") }
-            else if scanner.key(key, is: "parentSpanId") { parentSpanID = try readSpanID(&scanner, what: "parentSpanId") }
-            else if scanner.key(key, is: "traceState") { traceState = try readString(&scanner) }
-            else if scanner.key(key, is: "flags") { flags = try readUInt32(&scanner) }
-            else if scanner.key(key, is: "name") { name = try readString(&scanner) }
-            else if scanner.key(key, is: "kind") { kind = try readEnum(&scanner, names: spanKindNames) }
-            else if scanner.key(key, is: "startTimeUnixNano") { startTime = try scanner.readInteger() }
-            else if scanner.key(key, is: "endTimeUnixNano") { endTime = try scanner.readInteger() }
+            if scanner.key(key, is: "traceId") { span.traceID = try readTraceID(&scanner, what: "traceId") }
+            else if scanner.key(key, is: "spanId") { span.spanID = try readSpanID(&scanner, what: "spanId") }
+            else if scanner.key(key, is: "parentSpanId") { span.parentSpanID = try readSpanID(&scanner, what: "parentSpanId") }
+            else if scanner.key(key, is: "traceState") { span.traceState = try readString(&scanner) }
+            else if scanner.key(key, is: "flags") { span.flags = try readUInt32(&scanner) }
+            else if scanner.key(key, is: "name") { span.name = try readString(&scanner) }
+            else if scanner.key(key, is: "kind") { span.kind = try readEnum(&scanner, names: spanKindNames) }
+            else if scanner.key(key, is: "startTimeUnixNano") { span.startTime = try scanner.readInteger() }
+            else if scanner.key(key, is: "endTimeUnixNano") { span.endTime = try scanner.readInteger() }
             else if scanner.key(key, is: "attributes") {
                 try decodeAttributes(&scanner, into: &batch.attributes, nested: &batch.nestedValues)
             }
-            else if scanner.key(key, is: "droppedAttributesCount") { droppedAttributes = try readUInt32(&scanner) }
+            else if scanner.key(key, is: "droppedAttributesCount") { span.droppedAttributes = try readUInt32(&scanner) }
             else if scanner.key(key, is: "events") {
                 try scanner.forEachElement { (scanner) throws(WireError) in try decodeEvent(&scanner, into: &batch) }
             }
-            else if scanner.key(key, is: "droppedEventsCount") { droppedEvents = try readUInt32(&scanner) }
+            else if scanner.key(key, is: "droppedEventsCount") { span.droppedEvents = try readUInt32(&scanner) }
             else if scanner.key(key, is: "links") {
                 try scanner.forEachElement { (scanner) throws(WireError) in try decodeLink(&scanner, into: &batch) }
             }
-            else if scanner.key(key, is: "droppedLinksCount") { droppedLinks = try readUInt32(&scanner) }
+            else if scanner.key(key, is: "droppedLinksCount") { span.droppedLinks = try readUInt32(&scanner) }
             else if scanner.key(key, is: "status") {
                 if scanner.consumeNull() { return }
                 try scanner.forEachMember { (scanner, key) throws(WireError) in
-                    if scanner.key(key, is: "code") { statusCode = try readEnum(&scanner, names: statusCodeNames) }
-                    else if scanner.key(key, is: "message") { statusMessage = try readString(&scanner) }
+                    if scanner.key(key, is: "code") { span.statusCode = try readEnum(&scanner, names: statusCodeNames) }
+                    else if scanner.key(key, is: "message") { span.statusMessage = try readString(&scanner) }
                     else { try scanner.skipValue() }
                 }
             }
             else { try scanner.skipValue() }
         }
-
-        if traceID.isZero || spanID == 0 {
-            batch.rollBack(to: rollback)
-            batch.rejectSpan(traceID.isZero ? "span at byte \(spanStart) has an empty or all-zero traceId"
-                                            : "span at byte \(spanStart) has an empty or all-zero spanId")
-            return
-        }
-        batch.traceIDs.append(traceID)
-        batch.spanIDs.append(spanID)
-        batch.parentSpanIDs.append(parentSpanID)
-        batch.traceStates.append(traceState)
-        batch.flags.append(flags)
-        batch.names.append(name)
-        batch.kinds.append(kind)
-        batch.startTimes.append(startTime)
-        batch.endTimes.append(endTime)
-        batch.spanAttributes.append(RowRange(start: attributeStart, count: batch.attributes.count - attributeStart))
-        batch.droppedAttributeCounts.append(droppedAttributes)
-        batch.spanEvents.append(RowRange(start: eventStart, count: batch.events.count - eventStart))
-        batch.droppedEventCounts.append(droppedEvents)
-        batch.spanLinks.append(RowRange(start: linkStart, count: batch.links.count - linkStart))
-        batch.droppedLinkCounts.append(droppedLinks)
-        batch.statusCodes.append(statusCode)
-        batch.statusMessages.append(statusMessage)
-        batch.scopeIndices.append(UInt32(scopeIndex))
+        batch.appendSpan(span, scopeIndex: scopeIndex, since: rollback, at: spanStart, idNames: ("traceId", "spanId"))
     }
 
     private static func decodeEvent(_ scanner: inout JSONScanner, into batch: inout SpanBatch) throws(WireError) {
@@ -201,10 +151,7 @@ struct JSONSpanDecoder {
             else if scanner.key(key, is: "droppedAttributesCount") { dropped = try readUInt32(&scanner) }
             else { try scanner.skipValue() }
         }
-        batch.events.times.append(time)
-        batch.events.names.append(name)
-        batch.events.attributes.append(RowRange(start: start, count: batch.eventAttributes.count - start))
-        batch.events.droppedAttributeCounts.append(dropped)
+        batch.appendEvent(time: time, name: name, firstAttribute: start, dropped: dropped)
     }
 
     private static func decodeLink(_ scanner: inout JSONScanner, into batch: inout SpanBatch) throws(WireError) {
@@ -225,12 +172,7 @@ struct JSONSpanDecoder {
             else if scanner.key(key, is: "flags") { flags = try readUInt32(&scanner) }
             else { try scanner.skipValue() }
         }
-        batch.links.traceIDs.append(traceID)
-        batch.links.spanIDs.append(spanID)
-        batch.links.traceStates.append(traceState)
-        batch.links.attributes.append(RowRange(start: start, count: batch.linkAttributes.count - start))
-        batch.links.droppedAttributeCounts.append(dropped)
-        batch.links.flags.append(flags)
+        batch.appendLink(traceID: traceID, spanID: spanID, traceState: traceState, firstAttribute: start, dropped: dropped, flags: flags)
     }
 
     // MARK: - Attributes and values

@@ -81,10 +81,7 @@ struct ProtobufSpanDecoder {
 
     private func decodeResourceSpans(_ message: ProtoReader, into batch: inout SpanBatch) throws(WireError) {
         var reader = message
-        let resourceIndex = batch.resources.count
-        batch.resources.attributes.append(.empty)
-        batch.resources.droppedAttributeCounts.append(0)
-        batch.resources.schemaURLs.append(.empty)
+        let resourceIndex = batch.beginResource()
         while !reader.isAtEnd {
             let (field, wireType) = try reader.readTag()
             switch (field, wireType) {
@@ -119,13 +116,7 @@ struct ProtobufSpanDecoder {
 
     private func decodeScopeSpans(_ message: ProtoReader, resourceIndex: Int, into batch: inout SpanBatch) throws(WireError) {
         var reader = message
-        let scopeIndex = batch.scopes.count
-        batch.scopes.names.append(.empty)
-        batch.scopes.versions.append(.empty)
-        batch.scopes.attributes.append(.empty)
-        batch.scopes.droppedAttributeCounts.append(0)
-        batch.scopes.schemaURLs.append(.empty)
-        batch.scopes.resourceIndices.append(UInt32(resourceIndex))
+        let scopeIndex = batch.beginScope(resourceIndex: resourceIndex)
         while !reader.isAtEnd {
             let (field, wireType) = try reader.readTag()
             switch (field, wireType) {
@@ -165,79 +156,35 @@ struct ProtobufSpanDecoder {
     private func decodeSpan(_ message: ProtoReader, scopeIndex: Int, into batch: inout SpanBatch) throws(WireError) {
         var reader = message
         let spanStart = reader.position
-        var traceID = TraceID.zero
-        var spanID: UInt64 = 0
-        var parentSpanID: UInt64 = 0
-        var traceState = StringRef.empty
-        var flags: UInt32 = 0
-        var name = StringRef.empty
-        var kind: UInt8 = 0
-        var startTime: UInt64 = 0
-        var endTime: UInt64 = 0
-        var droppedAttributes: UInt32 = 0
-        var droppedEvents: UInt32 = 0
-        var droppedLinks: UInt32 = 0
-        var statusCode: UInt8 = 0
-        var statusMessage = StringRef.empty
-
+        var span = SpanFields()
         // Attributes, events and links may interleave on the wire. Each goes to its own table
         // (events and links keep their attributes apart too), so a span's rows stay contiguous.
-        let attributeStart = batch.attributes.count
-        let eventStart = batch.events.count
-        let linkStart = batch.links.count
         let rollback = batch.rollbackPoint()
-
         while !reader.isAtEnd {
             let (field, wireType) = try reader.readTag()
             switch (field, wireType) {
-            case (1, .lengthDelimited): traceID = try readTraceID(&reader, what: "trace_id")
-            case (2, .lengthDelimited): spanID = try readSpanID(&reader, what: "span_id")
-            case (3, .lengthDelimited): traceState = try stringRef(reader.readLengthDelimited())
-            case (4, .lengthDelimited): parentSpanID = try readSpanID(&reader, what: "parent_span_id")
-            case (5, .lengthDelimited): name = try stringRef(reader.readLengthDelimited())
-            case (6, .varint): kind = UInt8(truncatingIfNeeded: min(try reader.readVarint(), 255))
-            case (7, .fixed64): startTime = try reader.readFixed64()
-            case (8, .fixed64): endTime = try reader.readFixed64()
+            case (1, .lengthDelimited): span.traceID = try readTraceID(&reader, what: "trace_id")
+            case (2, .lengthDelimited): span.spanID = try readSpanID(&reader, what: "span_id")
+            case (3, .lengthDelimited): span.traceState = try stringRef(reader.readLengthDelimited())
+            case (4, .lengthDelimited): span.parentSpanID = try readSpanID(&reader, what: "parent_span_id")
+            case (5, .lengthDelimited): span.name = try stringRef(reader.readLengthDelimited())
+            case (6, .varint): span.kind = UInt8(truncatingIfNeeded: min(try reader.readVarint(), 255))
+            case (7, .fixed64): span.startTime = try reader.readFixed64()
+            case (8, .fixed64): span.endTime = try reader.readFixed64()
             case (9, .lengthDelimited):
                 batch.attributes.append(try decodeKeyValue(reader.child(reader.readLengthDelimited()), nested: &batch.nestedValues, depth: 0))
-            case (10, .varint): droppedAttributes = UInt32(truncatingIfNeeded: try reader.readVarint())
+            case (10, .varint): span.droppedAttributes = UInt32(truncatingIfNeeded: try reader.readVarint())
             case (11, .lengthDelimited): try decodeEvent(reader.child(reader.readLengthDelimited()), into: &batch)
-            case (12, .varint): droppedEvents = UInt32(truncatingIfNeeded: try reader.readVarint())
+            case (12, .varint): span.droppedEvents = UInt32(truncatingIfNeeded: try reader.readVarint())
             case (13, .lengthDelimited): try decodeLink(reader.child(reader.readLengthDelimited()), into: &batch)
-            case (14, .varint): droppedLinks = UInt32(truncatingIfNeeded: try reader.readVarint())
+            case (14, .varint): span.droppedLinks = UInt32(truncatingIfNeeded: try reader.readVarint())
             case (15, .lengthDelimited):
-                (statusCode, statusMessage) = try decodeStatus(reader.child(reader.readLengthDelimited()))
-            case (16, .fixed32): flags = try reader.readFixed32()
+                (span.statusCode, span.statusMessage) = try decodeStatus(reader.child(reader.readLengthDelimited()))
+            case (16, .fixed32): span.flags = try reader.readFixed32()
             default: try reader.skip(wireType)
             }
         }
-
-        if traceID.isZero || spanID == 0 {
-            // Invalid per the trace API spec, but not malformed: refuse this span, keep the rest.
-            batch.rollBack(to: rollback)
-            batch.rejectSpan(traceID.isZero ? "span at byte \(spanStart) has an empty or all-zero trace_id"
-                                            : "span at byte \(spanStart) has an empty or all-zero span_id")
-            return
-        }
-
-        batch.traceIDs.append(traceID)
-        batch.spanIDs.append(spanID)
-        batch.parentSpanIDs.append(parentSpanID)
-        batch.traceStates.append(traceState)
-        batch.flags.append(flags)
-        batch.names.append(name)
-        batch.kinds.append(kind)
-        batch.startTimes.append(startTime)
-        batch.endTimes.append(endTime)
-        batch.spanAttributes.append(RowRange(start: attributeStart, count: batch.attributes.count - attributeStart))
-        batch.droppedAttributeCounts.append(droppedAttributes)
-        batch.spanEvents.append(RowRange(start: eventStart, count: batch.events.count - eventStart))
-        batch.droppedEventCounts.append(droppedEvents)
-        batch.spanLinks.append(RowRange(start: linkStart, count: batch.links.count - linkStart))
-        batch.droppedLinkCounts.append(droppedLinks)
-        batch.statusCodes.append(statusCode)
-        batch.statusMessages.append(statusMessage)
-        batch.scopeIndices.append(UInt32(scopeIndex))
+        batch.appendSpan(span, scopeIndex: scopeIndex, since: rollback, at: spanStart, idNames: ("trace_id", "span_id"))
     }
 
     private func decodeStatus(_ message: ProtoReader) throws(WireError) -> (UInt8, StringRef) {
@@ -272,10 +219,7 @@ struct ProtobufSpanDecoder {
             default: try reader.skip(wireType)
             }
         }
-        batch.events.times.append(time)
-        batch.events.names.append(name)
-        batch.events.attributes.append(RowRange(start: start, count: batch.eventAttributes.count - start))
-        batch.events.droppedAttributeCounts.append(dropped)
+        batch.appendEvent(time: time, name: name, firstAttribute: start, dropped: dropped)
     }
 
     private func decodeLink(_ message: ProtoReader, into batch: inout SpanBatch) throws(WireError) {
@@ -299,12 +243,7 @@ struct ProtobufSpanDecoder {
             default: try reader.skip(wireType)
             }
         }
-        batch.links.traceIDs.append(traceID)
-        batch.links.spanIDs.append(spanID)
-        batch.links.traceStates.append(traceState)
-        batch.links.attributes.append(RowRange(start: start, count: batch.linkAttributes.count - start))
-        batch.links.droppedAttributeCounts.append(dropped)
-        batch.links.flags.append(flags)
+        batch.appendLink(traceID: traceID, spanID: spanID, traceState: traceState, firstAttribute: start, dropped: dropped, flags: flags)
     }
 
     // MARK: - Ids
