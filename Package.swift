@@ -62,6 +62,7 @@ let package = Package(
 
         // REST API: health, metrics
         .target(name: "PyFlareAPI", dependencies: [
+            "PyFlareWire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 public import Hummingbird
 public import Prometheus
 import NIOCore
+import PyFlareWire
 
 /// The REST API's routes: liveness, readiness and Prometheus metrics for now.
 public struct APIRoutes: Sendable {
@@ -25,12 +26,20 @@ public struct APIRoutes: Sendable {
         }
         router.get("/ready") { _, _ in
             let problems = await readiness()
-            let body = problems.isEmpty
-                ? #"{"status":"ready"}"#
-                : #"{"status":"not_ready","problems":["# + problems.map(jsonQuoted).joined(separator: ",") + "]}"
+            var json = JSONWriter()
+            if problems.isEmpty {
+                json.raw(#"{"status":"ready"}"#)
+            } else {
+                json.raw(#"{"status":"not_ready","problems":["#)
+                for (index, problem) in problems.enumerated() {
+                    if index > 0 { json.byte(UInt8(ascii: ",")) }
+                    json.string(problem)
+                }
+                json.raw("]}")
+            }
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable,
                             headers: [.contentType: "application/json"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
         }
         router.get("/metrics") { _, _ in
             var buffer: [UInt8] = []
@@ -39,18 +48,4 @@ public struct APIRoutes: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
     }
-}
-
-func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -99,8 +99,7 @@ public final class Sampler: Sendable {
     static func ruleRate(_ rules: [SamplerConfiguration.AttributeRule], defaultRate: Double, span: Int, in batch: SpanBatch) -> Double {
         let range = batch.spanAttributes[span]
         for rule in rules {
-            let key = Array(rule.key.utf8)
-            for row in range.indices where batch.withBytes(batch.attributes.keys[row], { $0.elementsEqual(key) }) {
+            for row in range.indices where batch.withBytes(batch.attributes.keys[row], { $0.elementsEqual(rule.keyUTF8) }) {
                 guard let expected = rule.value else { return rule.rate }
                 if batch.value(in: batch.attributes, row: row).text == expected { return rule.rate }
             }

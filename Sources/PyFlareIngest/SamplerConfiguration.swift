@@ -14,15 +14,18 @@ public indirect enum SamplerConfiguration: Sendable, Equatable {
     case attributeBased(defaultRate: Double, rules: [AttributeRule])
 
     public struct AttributeRule: Sendable, Equatable {
-        public var key: String
+        public let key: String
         /// When set, the attribute's value (as text) must equal it; otherwise presence suffices.
-        public var value: String?
-        public var rate: Double
+        public let value: String?
+        public let rate: Double
+        /// `key` as bytes, compared with attribute keys in the arena without making Strings.
+        let keyUTF8: [UInt8]
 
         public init(key: String, value: String? = nil, rate: Double) {
             self.key = key
             self.value = value
             self.rate = rate
+            self.keyUTF8 = Array(key.utf8)
         }
     }
 

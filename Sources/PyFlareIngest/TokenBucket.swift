@@ -1,3 +1,5 @@
+import PyFlareWire
+
 /// A token bucket: `rate` tokens per second, holding at most `capacity`.
 struct TokenBucket: Sendable {
     let rate: Double
@@ -50,4 +52,3 @@ struct TraceDecisionCache: Sendable {
     }
 }
 
-import PyFlareWire

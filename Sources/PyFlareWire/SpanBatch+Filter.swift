@@ -28,13 +28,10 @@ extension SpanBatch {
     @inlinable
     public static func fnv1a(_ id: TraceID) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for half in [id.high, id.low] {
-            var shift: UInt64 = 56
-            for _ in 0..<8 {
-                hash ^= (half >> shift) & 0xFF
-                hash = hash &* 0x0000_0100_0000_01B3
-                shift &-= 8
-            }
+        for index in 0..<16 {
+            let half = index < 8 ? id.high : id.low
+            hash ^= (half >> UInt64(56 - 8 * (index & 7))) & 0xFF
+            hash = hash &* 0x0000_0100_0000_01B3
         }
         return hash
     }

@@ -54,11 +54,6 @@ public struct SpanBatch: Sendable {
 
     @inlinable public var count: Int { spanIDs.count }
     @inlinable public var isEmpty: Bool { spanIDs.isEmpty }
-
-    /// Bytes held by the batch, for queue accounting.
-    public var approximateByteCount: Int {
-        bytes.count + count * 120 + (attributes.count + eventAttributes.count + linkAttributes.count + nestedValues.count) * 17 + events.count * 40 + links.count * 56
-    }
 }
 
 public struct ResourceTable: Sendable {

@@ -6,7 +6,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case truncated, malformedVarint, invalidWireType, invalidID, nestingTooDeep
-            case invalidJSON, invalidField, tooLarge
+            case invalidJSON, invalidField
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -25,8 +25,6 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidJSON = Code(.invalidJSON)
         /// A JSON field has a value of the wrong type.
         public static let invalidField = Code(.invalidField)
-        /// The payload exceeds a size limit of the columnar batch.
-        public static let tooLarge = Code(.tooLarge)
 
         public var description: String { "\(value)" }
     }

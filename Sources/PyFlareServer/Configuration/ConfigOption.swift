@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PyFlareIngest
 import PyFlareModel
@@ -14,8 +15,10 @@ struct ConfigOption: Sendable {
     let defaultYAML: String
     let apply: @Sendable (inout PyFlareConfiguration, Node, String) throws(ConfigError) -> Void
 
+    var environmentName: String { Self.environmentName(for: key) }
+
     /// `otlp.http.port` → `PYFLARE_OTLP_HTTP_PORT`.
-    var environmentName: String {
+    static func environmentName(for key: String) -> String {
         "PYFLARE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
@@ -117,4 +120,3 @@ struct ConfigOption: Sendable {
     }
 }
 
-import Foundation

@@ -26,7 +26,7 @@ public struct ConfigurationLoader: Sendable {
                       option.apply, to: &configuration)
         }
         for (key, apply) in ConfigOption.environmentOnly {
-            let name = "PYFLARE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            let name = ConfigOption.environmentName(for: key)
             if let value = environment[name] {
                 try self.apply(value, key: key, source: "environment \(name)", apply, to: &configuration)
             }

@@ -1,3 +1,4 @@
+import Foundation
 internal import Yams
 
 /// Typed reads of YAML values that fail with the key's name.
@@ -39,4 +40,3 @@ extension Node {
     }
 }
 
-import Foundation
