@@ -1,3 +1,4 @@
+import Foundation
 import PyFlareWire
 
 /// Reading numbers from attribute values whatever type the instrumentation chose
@@ -6,13 +7,10 @@ enum ValueConversion {
     static func integer(kind: ValueKind, payload: UInt64, in batch: SpanBatch) -> Int64? {
         switch kind {
         case .int: return Int64(bitPattern: payload)
-        case .double:
-            let value = Double(bitPattern: payload)
-            guard value.isFinite, abs(value) < 9.2e18 else { return nil }
-            return Int64(value.rounded())
+        case .double: return rounded(Double(bitPattern: payload))
         case .string:
-            let text = batch.string(StringRef(packed: payload)).trimmingSpaces
-            return Int64(text) ?? Double(text).flatMap { $0.isFinite && abs($0) < 9.2e18 ? Int64($0.rounded()) : nil }
+            let text = trimmed(payload, in: batch)
+            return Int64(text) ?? rounded(Double(text))
         default: return nil
         }
     }
@@ -23,14 +21,18 @@ enum ValueConversion {
         case .double:
             let value = Double(bitPattern: payload)
             return value.isFinite ? value : nil
-        case .string: return Double(batch.string(StringRef(packed: payload)).trimmingSpaces)
+        case .string: return Double(trimmed(payload, in: batch))
         default: return nil
         }
     }
-}
 
-extension String {
-    var trimmingSpaces: String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    /// The nearest Int64, or nil when `value` is missing, not finite or out of range.
+    private static func rounded(_ value: Double?) -> Int64? {
+        guard let value, value.isFinite, abs(value) < 9.2e18 else { return nil }
+        return Int64(value.rounded())
+    }
+
+    private static func trimmed(_ payload: UInt64, in batch: SpanBatch) -> String {
+        batch.string(StringRef(packed: payload)).trimmingCharacters(in: .whitespaces)
     }
 }
