@@ -1,6 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
-import class Foundation.ProcessInfo
+import Foundation
+
+// Every numbered migration in migrations/, in order; each is embedded in the binary.
+let migrationFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/migrations")) ?? [])
+    .filter { $0.hasSuffix(".sql") }
+    .sorted()
 
 // One set of settings for every target.
 let swiftSettings: [SwiftSetting] = [
@@ -25,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
@@ -51,18 +57,26 @@ let package = Package(
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 
-        // sinks: the JSON-lines debugging exporter (the durable store joins it later)
+        // zstd from the system (apt: libzstd-dev)
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // the numbered SQL migrations of index.db, embedded in the binary
+        .target(name: "PyFlareMigrations", path: "migrations", exclude: ["README.md"],
+                resources: migrationFiles.map { .embedInCode($0) }, swiftSettings: swiftSettings),
+
+        // the durable store (WAL, segments, SQLite index) and the JSON-lines debugging exporter
         .target(name: "PyFlareStore", dependencies: [
-            "PyFlareWire", "PyFlareModel",
+            "PyFlareWire", "PyFlareModel", "CZstd", "PyFlareMigrations",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareTesting"], swiftSettings: swiftSettings),
 
-        // REST API: health, metrics
+        // REST API: health, metrics, traces
         .target(name: "PyFlareAPI", dependencies: [
-            "PyFlareWire",
+            "PyFlareWire", "PyFlareModel", "PyFlareStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),

@@ -5,19 +5,26 @@ import Synchronization
 public import PyFlareModel
 public import ServiceLifecycle
 
-/// Groups accepted spans and hands them to the sink, from several workers.
+/// Groups accepted spans and hands them to the sink, from several workers; a submitter
+/// resumes once the sink has written its batch (for the store: durable in the WAL).
 ///
-/// Capacity is counted in spans, from acceptance until the sink has written them, so a
-/// slow sink fills the queue and the receivers push back (429) instead of anything
-/// being dropped. On graceful shutdown the batcher stops accepting, flushes what it
-/// holds, waits for the workers, and closes the sink.
+/// With `flushInterval` zero (the default) an idle worker takes whatever is waiting at
+/// once, so groups form while the workers are busy: the group commit of the WAL.
+/// A positive interval holds spans until the batch is full or that old, for sinks that
+/// prefer large writes to low latency. Capacity is counted in spans, from acceptance
+/// until the sink has written them, so a slow sink fills the queue and the receivers
+/// push back (429) instead of anything being dropped. On graceful shutdown the batcher
+/// stops accepting, flushes what it holds, waits for the workers, and closes the sink.
 public final class Batcher: Service, Sendable {
     public enum SubmitResult: Sendable, Equatable {
+        /// Written by the sink.
         case accepted
         /// The queue has no room for the batch; retry later.
         case full
         /// The batcher is shutting down.
         case closed
+        /// The sink could not write the batch (e.g. disk full); nothing of it was kept.
+        case failed(String)
     }
 
     public let configuration: BatcherConfiguration
@@ -33,23 +40,27 @@ public final class Batcher: Service, Sendable {
         self.logger = logger
     }
 
-    /// Queues `batch` if there is room. Never waits.
-    public func submit(_ batch: NormalizedBatch) -> SubmitResult {
+    /// Queues `batch` if there is room and waits until the sink has written it; never waits for room.
+    public func submit(_ batch: NormalizedBatch) async -> SubmitResult {
         guard !batch.spans.isEmpty else { return .accepted }
         let now = ContinuousClock.now
-        let (result, wake, queued) = state.withLock { state -> (SubmitResult, [(BatcherState.Waiter, [NormalizedBatch]?)], Int) in
-            if state.closed { return (.closed, [], state.heldSpans) }
-            guard state.heldSpans + batch.count <= configuration.maxQueuedSpans else { return (.full, [], state.heldSpans) }
-            state.open.append(batch)
-            state.openSpans += batch.count
-            state.heldSpans += batch.count
-            if state.openSince == nil { state.openSince = now }
-            if state.openSpans >= configuration.maxBatchSpans { state.sealOpen() }
-            return (.accepted, state.dispatch(), state.heldSpans)
+        let eager = configuration.flushInterval == .zero
+        return await withCheckedContinuation { ack in
+            let (refusal, wake, queued) = state.withLock { state -> (SubmitResult?, [BatcherState.Dispatch], Int) in
+                if state.closed { return (.closed, [], state.heldSpans) }
+                guard state.heldSpans + batch.count <= configuration.maxQueuedSpans else { return (.full, [], state.heldSpans) }
+                state.open.append(batch)
+                state.openAcks.append(ack)
+                state.openSpans += batch.count
+                state.heldSpans += batch.count
+                if state.openSince == nil { state.openSince = now }
+                if state.openSpans >= configuration.maxBatchSpans { state.sealOpen() }
+                return (nil, state.dispatch(eager: eager), state.heldSpans)
+            }
+            if let refusal { ack.resume(returning: refusal) }
+            wake.resumeAll()
+            metrics.queueSpans.record(queued)
         }
-        wake.resumeAll()
-        metrics.queueSpans.record(queued)
-        return result
     }
 
     /// Spans accepted and not yet written.
@@ -75,46 +86,52 @@ public final class Batcher: Service, Sendable {
         logger.info("batcher drained")
     }
 
-    /// One worker: takes sealed batches and writes them until the batcher is closed and empty.
+    /// One worker: takes sealed groups and writes them until the batcher is closed and empty.
     private func work() async {
         while let flush = await nextFlush() {
-            let spans = flush.reduce(0) { $0 + $1.count }
+            let spans = flush.batches.reduce(0) { $0 + $1.count }
+            let result: SubmitResult
             do {
-                try await sink.write(flush)
+                try await sink.write(flush.batches)
                 metrics.batchesFlushed.increment()
                 metrics.spansFlushed.increment(by: spans)
+                result = .accepted
             } catch {
-                // Acknowledged spans are lost only if the sink cannot write them; make that loud.
+                // The submitters get the failure: their clients retry, nothing is silently lost.
                 metrics.sinkErrors.increment()
                 logger.error("sink write failed", metadata: ["spans": "\(spans)", "error": "\(error)"])
+                result = .failed("\(error)")
             }
             let queued = state.withLock { state in
                 state.heldSpans -= spans
                 return state.heldSpans
             }
+            for ack in flush.acks { ack.resume(returning: result) }
             metrics.queueSpans.record(queued)
         }
     }
 
-    private func nextFlush() async -> [NormalizedBatch]? {
-        await withCheckedContinuation { continuation in
+    private func nextFlush() async -> BatcherState.Group? {
+        let eager = configuration.flushInterval == .zero
+        return await withCheckedContinuation { continuation in
             state.withLock { state in
                 state.waiters.append(continuation)
-                return state.dispatch()
+                return state.dispatch(eager: eager)
             }.resumeAll()
         }
     }
 
-    /// Seals the open batch once its oldest span has waited `flushInterval`.
+    /// Seals the open batch once its oldest span has waited `flushInterval` (when positive).
     private func sealAgedBatches() async {
         let interval = configuration.flushInterval
+        guard interval > .zero else { return }
         while !Task.isCancelled {
-            let (wait, wake) = state.withLock { state -> (Duration, [(BatcherState.Waiter, [NormalizedBatch]?)]) in
+            let (wait, wake) = state.withLock { state -> (Duration, [BatcherState.Dispatch]) in
                 guard let since = state.openSince else { return (interval, []) }
                 let age = since.duration(to: .now)
                 guard age >= interval else { return (interval - age, []) }
                 state.sealOpen()
-                return (interval, state.dispatch())
+                return (interval, state.dispatch(eager: false))
             }
             wake.resumeAll()
             do { try await Task.sleep(for: wait) } catch { return }
@@ -125,13 +142,21 @@ public final class Batcher: Service, Sendable {
 /// The batcher's state; every transition happens under its mutex and returns the
 /// workers to resume, which the caller resumes after releasing the lock.
 struct BatcherState {
-    typealias Waiter = CheckedContinuation<[NormalizedBatch]?, Never>
+    typealias Ack = CheckedContinuation<Batcher.SubmitResult, Never>
+    /// Batches written together, and their submitters.
+    struct Group {
+        var batches: [NormalizedBatch]
+        var acks: [Ack]
+    }
+    typealias Waiter = CheckedContinuation<Group?, Never>
+    typealias Dispatch = (Waiter, Group?)
 
     var open: [NormalizedBatch] = []
+    var openAcks: [Ack] = []
     var openSpans = 0
     var openSince: ContinuousClock.Instant?
     /// Sealed groups waiting for a worker, oldest first.
-    var ready: [[NormalizedBatch]] = []
+    var ready: [Group] = []
     /// Spans accepted and not yet written (open, ready and being written).
     var heldSpans = 0
     var closed = false
@@ -139,19 +164,23 @@ struct BatcherState {
 
     mutating func sealOpen() {
         guard !open.isEmpty else { return }
-        ready.append(open)
+        ready.append(Group(batches: open, acks: openAcks))
         open = []
+        openAcks = []
         openSpans = 0
         openSince = nil
     }
 
-    /// Pairs idle workers with ready groups; once closed, idle workers left over get nil and finish.
-    mutating func dispatch() -> [(Waiter, [NormalizedBatch]?)] {
-        var resumptions: [(Waiter, [NormalizedBatch]?)] = []
-        while !waiters.isEmpty, !ready.isEmpty {
+    /// Pairs idle workers with ready groups (eagerly sealing the open one for an idle
+    /// worker); once closed, idle workers left over get nil and finish.
+    mutating func dispatch(eager: Bool) -> [Dispatch] {
+        var resumptions: [Dispatch] = []
+        while !waiters.isEmpty {
+            if ready.isEmpty, eager || closed { sealOpen() }
+            guard !ready.isEmpty else { break }
             resumptions.append((waiters.removeFirst(), ready.removeFirst()))
         }
-        if closed {
+        if closed, ready.isEmpty, open.isEmpty {
             resumptions += waiters.map { ($0, nil) }
             waiters = []
         }
@@ -159,14 +188,14 @@ struct BatcherState {
     }
 
     /// Stops accepting and seals what is open.
-    mutating func close() -> [(Waiter, [NormalizedBatch]?)] {
+    mutating func close() -> [Dispatch] {
         closed = true
         sealOpen()
-        return dispatch()
+        return dispatch(eager: true)
     }
 }
 
-extension [(BatcherState.Waiter, [NormalizedBatch]?)] {
+extension [BatcherState.Dispatch] {
     func resumeAll() {
         for (waiter, group) in self { waiter.resume(returning: group) }
     }

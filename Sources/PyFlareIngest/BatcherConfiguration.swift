@@ -2,14 +2,15 @@
 public struct BatcherConfiguration: Sendable, Equatable {
     /// Flush when this many spans wait. Default 8192.
     public var maxBatchSpans: Int
-    /// Flush when the oldest waiting span has waited this long. Default 200 ms.
+    /// Zero (the default): an idle worker takes what waits at once (group commit).
+    /// Positive: hold spans until the batch is full or its oldest span this old.
     public var flushInterval: Duration
     /// Spans held at once (waiting, queued and being written); beyond it the receiver answers 429. Default 200,000.
     public var maxQueuedSpans: Int
     /// Concurrent sink writes. Default 2.
     public var workers: Int
 
-    public init(maxBatchSpans: Int = 8192, flushInterval: Duration = .milliseconds(200),
+    public init(maxBatchSpans: Int = 8192, flushInterval: Duration = .zero,
                 maxQueuedSpans: Int = 200_000, workers: Int = 2) {
         self.maxBatchSpans = maxBatchSpans
         self.flushInterval = flushInterval

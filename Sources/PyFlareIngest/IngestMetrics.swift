@@ -8,6 +8,7 @@ public struct IngestMetrics: Sendable {
     public let spansRejectedInvalid = Counter(label: "pyflare_spans_rejected_total", dimensions: [("reason", "invalid")])
     public let spansRejectedMalformed = Counter(label: "pyflare_spans_rejected_total", dimensions: [("reason", "malformed")])
     public let spansRejectedBackpressure = Counter(label: "pyflare_spans_rejected_total", dimensions: [("reason", "backpressure")])
+    public let spansRejectedStorage = Counter(label: "pyflare_spans_rejected_total", dimensions: [("reason", "storage")])
     public let spansUnpriced = Counter(label: "pyflare_spans_unpriced_total")
     public let bytesReceived = Counter(label: "pyflare_received_bytes_total")
     public let bytesDecoded = Counter(label: "pyflare_decoded_bytes_total")

@@ -11,6 +11,8 @@ public struct IngestPipeline: Sendable {
         case full
         /// Shutting down: answer 503 / UNAVAILABLE.
         case closed
+        /// The store could not write the spans (e.g. disk full): answer 503 / UNAVAILABLE.
+        case failed(String)
     }
 
     public let normalizer: SpanNormalizer
@@ -25,7 +27,8 @@ public struct IngestPipeline: Sendable {
         self.metrics = metrics
     }
 
-    public func ingest(_ decoded: SpanBatch) -> Outcome {
+    /// Returns once the spans are written by the sink (durable, for the store), or refused.
+    public func ingest(_ decoded: SpanBatch) async -> Outcome {
         let received = decoded.count + decoded.rejectedSpanCount
         metrics.spansReceived.increment(by: received)
         metrics.spansRejectedInvalid.increment(by: decoded.rejectedSpanCount)
@@ -36,7 +39,7 @@ public struct IngestPipeline: Sendable {
         let sampled = keep.reduce(0) { $1 ? $0 + 1 : $0 }
         if sampled < batch.count { batch.retain(keep) }
 
-        switch batcher.submit(batch) {
+        switch await batcher.submit(batch) {
         case .accepted:
             metrics.recordSampling(sampled: sampled, dropped: decoded.count - sampled)
             metrics.spansAccepted.increment(by: decoded.count)
@@ -47,6 +50,9 @@ public struct IngestPipeline: Sendable {
         case .closed:
             metrics.spansRejectedBackpressure.increment(by: decoded.count)
             return .closed
+        case .failed(let message):
+            metrics.spansRejectedStorage.increment(by: decoded.count)
+            return .failed(message)
         }
     }
 }

@@ -38,7 +38,7 @@ public struct OTLPHTTPReceiver: Sendable {
         let response: Response
         do throws(OTLPHTTPError) {
             let (format, body) = try await readBody(request)
-            response = try export(body, format: format)
+            response = try await export(body, format: format)
         } catch {
             if error.status == .badRequest {
                 logger.debug("rejected OTLP request", metadata: ["reason": "\(error.message)"])
@@ -49,7 +49,7 @@ public struct OTLPHTTPReceiver: Sendable {
         return response
     }
 
-    private func export(_ body: [UInt8], format: OTLPFormat) throws(OTLPHTTPError) -> Response {
+    private func export(_ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
         let batch: SpanBatch
         do {
             batch = try format == .protobuf ? SpanBatch.decodeProtobuf(body) : SpanBatch.decodeJSON(body)
@@ -57,7 +57,7 @@ public struct OTLPHTTPReceiver: Sendable {
             pipeline.metrics.spansRejectedMalformed.increment()
             throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "malformed \(format.name) ExportTraceServiceRequest: \(error)")
         }
-        switch pipeline.ingest(batch) {
+        switch await pipeline.ingest(batch) {
         case .accepted(let rejected, let message):
             let bytes = format == .protobuf
                 ? OTLPResponse.exportProtobuf(rejected: rejected, message: message)
@@ -70,6 +70,9 @@ public struct OTLPHTTPReceiver: Sendable {
                                 retryAfterSeconds: 1)
         case .closed:
             throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "server is shutting down", retryAfterSeconds: 5)
+        case .failed(let reason):
+            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "spans could not be stored: \(reason)",
+                                retryAfterSeconds: 5)
         }
     }
 

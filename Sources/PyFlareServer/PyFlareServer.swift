@@ -33,7 +33,13 @@ public struct PyFlareServer: Sendable {
             throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
         }
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
-        let sink = try makeSink(pricing: pricing)
+        var store: SpanStore?
+        if configuration.sink.kind == .store {
+            var storeConfiguration = configuration.store
+            storeConfiguration.dataDirectory = configuration.dataDirectory
+            store = try await SpanStore.open(configuration: storeConfiguration, pricing: pricing, logger: logger.with(label: "pyflare.store"))
+        }
+        let sink = try store ?? makeSink(pricing: pricing)
         let samplerConfiguration = try configuration.samplerConfiguration()
         let metrics = IngestMetrics(samplerStrategy: samplerConfiguration.name)
         let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
@@ -49,6 +55,11 @@ public struct PyFlareServer: Sendable {
         let apiRouter = Router()
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
+        if let store {
+            TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
+        } else {
+            TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: "the trace API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))")
+        }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 
         logger.info("starting", metadata: [
@@ -77,7 +88,7 @@ public struct PyFlareServer: Sendable {
 
     func makeSink(pricing: PricingTable) throws -> any SpanSink {
         switch configuration.sink.kind {
-        case .counting:
+        case .counting, .store:
             return CountingSink()
         case .file:
             let directory = configuration.sink.fileDirectory.hasPrefix("/")

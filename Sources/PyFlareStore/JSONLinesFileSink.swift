@@ -73,32 +73,17 @@ struct RotatingFile: ~Copyable {
 
     init(configuration: JSONLinesFileSink.Configuration) throws(StoreError) {
         self.configuration = configuration
-        try Self.makeDirectory(configuration.directory)
+        try StoreDirectory.create(configuration.directory)
         nextSequence = (rotatedSequences().max() ?? 0) + 1
         try open()
     }
 
-    static func makeDirectory(_ path: String) throws(StoreError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o755) != 0, errno != EEXIST {
-                throw StoreError(.io, "cannot create directory", path: current, errno: errno)
-            }
-        }
-    }
-
     /// Sequence numbers of the rotated files present, from their names.
     func rotatedSequences() -> [Int] {
-        guard let directory = opendir(configuration.directory) else { return [] }
-        defer { closedir(directory) }
-        var sequences: [Int] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("spans."), name.hasSuffix(".jsonl") else { continue }
-            if let sequence = Int(name.dropFirst(6).dropLast(6)) { sequences.append(sequence) }
+        StoreDirectory.names(configuration.directory).compactMap { name in
+            guard name.hasPrefix("spans."), name.hasSuffix(".jsonl") else { return nil }
+            return Int(name.dropFirst(6).dropLast(6))
         }
-        return sequences
     }
 
     private mutating func open() throws(StoreError) {

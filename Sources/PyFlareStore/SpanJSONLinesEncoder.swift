@@ -12,6 +12,13 @@ public struct SpanJSONLinesEncoder: Sendable {
         self.pricing = pricing
     }
 
+    /// Appends span `span` of `batch` as one JSON object (the API's span form).
+    public func encode(_ batch: NormalizedBatch, span: Int, into json: inout JSONWriter) {
+        batch.spans.bytes.withUnsafeBytes { arena in
+            LineWriter(batch: batch.spans, arena: arena).span(span, columns: batch.columns, pricing: pricing, into: &json)
+        }
+    }
+
     /// Appends every span of `batch` to `json`; `lineEnds` receives the offset after each newline.
     public func encode(_ batch: NormalizedBatch, into json: inout JSONWriter, lineEnds: inout [Int]) {
         let spans = batch.spans

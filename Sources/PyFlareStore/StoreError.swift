@@ -7,7 +7,7 @@ import Darwin
 /// A failure of a sink or of the store, with the file it concerns and the OS error.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: Hashable, Sendable { case io, closed }
+        private enum Value: Hashable, Sendable { case io, closed, corrupt, unsupportedVersion, database }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -15,6 +15,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         public static let io = Code(.io)
         /// The sink was written to after it was closed.
         public static let closed = Code(.closed)
+        /// A file failed its checksum or does not parse.
+        public static let corrupt = Code(.corrupt)
+        /// A file was written by a format version this build does not read.
+        public static let unsupportedVersion = Code(.unsupportedVersion)
+        /// The SQLite index refused an operation.
+        public static let database = Code(.database)
 
         public var description: String { "\(value)" }
     }

@@ -34,7 +34,7 @@ public struct AttributeTable: Sendable {
     }
 
     @inlinable
-    mutating func set(row index: Int, _ row: KeyValueRow) {
+    public mutating func set(row index: Int, _ row: KeyValueRow) {
         keys[index] = row.key
         kinds[index] = row.kind
         payloads[index] = row.payload
@@ -42,7 +42,7 @@ public struct AttributeTable: Sendable {
 
     /// Appends `count` placeholder rows to be filled in place; returns the first index.
     @inlinable
-    mutating func reserveRows(_ count: Int) -> Int {
+    public mutating func reserveRows(_ count: Int) -> Int {
         let start = keys.count
         keys.append(contentsOf: repeatElement(.empty, count: count))
         kinds.append(contentsOf: repeatElement(.empty, count: count))

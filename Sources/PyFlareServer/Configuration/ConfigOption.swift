@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PyFlareIngest
 import PyFlareModel
+import PyFlareStore
 internal import Yams
 
 /// One configuration key: its documentation, its default as YAML, and how to apply a value.
@@ -23,7 +24,7 @@ struct ConfigOption: Sendable {
     }
 
     static let all: [ConfigOption] = [
-        option("data_dir", "Root of everything PyFlare stores (exports now; WAL, segments and index.db later).", "./data") { config, node, key throws(ConfigError) in
+        option("data_dir", "Root of everything PyFlare stores: wal/, segments/, index.db, quarantine/ (and exports/ for the file sink).", "./data") { config, node, key throws(ConfigError) in
             config.dataDirectory = try node.nonEmptyString(key)
         },
         option("log_level", "trace, debug, info, notice, warning, error or critical.", "info") { config, node, key throws(ConfigError) in
@@ -57,8 +58,12 @@ struct ConfigOption: Sendable {
         option("batcher.max_batch_spans", "Flush to the sink when this many spans wait.", "8192") { config, node, key throws(ConfigError) in
             config.batcher.maxBatchSpans = try node.integer(key, in: 1...10_000_000)
         },
-        option("batcher.flush_interval_ms", "Flush when the oldest waiting span has waited this long.", "200") { config, node, key throws(ConfigError) in
-            config.batcher.flushInterval = .milliseconds(try node.integer(key, in: 1...3_600_000))
+        option("batcher.flush_interval_ms", """
+            0: an idle worker writes what waits at once, so requests arriving during a write share
+            the next one (group commit, lowest latency). Above 0: hold spans until max_batch_spans
+            or this age, for larger writes at the cost of latency (each request waits for its write).
+            """, "0") { config, node, key throws(ConfigError) in
+            config.batcher.flushInterval = .milliseconds(try node.integer(key, in: 0...3_600_000))
         },
         option("batcher.max_queued_spans", "Spans held at once before receivers answer 429 (waiting, queued and being written).", "200000") { config, node, key throws(ConfigError) in
             config.batcher.maxQueuedSpans = try node.integer(key, in: 1...100_000_000)
@@ -66,10 +71,13 @@ struct ConfigOption: Sendable {
         option("batcher.workers", "Concurrent writes to the sink.", "2") { config, node, key throws(ConfigError) in
             config.batcher.workers = try node.integer(key, in: 1...64)
         },
-        option("sink.kind", "Where spans go: file (JSON lines) or counting (discards, for benchmarks).", "file") { config, node, key throws(ConfigError) in
+        option("sink.kind", """
+            Where spans go: store (the durable store: WAL, segments, index.db; the trace API reads it),
+            file (JSON lines, for debugging) or counting (discards, for benchmarks).
+            """, "store") { config, node, key throws(ConfigError) in
             let text = try node.nonEmptyString(key)
             guard let kind = PyFlareConfiguration.SinkConfiguration.Kind(rawValue: text) else {
-                throw ConfigError(key: key, "expected file or counting; got \"\(text)\"")
+                throw ConfigError(key: key, "expected store, file or counting; got \"\(text)\"")
             }
             config.sink.kind = kind
         },
@@ -81,6 +89,39 @@ struct ConfigOption: Sendable {
         },
         option("sink.file.max_files", "Rotated files kept, oldest deleted first; 0 keeps all.", "10") { config, node, key throws(ConfigError) in
             config.sink.fileMaxFiles = try node.integer(key, in: 0...1_000_000)
+        },
+        option("wal.fsync", """
+            When the WAL forces writes to disk, and so what a crash can lose:
+              always:   fsync before every acknowledgement (concurrent requests share one); nothing
+                        acknowledged is lost, even on power loss.
+              interval: fsync every wal.fsync_interval_ms; a process crash loses nothing, a power
+                        loss or kernel crash up to one interval of acknowledged spans.
+              never:    leave it to the OS; a process crash loses nothing, a power loss what the OS
+                        had not yet written (typically up to 30 s).
+            """, "always") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard let mode = WALSyncMode(rawValue: text) else {
+                throw ConfigError(key: key, "expected always, interval or never; got \"\(text)\"")
+            }
+            config.store.walSync = mode
+        },
+        option("wal.fsync_interval_ms", "With wal.fsync: interval, the longest acknowledged spans stay unsynced.", "100") { config, node, key throws(ConfigError) in
+            config.store.walSyncInterval = .milliseconds(try node.integer(key, in: 1...60_000))
+        },
+        option("wal.max_file_bytes", "A WAL file is closed and a new one started past this size.", "67108864") { config, node, key throws(ConfigError) in
+            config.store.walMaxFileBytes = try node.integer(key, in: 1 << 16...(1 << 34))
+        },
+        option("segments.max_bytes", "Seal unsealed spans into a segment once they take this much memory.", "134217728") { config, node, key throws(ConfigError) in
+            config.store.segmentMaxBytes = try node.integer(key, in: 1 << 16...(1 << 34))
+        },
+        option("segments.max_age_ms", "…or once the oldest unsealed span has waited this long.", "10000") { config, node, key throws(ConfigError) in
+            config.store.segmentMaxAge = .milliseconds(try node.integer(key, in: 10...86_400_000))
+        },
+        option("segments.block_spans", "Spans per block (row group); a trace lookup reads whole blocks.", "1024") { config, node, key throws(ConfigError) in
+            config.store.blockRows = try node.integer(key, in: 16...1_048_576)
+        },
+        option("segments.max_unsealed_bytes", "Writers wait (and receivers answer 429) while unsealed spans take more memory than this.", "536870912") { config, node, key throws(ConfigError) in
+            config.store.maxUnsealedBytes = try node.integer(key, in: 1 << 20...(1 << 36))
         },
         option("sampler", """
             Which traces to keep; every strategy keeps or drops whole traces.

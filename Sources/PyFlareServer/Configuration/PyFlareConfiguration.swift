@@ -1,6 +1,7 @@
 public import Logging
 public import PyFlareIngest
 public import PyFlareModel
+public import PyFlareStore
 
 /// Everything `pyflare serve` can be configured with, with every default set here.
 ///
@@ -18,6 +19,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var api = Listener(host: "127.0.0.1", port: 8080)
     public var batcher = BatcherConfiguration.defaults
     public var sink = SinkConfiguration()
+    /// The durable store's WAL and segment settings (its data directory is ``dataDirectory``).
+    public var store = SpanStoreConfiguration(dataDirectory: "./data")
     public var sampler = SamplerSettings()
     /// Prices that replace or extend the built-in table.
     public var pricingOverrides: [ModelPrice] = []
@@ -30,8 +33,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     }
 
     public struct SinkConfiguration: Sendable, Equatable {
-        public enum Kind: String, Sendable, CaseIterable { case file, counting }
-        public var kind = Kind.file
+        public enum Kind: String, Sendable, CaseIterable { case store, file, counting }
+        public var kind = Kind.store
         /// Relative paths are under the data directory.
         public var fileDirectory = "exports"
         public var fileMaxBytes = 64 << 20

@@ -1,0 +1,203 @@
+import Foundation
+public import Hummingbird
+import HummingbirdCore
+import PyFlareModel
+import PyFlareWire
+public import PyFlareStore
+
+/// `GET /api/v1/traces` (summaries, newest first) and `GET /api/v1/traces/{trace_id}` (every span).
+public struct TraceRoutes: Sendable {
+    let store: SpanStore
+    let encoder: SpanJSONLinesEncoder
+    static let maxLimit = 1000
+
+    public init(store: SpanStore, pricing: PricingTable) {
+        self.store = store
+        self.encoder = SpanJSONLinesEncoder(pricing: pricing)
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/traces") { request, _ in try await list(request) }
+        router.api("/api/v1/traces/:trace_id") { _, context in
+            try await trace(context.parameters.get("trace_id") ?? "")
+        }
+    }
+
+    /// The same routes answering 503 with `reason`, when the server runs without the store.
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        for path in ["/api/v1/traces", "/api/v1/traces/:trace_id"] {
+            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        }
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let query = try Self.query(from: request.uri.queryParameters)
+        var fetch = query
+        fetch.limit = query.limit + 1
+        let rows = try await store.traces(fetch)
+        let page = rows.prefix(query.limit)
+        var json = JSONWriter(capacity: 256 * page.count + 64)
+        json.raw(#"{"traces":["#)
+        for (index, row) in page.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.summary(row, into: &json)
+        }
+        json.raw(#"],"next_cursor":"#)
+        if rows.count > query.limit, let last = page.last {
+            json.string(TraceQuery.Cursor(startTime: last.startTime, traceID: last.traceID).token)
+        } else {
+            json.null()
+        }
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    func trace(_ id: String) async throws -> Response {
+        guard let traceID = Hex.parseTraceID(id.lowercased()), !traceID.isZero else {
+            throw APIError.badRequest("trace id must be 32 hex digits, not all zero: \"\(id)\"")
+        }
+        let stored = try await store.trace(traceID)
+        guard stored.spanCount > 0 || !stored.warnings.isEmpty else {
+            throw APIError.notFound("no spans stored for trace \(Hex.string(traceID))")
+        }
+        // Spans by start time, then span id: the order a waterfall view wants.
+        var order: [(batch: Int, span: Int)] = []
+        for (batchIndex, batch) in stored.batches.enumerated() {
+            for span in 0..<batch.count { order.append((batchIndex, span)) }
+        }
+        order.sort { lhs, rhs in
+            let left = stored.batches[lhs.batch].spans, right = stored.batches[rhs.batch].spans
+            return (left.startTimes[lhs.span], left.spanIDs[lhs.span]) < (right.startTimes[rhs.span], right.spanIDs[rhs.span])
+        }
+        var json = JSONWriter(capacity: 2048 * order.count + 128)
+        json.raw(#"{"trace_id":"#)
+        json.string(Hex.string(traceID))
+        json.raw(#","span_count":"#)
+        json.uint(UInt64(order.count))
+        json.raw(#","spans":["#)
+        for (index, entry) in order.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            encoder.encode(stored.batches[entry.batch], span: entry.span, into: &json)
+        }
+        json.raw(#"],"warnings":["#)
+        for (index, warning) in stored.warnings.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.string(warning)
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    static func summary(_ row: TraceSummaryRow, into json: inout JSONWriter) {
+        json.raw(#"{"trace_id":"#)
+        json.string(Hex.string(row.traceID))
+        json.raw(#","root_service":"#)
+        optional(row.rootService, into: &json)
+        json.raw(#","root_name":"#)
+        optional(row.rootName, into: &json)
+        json.raw(#","start_time_unix_nano":"#)
+        json.uint(row.startTime)
+        json.raw(#","start_time":"#)
+        json.string(TimeParsing.rfc3339(row.startTime))
+        json.raw(#","end_time_unix_nano":"#)
+        json.uint(row.endTime)
+        json.raw(#","duration_ms":"#)
+        json.double(Double(row.endTime &- row.startTime) / 1e6)
+        json.raw(#","span_count":"#)
+        json.int(Int64(row.spanCount))
+        json.raw(#","error_count":"#)
+        json.int(Int64(row.errorCount))
+        json.raw(#","input_tokens":"#)
+        json.int(row.inputTokens)
+        json.raw(#","output_tokens":"#)
+        json.int(row.outputTokens)
+        json.raw(#","total_tokens":"#)
+        json.int(row.totalTokens)
+        json.raw(#","cost_micros":"#)
+        if let cost = row.costMicros { json.int(cost) } else { json.null() }
+        json.raw(#","unpriced_count":"#)
+        json.int(Int64(row.unpricedCount))
+        json.raw(#","services":"#)
+        strings(row.services, into: &json)
+        json.raw(#","models":"#)
+        strings(row.models, into: &json)
+        json.raw(#","user":"#)
+        optional(row.user, into: &json)
+        json.raw(#","session":"#)
+        optional(row.session, into: &json)
+        json.byte(UInt8(ascii: "}"))
+    }
+
+    private static func optional(_ text: String?, into json: inout JSONWriter) {
+        if let text { json.string(text) } else { json.null() }
+    }
+
+    private static func strings(_ values: [String], into json: inout JSONWriter) {
+        json.byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.string(value)
+        }
+        json.byte(UInt8(ascii: "]"))
+    }
+
+    /// The filters of the query string; a malformed one is a 400 naming it.
+    static func query(from parameters: FlatDictionary<Substring, Substring>) throws(APIError) -> TraceQuery {
+        var query = TraceQuery()
+        func text(_ name: String) -> String? {
+            parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        query.service = text("service")
+        query.model = text("model")
+        query.user = text("user")
+        query.session = text("session")
+        if let status = text("status") {
+            guard let value = TraceQuery.Status(rawValue: status) else {
+                throw .badRequest("status must be \"error\" or \"ok\", not \"\(status)\"")
+            }
+            query.status = value
+        }
+        for name in ["since", "until"] {
+            guard let value = text(name) else { continue }
+            guard let time = TimeParsing.nanoseconds(value) else {
+                throw .badRequest("\(name) must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, not \"\(value)\"")
+            }
+            if name == "since" { query.since = time } else { query.until = time }
+        }
+        if let value = text("min_duration_ms") {
+            guard let ms = Double(value), ms >= 0, ms.isFinite else {
+                throw .badRequest("min_duration_ms must be a non-negative number, not \"\(value)\"")
+            }
+            query.minDurationNanoseconds = Int64(ms * 1e6)
+        }
+        if let value = text("limit") {
+            guard let limit = Int(value), (1...maxLimit).contains(limit) else {
+                throw .badRequest("limit must be an integer from 1 to \(maxLimit), not \"\(value)\"")
+            }
+            query.limit = limit
+        }
+        if let value = text("cursor") {
+            guard let cursor = TraceQuery.Cursor(token: value) else { throw .badRequest("cursor is not one this API returned") }
+            query.cursor = cursor
+        }
+        return query
+    }
+}
+
+/// Times in the API: RFC 3339 text or unix nanoseconds.
+enum TimeParsing {
+    static func nanoseconds(_ text: String) -> UInt64? {
+        if let value = UInt64(text) { return value }
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = withFraction.date(from: text) ?? ISO8601DateFormatter().date(from: text),
+              date.timeIntervalSince1970 >= 0 else { return nil }
+        return UInt64(date.timeIntervalSince1970 * 1e9)
+    }
+
+    static func rfc3339(_ nanoseconds: UInt64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+    }
+}

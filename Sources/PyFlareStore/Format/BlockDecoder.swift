@@ -1,0 +1,425 @@
+import PyFlareModel
+import PyFlareWire
+
+/// A block's decompressed column chunks in one arena, so decoded strings point into it.
+struct BlockDecoder {
+    let rows: Int
+    private(set) var arena: [UInt8]
+    /// Indexed by ``SpanColumn/rawValue``: where each present chunk lies in ``arena``.
+    let ranges: [Range<Int>?]
+
+    init(rows: Int, arena: [UInt8], ranges: [Range<Int>?]) {
+        self.rows = rows
+        self.arena = arena
+        self.ranges = ranges
+    }
+
+    /// Uncompressed chunks, as ``BlockEncoder`` made them (for tests and the WAL).
+    init(_ block: EncodedBlock) {
+        var arena: [UInt8] = []
+        var ranges = [Range<Int>?](repeating: nil, count: 256)
+        for (raw, chunk) in block.chunks.enumerated() {
+            guard let chunk else { continue }
+            ranges[raw] = arena.count..<(arena.count + chunk.count)
+            arena.append(contentsOf: chunk)
+        }
+        self.init(rows: block.rows, arena: arena, ranges: ranges)
+    }
+
+    func has(_ column: SpanColumn) -> Bool { ranges[Int(column.rawValue)] != nil }
+
+    /// Reads `column`'s chunk; `base` is the chunk's offset in the arena.
+    private func read<T>(_ column: SpanColumn, _ body: (inout ByteReader, Int) throws(FormatError) -> T) throws(ColumnError) -> T {
+        guard let range = ranges[Int(column.rawValue)] else { throw ColumnError(column: column, FormatError("column is missing")) }
+        do {
+            return try arena.withBytes { raw throws(FormatError) in
+                var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[range]))
+                let value = try body(&reader, range.lowerBound)
+                guard reader.isAtEnd else { throw FormatError("\(reader.remaining) bytes left over") }
+                return value
+            }
+        } catch {
+            throw ColumnError(column: column, error)
+        }
+    }
+
+    // MARK: - Typed columns
+
+    func varints(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+        try read(column) { reader, _ throws(FormatError) in
+            var values = [UInt64](); values.reserveCapacity(rows)
+            for _ in 0..<rows { values.append(try reader.varint()) }
+            return values
+        }
+    }
+
+    func fixed64s(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+        try read(column) { reader, _ throws(FormatError) in
+            var values = [UInt64](); values.reserveCapacity(rows)
+            for _ in 0..<rows { values.append(try reader.fixed64()) }
+            return values
+        }
+    }
+
+    func zigzags(_ column: SpanColumn) throws(ColumnError) -> [Int64] {
+        try read(column) { reader, _ throws(FormatError) in
+            var values = [Int64](); values.reserveCapacity(rows)
+            for _ in 0..<rows { values.append(try reader.zigzag()) }
+            return values
+        }
+    }
+
+    /// Start times: deltas summed back up.
+    func startTimes() throws(ColumnError) -> [UInt64] {
+        try read(.startTime) { reader, _ throws(FormatError) in
+            var values = [UInt64](); values.reserveCapacity(rows)
+            var current: Int64 = 0
+            for _ in 0..<rows {
+                current &+= try reader.zigzag()
+                values.append(UInt64(bitPattern: current))
+            }
+            return values
+        }
+    }
+
+    func nullables(_ column: SpanColumn) throws(ColumnError) -> [Int64?] {
+        try read(column) { reader, _ throws(FormatError) in
+            var values = [Int64?](); values.reserveCapacity(rows)
+            for _ in 0..<rows {
+                let raw = try reader.varint()
+                if raw == 0 {
+                    values.append(nil)
+                } else {
+                    let zigzag = raw &- 1
+                    values.append(Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
+                }
+            }
+            return values
+        }
+    }
+
+    func traceIDs() throws(ColumnError) -> [TraceID] {
+        try read(.traceID) { reader, _ throws(FormatError) in
+            let distinct = try reader.count(atMost: rows)
+            var ids: [TraceID] = []; ids.reserveCapacity(distinct)
+            for _ in 0..<distinct { ids.append(TraceID(high: try reader.fixed64(), low: try reader.fixed64())) }
+            var values: [TraceID] = []; values.reserveCapacity(rows)
+            for _ in 0..<rows { values.append(ids[try reader.count(atMost: distinct - 1)]) }
+            return values
+        }
+    }
+
+    func parentSpanIDs(spanIDs: [UInt64]) throws(ColumnError) -> [UInt64] {
+        try read(.parentSpanID) { reader, _ throws(FormatError) in
+            var values = [UInt64](); values.reserveCapacity(rows)
+            for _ in 0..<rows {
+                switch try reader.varint() {
+                case 0: values.append(0)
+                case 1: values.append(try reader.fixed64())
+                case let tag:
+                    guard tag - 2 < UInt64(spanIDs.count) else { throw FormatError("parent row \(tag - 2) out of range") }
+                    values.append(spanIDs[Int(tag - 2)])
+                }
+            }
+            return values
+        }
+    }
+
+    /// Dictionary codes per row (0 = empty, else entry + 1) and the entries as arena references.
+    func dictionary(_ column: SpanColumn) throws(ColumnError) -> (entries: [StringRef], codes: [Int]) {
+        try read(column) { reader, base throws(FormatError) in
+            let count = try reader.count(atMost: reader.remaining)
+            var entries: [StringRef] = [.empty]
+            entries.reserveCapacity(count + 1)
+            for _ in 0..<count {
+                let range = try reader.lengthPrefixed()
+                entries.append(StringRef(offset: base + range.lowerBound, length: range.count))
+            }
+            var codes = [Int](); codes.reserveCapacity(rows)
+            for _ in 0..<rows { codes.append(try reader.count(atMost: count)) }
+            return (entries, codes)
+        }
+    }
+
+    func strings(_ column: SpanColumn) throws(ColumnError) -> [StringRef] {
+        let (entries, codes) = try dictionary(column)
+        return codes.map { entries[$0] }
+    }
+
+    /// Each row's bytes in a `blobs` column, as arena ranges.
+    func blobs(_ column: SpanColumn) throws(ColumnError) -> [Range<Int>] {
+        try read(column) { reader, base throws(FormatError) in
+            var lengths = [Int](); lengths.reserveCapacity(rows)
+            for _ in 0..<rows { lengths.append(try reader.count(atMost: reader.remaining)) }
+            var values = [Range<Int>](); values.reserveCapacity(rows)
+            for length in lengths {
+                let range = try reader.skip(length)
+                values.append((base + range.lowerBound)..<(base + range.upperBound))
+            }
+            return values
+        }
+    }
+
+    // MARK: - Whole spans
+
+    /// Every column, back into a batch the rest of PyFlare reads like a decoded request.
+    consuming func decodeBatch(pricing: PricingTable) throws(ColumnError) -> NormalizedBatch {
+        var spans = SpanBatch()
+        spans.spanIDs = try fixed64s(.spanID)
+        spans.traceIDs = try traceIDs()
+        spans.parentSpanIDs = try parentSpanIDs(spanIDs: spans.spanIDs)
+        spans.traceStates = try strings(.traceState)
+        spans.flags = try varints(.flags).map { UInt32(truncatingIfNeeded: $0) }
+        spans.names = try strings(.name)
+        spans.kinds = try varints(.kind).map { UInt8(truncatingIfNeeded: $0) }
+        spans.startTimes = try startTimes()
+        spans.endTimes = zip(spans.startTimes, try zigzags(.duration)).map { $0 &+ UInt64(bitPattern: $1) }
+        spans.statusCodes = try varints(.statusCode).map { UInt8(truncatingIfNeeded: $0) }
+        spans.statusMessages = try strings(.statusMessage)
+        spans.droppedAttributeCounts = try varints(.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
+        spans.droppedEventCounts = try varints(.droppedEvents).map { UInt32(truncatingIfNeeded: $0) }
+        spans.droppedLinkCounts = try varints(.droppedLinks).map { UInt32(truncatingIfNeeded: $0) }
+
+        var columns = AIColumns()
+        columns.service = try strings(.service)
+        columns.model = try strings(.model)
+        columns.responseModel = try strings(.responseModel)
+        columns.provider = try strings(.provider)
+        columns.operation = try strings(.operation)
+        columns.user = try strings(.user)
+        columns.session = try strings(.session)
+        columns.feature = try strings(.feature)
+        columns.environment = try strings(.environment)
+        columns.kind = try varints(.aiKind).map { AIKind(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
+        columns.costSource = try varints(.costSource).map { CostSource(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
+        columns.inputTokens = try nullables(.inputTokens)
+        columns.outputTokens = try nullables(.outputTokens)
+        columns.cacheReadTokens = try nullables(.cacheReadTokens)
+        columns.cacheWriteTokens = try nullables(.cacheWriteTokens)
+        columns.reasoningTokens = try nullables(.reasoningTokens)
+        columns.totalTokens = try nullables(.totalTokens)
+        columns.costMicros = try nullables(.costMicros)
+
+        let resources = try dictionary(.resource)
+        let scopes = try dictionary(.scope)
+        let prices = try dictionary(.priceModel)
+        let attributes = try blobs(.attributes)
+        let largeText = try blobs(.largeText)
+        let events = try blobs(.events)
+        let links = try blobs(.links)
+
+        let arena = self.arena
+        try arena.withBytes { raw throws(ColumnError) in
+            var reader = KeyValueReader(arena: raw)
+            let priceIndices: [Int32] = prices.entries.map { ref in
+                guard !ref.isEmpty else { return -1 }
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw[ref.range]), as: UTF8.self)
+                return Int32(pricing.index(for: name) ?? -1)
+            }
+            columns.priceIndex = prices.codes.map { priceIndices[$0] }
+
+            var scopeIndexByCodes: [Int: UInt32] = [:]
+            var resourceIndexByCode: [Int: Int] = [:]
+            spans.scopeIndices.reserveCapacity(rows)
+            for row in 0..<rows {
+                let resourceCode = resources.codes[row], scopeCode = scopes.codes[row]
+                let key = resourceCode << 32 | scopeCode
+                if let scope = scopeIndexByCodes[key] {
+                    spans.scopeIndices.append(scope)
+                    continue
+                }
+                let resource: Int
+                if let known = resourceIndexByCode[resourceCode] {
+                    resource = known
+                } else {
+                    resource = try reader.resource(resources.entries[resourceCode], into: &spans)
+                    resourceIndexByCode[resourceCode] = resource
+                }
+                let scope = try reader.scope(scopes.entries[scopeCode], resource: resource, into: &spans)
+                scopeIndexByCodes[key] = UInt32(scope)
+                spans.scopeIndices.append(UInt32(scope))
+            }
+
+            spans.spanAttributes.reserveCapacity(rows)
+            spans.spanEvents.reserveCapacity(rows)
+            spans.spanLinks.reserveCapacity(rows)
+            for row in 0..<rows {
+                spans.spanAttributes.append(try reader.spanAttributes(attributes[row], largeText: largeText[row], into: &spans))
+                spans.spanEvents.append(try reader.events(events[row], start: spans.startTimes[row], into: &spans))
+                spans.spanLinks.append(try reader.links(links[row], into: &spans))
+            }
+        }
+        spans.bytes = consume arena
+        return NormalizedBatch(spans: spans, columns: columns)
+    }
+}
+
+/// A format error in one column of a block; the reader adds the file and block.
+struct ColumnError: Error, CustomStringConvertible {
+    var column: SpanColumn?
+    var error: FormatError
+
+    init(column: SpanColumn?, _ error: FormatError) {
+        self.column = column
+        self.error = error
+    }
+
+    var description: String { column.map { "column \($0.name): \(error)" } ?? "\(error)" }
+}
+
+/// Reads serialized key/value lists, resources, scopes, events and links back into a batch.
+private struct KeyValueReader {
+    let arena: UnsafeRawBufferPointer
+
+    init(arena: UnsafeRawBufferPointer) {
+        self.arena = arena
+    }
+
+    private func reader(_ range: Range<Int>) -> ByteReader {
+        ByteReader(arena, position: range.lowerBound).limited(to: range.upperBound)
+    }
+
+    private func wrap<T>(_ column: SpanColumn, _ body: () throws(FormatError) -> T) throws(ColumnError) -> T {
+        do { return try body() } catch { throw ColumnError(column: column, error) }
+    }
+
+    func resource(_ ref: StringRef, into spans: inout SpanBatch) throws(ColumnError) -> Int {
+        try wrap(.resource) { () throws(FormatError) -> Int in
+            var input = reader(ref.range)
+            spans.resources.schemaURLs.append(try input.stringRef())
+            spans.resources.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+            spans.resources.attributes.append(try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues))
+            try input.expectEnd()
+            return spans.resources.count - 1
+        }
+    }
+
+    func scope(_ ref: StringRef, resource: Int, into spans: inout SpanBatch) throws(ColumnError) -> Int {
+        try wrap(.scope) { () throws(FormatError) -> Int in
+            var input = reader(ref.range)
+            spans.scopes.names.append(try input.stringRef())
+            spans.scopes.versions.append(try input.stringRef())
+            spans.scopes.schemaURLs.append(try input.stringRef())
+            spans.scopes.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+            spans.scopes.attributes.append(try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues))
+            spans.scopes.resourceIndices.append(UInt32(resource))
+            try input.expectEnd()
+            return spans.scopes.count - 1
+        }
+    }
+
+    func spanAttributes(_ range: Range<Int>, largeText: Range<Int>, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
+        try wrap(.attributes) { () throws(FormatError) -> RowRange in
+            var input = reader(range)
+            var text = reader(largeText)
+            let rows = try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues, largeText: &text)
+            try input.expectEnd()
+            try text.expectEnd()
+            return rows
+        }
+    }
+
+    func events(_ range: Range<Int>, start: UInt64, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
+        guard !range.isEmpty else { return RowRange(start: spans.events.count, count: 0) }
+        return try wrap(.events) { () throws(FormatError) -> RowRange in
+            var input = reader(range)
+            let first = spans.events.count
+            let count = try input.count(atMost: range.count)
+            for _ in 0..<count {
+                spans.events.times.append(start &+ UInt64(bitPattern: try input.zigzag()))
+                spans.events.names.append(try input.stringRef())
+                spans.events.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+                spans.events.attributes.append(try keyValues(&input, into: &spans.eventAttributes, nested: &spans.nestedValues))
+            }
+            try input.expectEnd()
+            return RowRange(start: first, count: count)
+        }
+    }
+
+    func links(_ range: Range<Int>, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
+        guard !range.isEmpty else { return RowRange(start: spans.links.count, count: 0) }
+        return try wrap(.links) { () throws(FormatError) -> RowRange in
+            var input = reader(range)
+            let first = spans.links.count
+            let count = try input.count(atMost: range.count)
+            for _ in 0..<count {
+                spans.links.traceIDs.append(TraceID(high: try input.fixed64(), low: try input.fixed64()))
+                spans.links.spanIDs.append(try input.fixed64())
+                spans.links.traceStates.append(try input.stringRef())
+                spans.links.flags.append(UInt32(truncatingIfNeeded: try input.varint()))
+                spans.links.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+                spans.links.attributes.append(try keyValues(&input, into: &spans.linkAttributes, nested: &spans.nestedValues))
+            }
+            try input.expectEnd()
+            return RowRange(start: first, count: count)
+        }
+    }
+
+    /// A key/value list appended to `table`; nested values go to `nested`.
+    private func keyValues(_ input: inout ByteReader, into table: inout AttributeTable, nested: inout AttributeTable) throws(FormatError) -> RowRange {
+        var noText = ByteReader(arena, position: 0).limited(to: 0)
+        return try keyValues(&input, into: &table, nested: &nested, largeText: &noText)
+    }
+
+    private func keyValues(_ input: inout ByteReader, into table: inout AttributeTable, nested: inout AttributeTable,
+                           largeText: inout ByteReader) throws(FormatError) -> RowRange {
+        let count = try input.count(atMost: input.remaining)
+        let start = table.count
+        for _ in 0..<count {
+            let key = try input.stringRef()
+            let kindByte = try input.byte()
+            if kindByte == StoredValueKind.largeText {
+                table.append(key: key, kind: .string, payload: try largeText.stringRef().packed)
+            } else {
+                let (kind, payload) = try value(kindByte, &input, nested: &nested)
+                table.append(key: key, kind: kind, payload: payload)
+            }
+        }
+        return RowRange(start: start, count: count)
+    }
+
+    private func value(_ kindByte: UInt8, _ input: inout ByteReader, nested: inout AttributeTable) throws(FormatError) -> (ValueKind, UInt64) {
+        guard let kind = ValueKind(rawValue: kindByte) else { throw FormatError("unknown value kind \(kindByte)") }
+        switch kind {
+        case .empty: return (kind, 0)
+        case .string, .bytes: return (kind, try input.stringRef().packed)
+        case .bool: return (kind, try input.byte() != 0 ? 1 : 0)
+        case .int: return (kind, UInt64(bitPattern: try input.zigzag()))
+        case .double: return (kind, try input.fixed64())
+        case .array:
+            let count = try input.count(atMost: input.remaining)
+            let start = nested.reserveRows(count)
+            for index in 0..<count {
+                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested)
+                nested.set(row: start + index, KeyValueRow(key: .empty, kind: elementKind, payload: payload))
+            }
+            return (kind, RowRange(start: start, count: count).packed)
+        case .keyValueList:
+            let count = try input.count(atMost: input.remaining)
+            let start = nested.reserveRows(count)
+            for index in 0..<count {
+                let key = try input.stringRef()
+                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested)
+                nested.set(row: start + index, KeyValueRow(key: key, kind: elementKind, payload: payload))
+            }
+            return (kind, RowRange(start: start, count: count).packed)
+        }
+    }
+}
+
+extension ByteReader {
+    /// This reader, ending at `end` of the same buffer.
+    func limited(to end: Int) -> ByteReader {
+        ByteReader(UnsafeRawBufferPointer(rebasing: buffer[0..<end]), position: position)
+    }
+
+    /// A length-prefixed string as a reference into the buffer (the arena).
+    mutating func stringRef() throws(FormatError) -> StringRef {
+        let range = try lengthPrefixed()
+        return StringRef(offset: range.lowerBound, length: range.count)
+    }
+
+    func expectEnd() throws(FormatError) {
+        guard isAtEnd else { throw FormatError("\(remaining) unexpected bytes") }
+    }
+}

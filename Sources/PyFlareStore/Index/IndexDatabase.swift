@@ -1,0 +1,238 @@
+import Foundation
+import GRDB
+import PyFlareMigrations
+import PyFlareWire
+
+/// `index.db`: the segment catalog, the trace index and trace summaries, in SQLite WAL
+/// mode behind a GRDB pool (one writer, several readers that never block it).
+///
+/// GRDB runs every access on its own dispatch queues, never on a NIO event loop.
+final class IndexDatabase: Sendable {
+    let path: String
+    let pool: DatabasePool
+
+    init(path: String) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 4
+        configuration.prepareDatabase { db in
+            db.add(function: Self.mergeSet)
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in try Self.migrate(db) }
+        } catch {
+            throw StoreError(.database, "cannot open the index: \(error)", path: path)
+        }
+    }
+
+    /// Applies the migrations not yet recorded in `schema_migrations`, each in the write transaction.
+    static func migrate(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at_ns INTEGER NOT NULL) WITHOUT ROWID")
+        let applied = Set(try String.fetchAll(db, sql: "SELECT name FROM schema_migrations"))
+        for migration in IndexMigration.all where !applied.contains(migration.name) {
+            try db.execute(sql: migration.sql)
+            try db.execute(sql: "INSERT INTO schema_migrations (name, applied_at_ns) VALUES (?, ?)",
+                           arguments: [migration.name, Self.nowNanoseconds()])
+        }
+    }
+
+    static func nowNanoseconds() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1e9)
+    }
+
+    /// `pyflare_merge_set(a, b)`: the sorted union of two comma-separated sets.
+    static let mergeSet = DatabaseFunction("pyflare_merge_set", argumentCount: 2, pure: true) { values in
+        let sets = values.map { (String.fromDatabaseValue($0) ?? "").split(separator: ",").map(String.init) }
+        return Set(sets.joined()).sorted().joined(separator: ",")
+    }
+
+    private func write<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw StoreError(.database, "\(what): \(error)", path: path)
+        }
+    }
+
+    private func read<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw StoreError(.database, "\(what): \(error)", path: path)
+        }
+    }
+
+    // MARK: - Store state
+
+    /// The highest WAL sequence whose record is in a sealed, indexed segment.
+    func sealedSequence() async throws(StoreError) -> UInt64 {
+        try await read("reading the sealed WAL position") { db in
+            UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = 'sealed_wal_sequence'") ?? 0)
+        }
+    }
+
+    // MARK: - Segments
+
+    struct SegmentRow: Sendable {
+        var id: Int64
+        var path: String
+        var state: String
+    }
+
+    func segments() async throws(StoreError) -> [SegmentRow] {
+        try await read("listing segments") { db in
+            try Row.fetchAll(db, sql: "SELECT id, path, state FROM segments ORDER BY id").map {
+                SegmentRow(id: $0["id"], path: $0["path"], state: $0["state"])
+            }
+        }
+    }
+
+    func setState(_ state: String, segment id: Int64) async throws(StoreError) {
+        try await write("marking segment \(id) \(state)") { db in
+            try db.execute(sql: "UPDATE segments SET state = ? WHERE id = ?", arguments: [state, id])
+        }
+    }
+
+    /// Records a durable segment file, its trace index rows and its traces' summaries in
+    /// one transaction, and advances the sealed WAL position to the segment's last record.
+    func recordSegment(path relativePath: String, segment: BuiltSegment, bytesOnDisk: Int) async throws(StoreError) -> Int64 {
+        try await write("recording segment \(relativePath)") { db in
+            let footer = segment.footer
+            try db.execute(sql: """
+                INSERT INTO segments (path, format_version, rows, blocks, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns,
+                                      services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)
+                """, arguments: [
+                    relativePath, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes, bytesOnDisk,
+                    Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
+                    Self.jsonArray(footer.services), Self.jsonArray(footer.models),
+                    Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), Self.nowNanoseconds(),
+                ])
+            let segmentID = db.lastInsertedRowID
+            let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trace_index (trace_id, segment_id, block) VALUES (?, ?, ?)")
+            for (traceID, blocks) in segment.traceBlocks {
+                let id = Data(traceID.bytes)
+                for block in blocks { try insertTrace.execute(arguments: [id, segmentID, block]) }
+            }
+            let upsert = try db.cachedStatement(sql: Self.upsertSummarySQL)
+            for summary in segment.summaries {
+                try upsert.execute(arguments: [
+                    Data(summary.traceID.bytes), summary.rootService, summary.rootName,
+                    Int64(bitPattern: summary.startTime), Int64(bitPattern: summary.endTime),
+                    summary.spanCount, summary.errorCount, summary.inputTokens, summary.outputTokens, summary.totalTokens,
+                    summary.costMicros, summary.unpricedCount,
+                    summary.services.sorted().joined(separator: ","), summary.models.sorted().joined(separator: ","),
+                    summary.user, summary.session,
+                ])
+            }
+            if footer.lastWALSequence > 0 {
+                try db.execute(sql: """
+                    INSERT INTO store_state (key, value) VALUES ('sealed_wal_sequence', ?)
+                    ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)
+                    """, arguments: [Int64(bitPattern: footer.lastWALSequence)])
+            }
+            return segmentID
+        }
+    }
+
+    /// Merges one batch's view of a trace into its summary.
+    static let upsertSummarySQL = """
+        INSERT INTO traces (trace_id, root_service, root_name, start_ns, end_ns, span_count, error_count,
+                            input_tokens, output_tokens, total_tokens, cost_micros, unpriced_count, services, models,
+                            user_id, session_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (trace_id) DO UPDATE SET
+            root_service = CASE WHEN excluded.root_name IS NOT NULL THEN excluded.root_service ELSE root_service END,
+            root_name = coalesce(excluded.root_name, root_name),
+            start_ns = min(start_ns, excluded.start_ns),
+            end_ns = max(end_ns, excluded.end_ns),
+            span_count = span_count + excluded.span_count,
+            error_count = error_count + excluded.error_count,
+            input_tokens = input_tokens + excluded.input_tokens,
+            output_tokens = output_tokens + excluded.output_tokens,
+            total_tokens = total_tokens + excluded.total_tokens,
+            cost_micros = CASE WHEN excluded.cost_micros IS NULL THEN cost_micros
+                               ELSE coalesce(cost_micros, 0) + excluded.cost_micros END,
+            unpriced_count = unpriced_count + excluded.unpriced_count,
+            services = pyflare_merge_set(services, excluded.services),
+            models = pyflare_merge_set(models, excluded.models),
+            user_id = coalesce(user_id, excluded.user_id),
+            session_id = coalesce(session_id, excluded.session_id)
+        """
+
+    static func jsonArray(_ values: [String]) -> String {
+        var json = JSONWriter()
+        json.byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.string(value)
+        }
+        json.byte(UInt8(ascii: "]"))
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+
+    // MARK: - Traces
+
+    /// The active segments and blocks holding spans of `traceID`.
+    func locations(of traceID: TraceID) async throws(StoreError) -> [(path: String, block: Int)] {
+        try await read("looking up a trace") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.path, t.block FROM trace_index t JOIN segments s ON s.id = t.segment_id
+                WHERE t.trace_id = ? AND s.state = 'active' ORDER BY s.id, t.block
+                """, arguments: [Data(traceID.bytes)]).map { ($0["path"], $0["block"]) }
+        }
+    }
+
+    func summaries(_ query: TraceQuery) async throws(StoreError) -> [TraceSummaryRow] {
+        try await read("listing traces") { db in
+            var conditions: [String] = []
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            if let service = query.service {
+                conditions.append("instr(',' || services || ',', ',' || ? || ',') > 0")
+                arguments.append(service)
+            }
+            if let model = query.model {
+                conditions.append("instr(',' || models || ',', ',' || ? || ',') > 0")
+                arguments.append(model)
+            }
+            if let user = query.user {
+                conditions.append("user_id = ?")
+                arguments.append(user)
+            }
+            if let session = query.session {
+                conditions.append("session_id = ?")
+                arguments.append(session)
+            }
+            switch query.status {
+            case .error: conditions.append("error_count > 0")
+            case .ok: conditions.append("error_count = 0")
+            case nil: break
+            }
+            if let since = query.since {
+                conditions.append("start_ns >= ?")
+                arguments.append(Int64(bitPattern: since))
+            }
+            if let until = query.until {
+                conditions.append("start_ns < ?")
+                arguments.append(Int64(bitPattern: until))
+            }
+            if let minimum = query.minDurationNanoseconds {
+                conditions.append("end_ns - start_ns >= ?")
+                arguments.append(minimum)
+            }
+            if let cursor = query.cursor {
+                conditions.append("(start_ns, trace_id) < (?, ?)")
+                arguments.append(Int64(bitPattern: cursor.startTime))
+                arguments.append(Data(cursor.traceID.bytes))
+            }
+            let sql = """
+                SELECT * FROM traces \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+                ORDER BY start_ns DESC, trace_id DESC LIMIT ?
+                """
+            arguments.append(query.limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(TraceSummaryRow.init(row:))
+        }
+    }
+}

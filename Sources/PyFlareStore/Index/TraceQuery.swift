@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import PyFlareWire
+
+/// Filters and paging of `GET /api/v1/traces`.
+public struct TraceQuery: Sendable, Equatable {
+    public enum Status: String, Sendable { case error, ok }
+
+    /// Where the previous page ended: its last trace's start and id.
+    public struct Cursor: Sendable, Equatable {
+        public var startTime: UInt64
+        public var traceID: TraceID
+
+        public init(startTime: UInt64, traceID: TraceID) {
+            self.startTime = startTime
+            self.traceID = traceID
+        }
+
+        /// Opaque text: `<start ns>-<trace id hex>`, base64url.
+        public var token: String {
+            let raw = "\(startTime)-\(Hex.string(traceID))"
+            return Data(raw.utf8).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+
+        public init?(token: String) {
+            var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while base64.count % 4 != 0 { base64 += "=" }
+            guard let data = Data(base64Encoded: base64), let raw = String(data: data, encoding: .utf8) else { return nil }
+            let parts = raw.split(separator: "-")
+            guard parts.count == 2, let start = UInt64(parts[0]), let id = Hex.parseTraceID(String(parts[1])) else { return nil }
+            self.init(startTime: start, traceID: id)
+        }
+    }
+
+    public var service: String?
+    public var model: String?
+    public var user: String?
+    public var session: String?
+    public var status: Status?
+    public var since: UInt64?
+    public var until: UInt64?
+    public var minDurationNanoseconds: Int64?
+    public var limit: Int = 50
+    public var cursor: Cursor?
+
+    public init() {}
+}
+
+/// One row of `traces`, as the API shows it.
+public struct TraceSummaryRow: Sendable, Equatable {
+    public var traceID: TraceID
+    public var rootService: String?
+    public var rootName: String?
+    public var startTime: UInt64
+    public var endTime: UInt64
+    public var spanCount: Int
+    public var errorCount: Int
+    public var inputTokens: Int64
+    public var outputTokens: Int64
+    public var totalTokens: Int64
+    public var costMicros: Int64?
+    public var unpricedCount: Int
+    public var services: [String]
+    public var models: [String]
+    public var user: String?
+    public var session: String?
+
+    init(row: Row) {
+        let id: Data = row["trace_id"]
+        traceID = TraceID(bytes: Array(id))
+        rootService = row["root_service"]
+        rootName = row["root_name"]
+        startTime = UInt64(bitPattern: row["start_ns"])
+        endTime = UInt64(bitPattern: row["end_ns"])
+        spanCount = row["span_count"]
+        errorCount = row["error_count"]
+        inputTokens = row["input_tokens"]
+        outputTokens = row["output_tokens"]
+        totalTokens = row["total_tokens"]
+        costMicros = row["cost_micros"]
+        unpricedCount = row["unpriced_count"]
+        services = (row["services"] as String).split(separator: ",").map(String.init)
+        models = (row["models"] as String).split(separator: ",").map(String.init)
+        user = row["user_id"]
+        session = row["session_id"]
+    }
+}
+
+extension TraceID {
+    /// From 16 bytes in wire order; other lengths give zero.
+    public init(bytes: [UInt8]) {
+        guard bytes.count == 16 else {
+            self = .zero
+            return
+        }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for index in 0..<8 {
+            high = high << 8 | UInt64(bytes[index])
+            low = low << 8 | UInt64(bytes[index + 8])
+        }
+        self.init(high: high, low: low)
+    }
+}

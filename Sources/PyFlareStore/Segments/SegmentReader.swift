@@ -1,0 +1,94 @@
+import PyFlareModel
+
+/// An open segment file whose header, trailer and footer were checked.
+///
+/// Reads only the blocks and columns asked for, verifies each chunk's checksum before
+/// decompressing it, and names the file, block and column in every error.
+final class SegmentReader: Sendable {
+    let path: String
+    let footer: SegmentFooter
+    let fileLength: Int
+    private let file: StoreFile
+
+    init(path: String) throws(StoreError) {
+        self.path = path
+        file = try StoreFile(path: path)
+        fileLength = try file.size
+        guard fileLength >= SegmentFooter.headerLength + SegmentFooter.trailerLength else {
+            throw StoreError(.corrupt, "segment is too short (\(fileLength) bytes)", path: path)
+        }
+        let header = try file.read(count: SegmentFooter.headerLength, at: 0)
+        let trailer = try file.read(count: SegmentFooter.trailerLength, at: fileLength - SegmentFooter.trailerLength)
+        guard Array(header[0..<4]) == SegmentFooter.magic, Array(trailer[12..<16]) == SegmentFooter.magic else {
+            throw StoreError(.corrupt, "not a PyFlare segment (bad magic)", path: path)
+        }
+        let version = UInt16(header[4]) | UInt16(header[5]) << 8
+        let trailerVersion = UInt16(trailer[8]) | UInt16(trailer[9]) << 8
+        guard version == SegmentFooter.formatVersion, trailerVersion == version else {
+            throw StoreError(.unsupportedVersion, "segment format version \(version) (trailer \(trailerVersion)); this build reads version \(SegmentFooter.formatVersion)", path: path)
+        }
+        let footerLength = Int(UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24)
+        let footerChecksum = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
+        let footerOffset = fileLength - SegmentFooter.trailerLength - footerLength
+        guard footerOffset >= SegmentFooter.headerLength else {
+            throw StoreError(.corrupt, "footer length \(footerLength) does not fit the file", path: path)
+        }
+        let footerBytes = try file.read(count: footerLength, at: footerOffset)
+        guard CRC32C.checksum(footerBytes) == footerChecksum else {
+            throw StoreError(.corrupt, "footer checksum mismatch", path: path)
+        }
+        do {
+            footer = try footerBytes.withBytes { raw throws(FormatError) in try SegmentFooter.decode(raw, fileLength: footerOffset + SegmentFooter.trailerLength) }
+        } catch {
+            throw StoreError(.corrupt, "footer: \(error)", path: path)
+        }
+    }
+
+    /// Decompresses `columns` (all when nil) of block `index` into one arena.
+    func readBlock(_ index: Int, columns: [SpanColumn]? = nil) throws(StoreError) -> BlockDecoder {
+        guard footer.blocks.indices.contains(index) else {
+            throw StoreError(.corrupt, "block \(index) does not exist (\(footer.blocks.count) blocks)", path: path)
+        }
+        let block = footer.blocks[index]
+        let wanted = (columns ?? SpanColumn.allCases).compactMap { column in block.chunk(column).map { (column, $0) } }
+        var arena = [UInt8](repeating: 0, count: wanted.reduce(0) { $0 + $1.1.rawLength })
+        var ranges = [Range<Int>?](repeating: nil, count: 256)
+        var position = 0
+        for (column, chunk) in wanted {
+            let compressed = try file.read(count: chunk.length, at: chunk.offset)
+            func failure(_ message: String) -> StoreError {
+                StoreError(.corrupt, "block \(index), column \(column.name): \(message)", path: path)
+            }
+            guard compressed.count == chunk.length else { throw failure("chunk is cut short") }
+            guard CRC32C.checksum(compressed) == chunk.checksum else { throw failure("checksum mismatch") }
+            let range = position..<(position + chunk.rawLength)
+            do {
+                try arena.withMutableBytes { out throws(FormatError) in
+                    try compressed.withBytes { input throws(FormatError) in
+                        try Zstd.decompress(input, into: UnsafeMutableRawBufferPointer(rebasing: out[range]))
+                    }
+                }
+            } catch {
+                throw failure("\(error)")
+            }
+            ranges[Int(column.rawValue)] = range
+            position = range.upperBound
+        }
+        return BlockDecoder(rows: block.rows, arena: arena, ranges: ranges)
+    }
+
+    /// Every span of block `index`, all fields.
+    func batch(block index: Int, pricing: PricingTable) throws(StoreError) -> NormalizedBatch {
+        let decoder = try readBlock(index)
+        do {
+            return try decoder.decodeBatch(pricing: pricing)
+        } catch {
+            throw StoreError(.corrupt, "block \(index), \(error)", path: path)
+        }
+    }
+
+    /// Reads and decodes every block: the check a segment found outside the index gets.
+    func verify(pricing: PricingTable) throws(StoreError) -> [NormalizedBatch] {
+        try footer.blocks.indices.map { (index) throws(StoreError) -> NormalizedBatch in try batch(block: index, pricing: pricing) }
+    }
+}

@@ -1,0 +1,101 @@
+import PyFlareModel
+import PyFlareWire
+
+/// A segment ready to be written: the file's bytes and what the index records about it.
+struct BuiltSegment: Sendable {
+    var bytes: [UInt8]
+    var footer: SegmentFooter
+    /// Each trace and the blocks holding its spans.
+    var traceBlocks: [(traceID: TraceID, blocks: [Int])]
+    var summaries: [TraceSummary]
+}
+
+/// Sorts spans, cuts them into blocks, encodes and compresses each column chunk, and
+/// lays out a segment file (`docs/segment-format.md`).
+struct SegmentWriter: Sendable {
+    /// Spans per block (row group).
+    var blockRows: Int
+    var pricing: PricingTable
+
+    init(blockRows: Int, pricing: PricingTable) {
+        self.blockRows = max(1, blockRows)
+        self.pricing = pricing
+    }
+
+    func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil) -> BuiltSegment {
+        let encoder = BlockEncoder(batches, pricing: pricing)
+        let rows = sortedRows(batches, encoder.allRows)
+
+        var file: [UInt8] = SegmentFooter.magic
+        withUnsafeBytes(of: SegmentFooter.formatVersion.littleEndian) { file.append(contentsOf: $0) }
+        file.append(contentsOf: [0, 0])
+
+        var blocks: [SegmentFooter.Block] = []
+        var traceBlocks: [TraceID: [Int]] = [:]
+        for (blockIndex, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
+            let slice = rows[start..<min(start + blockRows, rows.count)]
+            for address in slice {
+                let traceID = batches[Int(address.batch)].spans.traceIDs[Int(address.row)]
+                if traceBlocks[traceID]?.last != blockIndex { traceBlocks[traceID, default: []].append(blockIndex) }
+            }
+            let block = encoder.encode(slice)
+            var chunks: [SegmentFooter.Chunk] = []
+            for column in SpanColumn.allCases {
+                guard let raw = block.chunks[Int(column.rawValue)] else { continue }
+                let offset = file.count
+                let length = raw.withUnsafeBytes { Zstd.compress($0, level: column.compressionLevel, appendingTo: &file) }
+                let checksum = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+                let stats = block.stats[Int(column.rawValue)]
+                chunks.append(SegmentFooter.Chunk(
+                    column: column.rawValue, encoding: column.encoding.rawValue, compression: 1,
+                    offset: offset, length: length, rawLength: raw.count, nullCount: stats?.nulls ?? 0,
+                    min: stats?.min ?? [], max: stats?.max ?? [], checksum: checksum))
+            }
+            blocks.append(SegmentFooter.Block(rows: block.rows, minStartTime: block.minStartTime, maxStartTime: block.maxStartTime,
+                                              services: block.services, models: block.models, chunks: chunks))
+        }
+        let footer = SegmentFooter(rows: rows.count, firstWALSequence: walSequences?.lowerBound ?? 0,
+                                   lastWALSequence: walSequences?.upperBound ?? 0, blocks: blocks)
+        let footerBytes = footer.encoded()
+        file.append(contentsOf: footerBytes)
+        var trailer = ByteWriter(capacity: SegmentFooter.trailerLength)
+        trailer.fixed32(UInt32(footerBytes.count))
+        trailer.fixed32(CRC32C.checksum(footerBytes))
+        withUnsafeBytes(of: SegmentFooter.formatVersion.littleEndian) { trailer.append($0) }
+        trailer.append([0, 0])
+        trailer.append(SegmentFooter.magic)
+        file.append(contentsOf: trailer.bytes)
+
+        return BuiltSegment(bytes: file, footer: footer,
+                            traceBlocks: traceBlocks.map { ($0.key, $0.value) }.sorted { $0.traceID < $1.traceID },
+                            summaries: TraceSummary.summarize(batches))
+    }
+
+    /// Rows by service, then trace (in order of its first span), then start time: a
+    /// service's spans share blocks, a trace's spans sit together, and blocks cover
+    /// narrow time ranges.
+    private func sortedRows(_ batches: [NormalizedBatch], _ rows: [RowAddress]) -> [RowAddress] {
+        var strings = StringCache()
+        var services: [String?] = []
+        var traceStart: [TraceID: UInt64] = [:]
+        services.reserveCapacity(rows.count)
+        for address in rows {
+            let batch = batches[Int(address.batch)], row = Int(address.row)
+            services.append(strings.string(batch.columns.service[row], batch: Int(address.batch), in: batch.spans))
+            let start = batch.spans.startTimes[row]
+            traceStart[batch.spans.traceIDs[row], default: .max] = min(traceStart[batch.spans.traceIDs[row], default: .max], start)
+        }
+        let ranks = Dictionary(uniqueKeysWithValues: Set(services.compactMap { $0 }).sorted().enumerated().map { ($1, $0) })
+        struct SortKey { var service: Int; var traceStart: UInt64; var trace: TraceID; var start: UInt64; var index: Int }
+        var keys: [SortKey] = []
+        keys.reserveCapacity(rows.count)
+        for (index, address) in rows.enumerated() {
+            let spans = batches[Int(address.batch)].spans, row = Int(address.row)
+            let traceID = spans.traceIDs[row]
+            keys.append(SortKey(service: services[index].flatMap { ranks[$0] } ?? -1, traceStart: traceStart[traceID] ?? 0,
+                                trace: traceID, start: spans.startTimes[row], index: index))
+        }
+        keys.sort { ($0.service, $0.traceStart, $0.trace, $0.start, $0.index) < ($1.service, $1.traceStart, $1.trace, $1.start, $1.index) }
+        return keys.map { rows[$0.index] }
+    }
+}

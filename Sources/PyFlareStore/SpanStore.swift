@@ -1,0 +1,295 @@
+import CoreMetrics
+import Logging
+import Metrics
+import NIOPosix
+import Synchronization
+public import PyFlareModel
+public import PyFlareWire
+
+/// The durable store: spans go to the WAL (acknowledged once durable), gather in memory,
+/// and are sealed into segment files recorded in the SQLite index.
+///
+/// A seal writes the segment to a temporary file, syncs it, renames it, syncs the
+/// directory, and only then records it in `index.db` (segment row, trace index rows,
+/// trace summaries and the sealed WAL position in one transaction). WAL files are
+/// deleted only after that commit. ``open(configuration:pricing:logger:)`` recovers
+/// from any point of that sequence.
+public final class SpanStore: SpanSink, Sendable {
+    public let configuration: SpanStoreConfiguration
+    let pricing: PricingTable
+    let index: IndexDatabase
+    private let wal: WriteAheadLog<[NormalizedBatch]>
+    private let unsealed: SharedUnsealed
+    private let readers = SegmentReaderCache()
+    private let writer: SegmentWriter
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let metrics = StoreMetrics()
+    private let sealer = Mutex<Task<Void, Never>?>(nil)
+    private let sealLock = Mutex(false)
+
+    private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase,
+                 recovered: [Unsealed.Entry], nextSequence: UInt64, threadPool: NIOThreadPool, logger: Logger) {
+        self.configuration = configuration
+        self.pricing = pricing
+        self.index = index
+        self.threadPool = threadPool
+        self.logger = logger
+        writer = SegmentWriter(blockRows: configuration.blockRows, pricing: pricing)
+        var memory = Unsealed()
+        for entry in recovered { memory.append(entry) }
+        let unsealed = SharedUnsealed(memory)
+        self.unsealed = unsealed
+        let metrics = metrics
+        wal = WriteAheadLog(
+            configuration: .init(directory: configuration.walDirectory, syncMode: configuration.walSync,
+                                 syncInterval: configuration.walSyncInterval, maxFileBytes: configuration.walMaxFileBytes),
+            nextSequence: nextSequence, threadPool: threadPool
+        ) { records in
+            let spans = unsealed.withLock { unsealed in
+                for (sequence, batches) in records {
+                    unsealed.append(Unsealed.Entry(sequence: sequence, batches: batches, bytes: Unsealed.footprint(batches)))
+                }
+                return unsealed.spanCount
+            }
+            metrics.walGroups.increment()
+            metrics.walRecords.increment(by: records.count)
+            metrics.unsealedSpans.record(spans)
+        }
+    }
+
+    /// Opens the store in `configuration.dataDirectory`, recovering from a crash if there was one,
+    /// and starts sealing in the background.
+    public static func open(configuration: SpanStoreConfiguration, pricing: PricingTable, logger: Logger,
+                            threadPool: NIOThreadPool = .singleton) async throws -> SpanStore {
+        let recovery = StoreRecovery(configuration: configuration, pricing: pricing, logger: logger, threadPool: threadPool)
+        let (index, entries, nextSequence) = try await recovery.run()
+        let store = SpanStore(configuration: configuration, pricing: pricing, index: index, recovered: entries,
+                              nextSequence: nextSequence, threadPool: threadPool, logger: logger)
+        store.sealer.withLock { $0 = Task { await store.sealPeriodically() } }
+        return store
+    }
+
+    // MARK: - Writing
+
+    /// Appends `batches` to the WAL as one record; returns once it is durable.
+    public func write(_ batches: [NormalizedBatch]) async throws {
+        let nonEmpty = batches.filter { !$0.spans.isEmpty }
+        guard !nonEmpty.isEmpty else { return }
+        // Sealing has fallen behind: hold the writer, so the batcher fills and receivers answer 429.
+        while unsealed.withLock({ $0.totalBytes }) > configuration.maxUnsealedBytes {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let payload = WALPayload.encode(nonEmpty, pricing: pricing)
+        metrics.walBytes.increment(by: payload.count + WALRecord.headerLength)
+        _ = try await wal.append(payload, item: nonEmpty)
+    }
+
+    /// Stops sealing in the background, closes the WAL, and seals what is left, so a
+    /// clean restart has nothing to replay.
+    public func close() async throws {
+        if let task = sealer.withLock({ $0.take() }) {
+            task.cancel()
+            await task.value
+        }
+        try await wal.close()
+        try await seal()
+        logger.info("store closed")
+    }
+
+    // MARK: - Sealing
+
+    private func sealPeriodically() async {
+        var failures = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
+            let due = unsealed.withLock { unsealed in
+                unsealed.activeBytes >= configuration.segmentMaxBytes
+                    || unsealed.oldest.map { $0.duration(to: .now) >= configuration.segmentMaxAge } == true
+            }
+            do {
+                try await wal.syncIfDue()
+                if due {
+                    try await seal()
+                    failures = 0
+                }
+            } catch {
+                failures += 1
+                metrics.sealFailures.increment()
+                logger.error("sealing a segment failed; the spans stay in the WAL and are retried",
+                             metadata: ["error": "\(error)", "failures": "\(failures)"])
+                try? await Task.sleep(for: .seconds(min(30, 1 << min(failures, 5))))
+            }
+        }
+    }
+
+    /// Seals every acknowledged span waiting in memory into one segment, now.
+    public func seal() async throws {
+        guard let entries = unsealed.withLock({ $0.beginSeal() }) else { return }
+        let started = ContinuousClock.now
+        wal.rotate()
+        do {
+            let batches = entries.flatMap(\.batches)
+            let sequences = entries.first!.sequence...entries.last!.sequence
+            let (relativePath, built, size) = try await threadPool.runIfActive { [self] in
+                let built = writer.build(batches, walSequences: sequences)
+                let (relativePath, size) = try writeSegmentFile(built)
+                return (relativePath, built, size)
+            }
+            _ = try await index.recordSegment(path: relativePath, segment: built, bytesOnDisk: size)
+            unsealed.withLock { $0.finishSeal() }
+            let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
+            metrics.segmentsSealed.increment()
+            metrics.segmentBytes.increment(by: size)
+            metrics.sealDuration.record(duration: started.duration(to: .now))
+            logger.debug("sealed segment", metadata: [
+                "path": "\(relativePath)", "spans": "\(built.footer.rows)", "blocks": "\(built.footer.blocks.count)",
+                "bytes": "\(size)", "wal_files_reclaimed": "\(reclaimed)",
+            ])
+        } catch {
+            unsealed.withLock { $0.abortSeal() }
+            throw error
+        }
+    }
+
+    /// Temp file, fsync, rename, directory fsync: a reader never sees a half-written segment.
+    private func writeSegmentFile(_ built: BuiltSegment) throws(StoreError) -> (String, Int) {
+        let name = SegmentNaming.newName(lastSequence: built.footer.lastWALSequence)
+        let directory = configuration.segmentDirectory
+        let temporary = directory + "/" + SegmentNaming.temporaryPrefix + name
+        do {
+            let file = try StoreFile(path: temporary, writable: true, truncate: true)
+            try file.write(built.bytes, at: 0)
+            try file.sync()
+            try StoreDirectory.rename(temporary, to: directory + "/" + name)
+            try StoreDirectory.sync(directory)
+        } catch {
+            try? StoreDirectory.remove(temporary)
+            throw error
+        }
+        return ("segments/" + name, built.bytes.count)
+    }
+
+    // MARK: - Reading
+
+    /// Every stored span of `traceID`: from segments, and from the WAL's unsealed spans.
+    public func trace(_ traceID: TraceID) async throws -> StoredTrace {
+        let locations = try await index.locations(of: traceID)
+        var trace = StoredTrace()
+        if !locations.isEmpty {
+            let dataDirectory = configuration.dataDirectory
+            trace = try await threadPool.runIfActive { [self] in
+                var trace = StoredTrace()
+                for (path, block) in locations {
+                    do {
+                        let reader = try readers.reader(dataDirectory + "/" + path)
+                        var batch = try reader.batch(block: block, pricing: pricing)
+                        batch.retain(batch.spans.traceIDs.map { $0 == traceID })
+                        trace.batches.append(batch)
+                    } catch {
+                        metrics.readErrors.increment()
+                        logger.error("cannot read a segment block", metadata: ["error": "\(error)"])
+                        trace.warnings.append("\(error)")
+                    }
+                }
+                return trace
+            }
+        }
+        for var batch in unsealed.withLock({ $0.allBatches }) {
+            let keep = batch.spans.traceIDs.map { $0 == traceID }
+            guard keep.contains(true) else { continue }
+            batch.retain(keep)
+            trace.batches.append(batch)
+        }
+        trace.removeDuplicateSpans()
+        return trace
+    }
+
+    public func traces(_ query: TraceQuery) async throws -> [TraceSummaryRow] {
+        try await index.summaries(query)
+    }
+
+    /// Spans acknowledged and not yet in a segment.
+    public var unsealedSpanCount: Int { unsealed.withLock { $0.spanCount } }
+}
+
+/// The spans of one trace, as stored, and what could not be read.
+public struct StoredTrace: Sendable {
+    public var batches: [NormalizedBatch] = []
+    /// Blocks that failed to read (corrupt, missing), named with file, block and column.
+    public var warnings: [String] = []
+
+    public init() {}
+
+    public var spanCount: Int { batches.reduce(0) { $0 + $1.count } }
+
+    /// A span read from a segment and from the unsealed spans during a seal counts once.
+    mutating func removeDuplicateSpans() {
+        var seen = Set<UInt64>()
+        for index in batches.indices {
+            let keep = batches[index].spans.spanIDs.map { seen.insert($0).inserted }
+            if keep.contains(false) { batches[index].retain(keep) }
+        }
+        batches.removeAll { $0.count == 0 }
+    }
+}
+
+/// Segment file names: creation time and last WAL record, so names sort by age.
+enum SegmentNaming {
+    static let temporaryPrefix = ".tmp-"
+
+    static func newName(lastSequence: UInt64) -> String {
+        let now = UInt64(clock_gettime_nsec_np_portable())
+        return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8) + ".seg"
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+    }
+
+    private static func clock_gettime_nsec_np_portable() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// Open segment readers, so a trace lookup does not re-read footers.
+final class SegmentReaderCache: Sendable {
+    private let readers = Mutex<[String: SegmentReader]>([:])
+    private let capacity = 512
+
+    func reader(_ path: String) throws(StoreError) -> SegmentReader {
+        if let reader = readers.withLock({ $0[path] }) { return reader }
+        let reader = try SegmentReader(path: path)
+        readers.withLock { readers in
+            if readers.count >= capacity { readers.removeAll(keepingCapacity: true) }
+            readers[path] = reader
+        }
+        return reader
+    }
+
+    func forget(_ path: String) {
+        _ = readers.withLock { $0.removeValue(forKey: path) }
+    }
+}
+
+/// The store's counters and gauges.
+struct StoreMetrics: Sendable {
+    let walGroups = Counter(label: "pyflare_wal_group_commits_total")
+    let walRecords = Counter(label: "pyflare_wal_records_total")
+    let walBytes = Counter(label: "pyflare_wal_bytes_total")
+    let unsealedSpans = Recorder(label: "pyflare_unsealed_spans", aggregate: false)
+    let segmentsSealed = Counter(label: "pyflare_segments_sealed_total")
+    let segmentBytes = Counter(label: "pyflare_segment_bytes_total")
+    let sealFailures = Counter(label: "pyflare_seal_failures_total")
+    let sealDuration = Timer(label: "pyflare_seal_duration_seconds")
+    let readErrors = Counter(label: "pyflare_segment_read_errors_total")
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

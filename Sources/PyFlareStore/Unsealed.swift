@@ -1,0 +1,77 @@
+import PyFlareModel
+import PyFlareWire
+import Synchronization
+
+/// Acknowledged spans not yet in a segment, in WAL order: what a seal takes and what
+/// reads of recent traces search.
+struct Unsealed {
+    struct Entry: Sendable {
+        var sequence: UInt64
+        var batches: [NormalizedBatch]
+        var bytes: Int
+    }
+
+    /// Waiting for the next seal.
+    private(set) var active: [Entry] = []
+    /// Taken by the seal in progress; still readable until the index has the segment.
+    private(set) var sealing: [Entry] = []
+    private(set) var activeBytes = 0
+    private(set) var sealingBytes = 0
+    private(set) var oldest: ContinuousClock.Instant?
+
+    var totalBytes: Int { activeBytes + sealingBytes }
+    var spanCount: Int { (active + sealing).reduce(0) { $0 + $1.batches.reduce(0) { $0 + $1.count } } }
+
+    /// Memory a batch holds: its arena plus its columns, roughly.
+    static func footprint(_ batches: [NormalizedBatch]) -> Int {
+        batches.reduce(0) { $0 + $1.spans.bytes.count + $1.count * 256 }
+    }
+
+    mutating func append(_ entry: Entry) {
+        if active.isEmpty { oldest = .now }
+        active.append(entry)
+        activeBytes += entry.bytes
+    }
+
+    /// Moves everything active to sealing; nil when a seal is already running or nothing waits.
+    mutating func beginSeal() -> [Entry]? {
+        guard sealing.isEmpty, !active.isEmpty else { return nil }
+        sealing = active
+        sealingBytes = activeBytes
+        active = []
+        activeBytes = 0
+        oldest = nil
+        return sealing
+    }
+
+    mutating func finishSeal() {
+        sealing = []
+        sealingBytes = 0
+    }
+
+    /// A failed seal gives its entries back, ahead of what arrived since.
+    mutating func abortSeal() {
+        guard !sealing.isEmpty else { return }
+        active = sealing + active
+        activeBytes += sealingBytes
+        sealing = []
+        sealingBytes = 0
+        oldest = .now
+    }
+
+    /// Every batch, sealing first: what a read must search.
+    var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.batches) }
+}
+
+/// ``Unsealed`` behind a lock, shared by the store and the WAL's durability callback.
+final class SharedUnsealed: Sendable {
+    private let state: Mutex<Unsealed>
+
+    init(_ unsealed: sending Unsealed) {
+        state = Mutex(unsealed)
+    }
+
+    func withLock<Result: Sendable>(_ body: (inout Unsealed) -> Result) -> Result {
+        state.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,19 @@
+// The migrations of index.db, in the order they apply. SwiftPM embeds each file of this
+// directory as bytes (Package.swift lists them); add a new file here and below.
+// A test checks that this list names every .sql file of the directory.
+
+/// One numbered step of the index schema.
+public struct IndexMigration: Sendable {
+    /// The file name without `.sql`, e.g. `0001_initial`; recorded in the index when applied.
+    public let name: String
+    public let sql: String
+
+    init(_ name: String, _ bytes: [UInt8]) {
+        self.name = name
+        self.sql = String(decoding: bytes, as: UTF8.self)
+    }
+
+    public static let all: [IndexMigration] = [
+        IndexMigration("0001_initial", PackageResources._001_initial_sql),
+    ]
+}
