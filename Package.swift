@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "pyflare", dependencies: [
-            "PyFlareServer",
+            "PyFlareServer", "PyFlareStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

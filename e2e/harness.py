@@ -50,17 +50,22 @@ def pyflare_bin() -> Path:
 DEFAULT_CONFIG: dict = {
     "batcher": {
         "max_batch_spans": 8192,
-        "flush_interval_ms": 100,
+        "flush_interval_ms": 0,  # the server default: an idle worker writes at once
         "max_queued_spans": 200000,
         "workers": 2,
     },
     "otlp": {"http": {"max_body_bytes": 16 * 1024 * 1024}},
     "sink": {
+        # the older tests read the JSON-lines file sink; store tests set kind: store (STORE_CONFIG)
         "kind": "file",
         "file": {"directory": "exports", "max_file_bytes": 64 * 1024 * 1024, "max_files": 10},
     },
     "sampler": {"strategy": "always_on"},
 }
+
+
+# Overrides for a server with the durable store (the server's default sink).
+STORE_CONFIG: dict = {"sink": {"kind": "store"}}
 
 
 def merge_config(base: dict, overrides: dict | None) -> dict:
@@ -262,6 +267,34 @@ class PyflareServer:
             except subprocess.TimeoutExpired:
                 pass
 
+    def restart(self, ready_timeout: float = READY_TIMEOUT_S) -> "PyflareServer":
+        """SIGTERM (requiring exit 0), then start again on the same data dir (new ports)."""
+        if self.running:
+            self.stop_ok()
+        return self.start(ready_timeout)
+
+    def stderr_text(self) -> str:
+        """Everything the server (all its runs) wrote to stderr, where it logs."""
+        try:
+            return self.stderr_path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_mark(self) -> int:
+        """A position in the stderr log; pass it to log_since() to see what came after."""
+        try:
+            return self.stderr_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
     def logs(self) -> str:
         return (
             f"----- {self.name} stdout ({self.stdout_path}) -----\n{_tail(self.stdout_path)}\n"
@@ -272,6 +305,38 @@ class PyflareServer:
     def post_traces(self, body: bytes, content_type: str = PROTOBUF, encoding: str | None = None,
                     headers: dict | None = None, timeout: float = HTTP_TIMEOUT_S) -> requests.Response:
         return post_otlp(self.traces_url, body, content_type, encoding, headers, timeout)
+
+    # -- trace API (sink.kind: store) ---------------------------------------
+    def api_get(self, path: str, params: dict | None = None, timeout: float = HTTP_TIMEOUT_S) -> requests.Response:
+        return requests.get(f"{self.api_base}{path}", params=params, timeout=timeout)
+
+    def get_trace(self, trace_id: str) -> dict:
+        """GET /api/v1/traces/{id}; requires 200 and parses ints exactly (like the sink reader)."""
+        r = self.api_get(f"/api/v1/traces/{trace_id}")
+        assert r.status_code == 200, f"GET /api/v1/traces/{trace_id} -> {r.status_code}: {r.text[:500]}"
+        assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
+        return parse_sink_line(r.text)
+
+    def list_traces(self, **params) -> dict:
+        """GET /api/v1/traces with the given query parameters; requires 200."""
+        r = self.api_get("/api/v1/traces", params=params)
+        assert r.status_code == 200, f"GET /api/v1/traces {params} -> {r.status_code}: {r.text[:500]}"
+        return parse_sink_line(r.text)
+
+    def list_all_traces(self, page_size: int = 1000, max_pages: int = 1000, **filters) -> list[dict]:
+        """Every trace summary matching `filters`, following next_cursor page by page."""
+        out: list[dict] = []
+        cursor = None
+        for _ in range(max_pages):
+            params = dict(filters, limit=page_size)
+            if cursor:
+                params["cursor"] = cursor
+            page = self.list_traces(**params)
+            out.extend(page["traces"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return out
+        raise AssertionError(f"more than {max_pages} pages of traces for {filters}: next_cursor never ends")
 
     def metrics(self) -> "Metrics":
         r = requests.get(f"{self.api_base}/metrics", timeout=HTTP_TIMEOUT_S)

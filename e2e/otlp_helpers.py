@@ -163,8 +163,10 @@ def check_value(actual, expected: dict, path: str, errors: list[str]) -> None:
         if isinstance(x, str) and x in ("NaN", "Infinity", "-Infinity"):
             if actual != x:
                 bad("non-finite double must be the string")
-        elif isinstance(actual, bool) or not isinstance(actual, (int, float)):
-            bad("double must be a JSON number")
+        elif type(actual) is not float:
+            # the server writes doubles with a '.' or an exponent ("1.0", "1e+300"), so a
+            # double that comes back as a JSON integer (or anything else) changed type
+            bad("double must be a JSON number with a fraction or exponent (parsed as float)")
         elif x == "-0.0":
             if actual != 0 or math.copysign(1.0, float(actual)) > 0:
                 bad("double -0.0 lost its sign")

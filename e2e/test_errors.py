@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import gzip
 import json
+import threading
 import time
 import zlib
 
@@ -265,8 +266,11 @@ def _assert_retry_after(resp):
 
 
 def test_queue_full_is_429_and_accepted_spans_survive(start_server):
+    """The queue counts spans from acceptance until written; a request that does not fit
+    is refused at once with 429, while an accepted one waits for its write (here the
+    2 s flush interval) and then gets 200."""
     srv = start_server(
-        {"batcher": {"max_queued_spans": 10, "max_batch_spans": 1_000_000, "flush_interval_ms": 60_000}},
+        {"batcher": {"max_queued_spans": 10, "max_batch_spans": 1_000_000, "flush_interval_ms": 2_000}},
         name="tiny-queue",
     )
     too_many = make_request([make_span(name=f"overflow {i}") for i in range(20)])
@@ -275,15 +279,24 @@ def test_queue_full_is_429_and_accepted_spans_survive(start_server):
     _assert_retry_after(resp)
 
     accepted = make_request([make_span(name=f"accepted {i}") for i in range(5)])
-    resp = srv.post_traces(accepted.SerializeToString(), PROTOBUF)
-    assert resp.status_code == 200, f"5 spans into an empty queue of 10: HTTP {resp.status_code}"
+    answer: list = []
+    waiting = threading.Thread(
+        target=lambda: answer.append(srv.post_traces(accepted.SerializeToString(), PROTOBUF, timeout=30)), daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while srv.metrics().total("pyflare_batcher_queue_spans") != 5:
+        assert time.monotonic() < deadline, "the 5 accepted spans never showed in pyflare_batcher_queue_spans"
+        time.sleep(0.02)
 
     more = make_request([make_span(name=f"second overflow {i}") for i in range(10)])
     resp = srv.post_traces(to_json_bytes(more), JSON)
     assert resp.status_code == 429, f"5 queued + 10 more (limit 10): HTTP {resp.status_code}"
     _assert_retry_after(resp)
+    assert not answer, "the accepted request was answered before the flush interval"
 
-    srv.stop_ok()  # drains the batcher
+    waiting.join(timeout=15)
+    assert answer and answer[0].status_code == 200, f"5 spans into an empty queue of 10: {answer}"
+    srv.stop_ok()
     records = srv.sink.records()
     stored = {(r["trace_id"], r["span_id"]) for r in records}
     assert keys_of(accepted) <= stored, f"accepted spans lost after a 429: {keys_of(accepted) - stored}"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks: the decoder (ordo-one/benchmark) on the reference workload's payloads, then
 # OTLP/HTTP ingest load runs with ../shared/bench/loadgen.py against the release server,
-# into the counting sink and into the file sink. Writes bench-results/ and the
-# "Latest run" section of docs/benchmarks.md.
+# into the counting sink, the file sink and the durable store; then the store's bytes on
+# disk per span (with and without large text), segment scan speed, and trace lookups
+# with LOOKUP_SPANS stored. Writes bench-results/ and the "Latest run" section of
+# docs/benchmarks.md.
 #
-#   SPANS=200000 CONCURRENCY=4 scripts/bench.sh
+#   SPANS=200000 CONCURRENCY=4 LOOKUP_SPANS=10000000 scripts/bench.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,6 +16,7 @@ PY="$ROOT/e2e/.venv/bin/python"
 SCRATCH=.build-bench
 SPANS="${SPANS:-200000}"
 CONCURRENCY="${CONCURRENCY:-4}"
+LOOKUP_SPANS="${LOOKUP_SPANS:-10000000}"
 OUT=bench-results
 export PYFLARE_BENCHMARKS=1
 mkdir -p "$SCRATCH/payloads" "$OUT"
@@ -33,16 +36,28 @@ swift package --scratch-path "$SCRATCH" benchmark --target DecodeBenchmarks --no
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# ingest NAME SINK [loadgen args...]
+# start_server DATA SINK: starts the release server on DATA; sets PID, OTLP, API.
+start_server() {
+    local data=$1 sink=$2
+    OTLP=$(free_port); API=$(free_port)
+    printf 'sink:\n  kind: %s\nbatcher:\n  max_queued_spans: 400000\n' "$sink" > "$data/config.yaml"
+    "$SCRATCH/release/pyflare" serve --config "$data/config.yaml" --data-dir "$data" \
+        --otlp-http-port "$OTLP" --api-port "$API" --log-level warning >> "$data/server.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 300); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.1; done
+}
+
+# stored_bytes DATA: "spans bytes" of the active segments in DATA's index.
+stored_bytes() {
+    "$PY" -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("select sum(rows), sum(bytes_on_disk) from segments where state=\"active\"").fetchone(); print(r[0] or 0, r[1] or 0)' "$1/index.db"
+}
+
+# ingest NAME SINK [loadgen args...]; with KEEP=1 the data directory stays in $OUT/$NAME.data.
 ingest() {
     local name=$1 sink=$2; shift 2
     local data; data=$(mktemp -d)
-    local otlp api; otlp=$(free_port); api=$(free_port)
-    printf 'sink:\n  kind: %s\nbatcher:\n  max_queued_spans: 400000\n' "$sink" > "$data/config.yaml"
-    "$SCRATCH/release/pyflare" serve --config "$data/config.yaml" --data-dir "$data" \
-        --otlp-http-port "$otlp" --api-port "$api" --log-level warning > "$data/server.log" 2>&1 &
-    local pid=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$api/health" >/dev/null && break; sleep 0.1; done
+    start_server "$data" "$sink"
+    local pid=$PID otlp=$OTLP api=$API
     "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$otlp/v1/traces" --spans "$SPANS" --batch 500 \
         --concurrency "$CONCURRENCY" --retries 5 --report "$OUT/$name.json" "$@" > "$OUT/$name.txt" 2>&1
     sleep 1
@@ -53,6 +68,8 @@ ingest() {
     if [ "$sink" = file ]; then
         stored=$(cat "$data"/exports/spans*.jsonl | wc -l)
         bytes=$(du -sb "$data/exports" | cut -f1)
+    elif [ "$sink" = store ]; then
+        read -r stored bytes < <(stored_bytes "$data")
     fi
     "$PY" - "$OUT/$name.json" "$name" "$sink" "${flushed:-0}" "$rss" "$stored" "$bytes" >> "$OUT/ingest.md" <<'PYEOF'
 import json, sys
@@ -65,7 +82,7 @@ if stored:
 print(f"| {name} | {sink} | {r['spans_sent_ok']:,} | {r['spans_per_s']:,.0f} | {int(float(flushed)):,} | "
       f"{lat['p50']} / {lat['p99']} | {int(rss)/1024:,.0f} MiB | {r['status']} {extra} |")
 PYEOF
-    rm -rf "$data"
+    if [ "${KEEP:-0}" = 1 ]; then rm -rf "$OUT/$name.data"; mv "$data" "$OUT/$name.data"; else rm -rf "$data"; fi
 }
 
 echo "== ingest load runs ($SPANS spans, batch 500, $CONCURRENCY connections)"
@@ -77,7 +94,38 @@ ingest protobuf-counting counting
 ingest protobuf-gzip-counting counting --gzip --pool 400  # pre-gzipped: loadgen re-gzips reused payloads in Python
 ingest json-counting counting --json
 ingest protobuf-file file
+KEEP=1 ingest protobuf-store store
 cat "$OUT/ingest.md"
+
+echo "== store: bytes on disk, scan speed, trace lookups"
+{
+    echo "| measure | result |"
+    echo "|---|---|"
+    read -r spans bytes < <(stored_bytes "$OUT/protobuf-store.data")
+    echo "| bytes on disk per span, GenAI workload (prompts included; OTLP protobuf 1,844.6) | $((bytes / spans)) B/span in segments, 1/$(( (18446 * spans / bytes + 5) / 10 )) of OTLP ($spans spans) |"
+    data=$(mktemp -d)
+    start_server "$data" store
+    "$PY" scripts/bench_store.py no-text --loadgen "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans 100000 > /dev/null
+    kill -TERM "$PID"; wait "$PID" || true
+    read -r spans bytes < <(stored_bytes "$data")
+    echo "| bytes on disk per span, same workload without large text | $((bytes / spans)) B/span in segments ($spans spans) |"
+    rm -rf "$data"
+    scan=$("$SCRATCH/release/pyflare" segment scan "$OUT"/protobuf-store.data/segments/*.seg --columns start_time,service,cost_micros)
+    echo "| segment scan, 3 columns (start_time, service, cost_micros), one core | ${scan#*: } |"
+    data=$(mktemp -d)
+    start_server "$data" store
+    "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$LOOKUP_SPANS" --batch 500 \
+        --concurrency "$CONCURRENCY" --retries 5 --ids-out "$OUT/lookup-ids.txt" > "$OUT/lookup-load.txt" 2>&1
+    kill -TERM "$PID"; wait "$PID" || true   # seals the rest
+    start_server "$data" store
+    lookup=$("$PY" scripts/bench_store.py lookup --api "http://127.0.0.1:$API" --ids "$OUT/lookup-ids.txt" --samples 2000)
+    kill -TERM "$PID"; wait "$PID" || true
+    read -r spans bytes < <(stored_bytes "$data")
+    echo "| GET /api/v1/traces/{id}, $spans spans stored ($(du -sh "$data" | cut -f1) on disk), 2,000 random traces, one connection | $lookup |"
+    rm -rf "$data"
+} > "$OUT/store.md"
+rm -rf "$OUT/protobuf-store.data"
+cat "$OUT/store.md"
 
 # Replace the "Latest run" section of docs/benchmarks.md.
 {
@@ -93,6 +141,10 @@ cat "$OUT/ingest.md"
     echo "### OTLP/HTTP ingest"
     echo
     cat "$OUT/ingest.md"
+    echo
+    echo "### Durable store"
+    echo
+    cat "$OUT/store.md"
 } > "$OUT/benchmarks.md.new"
 mv "$OUT/benchmarks.md.new" docs/benchmarks.md
 echo "bench: docs/benchmarks.md updated"

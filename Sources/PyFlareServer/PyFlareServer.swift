@@ -33,13 +33,8 @@ public struct PyFlareServer: Sendable {
             throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
         }
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
-        var store: SpanStore?
-        if configuration.sink.kind == .store {
-            var storeConfiguration = configuration.store
-            storeConfiguration.dataDirectory = configuration.dataDirectory
-            store = try await SpanStore.open(configuration: storeConfiguration, pricing: pricing, logger: logger.with(label: "pyflare.store"))
-        }
-        let sink = try store ?? makeSink(pricing: pricing)
+        let sink = try await makeSink(pricing: pricing)
+        let store = sink as? SpanStore
         let samplerConfiguration = try configuration.samplerConfiguration()
         let metrics = IngestMetrics(samplerStrategy: samplerConfiguration.name)
         let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
@@ -86,9 +81,13 @@ public struct PyFlareServer: Sendable {
             logger: logger.with(label: label))
     }
 
-    func makeSink(pricing: PricingTable) throws -> any SpanSink {
+    func makeSink(pricing: PricingTable) async throws -> any SpanSink {
         switch configuration.sink.kind {
-        case .counting, .store:
+        case .store:
+            var store = configuration.store
+            store.dataDirectory = configuration.dataDirectory
+            return try await SpanStore.open(configuration: store, pricing: pricing, logger: logger.with(label: "pyflare.store"))
+        case .counting:
             return CountingSink()
         case .file:
             let directory = configuration.sink.fileDirectory.hasPrefix("/")

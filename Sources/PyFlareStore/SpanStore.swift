@@ -26,7 +26,7 @@ public final class SpanStore: SpanSink, Sendable {
     private let logger: Logger
     private let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
-    private let sealLock = Mutex(false)
+    private let stopping = Mutex(false)
 
     private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase,
                  recovered: [Unsealed.Entry], nextSequence: UInt64, threadPool: NIOThreadPool, logger: Logger) {
@@ -88,12 +88,15 @@ public final class SpanStore: SpanSink, Sendable {
     /// Stops sealing in the background, closes the WAL, and seals what is left, so a
     /// clean restart has nothing to replay.
     public func close() async throws {
-        if let task = sealer.withLock({ $0.take() }) {
-            task.cancel()
-            await task.value
-        }
-        try await wal.close()
-        try await seal()
+        // Not cancellation: that would abort a seal's index commit half-way. The loop
+        // notices the flag at its next tick; the final seal runs in its own task so a
+        // cancelled caller cannot abort it either.
+        stopping.withLock { $0 = true }
+        if let task = sealer.withLock({ $0.take() }) { await task.value }
+        try await Task { [self] in
+            try await wal.close()
+            try await seal()
+        }.value
         logger.info("store closed")
     }
 
@@ -101,7 +104,7 @@ public final class SpanStore: SpanSink, Sendable {
 
     private func sealPeriodically() async {
         var failures = 0
-        while !Task.isCancelled {
+        while !stopping.withLock({ $0 }) {
             do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
             let due = unsealed.withLock { unsealed in
                 unsealed.activeBytes >= configuration.segmentMaxBytes
@@ -136,7 +139,15 @@ public final class SpanStore: SpanSink, Sendable {
                 let (relativePath, size) = try writeSegmentFile(built)
                 return (relativePath, built, size)
             }
-            _ = try await index.recordSegment(path: relativePath, segment: built, bytesOnDisk: size)
+            do {
+                _ = try await index.recordSegment(path: relativePath, segment: built, bytesOnDisk: size)
+            } catch {
+                // Not in the index, so not visible: remove it, the next seal writes these spans again.
+                try? await threadPool.runIfActive { [configuration] in
+                    try StoreDirectory.remove(configuration.dataDirectory + "/" + relativePath)
+                }
+                throw error
+            }
             unsealed.withLock { $0.finishSeal() }
             let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
             metrics.segmentsSealed.increment()

@@ -7,7 +7,9 @@ import PyFlareWire
 ///
 /// 1. Leftover temporary segment files (a seal cut short before its rename) are deleted.
 /// 2. An indexed segment whose file is gone is marked `missing`; one whose footer no
-///    longer verifies is moved to `quarantine/` and marked `quarantined`.
+///    longer verifies is moved to `quarantine/` and marked `quarantined`. A segment of a
+///    format version this build does not read stops start-up (nothing is moved), and so
+///    does an I/O error: neither says the file is bad.
 /// 3. A segment file the index does not know (a crash between rename and commit) is
 ///    verified block by block and indexed, which also advances the sealed WAL position,
 ///    so its records are not replayed twice; a corrupt one is quarantined.
@@ -46,7 +48,7 @@ struct StoreRecovery {
             case ("active", true):
                 do {
                     _ = try await threadPool.runIfActive { try SegmentReader(path: path) }
-                } catch {
+                } catch let error as StoreError where error.code == .corrupt {
                     try quarantine(row.path, reason: "\(error)")
                     try await index.setState("quarantined", segment: row.id)
                     actions.append("quarantined \(row.path)")
@@ -65,13 +67,15 @@ struct StoreRecovery {
             let adopted: BuiltSegment
             do {
                 adopted = try await threadPool.runIfActive { [pricing] in try Self.rebuild(path: path, pricing: pricing) }
-            } catch {
+            } catch let error as StoreError where error.code == .corrupt {
                 try quarantine(relativePath, reason: "\(error)")
                 actions.append("quarantined unindexed \(relativePath)")
                 continue
             }
             let footer = adopted.footer
-            if footer.lastWALSequence != 0, footer.lastWALSequence <= sealed {
+            // Seals cover contiguous WAL ranges, so any overlap with what is sealed is a duplicate;
+            // records of it not sealed elsewhere are still in the WAL and get replayed.
+            if footer.lastWALSequence != 0, footer.firstWALSequence <= sealed {
                 try quarantine(relativePath, reason: "its WAL records \(footer.firstWALSequence)...\(footer.lastWALSequence) are already in indexed segments")
                 actions.append("quarantined duplicate \(relativePath)")
                 continue
@@ -97,10 +101,12 @@ struct StoreRecovery {
                 entries.append(Unsealed.Entry(sequence: record.sequence, batches: [batch], bytes: Unsealed.footprint([batch])))
                 spans += batch.count
             } catch {
-                // The checksum held, so this is a bug or a format change, not a torn write: keep the file, report loudly.
-                logger.error("a WAL record passed its checksum but does not decode; skipped",
-                             metadata: ["sequence": "\(record.sequence)", "error": "\(error)"])
-                actions.append("skipped undecodable WAL record \(record.sequence)")
+                // The checksum held, so this is a format this build cannot read (or a bug), not a
+                // torn write: starting would seal past acknowledged spans, so refuse instead.
+                throw StoreError(.unsupportedVersion,
+                                 "WAL record \(record.sequence) passes its checksum but does not decode (\(error)); "
+                                 + "start the build that wrote it to seal the WAL, or move the wal/ directory aside",
+                                 path: configuration.walDirectory)
             }
         }
         if !wal.records.isEmpty { actions.append("replayed \(wal.records.count) WAL records (\(spans) spans)") }

@@ -4,13 +4,14 @@ import Logging
 import Metrics
 import Prometheus
 import PyFlareServer
+import PyFlareStore
 
 @main
 struct PyFlareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyflare",
         abstract: "Observability and analytics server for AI/LLM applications.",
-        subcommands: [Serve.self, Config.self],
+        subcommands: [Serve.self, Config.self, Segment.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -108,3 +109,48 @@ struct Config: ParsableCommand {
         }
     }
 }
+
+struct Segment: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Segment file tools.", subcommands: [Inspect.self, Scan.self])
+
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read and decode some columns of every block, and report the speed (spans/s).")
+
+        @Argument(help: "Segment files.")
+        var paths: [String]
+        @Option(help: "Comma-separated column names (see `segment inspect`).")
+        var columns = "start_time,service,cost_micros"
+
+        func run() throws {
+            let result = try SegmentInspection.scan(paths: paths, columns: columns.split(separator: ",").map(String.init))
+            let rate = result.seconds > 0 ? Double(result.spans) / result.seconds : 0
+            print("scanned \(result.spans) spans in \(result.blocks) blocks (\(result.compressedBytes) compressed bytes of \(columns)) "
+                  + "in \(String(format: "%.3f", result.seconds)) s: \(String(format: "%.0f", rate)) spans/s")
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a segment file's blocks and the size of each column before and after compression.")
+
+        @Argument(help: "Segment files (DATA_DIR/segments/*.seg).")
+        var paths: [String]
+        @Flag(help: "Also read, checksum and decode every chunk.")
+        var verify = false
+
+        func run() throws {
+            var failed = false
+            for path in paths {
+                do {
+                    print(try SegmentInspection.report(path: path, verify: verify))
+                } catch {
+                    FileHandle.standardError.write(Data("pyflare: \(error)\n".utf8))
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+}
+

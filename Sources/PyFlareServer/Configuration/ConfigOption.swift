@@ -94,8 +94,9 @@ struct ConfigOption: Sendable {
             When the WAL forces writes to disk, and so what a crash can lose:
               always:   fsync before every acknowledgement (concurrent requests share one); nothing
                         acknowledged is lost, even on power loss.
-              interval: fsync every wal.fsync_interval_ms; a process crash loses nothing, a power
-                        loss or kernel crash up to one interval of acknowledged spans.
+              interval: fsync when a write comes wal.fsync_interval_ms or more after the last one,
+                        and in the background every ~100 ms; a process crash loses nothing, a power
+                        loss or kernel crash about one interval of acknowledged spans.
               never:    leave it to the OS; a process crash loses nothing, a power loss what the OS
                         had not yet written (typically up to 30 s).
             """, "always") { config, node, key throws(ConfigError) in

@@ -101,6 +101,7 @@ struct BlockDecoder {
     func traceIDs() throws(ColumnError) -> [TraceID] {
         try read(.traceID) { reader, _ throws(FormatError) in
             let distinct = try reader.count(atMost: rows)
+            guard distinct > 0 || rows == 0 else { throw FormatError("\(rows) rows but no trace ids") }
             var ids: [TraceID] = []; ids.reserveCapacity(distinct)
             for _ in 0..<distinct { ids.append(TraceID(high: try reader.fixed64(), low: try reader.fixed64())) }
             var values: [TraceID] = []; values.reserveCapacity(rows)

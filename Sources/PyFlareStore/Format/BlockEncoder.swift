@@ -26,11 +26,15 @@ struct EncodedBlock {
 /// batches' arenas and never become `String`s; each column is one pass over the rows.
 struct BlockEncoder {
     let batches: [NormalizedBatch]
+    /// The batches behind references: reading a column of `views[b]` copies nothing,
+    /// where `batches[b]` would retain every array of the batch on each row.
+    private let views: [BatchView]
     /// The table the batches' price indices point into.
     let pricing: PricingTable
 
     init(_ batches: [NormalizedBatch], pricing: PricingTable) {
         self.batches = batches
+        self.views = batches.map(BatchView.init)
         self.pricing = pricing
     }
 
@@ -71,8 +75,8 @@ struct BlockEncoder {
         var durations = ByteWriter(capacity: rows.count * 4)
         var previous: Int64 = 0
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            let start = spans.startTimes[Int(address.row)], end = spans.endTimes[Int(address.row)]
+            let view = views[Int(address.batch)]
+            let start = view.spans.startTimes[Int(address.row)], end = view.spans.endTimes[Int(address.row)]
             minStart = min(minStart, start)
             maxStart = max(maxStart, start)
             starts.zigzag(Int64(bitPattern: start) &- previous)
@@ -127,23 +131,23 @@ struct BlockEncoder {
 
     // MARK: - Scalar columns
 
-    private func varints(_ rows: some Collection<RowAddress>, _ value: (NormalizedBatch, Int) -> UInt64) -> [UInt8] {
+    private func varints(_ rows: some Collection<RowAddress>, _ value: (BatchView, Int) -> UInt64) -> [UInt8] {
         var out = ByteWriter(capacity: rows.count)
-        for address in rows { out.varint(value(batches[Int(address.batch)], Int(address.row))) }
+        for address in rows { out.varint(value(views[Int(address.batch)], Int(address.row))) }
         return out.bytes
     }
 
-    private func fixed64(_ rows: some Collection<RowAddress>, _ value: (NormalizedBatch, Int) -> UInt64) -> [UInt8] {
+    private func fixed64(_ rows: some Collection<RowAddress>, _ value: (BatchView, Int) -> UInt64) -> [UInt8] {
         var out = ByteWriter(capacity: rows.count * 8)
-        for address in rows { out.fixed64(value(batches[Int(address.batch)], Int(address.row))) }
+        for address in rows { out.fixed64(value(views[Int(address.batch)], Int(address.row))) }
         return out.bytes
     }
 
-    private func nullables(_ rows: some Collection<RowAddress>, _ value: (NormalizedBatch, Int) -> Int64?) -> ([UInt8], ColumnStats) {
+    private func nullables(_ rows: some Collection<RowAddress>, _ value: (BatchView, Int) -> Int64?) -> ([UInt8], ColumnStats) {
         var out = ByteWriter(capacity: rows.count * 2)
         var nulls = 0, low = Int64.max, high = Int64.min
         for address in rows {
-            if let number = value(batches[Int(address.batch)], Int(address.row)) {
+            if let number = value(views[Int(address.batch)], Int(address.row)) {
                 out.varint(UInt64(bitPattern: (number << 1) ^ (number >> 63)) &+ 1)
                 low = min(low, number)
                 high = max(high, number)
@@ -162,7 +166,7 @@ struct BlockEncoder {
         var ids: [TraceID] = []
         var indices = ByteWriter(capacity: rows.count)
         for address in rows {
-            let id = batches[Int(address.batch)].spans.traceIDs[Int(address.row)]
+            let id = views[Int(address.batch)].spans.traceIDs[Int(address.row)]
             if let index = distinct[id] {
                 indices.varint(index)
             } else {
@@ -186,16 +190,16 @@ struct BlockEncoder {
         var positions: [SpanKey: Int] = [:]
         positions.reserveCapacity(rows.count)
         for (position, address) in rows.enumerated() {
-            let spans = batches[Int(address.batch)].spans
-            positions[SpanKey(trace: spans.traceIDs[Int(address.row)], span: spans.spanIDs[Int(address.row)])] = position
+            let view = views[Int(address.batch)]
+            positions[SpanKey(trace: view.spans.traceIDs[Int(address.row)], span: view.spans.spanIDs[Int(address.row)])] = position
         }
         var out = ByteWriter(capacity: rows.count * 2)
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            let parent = spans.parentSpanIDs[Int(address.row)]
+            let view = views[Int(address.batch)]
+            let parent = view.spans.parentSpanIDs[Int(address.row)]
             if parent == 0 {
                 out.byte(0)
-            } else if let position = positions[SpanKey(trace: spans.traceIDs[Int(address.row)], span: parent)] {
+            } else if let position = positions[SpanKey(trace: view.spans.traceIDs[Int(address.row)], span: parent)] {
                 out.varint(position + 2)
             } else {
                 out.byte(1)
@@ -208,15 +212,15 @@ struct BlockEncoder {
     // MARK: - Strings
 
     private func fill(_ dictionary: inout DictionaryBuilder, _ rows: some Collection<RowAddress>,
-                      _ ref: (NormalizedBatch, Int) -> StringRef) {
+                      _ ref: (BatchView, Int) -> StringRef) {
         for address in rows {
-            let batch = batches[Int(address.batch)]
-            let string = ref(batch, Int(address.row))
-            batch.spans.withBytes(string) { dictionary.add($0, source: (address.batch, string.packed)) }
+            let view = views[Int(address.batch)]
+            let string = ref(view, Int(address.row))
+            view.withBytes(string) { dictionary.add($0, source: (address.batch, string.packed)) }
         }
     }
 
-    private func strings(_ rows: some Collection<RowAddress>, _ ref: (NormalizedBatch, Int) -> StringRef) -> ([UInt8], ColumnStats) {
+    private func strings(_ rows: some Collection<RowAddress>, _ ref: (BatchView, Int) -> StringRef) -> ([UInt8], ColumnStats) {
         var dictionary = DictionaryBuilder(rows: rows.count)
         fill(&dictionary, rows, ref)
         return (dictionary.finish(), dictionary.stats)
@@ -226,8 +230,7 @@ struct BlockEncoder {
     private func priceModels(_ rows: some Collection<RowAddress>) -> ([UInt8], ColumnStats) {
         var dictionary = DictionaryBuilder(rows: rows.count)
         for address in rows {
-            let batch = batches[Int(address.batch)]
-            let index = Int(batch.columns.priceIndex[Int(address.row)])
+            let index = Int(views[Int(address.batch)].columns.priceIndex[Int(address.row)])
             var name = index >= 0 && index < pricing.entries.count ? pricing.entries[index].model : ""
             name.withUTF8 { dictionary.add(UnsafeRawBufferPointer($0)) }
         }
@@ -243,28 +246,28 @@ struct BlockEncoder {
         var resourceBlobs: [[[UInt8]?]] = batches.map { [[UInt8]?](repeating: nil, count: $0.spans.resources.count) }
         var scopeBlobs: [[[UInt8]?]] = batches.map { [[UInt8]?](repeating: nil, count: $0.spans.scopes.count) }
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            let scope = Int(spans.scopeIndices[Int(address.row)])
-            let resource = Int(spans.scopes.resourceIndices[scope])
+            let view = views[Int(address.batch)]
+            let scope = Int(view.spans.scopeIndices[Int(address.row)])
+            let resource = Int(view.spans.scopes.resourceIndices[scope])
             if resourceBlobs[Int(address.batch)][resource] == nil {
                 var blob = ByteWriter()
-                spans.bytes.withUnsafeBytes { arena in
-                    var writer = KeyValueWriter(batch: spans, arena: arena)
-                    writer.string(spans.resources.schemaURLs[resource], into: &blob)
-                    blob.varint(UInt64(spans.resources.droppedAttributeCounts[resource]))
-                    writer.keyValues(spans.resources.attributes[resource], of: spans.attributes, into: &blob)
+                view.spans.bytes.withUnsafeBytes { arena in
+                    var writer = KeyValueWriter(view: view, arena: arena)
+                    writer.string(view.spans.resources.schemaURLs[resource], into: &blob)
+                    blob.varint(UInt64(view.spans.resources.droppedAttributeCounts[resource]))
+                    writer.keyValues(view.spans.resources.attributes[resource], of: view.spans.attributes, into: &blob)
                 }
                 resourceBlobs[Int(address.batch)][resource] = blob.bytes
             }
             if scopeBlobs[Int(address.batch)][scope] == nil {
                 var blob = ByteWriter()
-                spans.bytes.withUnsafeBytes { arena in
-                    var writer = KeyValueWriter(batch: spans, arena: arena)
-                    writer.string(spans.scopes.names[scope], into: &blob)
-                    writer.string(spans.scopes.versions[scope], into: &blob)
-                    writer.string(spans.scopes.schemaURLs[scope], into: &blob)
-                    blob.varint(UInt64(spans.scopes.droppedAttributeCounts[scope]))
-                    writer.keyValues(spans.scopes.attributes[scope], of: spans.attributes, into: &blob)
+                view.spans.bytes.withUnsafeBytes { arena in
+                    var writer = KeyValueWriter(view: view, arena: arena)
+                    writer.string(view.spans.scopes.names[scope], into: &blob)
+                    writer.string(view.spans.scopes.versions[scope], into: &blob)
+                    writer.string(view.spans.scopes.schemaURLs[scope], into: &blob)
+                    blob.varint(UInt64(view.spans.scopes.droppedAttributeCounts[scope]))
+                    writer.keyValues(view.spans.scopes.attributes[scope], of: view.spans.attributes, into: &blob)
                 }
                 scopeBlobs[Int(address.batch)][scope] = blob.bytes
             }
@@ -281,10 +284,10 @@ struct BlockEncoder {
         var attributes = BlobColumnBuilder(rows: rows.count)
         var text = BlobColumnBuilder(rows: rows.count)
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            spans.bytes.withUnsafeBytes { arena in
-                var writer = KeyValueWriter(batch: spans, arena: arena)
-                writer.spanAttributes(spans.spanAttributes[Int(address.row)], into: &attributes.data, largeText: &text.data)
+            let view = views[Int(address.batch)]
+            view.spans.bytes.withUnsafeBytes { arena in
+                var writer = KeyValueWriter(view: view, arena: arena)
+                writer.spanAttributes(view.spans.spanAttributes[Int(address.row)], into: &attributes.data, largeText: &text.data)
             }
             attributes.endRow()
             text.endRow()
@@ -295,18 +298,18 @@ struct BlockEncoder {
     private func events(_ rows: some Collection<RowAddress>) -> [UInt8] {
         var column = BlobColumnBuilder(rows: rows.count)
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            let range = spans.spanEvents[Int(address.row)]
+            let view = views[Int(address.batch)]
+            let range = view.spans.spanEvents[Int(address.row)]
             if range.count > 0 {
-                let start = spans.startTimes[Int(address.row)]
-                spans.bytes.withUnsafeBytes { arena in
-                    var writer = KeyValueWriter(batch: spans, arena: arena)
+                let start = view.spans.startTimes[Int(address.row)]
+                view.spans.bytes.withUnsafeBytes { arena in
+                    var writer = KeyValueWriter(view: view, arena: arena)
                     column.data.varint(Int(range.count))
                     for event in range.indices {
-                        column.data.zigzag(Int64(bitPattern: spans.events.times[event] &- start))
-                        writer.string(spans.events.names[event], into: &column.data)
-                        column.data.varint(UInt64(spans.events.droppedAttributeCounts[event]))
-                        writer.keyValues(spans.events.attributes[event], of: spans.eventAttributes, into: &column.data)
+                        column.data.zigzag(Int64(bitPattern: view.spans.events.times[event] &- start))
+                        writer.string(view.spans.events.names[event], into: &column.data)
+                        column.data.varint(UInt64(view.spans.events.droppedAttributeCounts[event]))
+                        writer.keyValues(view.spans.events.attributes[event], of: view.spans.eventAttributes, into: &column.data)
                     }
                 }
             }
@@ -318,20 +321,20 @@ struct BlockEncoder {
     private func links(_ rows: some Collection<RowAddress>) -> [UInt8] {
         var column = BlobColumnBuilder(rows: rows.count)
         for address in rows {
-            let spans = batches[Int(address.batch)].spans
-            let range = spans.spanLinks[Int(address.row)]
+            let view = views[Int(address.batch)]
+            let range = view.spans.spanLinks[Int(address.row)]
             if range.count > 0 {
-                spans.bytes.withUnsafeBytes { arena in
-                    var writer = KeyValueWriter(batch: spans, arena: arena)
+                view.spans.bytes.withUnsafeBytes { arena in
+                    var writer = KeyValueWriter(view: view, arena: arena)
                     column.data.varint(Int(range.count))
                     for link in range.indices {
-                        column.data.fixed64(spans.links.traceIDs[link].high)
-                        column.data.fixed64(spans.links.traceIDs[link].low)
-                        column.data.fixed64(spans.links.spanIDs[link])
-                        writer.string(spans.links.traceStates[link], into: &column.data)
-                        column.data.varint(UInt64(spans.links.flags[link]))
-                        column.data.varint(UInt64(spans.links.droppedAttributeCounts[link]))
-                        writer.keyValues(spans.links.attributes[link], of: spans.linkAttributes, into: &column.data)
+                        column.data.fixed64(view.spans.links.traceIDs[link].high)
+                        column.data.fixed64(view.spans.links.traceIDs[link].low)
+                        column.data.fixed64(view.spans.links.spanIDs[link])
+                        writer.string(view.spans.links.traceStates[link], into: &column.data)
+                        column.data.varint(UInt64(view.spans.links.flags[link]))
+                        column.data.varint(UInt64(view.spans.links.droppedAttributeCounts[link]))
+                        writer.keyValues(view.spans.links.attributes[link], of: view.spans.linkAttributes, into: &column.data)
                     }
                 }
             }
@@ -363,6 +366,22 @@ struct ColumnStats {
         self.nulls = nulls
         self.min = min
         self.max = max
+    }
+}
+
+/// One batch behind a reference, so per-row reads of its columns copy nothing.
+final class BatchView {
+    let spans: SpanBatch
+    let columns: AIColumns
+
+    init(_ batch: NormalizedBatch) {
+        spans = batch.spans
+        columns = batch.columns
+    }
+
+    @inline(__always)
+    func withBytes<Result>(_ ref: StringRef, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        spans.bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
     }
 }
 

@@ -13,11 +13,11 @@ enum StoredValueKind {
 
 /// Serializes key/value lists of a batch: count, then per entry the key and a typed value.
 struct KeyValueWriter {
-    let batch: SpanBatch
+    let view: BatchView
     let arena: UnsafeRawBufferPointer
 
-    init(batch: SpanBatch, arena: UnsafeRawBufferPointer) {
-        self.batch = batch
+    init(view: BatchView, arena: UnsafeRawBufferPointer) {
+        self.view = view
         self.arena = arena
     }
 
@@ -36,7 +36,7 @@ struct KeyValueWriter {
 
     /// Like ``keyValues(_:of:into:)`` for a span's own attributes, moving large text to `largeText`.
     func spanAttributes(_ range: RowRange, into out: inout ByteWriter, largeText: inout ByteWriter) {
-        let table = batch.attributes
+        let table = view.spans.attributes
         out.varint(Int(range.count))
         for row in range.indices {
             let key = table.keys[row]
@@ -64,10 +64,10 @@ struct KeyValueWriter {
             let range = RowRange(packed: payload)
             out.varint(Int(range.count))
             for row in range.indices {
-                value(kind: batch.nestedValues.kinds[row], payload: batch.nestedValues.payloads[row], into: &out)
+                value(kind: view.spans.nestedValues.kinds[row], payload: view.spans.nestedValues.payloads[row], into: &out)
             }
         case .keyValueList:
-            keyValues(RowRange(packed: payload), of: batch.nestedValues, into: &out)
+            keyValues(RowRange(packed: payload), of: view.spans.nestedValues, into: &out)
         }
     }
 }

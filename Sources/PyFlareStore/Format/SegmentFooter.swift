@@ -114,7 +114,7 @@ struct SegmentFooter: Sendable, Equatable {
                 let chunk = Chunk(
                     column: try input.byte(), encoding: try input.byte(), compression: try input.byte(),
                     offset: try input.count(atMost: fileLength), length: try input.count(atMost: fileLength),
-                    rawLength: try input.count(atMost: 1 << 31), nullCount: try input.count(atMost: blockRows),
+                    rawLength: try input.count(atMost: Int(UInt32.max)), nullCount: try input.count(atMost: blockRows),
                     min: Array(UnsafeRawBufferPointer(rebasing: bytes[try input.lengthPrefixed()])),
                     max: Array(UnsafeRawBufferPointer(rebasing: bytes[try input.lengthPrefixed()])),
                     checksum: try input.fixed32())

@@ -2,14 +2,18 @@ import PyFlareModel
 
 /// The payload of a WAL record: one batcher flush as a single block of span columns.
 ///
-/// `[varint rows][varint column count][per column: id byte, varint raw length]` followed
+/// `[version byte = 1][varint rows][varint column count][per column: id byte, varint raw length]` followed
 /// by one zstd frame (level 1) of the chunks back to back, in that order. The chunks use
 /// the segment encodings, so recovery decodes them with the same code as segments.
 enum WALPayload {
+    /// Bumped with any change of the payload or of the column encodings it uses.
+    static let version: UInt8 = 1
+
     static func encode(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
         let encoder = BlockEncoder(batches, pricing: pricing)
         let block = encoder.encode(encoder.allRows)
         var header = ByteWriter(capacity: 128)
+        header.byte(version)
         var raw: [UInt8] = []
         let present = SpanColumn.allCases.compactMap { column in block.chunks[Int(column.rawValue)].map { (column, $0) } }
         raw.reserveCapacity(present.reduce(0) { $0 + $1.1.count })
@@ -31,13 +35,17 @@ enum WALPayload {
         do {
             decoder = try bytes.withBytes { raw throws(FormatError) -> BlockDecoder in
                 var input = ByteReader(raw)
+                let recordVersion = try input.byte()
+                guard recordVersion == version else {
+                    throw FormatError("WAL record format version \(recordVersion); this build reads version \(version)")
+                }
                 let rows = try input.count(atMost: Int(UInt32.max))
                 let columns = try input.count(atMost: 256)
                 var ranges = [Range<Int>?](repeating: nil, count: 256)
                 var total = 0
                 for _ in 0..<columns {
                     let id = try input.byte()
-                    let length = try input.count(atMost: 1 << 31)
+                    let length = try input.count(atMost: Int(UInt32.max))
                     ranges[Int(id)] = total..<(total + length)
                     total += length
                 }

@@ -74,6 +74,10 @@ final class WriteAheadLog<Item: Sendable>: Sendable {
             let outcome = state.withLock { state -> Result<Bool, StoreError> in
                 if let failure = state.failure { return .failure(failure) }
                 if state.closed { return .failure(StoreError(.closed, "the WAL is closed", path: configuration.directory)) }
+                guard payload.count <= WALRecord.maxPayloadLength else {
+                    return .failure(StoreError(.io, "a WAL record of \(payload.count) bytes exceeds the \(WALRecord.maxPayloadLength)-byte limit",
+                                               path: configuration.directory))
+                }
                 let sequence = state.nextSequence
                 state.nextSequence += 1
                 WALRecord.frame(sequence: sequence, payload: payload, into: &state.pending)

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Store benchmarks that loadgen.py does not cover.
+
+  bench_store.py no-text --loadgen PATH --endpoint URL --spans N
+      Posts the reference workload with every large text removed (string values of 256
+      bytes or more, and the prompt/completion/document keys), for bytes-per-span
+      without large text.
+  bench_store.py lookup --api URL --ids FILE --samples N
+      Times GET /api/v1/traces/{id} for trace ids from FILE (loadgen --ids-out), one
+      keep-alive connection, and prints p50/p99 in ms as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import importlib.util
+import json
+import random
+import sys
+import time
+import urllib.parse
+
+LARGE_KEYS = {
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+    "gen_ai.completion", "input.value", "output.value", "gen_ai.retrieval.documents",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.retrieval.query.text",
+}
+
+
+def is_large(key, value) -> bool:
+    return key in LARGE_KEYS or (isinstance(value, str) and len(value.encode()) >= 256)
+
+
+def load_loadgen(path: str):
+    spec = importlib.util.spec_from_file_location("loadgen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def no_text(args) -> None:
+    lg = load_loadgen(args.loadgen)
+    gen = lg.TraceGen(seed=11, now_ns=time.time_ns())
+    url = urllib.parse.urlparse(args.endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    sent = 0
+    while sent < args.spans:
+        batch = []
+        while len(batch) < args.batch:
+            batch.extend(gen.trace())
+        for span in batch:
+            span.attrs = [(k, v) for k, v in span.attrs if not is_large(k, v)]
+            span.events = [(name, ts, [(k, v) for k, v in attrs if not is_large(k, v)]) for name, ts, attrs in span.events]
+        body = lg.build_request(batch).SerializeToString()
+        conn.request("POST", url.path, body, {"Content-Type": "application/x-protobuf"})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 200:
+            sys.exit(f"no-text: HTTP {response.status}")
+        sent += len(batch)
+    print(json.dumps({"spans_sent": sent}))
+
+
+def lookup(args) -> None:
+    ids = [line.strip() for line in open(args.ids) if line.strip()]
+    random.Random(5).shuffle(ids)
+    ids = ids[: args.samples]
+    url = urllib.parse.urlparse(args.api)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    times, spans = [], 0
+    for trace_id in ids:
+        started = time.perf_counter()
+        conn.request("GET", f"/api/v1/traces/{trace_id}")
+        response = conn.getresponse()
+        body = response.read()
+        times.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            sys.exit(f"lookup: HTTP {response.status} for {trace_id}: {body[:200]!r}")
+        spans += json.loads(body)["span_count"]
+    times.sort()
+    pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 2)
+    print(json.dumps({"lookups": len(times), "spans_returned": spans, "p50_ms": pick(0.50), "p99_ms": pick(0.99),
+                      "max_ms": round(times[-1], 2)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("no-text")
+    p.add_argument("--loadgen", required=True)
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--spans", type=int, default=100_000)
+    p.add_argument("--batch", type=int, default=500)
+    p = sub.add_parser("lookup")
+    p.add_argument("--api", required=True)
+    p.add_argument("--ids", required=True)
+    p.add_argument("--samples", type=int, default=2000)
+    args = parser.parse_args()
+    {"no-text": no_text, "lookup": lookup}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
