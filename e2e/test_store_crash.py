@@ -136,10 +136,13 @@ def _verify(srv, senders) -> dict[str, dict]:
 def test_kill9_mid_stream_loses_no_acknowledged_span(start_server, fsync, cycles):
     """kill -9 is a process crash: whatever the fsync mode, the page cache keeps what was
     written, so no acknowledged span may be lost. With `always`, a second crash also hits
-    data recovered from the first."""
-    srv = start_server(merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 400},
-                                                   "wal": {"fsync": fsync, "fsync_interval_ms": 200}}),
-                       name=f"kill9-{fsync}")
+    data recovered (replayed, not yet sealed) from the first.
+
+    The checks run on a server that does not seal while they read (max_age_ms raised), so
+    they see segments plus replayed WAL data, and are not exposed to the read-vs-seal race
+    that test_trace_api.py::test_reads_during_seals_see_every_acknowledged_span covers."""
+    streaming = {"segments": {"max_age_ms": 400}, "wal": {"fsync": fsync, "fsync_interval_ms": 200}}
+    srv = start_server(merge_config(STORE_CONFIG, streaming), name=f"kill9-{fsync}")
     store = StoreDir(srv.data_dir)
     all_senders = []
     for cycle in range(cycles):
@@ -149,6 +152,7 @@ def test_kill9_mid_stream_loses_no_acknowledged_span(start_server, fsync, cycles
         in_doubt = sum(len(s.in_doubt) for s in senders)
         assert acked >= 40 and sum(len(s.refused) for s in senders) == 0, \
             f"cycle {cycle}: {acked} acked, refused: {[r for s in senders for r in s.refused][:1]}"
+        srv.config["segments"]["max_age_ms"] = 600_000  # read without seals in between
         mark = srv.log_mark()
         srv.start()
         opened = [ln for ln in srv.log_since(mark).splitlines() if "store opened" in ln]
@@ -156,14 +160,17 @@ def test_kill9_mid_stream_loses_no_acknowledged_span(start_server, fsync, cycles
         assert "replayed" in opened[0], f"cycle {cycle}: expected unsealed WAL records to replay: {opened[0]}"
         _verify(srv, all_senders)
         print(f"cycle {cycle}: {acked} acknowledged requests, {in_doubt} in doubt; {opened[0]}")
+        srv.kill()  # the replayed records stay unsealed for the next cycle
+        srv.config["segments"]["max_age_ms"] = 400
+        srv.start()
 
     # new ingest works after the recovery
     fresh = make_request([make_span(name="after the crashes")])
     assert srv.post_traces(fresh.SerializeToString()).status_code == 200
+    srv.restart()  # SIGTERM seals everything
     assert_stored(srv, request_to_expected(fresh)["spans"], "new ingest after recovery")
 
     # once everything is sealed, each summary counts what the trace API returns
-    srv.restart()
     docs = _verify(srv, all_senders)
     summaries = {t["trace_id"]: t for t in srv.list_all_traces()}
     wrong = [(tid, summaries.get(tid, {}).get("span_count"), doc["span_count"]) for tid, doc in docs.items()

@@ -95,8 +95,9 @@ def api_server(module_server_factory):
             req = make_request([sp for s, sp in chunk if s == svc], service=svc)
             resp = srv.post_traces(req.SerializeToString(), PROTOBUF)
             assert resp.status_code == 200, resp.status_code
-    wait_until(lambda: len(srv.list_traces(limit=1000)["traces"]) >= N_TRACES, timeout=20,
-               what=f"{N_TRACES} traces in the list (sealed)",
+    # a trace is listed after the seal of its first span; wait until every span is sealed
+    wait_until(lambda: sum(t["span_count"] for t in srv.list_traces(limit=1000)["traces"]) >= 2 * N_TRACES,
+               timeout=20, what=f"{2 * N_TRACES} spans of {N_TRACES} traces sealed and listed",
                describe=lambda: f"{len(srv.list_traces(limit=1000)['traces'])} listed")
     return srv
 

@@ -63,6 +63,15 @@ public final class Batcher: Service, Sendable {
         }
     }
 
+    /// Shutdown has begun: from now on waiting spans are written at once, so requests held
+    /// by the flush interval are answered while the receivers drain. Still accepts.
+    public func beginDraining() {
+        state.withLock { state in
+            state.draining = true
+            return state.dispatch(eager: true)
+        }.resumeAll()
+    }
+
     /// Spans accepted and not yet written.
     public var heldSpans: Int { state.withLock { $0.heldSpans } }
 
@@ -160,6 +169,8 @@ struct BatcherState {
     /// Spans accepted and not yet written (open, ready and being written).
     var heldSpans = 0
     var closed = false
+    /// Shutdown has begun: write what waits now, whatever the interval.
+    var draining = false
     var waiters: [Waiter] = []
 
     mutating func sealOpen() {
@@ -176,7 +187,7 @@ struct BatcherState {
     mutating func dispatch(eager: Bool) -> [Dispatch] {
         var resumptions: [Dispatch] = []
         while !waiters.isEmpty {
-            if ready.isEmpty, eager || closed { sealOpen() }
+            if ready.isEmpty, eager || closed || draining { sealOpen() }
             guard !ready.isEmpty else { break }
             resumptions.append((waiters.removeFirst(), ready.removeFirst()))
         }

@@ -61,8 +61,10 @@ public struct PyFlareServer: Sendable {
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
             "sampler": "\(samplerConfiguration.name)", "pricing": "\(pricing.entries.count) models (\(pricing.version))",
         ])
+        // Services stop in reverse order: the drain trigger first (so requests waiting on the
+        // batcher's flush interval are answered), then the API and the receiver, then the batcher.
         let group = ServiceGroup(
-            services: [batcher, otlpHTTP, api],
+            services: [batcher, otlpHTTP, api, DrainTrigger(batcher: batcher)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()
@@ -111,5 +113,15 @@ extension Logger {
         var logger = Logger(label: label)
         logger.logLevel = logLevel
         return logger
+    }
+}
+
+/// Tells the batcher that shutdown has begun, before the receivers wait for their requests.
+struct DrainTrigger: Service {
+    let batcher: Batcher
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        batcher.beginDraining()
     }
 }

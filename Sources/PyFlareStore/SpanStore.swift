@@ -27,6 +27,8 @@ public final class SpanStore: SpanSink, Sendable {
     private let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Mutex(false)
+    /// Only the seal (one at a time) touches it.
+    private let recentSpans = Mutex(RecentSpans())
 
     private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase,
                  recovered: [Unsealed.Entry], nextSequence: UInt64, threadPool: NIOThreadPool, logger: Logger) {
@@ -132,7 +134,8 @@ public final class SpanStore: SpanSink, Sendable {
         let started = ContinuousClock.now
         wal.rotate()
         do {
-            let batches = entries.flatMap(\.batches)
+            let (batches, keys, resent) = recentSpans.withLock { $0.removingDuplicates(entries.flatMap(\.batches)) }
+            if resent > 0 { metrics.resentSpans.increment(by: resent) }
             let sequences = entries.first!.sequence...entries.last!.sequence
             let (relativePath, built, size) = try await threadPool.runIfActive { [self] in
                 let built = writer.build(batches, walSequences: sequences)
@@ -149,6 +152,7 @@ public final class SpanStore: SpanSink, Sendable {
                 throw error
             }
             unsealed.withLock { $0.finishSeal() }
+            recentSpans.withLock { $0.remember(keys) }
             let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
             metrics.segmentsSealed.increment()
             metrics.segmentBytes.increment(by: size)
@@ -185,13 +189,20 @@ public final class SpanStore: SpanSink, Sendable {
 
     /// Every stored span of `traceID`: from segments, and from the WAL's unsealed spans.
     public func trace(_ traceID: TraceID) async throws -> StoredTrace {
+        // Unsealed spans first: a seal that commits between the two reads leaves its spans in
+        // this snapshot (duplicates are removed below); the other order could see them in neither.
+        let unsealedBatches = unsealed.withLock { $0.allBatches }
         let locations = try await index.locations(of: traceID)
         var trace = StoredTrace()
         if !locations.isEmpty {
             let dataDirectory = configuration.dataDirectory
             trace = try await threadPool.runIfActive { [self] in
                 var trace = StoredTrace()
-                for (path, block) in locations {
+                for (path, block, state) in locations {
+                    guard state == "active" else {
+                        trace.warnings.append("segment \(path) is \(state); spans of this trace in its block \(block) cannot be read")
+                        continue
+                    }
                     do {
                         let reader = try readers.reader(dataDirectory + "/" + path)
                         var batch = try reader.batch(block: block, pricing: pricing)
@@ -206,7 +217,7 @@ public final class SpanStore: SpanSink, Sendable {
                 return trace
             }
         }
-        for var batch in unsealed.withLock({ $0.allBatches }) {
+        for var batch in unsealedBatches {
             let keep = batch.spans.traceIDs.map { $0 == traceID }
             guard keep.contains(true) else { continue }
             batch.retain(keep)
@@ -297,6 +308,8 @@ struct StoreMetrics: Sendable {
     let sealFailures = Counter(label: "pyflare_seal_failures_total")
     let sealDuration = Timer(label: "pyflare_seal_duration_seconds")
     let readErrors = Counter(label: "pyflare_segment_read_errors_total")
+    /// Spans received again (an exporter retry) and stored once.
+    let resentSpans = Counter(label: "pyflare_spans_resent_total")
 }
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOPosix
 import PyFlareModel
@@ -56,6 +57,12 @@ struct StoreRecovery {
             default:
                 break
             }
+        }
+
+        // Reported until an operator deals with them: restored files become active again at the next start.
+        let states = try await index.segments().map(\.state)
+        for state in ["missing", "quarantined"] {
+            Gauge(label: "pyflare_segments", dimensions: [("state", state)]).record(states.filter { $0 == state }.count)
         }
 
         var sealed = try await index.sealedSequence()

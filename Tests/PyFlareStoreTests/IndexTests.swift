@@ -342,8 +342,9 @@ struct IndexTests {
         let child = try normalized([PResource(attributes: [("service.name", .string("api"))], scopes: [PScope(spans: [
             PSpan(traceID: trace, spanID: 2, parentSpanID: 1, name: "child", start: baseTime + 1, end: baseTime + 2),
         ])])])
-        for (number, batch) in (rootFirst ? [root, child] : [child, root]).enumerated() {
-            let built = SegmentWriter(blockRows: 2, pricing: pricing).build([batch])
+        let parts: [NormalizedBatch] = rootFirst ? [root, child] : [child, root]
+        for (number, part) in parts.enumerated() {
+            let built = SegmentWriter(blockRows: 2, pricing: pricing).build([part])
             _ = try await index.recordSegment(path: "segments/\(number).seg", segment: built, bytesOnDisk: 1)
         }
         let summary = try #require(try await index.summaries(TraceQuery()).first)
@@ -367,5 +368,61 @@ extension Array where Element: Hashable {
     func uniqued() -> [Element] {
         var seen = Set<Element>()
         return filter { seen.insert($0).inserted }
+    }
+}
+
+/// Values from clients that the summaries must survive.
+struct SummaryEdgeCaseTests {
+    let pricing = PricingTable.builtIn()
+
+    /// Services and models are kept as comma-separated sets: a name containing a comma must
+    /// neither split in two nor match a filter for a part of it.
+    @Test func aServiceNameWithACommaStaysOneName() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let index = try IndexDatabase(path: directory.path + "/index.db")
+        let batch = try normalized([PResource(attributes: [("service.name", .string("billing,eu"))], scopes: [PScope(spans: [
+            PSpan(traceID: .test(0x90), spanID: 1, attributes: [("gen_ai.request.model", .string("org/model,v2"))]),
+        ])])])
+        let built = SegmentWriter(blockRows: 4, pricing: pricing).build([batch])
+        _ = try await index.recordSegment(path: "segments/a.seg", segment: built, bytesOnDisk: 1)
+        var query = TraceQuery()
+        query.service = "billing"
+        #expect(try await index.summaries(query).isEmpty, "a filter for \"billing\" matches service \"billing,eu\"")
+        query.service = "billing,eu"
+        #expect(try await index.summaries(query).count == 1)
+        let summary = try #require(try await index.summaries(TraceQuery()).first)
+        #expect(summary.services == ["billing,eu"])
+        #expect(summary.models == ["org/model,v2"])
+    }
+
+    /// Token counts are client-supplied Int64s: adding two of them must not trap the seal.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PYFLARE_CRASH_TESTS"] != nil,
+                   "traps: TraceSummary adds token counts with +; set PYFLARE_CRASH_TESTS=1 to reproduce"))
+    func hugeTokenCountsInOneTraceDoNotTrapTheSummary() throws {
+        let batch = try normalized([PResource(attributes: [("service.name", .string("s"))], scopes: [PScope(spans: [
+            PSpan(traceID: .test(0x91), spanID: 1, attributes: [("gen_ai.usage.input_tokens", .int(.max))]),
+            PSpan(traceID: .test(0x91), spanID: 2, attributes: [("gen_ai.usage.input_tokens", .int(.max))]),
+        ])])])
+        let summaries = TraceSummary.summarize([batch])
+        #expect(summaries.count == 1)
+    }
+
+    /// The same across segments: SQLite turns an overflowing integer sum into a REAL.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PYFLARE_CRASH_TESTS"] != nil,
+                   "traps: an overflowing token sum in traces is read back as Int64; set PYFLARE_CRASH_TESTS=1 to reproduce"))
+    func hugeTokenCountsAcrossSegmentsDoNotBreakTheListing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let index = try IndexDatabase(path: directory.path + "/index.db")
+        for number in 0..<2 {
+            let batch = try normalized([PResource(attributes: [("service.name", .string("s"))], scopes: [PScope(spans: [
+                PSpan(traceID: .test(0x94), spanID: UInt64(number + 1), attributes: [("gen_ai.usage.input_tokens", .int(.max))]),
+            ])])])
+            let built = SegmentWriter(blockRows: 4, pricing: pricing).build([batch])
+            _ = try await index.recordSegment(path: "segments/\(number).seg", segment: built, bytesOnDisk: 1)
+        }
+        let summaries = try await index.summaries(TraceQuery())
+        #expect(summaries.count == 1)
     }
 }

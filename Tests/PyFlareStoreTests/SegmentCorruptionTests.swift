@@ -165,8 +165,12 @@ struct SegmentCorruptionTests {
         let (built, batches) = try smallSegment()
         let expected = canonicalBySpanID(batches)
         let path = directory.path + "/any.seg"
+        // Chunk bytes are checksummed before anything reads them (every chunk byte is flipped in
+        // the test above); here every third one is, and every byte of header, footer and trailer.
+        let firstFooterByte = footerRange(built.bytes).lowerBound
+        let positions = built.bytes.indices.filter { $0 < SegmentFooter.headerLength || $0 >= firstFooterByte || $0 % 3 == 0 }
         var harmless: [Int] = []
-        for position in built.bytes.indices {
+        for position in positions {
             var bytes = built.bytes
             bytes[position] ^= 0xA5
             try writeFile(path, bytes)

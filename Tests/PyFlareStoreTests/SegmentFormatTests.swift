@@ -133,7 +133,7 @@ struct SegmentFormatTests {
 
         // The wire decoder keeps the attributes as sent…
         let spans = batches[0].spans
-        #expect(render(spans.keyValues(in: spans.attributes, spans.spanAttributes[a2])) == render(expected))
+        #expect(render(pairs: spans.keyValues(in: spans.attributes, spans.spanAttributes[a2])) == render(pairs: expected.map { (key: $0.0, value: $0.1) }))
 
         // …the encoder moves large ones to large_text…
         let encoder = BlockEncoder(batches, pricing: pricing)
@@ -159,7 +159,7 @@ struct SegmentFormatTests {
         let built = SegmentWriter(blockRows: 3, pricing: pricing).build(batches)
         let (_, decoded) = try writeAndRead(built, in: directory)
         let (batch, row) = try #require(decoded.lazy.compactMap { batch in batch.spans.spanIDs.firstIndex(of: 0xA2).map { (batch, $0) } }.first)
-        #expect(render(batch.spans.keyValues(in: batch.spans.attributes, batch.spans.spanAttributes[row])) == render(expected))
+        #expect(render(pairs: batch.spans.keyValues(in: batch.spans.attributes, batch.spans.spanAttributes[row])) == render(pairs: expected.map { (key: $0.0, value: $0.1) }))
     }
 
     @Test func blockEncoderToDecoderInAnyRowOrder() throws {
@@ -215,6 +215,16 @@ struct SegmentFormatTests {
         #expect(error?.description.contains("parent_span_id") == true)
     }
 
+    @Test func anEmptySegmentRoundTrips() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let built = SegmentWriter(blockRows: 3, pricing: pricing).build([])
+        let (reader, decoded) = try writeAndRead(built, in: directory)
+        #expect(reader.footer.rows == 0 && reader.footer.blocks.isEmpty && decoded.isEmpty)
+        #expect(built.traceBlocks.isEmpty && built.summaries.isEmpty)
+        #expect(built.bytes.count == SegmentFooter.headerLength + built.footer.encoded().count + SegmentFooter.trailerLength)
+    }
+
     /// Nullable columns store zigzag(value) + 1: every Int64 must survive, Int64.min included.
     @Test func nullableColumnsKeepExtremeValues() throws {
         let directory = try TemporaryDirectory()
@@ -242,5 +252,28 @@ struct SegmentFormatTests {
 
         let (_, decoded) = try writeAndRead(SegmentWriter(blockRows: 3, pricing: pricing).build([batch]), in: directory)
         expectSameSpans(decoded, [batch])
+    }
+}
+
+/// Client-supplied numbers that normalization must survive before anything is stored
+/// (PyFlareModel; found while testing the store, reproduced here).
+struct NormalizationOverflowTests {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PYFLARE_CRASH_TESTS"] != nil,
+                   "traps: SpanNormalizer adds input + output tokens with +; set PYFLARE_CRASH_TESTS=1 to reproduce"))
+    func inputPlusOutputTokensDoNotTrap() throws {
+        let batch = try normalized([PResource(scopes: [PScope(spans: [
+            PSpan(traceID: .test(0x92), spanID: 1, attributes: [("gen_ai.usage.input_tokens", .int(.max)), ("gen_ai.usage.output_tokens", .int(1))]),
+        ])])])
+        #expect(batch.count == 1)
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["PYFLARE_CRASH_TESTS"] != nil,
+                   "traps: ModelPrice.costMicros converts an out-of-range Double to Int64; set PYFLARE_CRASH_TESTS=1 to reproduce"))
+    func hugeTokenCountsOfAPricedModelDoNotTrap() throws {
+        let batch = try normalized([PResource(scopes: [PScope(spans: [
+            PSpan(traceID: .test(0x93), spanID: 1, attributes: [("gen_ai.request.model", .string("gpt-4o")),
+                                                                ("gen_ai.usage.input_tokens", .int(1 << 62))]),
+        ])])])
+        #expect(batch.count == 1)
     }
 }

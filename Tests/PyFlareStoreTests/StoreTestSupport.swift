@@ -188,12 +188,9 @@ func render(_ value: AttributeValue) -> String {
     }
 }
 
-func render(_ pairs: [(key: String, value: AttributeValue)]) -> String {
+/// Key/value pairs as `SpanBatch.keyValues(in:_:)` gives them, or as a payload is built from.
+func render(pairs: [(key: String, value: AttributeValue)]) -> String {
     "{" + pairs.map { $0.key.debugDescription + ": " + render($0.value) }.joined(separator: ", ") + "}"
-}
-
-func render(_ pairs: KeyValues) -> String {
-    render(pairs.map { (key: $0.0, value: $0.1) })
 }
 
 /// Every field of span `row` of `batch`, one per line: what a round trip must keep.
@@ -212,7 +209,7 @@ func canonical(_ batch: NormalizedBatch, _ row: Int, pricing: PricingTable = .bu
         "kind=\(spans.kinds[row])",
         "start=\(spans.startTimes[row])",
         "end=\(spans.endTimes[row])",
-        "attributes=\(render(spans.keyValues(in: spans.attributes, spans.spanAttributes[row])))",
+        "attributes=\(render(pairs: spans.keyValues(in: spans.attributes, spans.spanAttributes[row])))",
         "dropped_attributes=\(spans.droppedAttributeCounts[row])",
         "dropped_events=\(spans.droppedEventCounts[row])",
         "dropped_links=\(spans.droppedLinkCounts[row])",
@@ -221,20 +218,20 @@ func canonical(_ batch: NormalizedBatch, _ row: Int, pricing: PricingTable = .bu
     for event in spans.spanEvents[row].indices {
         lines.append("event time=\(spans.events.times[event]) name=\(text(spans.events.names[event]))"
                      + " dropped=\(spans.events.droppedAttributeCounts[event])"
-                     + " attributes=\(render(spans.keyValues(in: spans.eventAttributes, spans.events.attributes[event])))")
+                     + " attributes=\(render(pairs: spans.keyValues(in: spans.eventAttributes, spans.events.attributes[event])))")
     }
     for link in spans.spanLinks[row].indices {
         lines.append("link trace=\(Hex.string(spans.links.traceIDs[link])) span=\(Hex.string(spans.links.spanIDs[link]))"
                      + " state=\(text(spans.links.traceStates[link])) flags=\(spans.links.flags[link])"
                      + " dropped=\(spans.links.droppedAttributeCounts[link])"
-                     + " attributes=\(render(spans.keyValues(in: spans.linkAttributes, spans.links.attributes[link])))")
+                     + " attributes=\(render(pairs: spans.keyValues(in: spans.linkAttributes, spans.links.attributes[link])))")
     }
     let scope = Int(spans.scopeIndices[row])
     let resource = Int(spans.scopes.resourceIndices[scope])
-    lines.append("resource attributes=\(render(spans.keyValues(in: spans.attributes, spans.resources.attributes[resource])))"
+    lines.append("resource attributes=\(render(pairs: spans.keyValues(in: spans.attributes, spans.resources.attributes[resource])))"
                  + " dropped=\(spans.resources.droppedAttributeCounts[resource]) schema=\(text(spans.resources.schemaURLs[resource]))")
     lines.append("scope name=\(text(spans.scopes.names[scope])) version=\(text(spans.scopes.versions[scope]))"
-                 + " attributes=\(render(spans.keyValues(in: spans.attributes, spans.scopes.attributes[scope])))"
+                 + " attributes=\(render(pairs: spans.keyValues(in: spans.attributes, spans.scopes.attributes[scope])))"
                  + " dropped=\(spans.scopes.droppedAttributeCounts[scope]) schema=\(text(spans.scopes.schemaURLs[scope]))")
     let price = Int(columns.priceIndex[row])
     lines += [

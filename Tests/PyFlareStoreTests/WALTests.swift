@@ -171,14 +171,17 @@ struct WriteAheadLogTests {
         defer { directory.remove() }
         let durable = DurableRecords()
         let wal = makeLog(directory.path, syncMode: syncMode, maxFileBytes: 2_048, durable: durable)
-        let count = 300
-        let assigned = try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
-            for index in 0..<count {
-                group.addTask { (index, try await wal.append(payload(index), item: index)) }
+        // Waves of concurrent appends: within a wave they share group commits; a file is
+        // started between groups once the active one is past its size.
+        let count = 300, wave = 30
+        var assigned: [UInt64: Int] = [:]
+        for first in stride(from: 0, to: count, by: wave) {
+            try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
+                for index in first..<(first + wave) {
+                    group.addTask { (index, try await wal.append(payload(index), item: index)) }
+                }
+                for try await (index, sequence) in group { assigned[sequence] = index }
             }
-            var assigned: [UInt64: Int] = [:]
-            for try await (index, sequence) in group { assigned[sequence] = index }
-            return assigned
         }
         try await wal.close()
 

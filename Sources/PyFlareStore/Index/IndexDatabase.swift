@@ -42,10 +42,21 @@ final class IndexDatabase: Sendable {
         Int64(Date().timeIntervalSince1970 * 1e9)
     }
 
-    /// `pyflare_merge_set(a, b)`: the sorted union of two comma-separated sets.
+    /// Separates the members of a set stored as text (`traces.services`, `traces.models`):
+    /// the ASCII unit separator, which names do not contain, unlike commas.
+    static let setSeparator: Character = "\u{1F}"
+
+    static func joinSet(_ values: some Sequence<String>) -> String {
+        values.sorted().joined(separator: String(setSeparator))
+    }
+
+    static func splitSet(_ text: String) -> [String] {
+        text.split(separator: setSeparator).map(String.init)
+    }
+
+    /// `pyflare_merge_set(a, b)`: the sorted union of two sets stored as text.
     static let mergeSet = DatabaseFunction("pyflare_merge_set", argumentCount: 2, pure: true) { values in
-        let sets = values.map { (String.fromDatabaseValue($0) ?? "").split(separator: ",").map(String.init) }
-        return Set(sets.joined()).sorted().joined(separator: ",")
+        joinSet(Set(values.flatMap { splitSet(String.fromDatabaseValue($0) ?? "") }))
     }
 
     private func write<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
@@ -123,7 +134,7 @@ final class IndexDatabase: Sendable {
                     Int64(bitPattern: summary.startTime), Int64(bitPattern: summary.endTime),
                     summary.spanCount, summary.errorCount, summary.inputTokens, summary.outputTokens, summary.totalTokens,
                     summary.costMicros, summary.unpricedCount,
-                    summary.services.sorted().joined(separator: ","), summary.models.sorted().joined(separator: ","),
+                    Self.joinSet(summary.services), Self.joinSet(summary.models),
                     summary.user, summary.session,
                 ])
             }
@@ -175,13 +186,13 @@ final class IndexDatabase: Sendable {
 
     // MARK: - Traces
 
-    /// The active segments and blocks holding spans of `traceID`.
-    func locations(of traceID: TraceID) async throws(StoreError) -> [(path: String, block: Int)] {
+    /// The segments (with their state) and blocks holding spans of `traceID`.
+    func locations(of traceID: TraceID) async throws(StoreError) -> [(path: String, block: Int, state: String)] {
         try await read("looking up a trace") { db in
             try Row.fetchAll(db, sql: """
-                SELECT s.path, t.block FROM trace_index t JOIN segments s ON s.id = t.segment_id
-                WHERE t.trace_id = ? AND s.state = 'active' ORDER BY s.id, t.block
-                """, arguments: [Data(traceID.bytes)]).map { ($0["path"], $0["block"]) }
+                SELECT s.path, t.block, s.state FROM trace_index t JOIN segments s ON s.id = t.segment_id
+                WHERE t.trace_id = ? ORDER BY s.id, t.block
+                """, arguments: [Data(traceID.bytes)]).map { ($0["path"], $0["block"], $0["state"]) }
         }
     }
 
@@ -190,11 +201,11 @@ final class IndexDatabase: Sendable {
             var conditions: [String] = []
             var arguments: [(any DatabaseValueConvertible)?] = []
             if let service = query.service {
-                conditions.append("instr(',' || services || ',', ',' || ? || ',') > 0")
+                conditions.append("instr(char(31) || services || char(31), char(31) || ? || char(31)) > 0")
                 arguments.append(service)
             }
             if let model = query.model {
-                conditions.append("instr(',' || models || ',', ',' || ? || ',') > 0")
+                conditions.append("instr(char(31) || models || char(31), char(31) || ? || char(31)) > 0")
                 arguments.append(model)
             }
             if let user = query.user {

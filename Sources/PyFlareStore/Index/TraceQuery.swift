@@ -81,8 +81,8 @@ public struct TraceSummaryRow: Sendable, Equatable {
         totalTokens = row["total_tokens"]
         costMicros = row["cost_micros"]
         unpricedCount = row["unpriced_count"]
-        services = (row["services"] as String).split(separator: ",").map(String.init)
-        models = (row["models"] as String).split(separator: ",").map(String.init)
+        services = IndexDatabase.splitSet(row["services"])
+        models = IndexDatabase.splitSet(row["models"])
         user = row["user_id"]
         session = row["session_id"]
     }
