@@ -60,8 +60,8 @@ CREATE TABLE traces (
     total_tokens       INTEGER NOT NULL,
     cost_micros        INTEGER,                -- NULL while no span of the trace has a cost
     unpriced_count     INTEGER NOT NULL,       -- spans with tokens and no known price
-    services           TEXT    NOT NULL,       -- comma-separated, sorted
-    models             TEXT    NOT NULL,       -- comma-separated, sorted
+    services           TEXT    NOT NULL,       -- sorted, separated by char(31) (unit separator)
+    models             TEXT    NOT NULL,       -- sorted, separated by char(31) (unit separator)
     user_id            TEXT,
     session_id         TEXT
 );

@@ -53,6 +53,6 @@ extension ModelPrice {
             + Double(usage.cacheRead) * (cacheRead ?? input)
             + Double(usage.cacheWrite) * (cacheWrite ?? input)
             + Double(usage.output) * output
-        return Int64(micros.rounded())
+        return Int64(saturating: micros.rounded())
     }
 }

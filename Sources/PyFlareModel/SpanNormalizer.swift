@@ -123,7 +123,7 @@ public struct SpanNormalizer: Sendable {
         columns.cacheReadTokens.append(cacheRead)
         columns.cacheWriteTokens.append(cacheWrite)
         columns.reasoningTokens.append(integer(.reasoningTokens))
-        let total = integer(.totalTokens) ?? ((input != nil || output != nil) ? (input ?? 0) + (output ?? 0) : nil)
+        let total = integer(.totalTokens) ?? ((input != nil || output != nil) ? (input ?? 0).addingSaturating(output ?? 0) : nil)
         columns.totalTokens.append(total)
 
         // Cost: the span's own figure first, then tokens × price.

@@ -36,3 +36,17 @@ enum ValueConversion {
         batch.string(StringRef(packed: payload)).trimmingCharacters(in: .whitespaces)
     }
 }
+
+extension Int64 {
+    /// `self + other`, held at the bounds instead of trapping: token counts and costs come
+    /// from clients, and a nonsense figure must not stop the server.
+    @inlinable public func addingSaturating(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    /// The nearest Int64 to `value` (0 for NaN).
+    @inlinable public init(saturating value: Double) {
+        if value.isNaN { self = 0 } else if value >= 9.223372036854775807e18 { self = .max } else if value <= -9.223372036854775808e18 { self = .min } else { self = Int64(value) }
+    }
+}

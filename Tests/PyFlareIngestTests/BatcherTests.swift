@@ -48,13 +48,24 @@ struct BatcherTests {
                 sink: sink, metrics: metrics, logger: Logger(label: "test"))
     }
 
+    /// Submits each batch from its own task (a submitter waits for the write) and collects the results.
+    func submitAll(_ batcher: Batcher, _ batches: [NormalizedBatch]) -> Task<[Batcher.SubmitResult], Never> {
+        Task {
+            await withTaskGroup(of: Batcher.SubmitResult.self) { group in
+                for batch in batches { group.addTask { await batcher.submit(batch) } }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+    }
+
     @Test func flushesWhenTheBatchSizeIsReached() async throws {
         let sink = RecordingSink()
         let batcher = batcher(sink, maxBatch: 100)
         try await testGracefulShutdown { trigger in
             let run = Task { try await batcher.run() }
-            for _ in 0..<4 { #expect(batcher.submit(makeTraces(10, spansPerTrace: 3)) == .accepted) }  // 120 spans
-            #expect(await eventually { sink.flushes == [120] })
+            let results = submitAll(batcher, (0..<4).map { _ in makeTraces(10, spansPerTrace: 3) })  // 120 spans
+            #expect(await results.value == Array(repeating: .accepted, count: 4))
+            #expect(sink.flushes == [120])
             #expect(batcher.heldSpans == 0)
             trigger.triggerGracefulShutdown()
             try await run.value
@@ -66,8 +77,29 @@ struct BatcherTests {
         let batcher = batcher(sink, maxBatch: 1_000_000, interval: .milliseconds(50))
         try await testGracefulShutdown { trigger in
             let run = Task { try await batcher.run() }
-            #expect(batcher.submit(makeTraces(5)) == .accepted)
-            #expect(await eventually { sink.written == 15 })
+            let started = ContinuousClock.now
+            #expect(await batcher.submit(makeTraces(5)) == .accepted)
+            #expect(started.duration(to: .now) >= .milliseconds(45))
+            #expect(sink.written == 15)
+            trigger.triggerGracefulShutdown()
+            try await run.value
+        }
+    }
+
+    @Test func withoutIntervalAnIdleWorkerWritesAtOnceAndGroupsFormWhileBusy() async throws {
+        let sink = RecordingSink(blocking: true)
+        let batcher = batcher(sink, maxBatch: 1_000_000, interval: .zero)
+        try await testGracefulShutdown { trigger in
+            let run = Task { try await batcher.run() }
+            // Two workers take the first two submissions; the next five wait together.
+            let first = submitAll(batcher, [makeTraces(1, seed: 1), makeTraces(1, seed: 2)])
+            #expect(await eventually { batcher.heldSpans == 6 })
+            let rest = submitAll(batcher, (3...7).map { makeTraces(1, seed: UInt64($0)) })
+            #expect(await eventually { batcher.heldSpans == 21 })
+            sink.release(3)
+            #expect(await first.value == [.accepted, .accepted])
+            #expect(await rest.value == Array(repeating: .accepted, count: 5))
+            #expect(sink.flushes.sorted() == [3, 3, 15])
             trigger.triggerGracefulShutdown()
             try await run.value
         }
@@ -78,24 +110,51 @@ struct BatcherTests {
         let batcher = batcher(sink, maxBatch: 30, maxQueued: 90)
         try await testGracefulShutdown { trigger in
             let run = Task { try await batcher.run() }
-            var accepted = 0
-            var refused = 0
-            for _ in 0..<10 {
-                switch batcher.submit(makeTraces(10, spansPerTrace: 3)) {
-                case .accepted: accepted += 30
-                case .full: refused += 30
-                case .closed: Issue.record("closed too early")
-                }
-            }
-            #expect(accepted == 90)
-            #expect(refused == 210)
+            let results = submitAll(batcher, (0..<10).map { _ in makeTraces(10, spansPerTrace: 3) })
+            #expect(await eventually { batcher.heldSpans == 90 })
             sink.release(100)
-            #expect(await eventually { sink.written == 90 })
+            let outcomes = await results.value
+            #expect(outcomes.filter { $0 == .accepted }.count == 3)
+            #expect(outcomes.filter { $0 == .full }.count == 7)
+            #expect(sink.written == 90)
             // Room again once written.
-            #expect(batcher.submit(makeTraces(10, spansPerTrace: 3)) == .accepted)
+            #expect(await batcher.submit(makeTraces(10, spansPerTrace: 3)) == .accepted)
             trigger.triggerGracefulShutdown()
             try await run.value
             #expect(sink.written == 120)
+        }
+    }
+
+    @Test func aFailedWriteIsReportedToEverySubmitter() async throws {
+        let batcher = Batcher(configuration: .init(maxBatchSpans: 1_000_000, flushInterval: .zero, maxQueuedSpans: 1000, workers: 1),
+                              sink: FailingSink(), metrics: metrics, logger: Logger(label: "test"))
+        try await testGracefulShutdown { trigger in
+            let run = Task { try await batcher.run() }
+            let result = await batcher.submit(makeTraces(2))
+            guard case .failed(let message) = result else {
+                Issue.record("expected .failed, got \(result)")
+                return
+            }
+            #expect(message.contains("disk full"))
+            #expect(batcher.heldSpans == 0)
+            trigger.triggerGracefulShutdown()
+            try await run.value
+        }
+    }
+
+    @Test func drainingWritesWhatWaitsWithoutWaitingForTheInterval() async throws {
+        let sink = RecordingSink()
+        let batcher = batcher(sink, maxBatch: 1_000_000, interval: .seconds(3600))
+        try await testGracefulShutdown { trigger in
+            let run = Task { try await batcher.run() }
+            let results = submitAll(batcher, (1...3).map { makeTraces(10, seed: UInt64($0)) })
+            #expect(await eventually { batcher.heldSpans == 90 })
+            #expect(sink.written == 0)
+            batcher.beginDraining()
+            #expect(await results.value == Array(repeating: .accepted, count: 3))
+            #expect(sink.written == 90)
+            trigger.triggerGracefulShutdown()
+            try await run.value
         }
     }
 
@@ -104,14 +163,22 @@ struct BatcherTests {
         let batcher = batcher(sink, maxBatch: 1_000_000, interval: .seconds(3600))
         try await testGracefulShutdown { trigger in
             let run = Task { try await batcher.run() }
-            for seed in 1...7 { #expect(batcher.submit(makeTraces(10, seed: UInt64(seed))) == .accepted) }
-            try await Task.sleep(for: .milliseconds(20))
+            let results = submitAll(batcher, (1...7).map { makeTraces(10, seed: UInt64($0)) })
+            #expect(await eventually { batcher.heldSpans == 210 })
             #expect(sink.written == 0)
             trigger.triggerGracefulShutdown()
             try await run.value
+            #expect(await results.value == Array(repeating: .accepted, count: 7))
             #expect(sink.written == 210)
             #expect(sink.closed)
-            #expect(batcher.submit(makeTraces(1)) == .closed)
+            #expect(await batcher.submit(makeTraces(1)) == .closed)
         }
     }
+}
+
+/// A sink whose every write fails, like a full disk.
+struct FailingSink: SpanSink {
+    struct DiskFull: Error, CustomStringConvertible { var description: String { "disk full" } }
+    func write(_ batches: [NormalizedBatch]) async throws { throw DiskFull() }
+    func close() async throws {}
 }

@@ -379,8 +379,12 @@ private struct KeyValueReader {
         return RowRange(start: start, count: count)
     }
 
-    private func value(_ kindByte: UInt8, _ input: inout ByteReader, nested: inout AttributeTable) throws(FormatError) -> (ValueKind, UInt64) {
+    /// Values nested deeper are refused, as the wire decoder refuses them: recursion must stay bounded.
+    static let maxNesting = 64
+
+    private func value(_ kindByte: UInt8, _ input: inout ByteReader, nested: inout AttributeTable, depth: Int = 0) throws(FormatError) -> (ValueKind, UInt64) {
         guard let kind = ValueKind(rawValue: kindByte) else { throw FormatError("unknown value kind \(kindByte)") }
+        guard depth < Self.maxNesting else { throw FormatError("values nested deeper than \(Self.maxNesting)") }
         switch kind {
         case .empty: return (kind, 0)
         case .string, .bytes: return (kind, try input.stringRef().packed)
@@ -391,7 +395,7 @@ private struct KeyValueReader {
             let count = try input.count(atMost: input.remaining)
             let start = nested.reserveRows(count)
             for index in 0..<count {
-                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested)
+                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested, depth: depth + 1)
                 nested.set(row: start + index, KeyValueRow(key: .empty, kind: elementKind, payload: payload))
             }
             return (kind, RowRange(start: start, count: count).packed)
@@ -400,7 +404,7 @@ private struct KeyValueReader {
             let start = nested.reserveRows(count)
             for index in 0..<count {
                 let key = try input.stringRef()
-                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested)
+                let (elementKind, payload) = try value(try input.byte(), &input, nested: &nested, depth: depth + 1)
                 nested.set(row: start + index, KeyValueRow(key: key, kind: elementKind, payload: payload))
             }
             return (kind, RowRange(start: start, count: count).packed)

@@ -147,7 +147,8 @@ struct BlockEncoder {
         var out = ByteWriter(capacity: rows.count * 2)
         var nulls = 0, low = Int64.max, high = Int64.min
         for address in rows {
-            if let number = value(views[Int(address.batch)], Int(address.row)) {
+            // Int64.min is stored as Int64.min + 1: its zigzag + 1 would wrap to the null code.
+            if let number = value(views[Int(address.batch)], Int(address.row)).map({ max($0, .min + 1) }) {
                 out.varint(UInt64(bitPattern: (number << 1) ^ (number >> 63)) &+ 1)
                 low = min(low, number)
                 high = max(high, number)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PyFlareModel
 import PyFlareWire
 
 /// Filters and paging of `GET /api/v1/traces`.
@@ -76,15 +77,25 @@ public struct TraceSummaryRow: Sendable, Equatable {
         endTime = UInt64(bitPattern: row["end_ns"])
         spanCount = row["span_count"]
         errorCount = row["error_count"]
-        inputTokens = row["input_tokens"]
-        outputTokens = row["output_tokens"]
-        totalTokens = row["total_tokens"]
-        costMicros = row["cost_micros"]
+        inputTokens = Self.int64(row, "input_tokens") ?? 0
+        outputTokens = Self.int64(row, "output_tokens") ?? 0
+        totalTokens = Self.int64(row, "total_tokens") ?? 0
+        costMicros = Self.int64(row, "cost_micros")
         unpricedCount = row["unpriced_count"]
         services = IndexDatabase.splitSet(row["services"])
         models = IndexDatabase.splitSet(row["models"])
         user = row["user_id"]
         session = row["session_id"]
+    }
+
+    /// SQLite turns an integer sum that overflows into a REAL: read it back held at the bounds.
+    static func int64(_ row: Row, _ column: String) -> Int64? {
+        let value: DatabaseValue = row[column]
+        switch value.storage {
+        case .int64(let number): return number
+        case .double(let number): return Int64(saturating: number)
+        default: return nil
+        }
     }
 }
 

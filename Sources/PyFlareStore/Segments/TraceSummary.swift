@@ -55,10 +55,10 @@ struct TraceSummary: Sendable, Equatable {
         endTime = max(endTime, max(spans.endTimes[row], spans.startTimes[row]))
         if spans.statusCodes[row] == 2 { errorCount += 1 }
         let input = columns.inputTokens[row], output = columns.outputTokens[row]
-        inputTokens += input ?? 0
-        outputTokens += output ?? 0
-        totalTokens += columns.totalTokens[row] ?? ((input ?? 0) + (output ?? 0))
-        if let cost = columns.costMicros[row] { costMicros = (costMicros ?? 0) + cost }
+        inputTokens = inputTokens.addingSaturating(input ?? 0)
+        outputTokens = outputTokens.addingSaturating(output ?? 0)
+        totalTokens = totalTokens.addingSaturating(columns.totalTokens[row] ?? (input ?? 0).addingSaturating(output ?? 0))
+        if let cost = columns.costMicros[row] { costMicros = (costMicros ?? 0).addingSaturating(cost) }
         let model = text(columns.model[row])
         if let model { models.insert(model) }
         if columns.costMicros[row] == nil, model != nil, input != nil || output != nil { unpricedCount += 1 }
@@ -66,7 +66,8 @@ struct TraceSummary: Sendable, Equatable {
         if let service { services.insert(service) }
         if spans.parentSpanIDs[row] == 0 {
             rootService = service
-            rootName = text(spans.names[row])
+            // Non-nil even when empty: the index takes the root's service only with its name.
+            rootName = text(spans.names[row]) ?? ""
         }
         if user == nil { user = text(columns.user[row]) }
         if session == nil { session = text(columns.session[row]) }
