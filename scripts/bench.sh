@@ -78,7 +78,8 @@ r = json.load(open(report))
 lat = r["latency_ms"]
 extra = ""
 if stored:
-    extra = f"{int(stored):,} lines, {int(nbytes)/max(1,int(stored)):,.0f} B/span on disk"
+    unit = "lines" if sink == "file" else "spans in segments"
+    extra = f"{int(stored):,} {unit}, {int(nbytes)/max(1,int(stored)):,.0f} B/span on disk"
 print(f"| {name} | {sink} | {r['spans_sent_ok']:,} | {r['spans_per_s']:,.0f} | {int(float(flushed)):,} | "
       f"{lat['p50']} / {lat['p99']} | {int(rss)/1024:,.0f} MiB | {r['status']} {extra} |")
 PYEOF

@@ -45,28 +45,26 @@ struct BlockDecoder {
 
     // MARK: - Typed columns
 
-    func varints(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+    /// One value per row, each read by `element`.
+    private func perRow<T>(_ column: SpanColumn, _ element: (inout ByteReader) throws(FormatError) -> T) throws(ColumnError) -> [T] {
         try read(column) { reader, _ throws(FormatError) in
-            var values = [UInt64](); values.reserveCapacity(rows)
-            for _ in 0..<rows { values.append(try reader.varint()) }
+            var values = [T]()
+            values.reserveCapacity(rows)
+            for _ in 0..<rows { values.append(try element(&reader)) }
             return values
         }
+    }
+
+    func varints(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+        try perRow(column) { reader throws(FormatError) in try reader.varint() }
     }
 
     func fixed64s(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
-        try read(column) { reader, _ throws(FormatError) in
-            var values = [UInt64](); values.reserveCapacity(rows)
-            for _ in 0..<rows { values.append(try reader.fixed64()) }
-            return values
-        }
+        try perRow(column) { reader throws(FormatError) in try reader.fixed64() }
     }
 
     func zigzags(_ column: SpanColumn) throws(ColumnError) -> [Int64] {
-        try read(column) { reader, _ throws(FormatError) in
-            var values = [Int64](); values.reserveCapacity(rows)
-            for _ in 0..<rows { values.append(try reader.zigzag()) }
-            return values
-        }
+        try perRow(column) { reader throws(FormatError) in try reader.zigzag() }
     }
 
     /// Start times: deltas summed back up.
@@ -83,18 +81,11 @@ struct BlockDecoder {
     }
 
     func nullables(_ column: SpanColumn) throws(ColumnError) -> [Int64?] {
-        try read(column) { reader, _ throws(FormatError) in
-            var values = [Int64?](); values.reserveCapacity(rows)
-            for _ in 0..<rows {
-                let raw = try reader.varint()
-                if raw == 0 {
-                    values.append(nil)
-                } else {
-                    let zigzag = raw &- 1
-                    values.append(Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
-                }
-            }
-            return values
+        try perRow(column) { reader throws(FormatError) -> Int64? in
+            let raw = try reader.varint()
+            guard raw != 0 else { return nil }
+            let zigzag = raw &- 1
+            return Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
         }
     }
 

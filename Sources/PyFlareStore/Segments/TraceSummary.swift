@@ -42,14 +42,15 @@ struct TraceSummary: Sendable, Equatable {
                     summaries.append(TraceSummary(traceID: traceID))
                 }
                 func text(_ ref: StringRef) -> String? { strings.string(ref, batch: batchIndex, in: spans) }
-                summaries[index].add(row: row, of: batch, text: text)
+                summaries[index].add(row: row, spans: spans, columns: columns, text: text)
             }
         }
         return summaries
     }
 
-    private mutating func add(row: Int, of batch: NormalizedBatch, text: (StringRef) -> String?) {
-        let spans = batch.spans, columns = batch.columns
+    /// `spans` and `columns` are passed in (borrowed), not read from the batch here: that
+    /// would copy, and retain, every column of the batch once per row.
+    private mutating func add(row: Int, spans: SpanBatch, columns: AIColumns, text: (StringRef) -> String?) {
         spanCount += 1
         startTime = min(startTime, spans.startTimes[row])
         endTime = max(endTime, max(spans.endTimes[row], spans.startTimes[row]))
