@@ -30,12 +30,9 @@ public struct APIRoutes: Sendable {
             if problems.isEmpty {
                 json.raw(#"{"status":"ready"}"#)
             } else {
-                json.raw(#"{"status":"not_ready","problems":["#)
-                for (index, problem) in problems.enumerated() {
-                    if index > 0 { json.byte(UInt8(ascii: ",")) }
-                    json.string(problem)
-                }
-                json.raw("]}")
+                json.raw(#"{"status":"not_ready","problems":"#)
+                json.strings(problems)
+                json.byte(UInt8(ascii: "}"))
             }
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable,
                             headers: [.contentType: "application/json"],

@@ -79,12 +79,9 @@ public struct TraceRoutes: Sendable {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             encoder.encode(stored.batches[entry.batch], span: entry.span, into: &json)
         }
-        json.raw(#"],"warnings":["#)
-        for (index, warning) in stored.warnings.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            json.string(warning)
-        }
-        json.raw("]}")
+        json.raw(#"],"warnings":"#)
+        json.strings(stored.warnings)
+        json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
 
@@ -118,9 +115,9 @@ public struct TraceRoutes: Sendable {
         json.raw(#","unpriced_count":"#)
         json.int(Int64(row.unpricedCount))
         json.raw(#","services":"#)
-        strings(row.services, into: &json)
+        json.strings(row.services)
         json.raw(#","models":"#)
-        strings(row.models, into: &json)
+        json.strings(row.models)
         json.raw(#","user":"#)
         optional(row.user, into: &json)
         json.raw(#","session":"#)
@@ -132,14 +129,6 @@ public struct TraceRoutes: Sendable {
         if let text { json.string(text) } else { json.null() }
     }
 
-    private static func strings(_ values: [String], into json: inout JSONWriter) {
-        json.byte(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            json.string(value)
-        }
-        json.byte(UInt8(ascii: "]"))
-    }
 
     /// The filters of the query string; a malformed one is a 400 naming it.
     static func query(from parameters: FlatDictionary<Substring, Substring>) throws(APIError) -> TraceQuery {
@@ -187,6 +176,14 @@ public struct TraceRoutes: Sendable {
 /// Times in the API: RFC 3339 text or unix nanoseconds.
 enum TimeParsing {
     /// Exact to the nanosecond: the fraction is read as digits, not through a `Double`.
+    // ISO8601DateFormatter is thread-safe once configured; making one per call costs more than the rest.
+    nonisolated(unsafe) private static let wholeSeconds = ISO8601DateFormatter()
+    nonisolated(unsafe) private static let withFraction: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+
     static func nanoseconds(_ text: String) -> UInt64? {
         if let value = UInt64(text) { return value }
         var text = text.uppercased()
@@ -197,13 +194,11 @@ enum TimeParsing {
             fraction = value * UInt64(pow(10.0, Double(9 - digits.count)))
             text.removeSubrange(dot..<text.index(dot, offsetBy: 1 + digits.count))
         }
-        guard let date = ISO8601DateFormatter().date(from: text), date.timeIntervalSince1970 >= 0 else { return nil }
+        guard let date = wholeSeconds.date(from: text), date.timeIntervalSince1970 >= 0 else { return nil }
         return UInt64(date.timeIntervalSince1970.rounded()) * 1_000_000_000 + fraction
     }
 
     static func rfc3339(_ nanoseconds: UInt64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
+        withFraction.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
     }
 }

@@ -44,7 +44,6 @@ public final class Batcher: Service, Sendable {
     public func submit(_ batch: NormalizedBatch) async -> SubmitResult {
         guard !batch.spans.isEmpty else { return .accepted }
         let now = ContinuousClock.now
-        let eager = configuration.flushInterval == .zero
         return await withCheckedContinuation { ack in
             let (refusal, wake, queued) = state.withLock { state -> (SubmitResult?, [BatcherState.Dispatch], Int) in
                 if state.closed { return (.closed, [], state.heldSpans) }
@@ -55,7 +54,7 @@ public final class Batcher: Service, Sendable {
                 state.heldSpans += batch.count
                 if state.openSince == nil { state.openSince = now }
                 if state.openSpans >= configuration.maxBatchSpans { state.sealOpen() }
-                return (nil, state.dispatch(eager: eager), state.heldSpans)
+                return (nil, state.dispatch(eager: configuration.writesEagerly), state.heldSpans)
             }
             if let refusal { ack.resume(returning: refusal) }
             wake.resumeAll()
@@ -121,11 +120,10 @@ public final class Batcher: Service, Sendable {
     }
 
     private func nextFlush() async -> BatcherState.Group? {
-        let eager = configuration.flushInterval == .zero
         return await withCheckedContinuation { continuation in
             state.withLock { state in
                 state.waiters.append(continuation)
-                return state.dispatch(eager: eager)
+                return state.dispatch(eager: configuration.writesEagerly)
             }.resumeAll()
         }
     }

@@ -19,4 +19,7 @@ public struct BatcherConfiguration: Sendable, Equatable {
     }
 
     public static let defaults = BatcherConfiguration()
+
+    /// Without an interval an idle worker takes what waits at once.
+    var writesEagerly: Bool { flushInterval == .zero }
 }

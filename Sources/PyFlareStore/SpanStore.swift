@@ -261,19 +261,13 @@ enum SegmentNaming {
     static let temporaryPrefix = ".tmp-"
 
     static func newName(lastSequence: UInt64) -> String {
-        let now = UInt64(clock_gettime_nsec_np_portable())
+        let now = UInt64(IndexDatabase.nowNanoseconds())
         return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8) + ".seg"
     }
 
     private static func hex(_ value: UInt64) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
-    }
-
-    private static func clock_gettime_nsec_np_portable() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }
 
@@ -291,10 +285,6 @@ final class SegmentReaderCache: Sendable {
         }
         return reader
     }
-
-    func forget(_ path: String) {
-        _ = readers.withLock { $0.removeValue(forKey: path) }
-    }
 }
 
 /// The store's counters and gauges.
@@ -311,9 +301,3 @@ struct StoreMetrics: Sendable {
     /// Spans received again (an exporter retry) and stored once.
     let resentSpans = Counter(label: "pyflare_spans_resent_total")
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

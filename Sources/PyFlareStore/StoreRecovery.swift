@@ -35,16 +35,19 @@ struct StoreRecovery {
         }
 
         let rows = try await index.segments()
-        for row in rows {
+        var states = rows.map(\.state)
+        for (position, row) in rows.enumerated() {
             let path = configuration.dataDirectory + "/" + row.path
             let exists = StoreDirectory.exists(path)
             switch (row.state, exists) {
             case ("active", false):
                 try await index.setState("missing", segment: row.id)
+                states[position] = "missing"
                 logger.error("segment file is missing; its spans cannot be read", metadata: ["path": "\(row.path)"])
                 actions.append("marked missing \(row.path)")
             case ("missing", true):
                 try await index.setState("active", segment: row.id)
+                states[position] = "active"
                 actions.append("found again \(row.path)")
             case ("active", true):
                 do {
@@ -52,6 +55,7 @@ struct StoreRecovery {
                 } catch let error as StoreError where error.code == .corrupt {
                     try quarantine(row.path, reason: "\(error)")
                     try await index.setState("quarantined", segment: row.id)
+                    states[position] = "quarantined"
                     actions.append("quarantined \(row.path)")
                 }
             default:
@@ -60,7 +64,6 @@ struct StoreRecovery {
         }
 
         // Reported until an operator deals with them: restored files become active again at the next start.
-        let states = try await index.segments().map(\.state)
         for state in ["missing", "quarantined"] {
             Gauge(label: "pyflare_segments", dimensions: [("state", state)]).record(states.filter { $0 == state }.count)
         }
@@ -136,12 +139,11 @@ struct StoreRecovery {
     static func rebuild(path: String, pricing: PricingTable) throws(StoreError) -> BuiltSegment {
         let reader = try SegmentReader(path: path)
         let batches = try reader.verify(pricing: pricing)
-        var traceBlocks: [TraceID: [Int]] = [:]
+        var traceBlocks = TraceBlocks()
         for (block, batch) in batches.enumerated() {
-            for traceID in Set(batch.spans.traceIDs) { traceBlocks[traceID, default: []].append(block) }
+            for traceID in batch.spans.traceIDs { traceBlocks.add(traceID, block: block) }
         }
-        return BuiltSegment(bytes: [], footer: reader.footer,
-                            traceBlocks: traceBlocks.map { ($0.key, $0.value) }.sorted { $0.traceID < $1.traceID },
+        return BuiltSegment(bytes: [], footer: reader.footer, traceBlocks: traceBlocks.sorted,
                             summaries: TraceSummary.summarize(batches))
     }
 }

@@ -9,6 +9,7 @@ struct Unsealed {
         var sequence: UInt64
         var batches: [NormalizedBatch]
         var bytes: Int
+        var spans: Int { batches.reduce(0) { $0 + $1.count } }
     }
 
     /// Waiting for the next seal.
@@ -18,9 +19,11 @@ struct Unsealed {
     private(set) var activeBytes = 0
     private(set) var sealingBytes = 0
     private(set) var oldest: ContinuousClock.Instant?
+    /// Spans active and sealing, kept as entries come and go (read on every group commit).
+    private(set) var spanCount = 0
+    private var sealingSpans = 0
 
     var totalBytes: Int { activeBytes + sealingBytes }
-    var spanCount: Int { (active + sealing).reduce(0) { $0 + $1.batches.reduce(0) { $0 + $1.count } } }
 
     /// Memory a batch holds: its arena plus its columns, roughly.
     static func footprint(_ batches: [NormalizedBatch]) -> Int {
@@ -31,6 +34,7 @@ struct Unsealed {
         if active.isEmpty { oldest = .now }
         active.append(entry)
         activeBytes += entry.bytes
+        spanCount += entry.spans
     }
 
     /// Moves everything active to sealing; nil when a seal is already running or nothing waits.
@@ -38,6 +42,7 @@ struct Unsealed {
         guard sealing.isEmpty, !active.isEmpty else { return nil }
         sealing = active
         sealingBytes = activeBytes
+        sealingSpans = spanCount
         active = []
         activeBytes = 0
         oldest = nil
@@ -47,6 +52,8 @@ struct Unsealed {
     mutating func finishSeal() {
         sealing = []
         sealingBytes = 0
+        spanCount -= sealingSpans
+        sealingSpans = 0
     }
 
     /// A failed seal gives its entries back, ahead of what arrived since.
@@ -56,6 +63,7 @@ struct Unsealed {
         activeBytes += sealingBytes
         sealing = []
         sealingBytes = 0
+        sealingSpans = 0
         oldest = .now
     }
 

@@ -130,4 +130,15 @@ public struct JSONWriter {
     }
 
     public mutating func null() { raw("null") }
+
+    /// `["a","b"]`.
+    public mutating func strings(_ values: some Sequence<String>) {
+        byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            string(value)
+        }
+        byte(UInt8(ascii: "]"))
+    }
 }
+

@@ -175,12 +175,7 @@ final class IndexDatabase: Sendable {
 
     static func jsonArray(_ values: [String]) -> String {
         var json = JSONWriter()
-        json.byte(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            json.string(value)
-        }
-        json.byte(UInt8(ascii: "]"))
+        json.strings(values)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 

@@ -10,6 +10,20 @@ struct BuiltSegment: Sendable {
     var summaries: [TraceSummary]
 }
 
+/// Which blocks hold spans of each trace: the segment's rows for `trace_index`.
+struct TraceBlocks {
+    private var blocks: [TraceID: [Int]] = [:]
+
+    /// Blocks are added in increasing order; a repeat of the last one is ignored.
+    mutating func add(_ traceID: TraceID, block: Int) {
+        if blocks[traceID]?.last != block { blocks[traceID, default: []].append(block) }
+    }
+
+    var sorted: [(traceID: TraceID, blocks: [Int])] {
+        blocks.map { ($0.key, $0.value) }.sorted { $0.traceID < $1.traceID }
+    }
+}
+
 /// Sorts spans, cuts them into blocks, encodes and compresses each column chunk, and
 /// lays out a segment file (`docs/segment-format.md`).
 struct SegmentWriter: Sendable {
@@ -31,12 +45,11 @@ struct SegmentWriter: Sendable {
         file.append(contentsOf: [0, 0])
 
         var blocks: [SegmentFooter.Block] = []
-        var traceBlocks: [TraceID: [Int]] = [:]
+        var traceBlocks = TraceBlocks()
         for (blockIndex, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
             let slice = rows[start..<min(start + blockRows, rows.count)]
             for address in slice {
-                let traceID = batches[Int(address.batch)].spans.traceIDs[Int(address.row)]
-                if traceBlocks[traceID]?.last != blockIndex { traceBlocks[traceID, default: []].append(blockIndex) }
+                traceBlocks.add(batches[Int(address.batch)].spans.traceIDs[Int(address.row)], block: blockIndex)
             }
             let block = encoder.encode(slice)
             var chunks: [SegmentFooter.Chunk] = []
@@ -66,8 +79,7 @@ struct SegmentWriter: Sendable {
         trailer.append(SegmentFooter.magic)
         file.append(contentsOf: trailer.bytes)
 
-        return BuiltSegment(bytes: file, footer: footer,
-                            traceBlocks: traceBlocks.map { ($0.key, $0.value) }.sorted { $0.traceID < $1.traceID },
+        return BuiltSegment(bytes: file, footer: footer, traceBlocks: traceBlocks.sorted,
                             summaries: TraceSummary.summarize(batches))
     }
 

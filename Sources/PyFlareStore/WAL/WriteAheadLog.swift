@@ -143,9 +143,13 @@ final class WriteAheadLog<Item: Sendable>: Sendable {
         file.unsynced = true
         switch configuration.syncMode {
         case .always: try sync(&file)
-        case .interval: if file.lastSync.duration(to: .now) >= configuration.syncInterval { try sync(&file) }
+        case .interval: try syncIfDue(&file)
         case .never: break
         }
+    }
+
+    private func syncIfDue(_ file: inout ActiveFile) throws(StoreError) {
+        if file.lastSync.duration(to: .now) >= configuration.syncInterval { try sync(&file) }
     }
 
     private func sync(_ file: inout ActiveFile) throws(StoreError) {
@@ -174,7 +178,7 @@ final class WriteAheadLog<Item: Sendable>: Sendable {
         guard configuration.syncMode == .interval else { return }
         try await threadPool.runIfActive { [self] in
             try file.withLock { file throws(StoreError) in
-                if file.lastSync.duration(to: .now) >= configuration.syncInterval { try sync(&file) }
+                try syncIfDue(&file)
             }
         }
     }
