@@ -107,7 +107,7 @@ let package = Package(
 if ProcessInfo.processInfo.environment["PYFLARE_BENCHMARKS"] != nil {
     package.dependencies.append(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]))
-    package.targets.append(
+    package.targets.append(contentsOf: [
         .executableTarget(
             name: "DecodeBenchmarks",
             dependencies: [
@@ -116,5 +116,15 @@ if ProcessInfo.processInfo.environment["PYFLARE_BENCHMARKS"] != nil {
             ],
             path: "Benchmarks/DecodeBenchmarks",
             swiftSettings: swiftSettings,
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "StoreBenchmarks",
+            dependencies: [
+                "PyFlareWire", "PyFlareModel", "PyFlareStore",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/StoreBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ])
 }

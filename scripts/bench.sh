@@ -26,12 +26,13 @@ mkdir -p "$SCRATCH/payloads" "$OUT"
 echo "== payloads (loadgen --no-send, batch 500)"
 "$PY" "$LOADGEN" --no-send --spans 500 --pool 1 --batch 500 --seed 7 --out-payload "$SCRATCH/payloads/payload.pb" 2>/dev/null
 "$PY" "$LOADGEN" --no-send --spans 500 --pool 1 --batch 500 --seed 7 --json --out-payload "$SCRATCH/payloads/payload.json" 2>/dev/null
+"$PY" scripts/bench_store.py payloads --loadgen "$LOADGEN" --out "$SCRATCH/payloads" --count 20
 
 echo "== release build"
 swift build -c release --scratch-path "$SCRATCH" --product pyflare
 
 echo "== decoder benchmarks"
-swift package --scratch-path "$SCRATCH" benchmark --target DecodeBenchmarks --no-progress --format markdown \
+swift package --scratch-path "$SCRATCH" benchmark --no-progress --format markdown \
     | tee "$OUT/decode.md"
 
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

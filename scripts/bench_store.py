@@ -8,6 +8,9 @@
   bench_store.py lookup --api URL --ids FILE --samples N
       Times GET /api/v1/traces/{id} for trace ids from FILE (loadgen --ids-out), one
       keep-alive connection, and prints p50/p99 in ms as JSON.
+  bench_store.py payloads --loadgen PATH --out DIR --count N
+      Writes N distinct 500-span protobuf payloads of the reference workload to
+      DIR/pool-NN.pb, for the store's in-process benchmarks (WAL record, segment build).
 """
 from __future__ import annotations
 
@@ -83,6 +86,14 @@ def lookup(args) -> None:
                       "max_ms": round(times[-1], 2)}))
 
 
+def payloads(args) -> None:
+    lg = load_loadgen(args.loadgen)
+    pool = lg.build_pool(args.count, 500, 7, time.time_ns(), False, False)
+    for index, payload in enumerate(pool):
+        with open(f"{args.out}/pool-{index:02d}.pb", "wb") as f:
+            f.write(payload.body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,8 +106,12 @@ def main() -> None:
     p.add_argument("--api", required=True)
     p.add_argument("--ids", required=True)
     p.add_argument("--samples", type=int, default=2000)
+    p = sub.add_parser("payloads")
+    p.add_argument("--loadgen", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--count", type=int, default=20)
     args = parser.parse_args()
-    {"no-text": no_text, "lookup": lookup}[args.command](args)
+    {"no-text": no_text, "lookup": lookup, "payloads": payloads}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@ import PyFlareModel
 import PyFlareWire
 
 /// A segment ready to be written: the file's bytes and what the index records about it.
-struct BuiltSegment: Sendable {
-    var bytes: [UInt8]
+package struct BuiltSegment: Sendable {
+    package var bytes: [UInt8]
     var footer: SegmentFooter
     /// Each trace and the blocks holding its spans.
     var traceBlocks: [(traceID: TraceID, blocks: [Int])]
@@ -26,17 +26,17 @@ struct TraceBlocks {
 
 /// Sorts spans, cuts them into blocks, encodes and compresses each column chunk, and
 /// lays out a segment file (`docs/segment-format.md`).
-struct SegmentWriter: Sendable {
+package struct SegmentWriter: Sendable {
     /// Spans per block (row group).
     var blockRows: Int
     var pricing: PricingTable
 
-    init(blockRows: Int, pricing: PricingTable) {
+    package init(blockRows: Int, pricing: PricingTable) {
         self.blockRows = max(1, blockRows)
         self.pricing = pricing
     }
 
-    func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil) -> BuiltSegment {
+    package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil) -> BuiltSegment {
         let encoder = BlockEncoder(batches, pricing: pricing)
         let rows = sortedRows(batches, encoder.allRows)
 
@@ -44,6 +44,7 @@ struct SegmentWriter: Sendable {
         withUnsafeBytes(of: SegmentFooter.formatVersion.littleEndian) { file.append(contentsOf: $0) }
         file.append(contentsOf: [0, 0])
 
+        let compressor = ZstdCompressor()
         var blocks: [SegmentFooter.Block] = []
         var traceBlocks = TraceBlocks()
         for (blockIndex, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
@@ -56,7 +57,7 @@ struct SegmentWriter: Sendable {
             for column in SpanColumn.allCases {
                 guard let raw = block.chunks[Int(column.rawValue)] else { continue }
                 let offset = file.count
-                let length = raw.withUnsafeBytes { Zstd.compress($0, level: column.compressionLevel, appendingTo: &file) }
+                let length = raw.withUnsafeBytes { compressor.compress($0, level: column.compressionLevel, appendingTo: &file) }
                 let checksum = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
                 let stats = block.stats[Int(column.rawValue)]
                 chunks.append(SegmentFooter.Chunk(

@@ -5,11 +5,14 @@ import PyFlareModel
 /// `[version byte = 1][varint rows][varint column count][per column: id byte, varint raw length]` followed
 /// by one zstd frame (level 1) of the chunks back to back, in that order. The chunks use
 /// the segment encodings, so recovery decodes them with the same code as segments.
-enum WALPayload {
+package enum WALPayload {
+    /// Requests encode their records concurrently; each takes a context from here.
+    private static let compressors = ZstdCompressorPool()
+
     /// Bumped with any change of the payload or of the column encodings it uses.
     static let version: UInt8 = 1
 
-    static func encode(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
+    package static func encode(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
         let encoder = BlockEncoder(batches, pricing: pricing)
         let block = encoder.encode(encoder.allRows)
         var header = ByteWriter(capacity: 128)
@@ -25,7 +28,9 @@ enum WALPayload {
             raw.append(contentsOf: chunk)
         }
         var payload = header.bytes
-        raw.withUnsafeBytes { _ = Zstd.compress($0, level: 1, appendingTo: &payload) }
+        compressors.withCompressor { compressor in
+            raw.withUnsafeBytes { _ = compressor.compress($0, level: 1, appendingTo: &payload) }
+        }
         return payload
     }
 
