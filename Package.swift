@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
     ],
     targets: [
         // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
@@ -55,6 +57,15 @@ let package = Package(
         .testTarget(name: "PyFlareIngestTests", dependencies: [
             "PyFlareIngest", "PyFlareTesting",
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+
+        // OTLP/gRPC receiver (grpc-swift 2 over NIO HTTP/2), kept apart: it brings TLS and HTTP/2
+        .target(name: "PyFlareGRPC", dependencies: [
+            "PyFlareWire", "PyFlareIngest",
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 
         // zstd from the system (apt: libzstd-dev)
@@ -83,7 +94,7 @@ let package = Package(
 
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAPI",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),

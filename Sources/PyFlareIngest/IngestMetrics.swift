@@ -33,4 +33,9 @@ public struct IngestMetrics: Sendable {
     public func recordRequest(signal: String, status: Int) {
         Counter(label: "pyflare_http_requests_total", dimensions: [("signal", signal), ("code", String(status))]).increment()
     }
+
+    /// Counts one OTLP/gRPC call by signal and gRPC status code (0 = OK).
+    public func recordGRPCRequest(signal: String, code: Int) {
+        Counter(label: "pyflare_grpc_requests_total", dimensions: [("signal", signal), ("code", String(code))]).increment()
+    }
 }

@@ -50,29 +50,25 @@ public struct OTLPHTTPReceiver: Sendable {
     }
 
     private func export(_ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
-        let batch: SpanBatch
-        do {
-            batch = try format == .protobuf ? SpanBatch.decodeProtobuf(body) : SpanBatch.decodeJSON(body)
-        } catch {
-            pipeline.metrics.spansRejectedMalformed.increment()
-            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "malformed \(format.name) ExportTraceServiceRequest: \(error)")
-        }
-        switch await pipeline.ingest(batch) {
+        let outcome = await OTLPExport(pipeline: pipeline).export(.traces, body: body, json: format == .json)
+        let retryAfter = OTLPExport.retryAfterSeconds(outcome)
+        switch outcome {
         case .accepted(let rejected, let message):
             let bytes = format == .protobuf
                 ? OTLPResponse.exportProtobuf(rejected: rejected, message: message)
                 : OTLPResponse.exportJSON(signal: .traces, rejected: rejected, message: message)
             return Response(status: .ok, headers: [.contentType: format.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-        case .full:
-            throw OTLPHTTPError(.tooManyRequests, format: format, grpcCode: 8,
-                                "ingest queue is full (\(pipeline.batcher.configuration.maxQueuedSpans) spans); retry later",
-                                retryAfterSeconds: 1)
+        case .malformed(let message):
+            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, message)
+        case .full(let message):
+            throw OTLPHTTPError(.tooManyRequests, format: format, grpcCode: 8, message, retryAfterSeconds: retryAfter)
         case .closed:
-            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "server is shutting down", retryAfterSeconds: 5)
-        case .failed(let reason):
-            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "spans could not be stored: \(reason)",
-                                retryAfterSeconds: 5)
+            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "server is shutting down", retryAfterSeconds: retryAfter)
+        case .failed(let message):
+            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, message, retryAfterSeconds: retryAfter)
+        case .unsupported(let message):
+            throw OTLPHTTPError(.notFound, format: format, grpcCode: 12, message)
         }
     }
 

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import Prometheus
 import PyFlareAPI
+import PyFlareGRPC
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
@@ -42,6 +43,9 @@ public struct PyFlareServer: Sendable {
         let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: pricing), sampler: Sampler(samplerConfiguration),
                                       batcher: batcher, metrics: metrics)
 
+        let otlpGRPC = OTLPGRPCReceiver(
+            export: OTLPExport(pipeline: pipeline), host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
+            maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"))
         let otlpRouter = Router()
         OTLPHTTPReceiver(pipeline: pipeline, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
@@ -64,7 +68,7 @@ public struct PyFlareServer: Sendable {
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
         // batcher's flush interval are answered), then the API and the receiver, then the batcher.
         let group = ServiceGroup(
-            services: [batcher, otlpHTTP, api, DrainTrigger(batcher: batcher)],
+            services: [batcher, otlpHTTP, otlpGRPC, api, DrainTrigger(batcher: batcher)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()

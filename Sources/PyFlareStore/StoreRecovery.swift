@@ -143,7 +143,7 @@ struct StoreRecovery {
         for (block, batch) in batches.enumerated() {
             for traceID in batch.spans.traceIDs { traceBlocks.add(traceID, block: block) }
         }
-        return BuiltSegment(bytes: [], footer: reader.footer, traceBlocks: traceBlocks.sorted,
+        return BuiltSegment(kind: reader.kind, bytes: [], footer: reader.footer, traceBlocks: traceBlocks.sorted,
                             summaries: TraceSummary.summarize(batches))
     }
 }

@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "OTLP/HTTP port (default 4318).")
     var otlpHttpPort: Int?
-    @Option(help: "OTLP/gRPC port (default 4317; the gRPC receiver is not built yet).")
+    @Option(help: "OTLP/gRPC port (default 4317).")
     var otlpGrpcPort: Int?
     @Option(help: "REST API port (default 8080).")
     var apiPort: Int?

@@ -211,7 +211,7 @@ struct SegmentFormatTests {
         #expect(try partial.fixed64s(.spanID) == decoded[1].spans.spanIDs)
         #expect(try partial.traceIDs() == decoded[1].spans.traceIDs)
         let error = #expect(throws: ColumnError.self) { try partial.decodeBatch(pricing: pricing) }
-        #expect(error?.column == .parentSpanID)
+        #expect(error?.columnName == SpanColumn.parentSpanID.name)
         #expect(error?.description.contains("parent_span_id") == true)
     }
 
@@ -222,7 +222,7 @@ struct SegmentFormatTests {
         let (reader, decoded) = try writeAndRead(built, in: directory)
         #expect(reader.footer.rows == 0 && reader.footer.blocks.isEmpty && decoded.isEmpty)
         #expect(built.traceBlocks.isEmpty && built.summaries.isEmpty)
-        #expect(built.bytes.count == SegmentFooter.headerLength + built.footer.encoded().count + SegmentFooter.trailerLength)
+        #expect(built.bytes.count == SegmentFooter.headerLength + built.footer.encoded(SpanColumn.self).count + SegmentFooter.trailerLength)
     }
 
     /// Nullable columns store zigzag(value) + 1: every Int64 survives, except Int64.min, which is

@@ -43,11 +43,14 @@ struct ConfigOption: Sendable {
         option("otlp.http.max_body_bytes", "Largest request body, after decompression; larger bodies get 413.", "16777216") { config, node, key throws(ConfigError) in
             config.otlpHTTPMaxBodyBytes = try node.integer(key, in: 1024...(1 << 30))
         },
-        option("otlp.grpc.host", "Address the OTLP/gRPC receiver will bind (the gRPC receiver is not built yet).", "0.0.0.0") { config, node, key throws(ConfigError) in
+        option("otlp.grpc.host", "IP address the OTLP/gRPC receiver binds (all interfaces by default).", "0.0.0.0") { config, node, key throws(ConfigError) in
             config.otlpGRPC.host = try node.nonEmptyString(key)
         },
-        option("otlp.grpc.port", "Port of the OTLP/gRPC receiver (the gRPC receiver is not built yet).", "4317") { config, node, key throws(ConfigError) in
+        option("otlp.grpc.port", "Port of the OTLP/gRPC receiver (TraceService, LogsService, MetricsService).", "4317") { config, node, key throws(ConfigError) in
             config.otlpGRPC.port = try node.integer(key, in: 0...65535)
+        },
+        option("otlp.grpc.max_message_bytes", "Largest request message, after decompression; larger ones get RESOURCE_EXHAUSTED.", "16777216") { config, node, key throws(ConfigError) in
+            config.otlpGRPCMaxMessageBytes = try node.integer(key, in: 1024...(1 << 30))
         },
         option("api.host", "Address the REST API binds; loopback by default since it serves everything stored.", "127.0.0.1") { config, node, key throws(ConfigError) in
             config.api.host = try node.nonEmptyString(key)

@@ -15,6 +15,7 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     /// Largest OTLP/HTTP body, after decompression. Default 16 MiB.
     public var otlpHTTPMaxBodyBytes = 16 << 20
     public var otlpGRPC = Listener(host: "0.0.0.0", port: 4317)
+    public var otlpGRPCMaxMessageBytes = 16 << 20
     /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
     public var api = Listener(host: "127.0.0.1", port: 8080)
     public var batcher = BatcherConfiguration.defaults

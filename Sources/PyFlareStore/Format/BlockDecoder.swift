@@ -5,7 +5,7 @@ import PyFlareWire
 struct BlockDecoder {
     let rows: Int
     private(set) var arena: [UInt8]
-    /// Indexed by ``SpanColumn/rawValue``: where each present chunk lies in ``arena``.
+    /// Indexed by the column's raw value: where each present chunk lies in ``arena``.
     let ranges: [Range<Int>?]
 
     init(rows: Int, arena: [UInt8], ranges: [Range<Int>?]) {
@@ -26,10 +26,10 @@ struct BlockDecoder {
         self.init(rows: block.rows, arena: arena, ranges: ranges)
     }
 
-    func has(_ column: SpanColumn) -> Bool { ranges[Int(column.rawValue)] != nil }
+    func has(_ column: some SegmentColumn) -> Bool { ranges[Int(column.rawValue)] != nil }
 
     /// Reads `column`'s chunk; `base` is the chunk's offset in the arena.
-    private func read<T>(_ column: SpanColumn, _ body: (inout ByteReader, Int) throws(FormatError) -> T) throws(ColumnError) -> T {
+    private func read<T>(_ column: some SegmentColumn, _ body: (inout ByteReader, Int) throws(FormatError) -> T) throws(ColumnError) -> T {
         guard let range = ranges[Int(column.rawValue)] else { throw ColumnError(column: column, FormatError("column is missing")) }
         do {
             return try arena.withBytes { raw throws(FormatError) in
@@ -46,7 +46,7 @@ struct BlockDecoder {
     // MARK: - Typed columns
 
     /// One value per row, each read by `element`.
-    private func perRow<T>(_ column: SpanColumn, _ element: (inout ByteReader) throws(FormatError) -> T) throws(ColumnError) -> [T] {
+    private func perRow<T>(_ column: some SegmentColumn, _ element: (inout ByteReader) throws(FormatError) -> T) throws(ColumnError) -> [T] {
         try read(column) { reader, _ throws(FormatError) in
             var values = [T]()
             values.reserveCapacity(rows)
@@ -55,21 +55,21 @@ struct BlockDecoder {
         }
     }
 
-    func varints(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+    func varints(_ column: some SegmentColumn) throws(ColumnError) -> [UInt64] {
         try perRow(column) { reader throws(FormatError) in try reader.varint() }
     }
 
-    func fixed64s(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
+    func fixed64s(_ column: some SegmentColumn) throws(ColumnError) -> [UInt64] {
         try perRow(column) { reader throws(FormatError) in try reader.fixed64() }
     }
 
-    func zigzags(_ column: SpanColumn) throws(ColumnError) -> [Int64] {
+    func zigzags(_ column: some SegmentColumn) throws(ColumnError) -> [Int64] {
         try perRow(column) { reader throws(FormatError) in try reader.zigzag() }
     }
 
     /// Start times: deltas summed back up.
     func startTimes() throws(ColumnError) -> [UInt64] {
-        try read(.startTime) { reader, _ throws(FormatError) in
+        try read(SpanColumn.startTime) { reader, _ throws(FormatError) in
             var values = [UInt64](); values.reserveCapacity(rows)
             var current: Int64 = 0
             for _ in 0..<rows {
@@ -80,7 +80,7 @@ struct BlockDecoder {
         }
     }
 
-    func nullables(_ column: SpanColumn) throws(ColumnError) -> [Int64?] {
+    func nullables(_ column: some SegmentColumn) throws(ColumnError) -> [Int64?] {
         try perRow(column) { reader throws(FormatError) -> Int64? in
             let raw = try reader.varint()
             guard raw != 0 else { return nil }
@@ -90,7 +90,7 @@ struct BlockDecoder {
     }
 
     func traceIDs() throws(ColumnError) -> [TraceID] {
-        try read(.traceID) { reader, _ throws(FormatError) in
+        try read(SpanColumn.traceID) { reader, _ throws(FormatError) in
             let distinct = try reader.count(atMost: rows)
             guard distinct > 0 || rows == 0 else { throw FormatError("\(rows) rows but no trace ids") }
             var ids: [TraceID] = []; ids.reserveCapacity(distinct)
@@ -102,7 +102,7 @@ struct BlockDecoder {
     }
 
     func parentSpanIDs(spanIDs: [UInt64]) throws(ColumnError) -> [UInt64] {
-        try read(.parentSpanID) { reader, _ throws(FormatError) in
+        try read(SpanColumn.parentSpanID) { reader, _ throws(FormatError) in
             var values = [UInt64](); values.reserveCapacity(rows)
             for _ in 0..<rows {
                 switch try reader.varint() {
@@ -118,7 +118,7 @@ struct BlockDecoder {
     }
 
     /// Dictionary codes per row (0 = empty, else entry + 1) and the entries as arena references.
-    func dictionary(_ column: SpanColumn) throws(ColumnError) -> (entries: [StringRef], codes: [Int]) {
+    func dictionary(_ column: some SegmentColumn) throws(ColumnError) -> (entries: [StringRef], codes: [Int]) {
         try read(column) { reader, base throws(FormatError) in
             let count = try reader.count(atMost: reader.remaining)
             var entries: [StringRef] = [.empty]
@@ -133,13 +133,13 @@ struct BlockDecoder {
         }
     }
 
-    func strings(_ column: SpanColumn) throws(ColumnError) -> [StringRef] {
+    func strings(_ column: some SegmentColumn) throws(ColumnError) -> [StringRef] {
         let (entries, codes) = try dictionary(column)
         return codes.map { entries[$0] }
     }
 
     /// Each row's bytes in a `blobs` column, as arena ranges.
-    func blobs(_ column: SpanColumn) throws(ColumnError) -> [Range<Int>] {
+    func blobs(_ column: some SegmentColumn) throws(ColumnError) -> [Range<Int>] {
         try read(column) { reader, base throws(FormatError) in
             var lengths = [Int](); lengths.reserveCapacity(rows)
             for _ in 0..<rows { lengths.append(try reader.count(atMost: reader.remaining)) }
@@ -157,48 +157,48 @@ struct BlockDecoder {
     /// Every column, back into a batch the rest of PyFlare reads like a decoded request.
     consuming func decodeBatch(pricing: PricingTable) throws(ColumnError) -> NormalizedBatch {
         var spans = SpanBatch()
-        spans.spanIDs = try fixed64s(.spanID)
+        spans.spanIDs = try fixed64s(SpanColumn.spanID)
         spans.traceIDs = try traceIDs()
         spans.parentSpanIDs = try parentSpanIDs(spanIDs: spans.spanIDs)
-        spans.traceStates = try strings(.traceState)
-        spans.flags = try varints(.flags).map { UInt32(truncatingIfNeeded: $0) }
-        spans.names = try strings(.name)
-        spans.kinds = try varints(.kind).map { UInt8(truncatingIfNeeded: $0) }
+        spans.traceStates = try strings(SpanColumn.traceState)
+        spans.flags = try varints(SpanColumn.flags).map { UInt32(truncatingIfNeeded: $0) }
+        spans.names = try strings(SpanColumn.name)
+        spans.kinds = try varints(SpanColumn.kind).map { UInt8(truncatingIfNeeded: $0) }
         spans.startTimes = try startTimes()
-        spans.endTimes = zip(spans.startTimes, try zigzags(.duration)).map { $0 &+ UInt64(bitPattern: $1) }
-        spans.statusCodes = try varints(.statusCode).map { UInt8(truncatingIfNeeded: $0) }
-        spans.statusMessages = try strings(.statusMessage)
-        spans.droppedAttributeCounts = try varints(.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
-        spans.droppedEventCounts = try varints(.droppedEvents).map { UInt32(truncatingIfNeeded: $0) }
-        spans.droppedLinkCounts = try varints(.droppedLinks).map { UInt32(truncatingIfNeeded: $0) }
+        spans.endTimes = zip(spans.startTimes, try zigzags(SpanColumn.duration)).map { $0 &+ UInt64(bitPattern: $1) }
+        spans.statusCodes = try varints(SpanColumn.statusCode).map { UInt8(truncatingIfNeeded: $0) }
+        spans.statusMessages = try strings(SpanColumn.statusMessage)
+        spans.droppedAttributeCounts = try varints(SpanColumn.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
+        spans.droppedEventCounts = try varints(SpanColumn.droppedEvents).map { UInt32(truncatingIfNeeded: $0) }
+        spans.droppedLinkCounts = try varints(SpanColumn.droppedLinks).map { UInt32(truncatingIfNeeded: $0) }
 
         var columns = AIColumns()
-        columns.service = try strings(.service)
-        columns.model = try strings(.model)
-        columns.responseModel = try strings(.responseModel)
-        columns.provider = try strings(.provider)
-        columns.operation = try strings(.operation)
-        columns.user = try strings(.user)
-        columns.session = try strings(.session)
-        columns.feature = try strings(.feature)
-        columns.environment = try strings(.environment)
-        columns.kind = try varints(.aiKind).map { AIKind(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
-        columns.costSource = try varints(.costSource).map { CostSource(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
-        columns.inputTokens = try nullables(.inputTokens)
-        columns.outputTokens = try nullables(.outputTokens)
-        columns.cacheReadTokens = try nullables(.cacheReadTokens)
-        columns.cacheWriteTokens = try nullables(.cacheWriteTokens)
-        columns.reasoningTokens = try nullables(.reasoningTokens)
-        columns.totalTokens = try nullables(.totalTokens)
-        columns.costMicros = try nullables(.costMicros)
+        columns.service = try strings(SpanColumn.service)
+        columns.model = try strings(SpanColumn.model)
+        columns.responseModel = try strings(SpanColumn.responseModel)
+        columns.provider = try strings(SpanColumn.provider)
+        columns.operation = try strings(SpanColumn.operation)
+        columns.user = try strings(SpanColumn.user)
+        columns.session = try strings(SpanColumn.session)
+        columns.feature = try strings(SpanColumn.feature)
+        columns.environment = try strings(SpanColumn.environment)
+        columns.kind = try varints(SpanColumn.aiKind).map { AIKind(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
+        columns.costSource = try varints(SpanColumn.costSource).map { CostSource(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
+        columns.inputTokens = try nullables(SpanColumn.inputTokens)
+        columns.outputTokens = try nullables(SpanColumn.outputTokens)
+        columns.cacheReadTokens = try nullables(SpanColumn.cacheReadTokens)
+        columns.cacheWriteTokens = try nullables(SpanColumn.cacheWriteTokens)
+        columns.reasoningTokens = try nullables(SpanColumn.reasoningTokens)
+        columns.totalTokens = try nullables(SpanColumn.totalTokens)
+        columns.costMicros = try nullables(SpanColumn.costMicros)
 
-        let resources = try dictionary(.resource)
-        let scopes = try dictionary(.scope)
-        let prices = try dictionary(.priceModel)
-        let attributes = try blobs(.attributes)
-        let largeText = try blobs(.largeText)
-        let events = try blobs(.events)
-        let links = try blobs(.links)
+        let resources = try dictionary(SpanColumn.resource)
+        let scopes = try dictionary(SpanColumn.scope)
+        let prices = try dictionary(SpanColumn.priceModel)
+        let attributes = try blobs(SpanColumn.attributes)
+        let largeText = try blobs(SpanColumn.largeText)
+        let events = try blobs(SpanColumn.events)
+        let links = try blobs(SpanColumn.links)
 
         let arena = self.arena
         try arena.withBytes { raw throws(ColumnError) in
@@ -248,15 +248,16 @@ struct BlockDecoder {
 
 /// A format error in one column of a block; the reader adds the file and block.
 struct ColumnError: Error, CustomStringConvertible {
-    var column: SpanColumn?
+    /// The column's catalog name; nil when the error is not about one column.
+    var columnName: String?
     var error: FormatError
 
-    init(column: SpanColumn?, _ error: FormatError) {
-        self.column = column
+    init(column: (any SegmentColumn)?, _ error: FormatError) {
+        self.columnName = column?.name
         self.error = error
     }
 
-    var description: String { column.map { "column \($0.name): \(error)" } ?? "\(error)" }
+    var description: String { columnName.map { "column \($0): \(error)" } ?? "\(error)" }
 }
 
 /// Reads serialized key/value lists, resources, scopes, events and links back into a batch.
@@ -276,7 +277,7 @@ private struct KeyValueReader {
     }
 
     func resource(_ ref: StringRef, into spans: inout SpanBatch) throws(ColumnError) -> Int {
-        try wrap(.resource) { () throws(FormatError) -> Int in
+        try wrap(SpanColumn.resource) { () throws(FormatError) -> Int in
             var input = reader(ref.range)
             spans.resources.schemaURLs.append(try input.stringRef())
             spans.resources.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
@@ -287,7 +288,7 @@ private struct KeyValueReader {
     }
 
     func scope(_ ref: StringRef, resource: Int, into spans: inout SpanBatch) throws(ColumnError) -> Int {
-        try wrap(.scope) { () throws(FormatError) -> Int in
+        try wrap(SpanColumn.scope) { () throws(FormatError) -> Int in
             var input = reader(ref.range)
             spans.scopes.names.append(try input.stringRef())
             spans.scopes.versions.append(try input.stringRef())
@@ -301,7 +302,7 @@ private struct KeyValueReader {
     }
 
     func spanAttributes(_ range: Range<Int>, largeText: Range<Int>, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
-        try wrap(.attributes) { () throws(FormatError) -> RowRange in
+        try wrap(SpanColumn.attributes) { () throws(FormatError) -> RowRange in
             var input = reader(range)
             var text = reader(largeText)
             let rows = try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues, largeText: &text)
@@ -313,7 +314,7 @@ private struct KeyValueReader {
 
     func events(_ range: Range<Int>, start: UInt64, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
         guard !range.isEmpty else { return RowRange(start: spans.events.count, count: 0) }
-        return try wrap(.events) { () throws(FormatError) -> RowRange in
+        return try wrap(SpanColumn.events) { () throws(FormatError) -> RowRange in
             var input = reader(range)
             let first = spans.events.count
             let count = try input.count(atMost: range.count)
@@ -330,7 +331,7 @@ private struct KeyValueReader {
 
     func links(_ range: Range<Int>, into spans: inout SpanBatch) throws(ColumnError) -> RowRange {
         guard !range.isEmpty else { return RowRange(start: spans.links.count, count: 0) }
-        return try wrap(.links) { () throws(FormatError) -> RowRange in
+        return try wrap(SpanColumn.links) { () throws(FormatError) -> RowRange in
             var input = reader(range)
             let first = spans.links.count
             let count = try input.count(atMost: range.count)

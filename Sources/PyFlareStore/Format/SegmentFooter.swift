@@ -3,10 +3,18 @@
 struct SegmentFooter: Sendable, Equatable {
     static let magic: [UInt8] = Array("PFSG".utf8)
     static let formatVersion: UInt16 = 1
-    /// Header: magic, version (u16 LE), reserved (u16).
+    /// Header: magic, version (u16 LE), kind (u16 LE, ``SegmentKind``; 0 = spans).
     static let headerLength = 8
     /// Trailer: footer length (u32 LE), footer CRC-32C (u32 LE), version (u16 LE), reserved (u16), magic.
     static let trailerLength = 16
+
+    /// The header of a segment of `kind`.
+    static func header(_ kind: SegmentKind) -> [UInt8] {
+        var header = magic
+        withUnsafeBytes(of: formatVersion.littleEndian) { header.append(contentsOf: $0) }
+        withUnsafeBytes(of: kind.rawValue.littleEndian) { header.append(contentsOf: $0) }
+        return header
+    }
 
     struct Chunk: Sendable, Equatable {
         var column: UInt8
@@ -32,7 +40,7 @@ struct SegmentFooter: Sendable, Equatable {
         var models: [String]
         var chunks: [Chunk]
 
-        func chunk(_ column: SpanColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
+        func chunk(_ column: some SegmentColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
     }
 
     var rows: Int
@@ -47,14 +55,15 @@ struct SegmentFooter: Sendable, Equatable {
     var models: [String] { Array(Set(blocks.flatMap(\.models))).sorted() }
     var rawBytes: Int { blocks.reduce(0) { $0 + $1.chunks.reduce(0) { $0 + $1.rawLength } } }
 
-    func encoded() -> [UInt8] {
+    /// The footer's bytes, with the catalog of `Column`, the segment's columns.
+    func encoded<Column: SegmentColumn>(_: Column.Type) -> [UInt8] {
         var out = ByteWriter(capacity: 64 + blocks.count * 40 * 24)
         out.varint(rows)
         out.fixed64(firstWALSequence)
         out.fixed64(lastWALSequence)
         // The column catalog: what each id means, so a reader can name what it skips.
-        out.varint(SpanColumn.allCases.count)
-        for column in SpanColumn.allCases {
+        out.varint(Column.allCases.count)
+        for column in Column.allCases {
             out.byte(column.rawValue)
             out.byte(column.encoding.rawValue)
             out.lengthPrefixed(column.name)

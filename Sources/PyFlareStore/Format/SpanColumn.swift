@@ -1,9 +1,36 @@
+/// What a segment file holds; the header's kind field (`docs/segment-format.md`).
+enum SegmentKind: UInt16, Sendable, CaseIterable {
+    case spans = 0
+    case logs = 1
+    case metricPoints = 2
+
+    var name: String {
+        switch self {
+        case .spans: "spans"
+        case .logs: "logs"
+        case .metricPoints: "metric_points"
+        }
+    }
+}
+
+/// The columns of one kind of segment. Raw values are part of the file format: never
+/// renumber, only add. A reader skips columns it was not asked for and fails on a
+/// required one that is missing.
+protocol SegmentColumn: CaseIterable, Sendable, Hashable where AllCases == [Self] {
+    static var segmentKind: SegmentKind { get }
+    var rawValue: UInt8 { get }
+    /// The column's name in the footer's catalog, in `segment scan` and in SQL.
+    var name: String { get }
+    /// How the column's values are laid out before compression.
+    var encoding: ColumnEncoding { get }
+    /// zstd level of the column's chunks.
+    var compressionLevel: Int32 { get }
+}
+
 /// The columns of a span block, as stored in segment files and WAL records.
-///
-/// Raw values are part of the file format (`docs/segment-format.md`): never renumber,
-/// only add. A reader skips columns it was not asked for and fails on a required one
-/// that is missing.
-enum SpanColumn: UInt8, CaseIterable, Sendable {
+enum SpanColumn: UInt8, SegmentColumn {
+    static let segmentKind = SegmentKind.spans
+
     case traceID = 1, spanID, parentSpanID, traceState, flags, name, kind
     case startTime, duration, statusCode, statusMessage
     case droppedAttributes, droppedEvents, droppedLinks
@@ -76,12 +103,6 @@ enum SpanColumn: UInt8, CaseIterable, Sendable {
     /// zstd level: text compresses far better at a higher level and is rarely read;
     /// the rest is small and read by every scan.
     var compressionLevel: Int32 { self == .largeText ? 3 : 1 }
-
-    static let byRawValue: [SpanColumn?] = {
-        var table = [SpanColumn?](repeating: nil, count: 256)
-        for column in allCases { table[Int(column.rawValue)] = column }
-        return table
-    }()
 }
 
 /// The byte layout of a column chunk before compression; see `docs/segment-format.md`.

@@ -82,7 +82,7 @@ public enum SegmentInspection {
         case .nullableVarint: return try decoder.nullables(column).reduce(0) { $0 &+ UInt64(bitPattern: $1 ?? 0) }
         case .fixed64: return try decoder.fixed64s(column).reduce(0, &+)
         case .idDictionary: return try decoder.traceIDs().reduce(0) { $0 &+ $1.low }
-        case .spanReference: return try decoder.parentSpanIDs(spanIDs: decoder.fixed64s(.spanID)).reduce(0, &+)
+        case .spanReference: return try decoder.parentSpanIDs(spanIDs: decoder.fixed64s(SpanColumn.spanID)).reduce(0, &+)
         case .dictionary: return try decoder.strings(column).reduce(0) { $0 &+ $1.packed }
         case .blobs: return try decoder.blobs(column).reduce(0) { $0 &+ UInt64($1.count) }
         }

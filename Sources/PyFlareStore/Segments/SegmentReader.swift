@@ -6,6 +6,7 @@ import PyFlareModel
 /// decompressing it, and names the file, block and column in every error.
 final class SegmentReader: Sendable {
     let path: String
+    let kind: SegmentKind
     let footer: SegmentFooter
     let fileLength: Int
     private let file: StoreFile
@@ -27,6 +28,11 @@ final class SegmentReader: Sendable {
         guard version == SegmentFooter.formatVersion, trailerVersion == version else {
             throw StoreError(.unsupportedVersion, "segment format version \(version) (trailer \(trailerVersion)); this build reads version \(SegmentFooter.formatVersion)", path: path)
         }
+        let rawKind = UInt16(header[6]) | UInt16(header[7]) << 8
+        guard let kind = SegmentKind(rawValue: rawKind) else {
+            throw StoreError(.unsupportedVersion, "segment kind \(rawKind) is unknown to this build", path: path)
+        }
+        self.kind = kind
         let footerLength = Int(UInt32(trailer[0]) | UInt32(trailer[1]) << 8 | UInt32(trailer[2]) << 16 | UInt32(trailer[3]) << 24)
         let footerChecksum = UInt32(trailer[4]) | UInt32(trailer[5]) << 8 | UInt32(trailer[6]) << 16 | UInt32(trailer[7]) << 24
         let footerOffset = fileLength - SegmentFooter.trailerLength - footerLength
@@ -44,13 +50,22 @@ final class SegmentReader: Sendable {
         }
     }
 
-    /// Decompresses `columns` (all when nil) of block `index` into one arena.
+    /// Decompresses `columns` (all when nil) of span block `index` into one arena.
     func readBlock(_ index: Int, columns: [SpanColumn]? = nil) throws(StoreError) -> BlockDecoder {
+        try readBlock(index, of: SpanColumn.self, columns: columns)
+    }
+
+    /// Decompresses `columns` (all when nil) of block `index` into one arena; the segment
+    /// must hold `Column`'s kind.
+    func readBlock<Column: SegmentColumn>(_ index: Int, of: Column.Type, columns: [Column]? = nil) throws(StoreError) -> BlockDecoder {
+        guard Column.segmentKind == kind else {
+            throw StoreError(.corrupt, "segment holds \(kind.name), not \(Column.segmentKind.name)", path: path)
+        }
         guard footer.blocks.indices.contains(index) else {
             throw StoreError(.corrupt, "block \(index) does not exist (\(footer.blocks.count) blocks)", path: path)
         }
         let block = footer.blocks[index]
-        let wanted = (columns ?? SpanColumn.allCases).compactMap { column in block.chunk(column).map { (column, $0) } }
+        let wanted = (columns ?? Column.allCases).compactMap { column in block.chunk(column).map { (column, $0) } }
         var arena = [UInt8](repeating: 0, count: wanted.reduce(0) { $0 + $1.1.rawLength })
         var ranges = [Range<Int>?](repeating: nil, count: 256)
         var position = 0

@@ -3,6 +3,7 @@ import PyFlareWire
 
 /// A segment ready to be written: the file's bytes and what the index records about it.
 package struct BuiltSegment: Sendable {
+    var kind: SegmentKind
     package var bytes: [UInt8]
     var footer: SegmentFooter
     /// Each trace and the blocks holding its spans.
@@ -24,8 +25,7 @@ struct TraceBlocks {
     }
 }
 
-/// Sorts spans, cuts them into blocks, encodes and compresses each column chunk, and
-/// lays out a segment file (`docs/segment-format.md`).
+/// Sorts spans, cuts them into blocks and encodes each block's columns into a span segment.
 package struct SegmentWriter: Sendable {
     /// Spans per block (row group).
     var blockRows: Int
@@ -40,47 +40,17 @@ package struct SegmentWriter: Sendable {
         let encoder = BlockEncoder(batches, pricing: pricing)
         let rows = sortedRows(batches, encoder.allRows)
 
-        var file: [UInt8] = SegmentFooter.magic
-        withUnsafeBytes(of: SegmentFooter.formatVersion.littleEndian) { file.append(contentsOf: $0) }
-        file.append(contentsOf: [0, 0])
-
-        let compressor = ZstdCompressor()
-        var blocks: [SegmentFooter.Block] = []
+        var file = SegmentFileBuilder<SpanColumn>()
         var traceBlocks = TraceBlocks()
         for (blockIndex, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
             let slice = rows[start..<min(start + blockRows, rows.count)]
             for address in slice {
                 traceBlocks.add(batches[Int(address.batch)].spans.traceIDs[Int(address.row)], block: blockIndex)
             }
-            let block = encoder.encode(slice)
-            var chunks: [SegmentFooter.Chunk] = []
-            for column in SpanColumn.allCases {
-                guard let raw = block.chunks[Int(column.rawValue)] else { continue }
-                let offset = file.count
-                let length = raw.withUnsafeBytes { compressor.compress($0, level: column.compressionLevel, appendingTo: &file) }
-                let checksum = file.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
-                let stats = block.stats[Int(column.rawValue)]
-                chunks.append(SegmentFooter.Chunk(
-                    column: column.rawValue, encoding: column.encoding.rawValue, compression: 1,
-                    offset: offset, length: length, rawLength: raw.count, nullCount: stats?.nulls ?? 0,
-                    min: stats?.min ?? [], max: stats?.max ?? [], checksum: checksum))
-            }
-            blocks.append(SegmentFooter.Block(rows: block.rows, minStartTime: block.minStartTime, maxStartTime: block.maxStartTime,
-                                              services: block.services, models: block.models, chunks: chunks))
+            file.append(encoder.encode(slice))
         }
-        let footer = SegmentFooter(rows: rows.count, firstWALSequence: walSequences?.lowerBound ?? 0,
-                                   lastWALSequence: walSequences?.upperBound ?? 0, blocks: blocks)
-        let footerBytes = footer.encoded()
-        file.append(contentsOf: footerBytes)
-        var trailer = ByteWriter(capacity: SegmentFooter.trailerLength)
-        trailer.fixed32(UInt32(footerBytes.count))
-        trailer.fixed32(CRC32C.checksum(footerBytes))
-        withUnsafeBytes(of: SegmentFooter.formatVersion.littleEndian) { trailer.append($0) }
-        trailer.append([0, 0])
-        trailer.append(SegmentFooter.magic)
-        file.append(contentsOf: trailer.bytes)
-
-        return BuiltSegment(bytes: file, footer: footer, traceBlocks: traceBlocks.sorted,
+        let (bytes, footer) = file.finish(walSequences: walSequences)
+        return BuiltSegment(kind: .spans, bytes: bytes, footer: footer, traceBlocks: traceBlocks.sorted,
                             summaries: TraceSummary.summarize(batches))
     }
 

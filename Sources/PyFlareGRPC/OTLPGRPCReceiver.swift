@@ -1,0 +1,101 @@
+public import GRPCCore
+import GRPCNIOTransportCore
+import GRPCNIOTransportHTTP2Posix
+public import Logging
+import PyFlareIngest
+import PyFlareWire
+public import ServiceLifecycle
+
+/// OTLP/gRPC: `TraceService/Export`, `LogsService/Export` and `MetricsService/Export` over
+/// HTTP/2 (grpc-swift 2 with its NIO transport), through the same decoders, pipeline and
+/// store as OTLP/HTTP.
+///
+/// Status codes follow the OTLP specification: INVALID_ARGUMENT for a malformed request,
+/// UNAVAILABLE with a RetryInfo under backpressure or while storage fails (clients retry
+/// those), partial success in the response message. gzip and deflate message compression
+/// are accepted; `maxMessageBytes` bounds a message after decompression.
+public struct OTLPGRPCReceiver: Service {
+    public let export: OTLPExport
+    public let host: String
+    public let port: Int
+    public let maxMessageBytes: Int
+    let logger: Logger
+
+    public init(export: OTLPExport, host: String, port: Int, maxMessageBytes: Int, logger: Logger) {
+        self.export = export
+        self.host = host
+        self.port = port
+        self.maxMessageBytes = maxMessageBytes
+        self.logger = logger
+    }
+
+    static let services: [(service: String, signal: OTLPResponse.Signal)] = [
+        ("opentelemetry.proto.collector.trace.v1.TraceService", .traces),
+        ("opentelemetry.proto.collector.logs.v1.LogsService", .logs),
+        ("opentelemetry.proto.collector.metrics.v1.MetricsService", .metrics),
+    ]
+
+    public func run() async throws {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.compression.enabledAlgorithms = .all
+        config.rpc.maxRequestPayloadSize = maxMessageBytes
+        let transport = HTTP2ServerTransport.Posix(address: address, transportSecurity: .plaintext, config: config)
+        var router = RPCRouter<HTTP2ServerTransport.Posix>()
+        for (service, signal) in Self.services {
+            router.registerHandler(
+                forMethod: MethodDescriptor(fullyQualifiedService: service, method: "Export"),
+                deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()
+            ) { request, _ in
+                let single = try await ServerRequest(stream: request)
+                let response = try await handle(signal, body: single.message)
+                return StreamingServerResponse(single: ServerResponse(message: response))
+            }
+        }
+        let server = GRPCServer(transport: transport, router: router)
+        let logger = self.logger
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                if let address = try? await transport.listeningAddress {
+                    logger.info("OTLP/gRPC receiver listening", metadata: ["address": "\(address)"])
+                }
+            }
+            try await withGracefulShutdownHandler {
+                try await server.serve()
+            } onGracefulShutdown: {
+                server.beginGracefulShutdown()
+            }
+        }
+    }
+
+    /// The transport takes IP addresses only; `localhost` is the one name worth accepting.
+    private var address: GRPCNIOTransportCore.SocketAddress {
+        let literal = host == "localhost" ? "127.0.0.1" : host
+        return literal.contains(":") ? .ipv6(host: literal, port: port) : .ipv4(host: literal, port: port)
+    }
+
+    /// The Export response, or the RPCError a client should see.
+    func handle(_ signal: OTLPResponse.Signal, body: [UInt8]) async throws(RPCError) -> [UInt8] {
+        let outcome = await export.export(signal, body: body, json: false)
+        let code: RPCError.Code
+        switch outcome {
+        case .accepted(let rejected, let message):
+            export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: 0)
+            return OTLPResponse.exportProtobuf(rejected: rejected, message: message)
+        case .malformed: code = .invalidArgument
+        case .full, .closed, .failed: code = .unavailable
+        case .unsupported: code = .unimplemented
+        }
+        let message: String
+        switch outcome {
+        case .malformed(let text), .full(let text), .failed(let text), .unsupported(let text): message = text
+        case .closed: message = "server is shutting down"
+        case .accepted: message = ""
+        }
+        export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: code.rawValue)
+        if code == .invalidArgument { logger.debug("rejected OTLP/gRPC request", metadata: ["reason": "\(message)"]) }
+        let metadata = OTLPExport.retryAfterSeconds(outcome).map {
+            RetryInfo.metadata(code: code.rawValue, message: message, retryAfterSeconds: $0)
+        } ?? [:]
+        throw RPCError(code: code, message: message, metadata: metadata)
+    }
+}
