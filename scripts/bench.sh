@@ -40,10 +40,10 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # start_server DATA SINK: starts the release server on DATA; sets PID, OTLP, API.
 start_server() {
     local data=$1 sink=$2
-    OTLP=$(free_port); API=$(free_port)
+    OTLP=$(free_port); API=$(free_port); GRPC=$(free_port)
     printf 'sink:\n  kind: %s\nbatcher:\n  max_queued_spans: 400000\n' "$sink" > "$data/config.yaml"
     "$SCRATCH/release/pyflare" serve --config "$data/config.yaml" --data-dir "$data" \
-        --otlp-http-port "$OTLP" --api-port "$API" --log-level warning >> "$data/server.log" 2>&1 &
+        --otlp-http-port "$OTLP" --otlp-grpc-port "$GRPC" --api-port "$API" --log-level warning >> "$data/server.log" 2>&1 &
     PID=$!
     for _ in $(seq 300); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.1; done
 }
@@ -99,6 +99,30 @@ ingest protobuf-file file
 KEEP=1 ingest protobuf-store store
 cat "$OUT/ingest.md"
 
+# grpc_ingest NAME SINK [bench_grpc.py args...]: the same load as TraceService/Export calls.
+grpc_ingest() {
+    local name=$1 sink=$2; shift 2
+    local data; data=$(mktemp -d)
+    start_server "$data" "$sink"
+    local result; result=$("$PY" scripts/bench_grpc.py --loadgen "$LOADGEN" --endpoint "127.0.0.1:$GRPC" --spans "$SPANS" \
+        --concurrency "$CONCURRENCY" "$@")
+    local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+    kill -TERM "$PID"; wait "$PID" || true
+    rm -rf "$data"
+    "$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print(f"| {sys.argv[2]} | {sys.argv[3]} | {r[\"spans_acked\"]:,} | {r[\"spans_per_s\"]:,} | {r[\"p50_ms\"]} / {r[\"p99_ms\"]} | {int(sys.argv[4])/1024:,.0f} MiB | {r[\"errors\"] or \"none\"} |")' \
+        "$result" "$name" "$sink" "$rss" >> "$OUT/grpc.md"
+}
+
+echo "== OTLP/gRPC ingest ($SPANS spans, batch 500, $CONCURRENCY channels, scripts/bench_grpc.py)"
+{
+    echo "| run | sink | spans acknowledged | spans/s acknowledged | latency ms p50 / p99 | peak RSS | errors |"
+    echo "|---|---|---|---|---|---|---|"
+} > "$OUT/grpc.md"
+grpc_ingest grpc-counting counting
+grpc_ingest grpc-gzip-counting counting --gzip
+grpc_ingest grpc-store store
+cat "$OUT/grpc.md"
+
 echo "== store: bytes on disk, scan speed, trace lookups"
 {
     echo "| measure | result |"
@@ -143,6 +167,10 @@ cat "$OUT/store.md"
     echo "### OTLP/HTTP ingest"
     echo
     cat "$OUT/ingest.md"
+    echo
+    echo "### OTLP/gRPC ingest"
+    echo
+    cat "$OUT/grpc.md"
     echo
     echo "### Durable store"
     echo

@@ -38,7 +38,9 @@ public struct OTLPGRPCReceiver: Service {
     public func run() async throws {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.compression.enabledAlgorithms = .all
-        config.rpc.maxRequestPayloadSize = maxMessageBytes
+        // The transport can only reset the stream (the client sees CANCELLED); a message up to
+        // 4× the limit reaches `handle`, which answers RESOURCE_EXHAUSTED as OTLP clients expect.
+        config.rpc.maxRequestPayloadSize = maxMessageBytes.multipliedReportingOverflow(by: 4).overflow ? .max : maxMessageBytes * 4
         let transport = HTTP2ServerTransport.Posix(address: address, transportSecurity: .plaintext, config: config)
         var router = RPCRouter<HTTP2ServerTransport.Posix>()
         for (service, signal) in Self.services {
@@ -75,6 +77,11 @@ public struct OTLPGRPCReceiver: Service {
 
     /// The Export response, or the RPCError a client should see.
     func handle(_ signal: OTLPResponse.Signal, body: [UInt8]) async throws(RPCError) -> [UInt8] {
+        guard body.count <= maxMessageBytes else {
+            export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: RPCError.Code.resourceExhausted.rawValue)
+            throw RPCError(code: .resourceExhausted,
+                           message: "message of \(body.count) bytes exceeds otlp.grpc.max_message_bytes (\(maxMessageBytes), after decompression)")
+        }
         let outcome = await export.export(signal, body: body, json: false)
         let code: RPCError.Code
         switch outcome {
