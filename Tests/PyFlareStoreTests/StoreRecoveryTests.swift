@@ -396,7 +396,7 @@ struct StoreRecoveryTests {
         // Damage the block holding span A2 of trace t1, whose other spans lie in other blocks.
         let blocks = try reader.verify(pricing: pricing)
         let damaged = try #require(blocks.firstIndex { $0.spans.spanIDs.contains(0xA2) })
-        let chunk = try #require(reader.footer.blocks[damaged].chunk(.name))
+        let chunk = try #require(reader.footer.blocks[damaged].chunk(SpanColumn.name))
         var bytes = try readFile(path)
         bytes[chunk.offset] ^= 0xFF
         try writeFile(path, bytes)
