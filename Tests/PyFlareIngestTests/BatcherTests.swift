@@ -31,7 +31,9 @@ final class RecordingSink: SpanSink {
     var closed: Bool { state.withLock { $0.closed } }
 }
 
-func eventually(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+/// Polls until `condition` holds. The bound only stops a hung test: CPU-heavy suites running in
+/// parallel can hold both cooperative threads for many seconds on a 2-core machine.
+func eventually(_ timeout: Duration = .seconds(60), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }
