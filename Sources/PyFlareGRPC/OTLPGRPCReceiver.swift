@@ -92,12 +92,7 @@ public struct OTLPGRPCReceiver: Service {
         case .full, .closed, .failed: code = .unavailable
         case .unsupported: code = .unimplemented
         }
-        let message: String
-        switch outcome {
-        case .malformed(let text), .full(let text), .failed(let text), .unsupported(let text): message = text
-        case .closed: message = "server is shutting down"
-        case .accepted: message = ""
-        }
+        let message = outcome.errorMessage ?? ""
         export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: code.rawValue)
         if code == .invalidArgument { logger.debug("rejected OTLP/gRPC request", metadata: ["reason": "\(message)"]) }
         let metadata = OTLPExport.retryAfterSeconds(outcome).map {

@@ -19,6 +19,15 @@ public struct OTLPExport: Sendable {
         case failed(String)
         /// The signal is not accepted by this server.
         case unsupported(String)
+
+        /// What the client is told when the export did not succeed; nil when it did.
+        public var errorMessage: String? {
+            switch self {
+            case .accepted: nil
+            case .malformed(let text), .full(let text), .failed(let text), .unsupported(let text): text
+            case .closed: "server is shutting down"
+            }
+        }
     }
 
     public let pipeline: IngestPipeline

@@ -51,7 +51,7 @@ public struct OTLPHTTPReceiver: Sendable {
 
     private func export(_ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
         let outcome = await OTLPExport(pipeline: pipeline).export(.traces, body: body, json: format == .json)
-        let retryAfter = OTLPExport.retryAfterSeconds(outcome)
+        let status: HTTPResponse.Status, grpcCode: Int
         switch outcome {
         case .accepted(let rejected, let message):
             let bytes = format == .protobuf
@@ -59,17 +59,13 @@ public struct OTLPHTTPReceiver: Sendable {
                 : OTLPResponse.exportJSON(signal: .traces, rejected: rejected, message: message)
             return Response(status: .ok, headers: [.contentType: format.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-        case .malformed(let message):
-            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, message)
-        case .full(let message):
-            throw OTLPHTTPError(.tooManyRequests, format: format, grpcCode: 8, message, retryAfterSeconds: retryAfter)
-        case .closed:
-            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, "server is shutting down", retryAfterSeconds: retryAfter)
-        case .failed(let message):
-            throw OTLPHTTPError(.serviceUnavailable, format: format, grpcCode: 14, message, retryAfterSeconds: retryAfter)
-        case .unsupported(let message):
-            throw OTLPHTTPError(.notFound, format: format, grpcCode: 12, message)
+        case .malformed: (status, grpcCode) = (.badRequest, 3)
+        case .full: (status, grpcCode) = (.tooManyRequests, 8)
+        case .closed, .failed: (status, grpcCode) = (.serviceUnavailable, 14)
+        case .unsupported: (status, grpcCode) = (.notImplemented, 12)
         }
+        throw OTLPHTTPError(status, format: format, grpcCode: grpcCode, outcome.errorMessage ?? "",
+                            retryAfterSeconds: OTLPExport.retryAfterSeconds(outcome))
     }
 
     /// Checks content type and encoding, then reads and decompresses the body within the limit.
