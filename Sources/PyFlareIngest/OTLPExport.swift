@@ -31,9 +31,12 @@ public struct OTLPExport: Sendable {
     }
 
     public let pipeline: IngestPipeline
+    /// Where logs and metrics go; nil when the configured sink keeps spans only.
+    public let records: (any RecordSink)?
 
-    public init(pipeline: IngestPipeline) {
+    public init(pipeline: IngestPipeline, records: (any RecordSink)?) {
         self.pipeline = pipeline
+        self.records = records
     }
 
     /// Seconds a client should wait before retrying after `.full`, `.closed` and `.failed`.
@@ -48,8 +51,41 @@ public struct OTLPExport: Sendable {
     public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool) async -> Outcome {
         switch signal {
         case .traces: await exportTraces(body, json: json)
-        case .logs, .metrics: .unsupported("\(signal) are not accepted yet")
+        case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records",
+                                        decode: { body, json in try json ? LogBatch.decodeJSON(body) : LogBatch.decodeProtobuf(body) },
+                                        count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
+                                        write: { try await $0.writeLogs($1) })
+        case .metrics: await exportRecords(body, json: json, what: "ExportMetricsServiceRequest", items: "metric points",
+                                           decode: { body, json in try json ? MetricBatch.decodeJSON(body) : MetricBatch.decodeProtobuf(body) },
+                                           count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
+                                           write: { try await $0.writeMetrics($1) })
         }
+    }
+
+    /// Logs and metrics: decoded, then written straight to the record sink (no sampling, no batching).
+    private func exportRecords<Batch: Sendable>(
+        _ body: [UInt8], json: Bool, what: String, items: String,
+        decode: ([UInt8], Bool) throws -> Batch,
+        count: (Batch) -> (kept: Int, rejected: Int, message: String?),
+        write: @Sendable (any RecordSink, Batch) async throws -> Void
+    ) async -> Outcome {
+        guard let records else {
+            return .unsupported("\(items) are kept only by the durable store (sink.kind: store)")
+        }
+        let batch: Batch
+        do {
+            batch = try decode(body, json)
+        } catch {
+            return .malformed("malformed \(json ? "JSON" : "protobuf") \(what): \(error)")
+        }
+        let (kept, rejected, message) = count(batch)
+        guard kept > 0 else { return .accepted(rejected: rejected, message: message) }
+        do {
+            try await write(records, batch)
+        } catch {
+            return .failed("\(items) could not be stored: \(error)")
+        }
+        return .accepted(rejected: rejected, message: message)
     }
 
     private func exportTraces(_ body: [UInt8], json: Bool) async -> Outcome {

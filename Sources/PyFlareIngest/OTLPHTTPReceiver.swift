@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 import PyFlareWire
 
-/// `POST /v1/traces` per the OTLP/HTTP specification.
+/// `POST /v1/traces`, `/v1/logs` and `/v1/metrics` per the OTLP/HTTP specification.
 ///
 /// Accepts protobuf and JSON bodies, identity, gzip or deflate (zlib) encoded. The size
 /// limit applies to the body after decompression, and decompression stops as soon as it
@@ -14,49 +14,53 @@ import PyFlareWire
 /// encoding: an `ExportTraceServiceResponse` on success (with `partial_success` when some
 /// spans were refused), a `google.rpc.Status` on failure.
 public struct OTLPHTTPReceiver: Sendable {
-    public let pipeline: IngestPipeline
+    public let export: OTLPExport
     /// Largest accepted body, after decompression.
     public let maxBodyBytes: Int
     let logger: Logger
 
-    public init(pipeline: IngestPipeline, maxBodyBytes: Int, logger: Logger) {
-        self.pipeline = pipeline
+    var pipeline: IngestPipeline { export.pipeline }
+
+    public init(export: OTLPExport, maxBodyBytes: Int, logger: Logger) {
+        self.export = export
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.post("/v1/traces") { request, _ in await self.exportTraces(request) }
-        for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
-            router.on("/v1/traces", method: method) { _, _ in
-                Response(status: .methodNotAllowed, headers: [.allow: "POST"])
+        for (path, signal) in [("/v1/traces", OTLPResponse.Signal.traces), ("/v1/logs", .logs), ("/v1/metrics", .metrics)] {
+            router.post(RouterPath(path)) { request, _ in await self.export(signal, request) }
+            for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    Response(status: .methodNotAllowed, headers: [.allow: "POST"])
+                }
             }
         }
     }
 
-    func exportTraces(_ request: Request) async -> Response {
+    func export(_ signal: OTLPResponse.Signal, _ request: Request) async -> Response {
         let response: Response
         do throws(OTLPHTTPError) {
             let (format, body) = try await readBody(request)
-            response = try await export(body, format: format)
+            response = try await export(signal, body, format: format)
         } catch {
             if error.status == .badRequest {
                 logger.debug("rejected OTLP request", metadata: ["reason": "\(error.message)"])
             }
             response = error.response
         }
-        pipeline.metrics.recordRequest(signal: "traces", status: Int(response.status.code))
+        pipeline.metrics.recordRequest(signal: "\(signal)", status: Int(response.status.code))
         return response
     }
 
-    private func export(_ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
-        let outcome = await OTLPExport(pipeline: pipeline).export(.traces, body: body, json: format == .json)
+    private func export(_ signal: OTLPResponse.Signal, _ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
+        let outcome = await export.export(signal, body: body, json: format == .json)
         let status: HTTPResponse.Status, grpcCode: Int
         switch outcome {
         case .accepted(let rejected, let message):
             let bytes = format == .protobuf
                 ? OTLPResponse.exportProtobuf(rejected: rejected, message: message)
-                : OTLPResponse.exportJSON(signal: .traces, rejected: rejected, message: message)
+                : OTLPResponse.exportJSON(signal: signal, rejected: rejected, message: message)
             return Response(status: .ok, headers: [.contentType: format.contentType],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         case .malformed: (status, grpcCode) = (.badRequest, 3)

@@ -43,11 +43,12 @@ public struct PyFlareServer: Sendable {
         let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: pricing), sampler: Sampler(samplerConfiguration),
                                       batcher: batcher, metrics: metrics)
 
+        let export = OTLPExport(pipeline: pipeline, records: store)
         let otlpGRPC = OTLPGRPCReceiver(
-            export: OTLPExport(pipeline: pipeline), host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
+            export: export, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
             maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"))
         let otlpRouter = Router()
-        OTLPHTTPReceiver(pipeline: pipeline, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
+        OTLPHTTPReceiver(export: export, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
         let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http")
 

@@ -14,17 +14,19 @@ public import PyFlareWire
 /// trace summaries and the sealed WAL position in one transaction). WAL files are
 /// deleted only after that commit. ``open(configuration:pricing:logger:)`` recovers
 /// from any point of that sequence.
-public final class SpanStore: SpanSink, Sendable {
+public final class SpanStore: SpanSink, RecordSink, Sendable {
     public let configuration: SpanStoreConfiguration
     let pricing: PricingTable
     let index: IndexDatabase
-    private let wal: WriteAheadLog<[NormalizedBatch]>
-    private let unsealed: SharedUnsealed
-    private let readers = SegmentReaderCache()
+    private let wal: WriteAheadLog<WALEntry>
+    let unsealed: SharedUnsealed
+    let readers = SegmentReaderCache()
     private let writer: SegmentWriter
-    private let threadPool: NIOThreadPool
-    private let logger: Logger
-    private let metrics = StoreMetrics()
+    private let logWriter: LogSegmentWriter
+    private let metricWriter: MetricSegmentWriter
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
     private let stopping = Mutex(false)
     /// Only the seal (one at a time) touches it.
@@ -38,6 +40,8 @@ public final class SpanStore: SpanSink, Sendable {
         self.threadPool = threadPool
         self.logger = logger
         writer = SegmentWriter(blockRows: configuration.blockRows, pricing: pricing)
+        logWriter = LogSegmentWriter(blockRows: configuration.blockRows)
+        metricWriter = MetricSegmentWriter(blockRows: configuration.blockRows)
         var memory = Unsealed()
         for entry in recovered { memory.append(entry) }
         let unsealed = SharedUnsealed(memory)
@@ -49,9 +53,7 @@ public final class SpanStore: SpanSink, Sendable {
             nextSequence: nextSequence, threadPool: threadPool
         ) { records in
             let spans = unsealed.withLock { unsealed in
-                for (sequence, batches) in records {
-                    unsealed.append(Unsealed.Entry(sequence: sequence, batches: batches, bytes: Unsealed.footprint(batches)))
-                }
+                for (sequence, item) in records { unsealed.append(Unsealed.Entry(sequence: sequence, item: item)) }
                 return unsealed.spanCount
             }
             metrics.walGroups.increment()
@@ -78,13 +80,29 @@ public final class SpanStore: SpanSink, Sendable {
     public func write(_ batches: [NormalizedBatch]) async throws {
         let nonEmpty = batches.filter { !$0.spans.isEmpty }
         guard !nonEmpty.isEmpty else { return }
+        try await append(.spans(nonEmpty))
+    }
+
+    /// Appends one request's log records to the WAL; returns once they are durable.
+    public func writeLogs(_ batch: LogBatch) async throws {
+        guard !batch.isEmpty else { return }
+        try await append(.logs(batch))
+    }
+
+    /// Appends one request's metric points to the WAL; returns once they are durable.
+    public func writeMetrics(_ batch: MetricBatch) async throws {
+        guard !batch.isEmpty else { return }
+        try await append(.metrics(batch))
+    }
+
+    private func append(_ entry: WALEntry) async throws {
         // Sealing has fallen behind: hold the writer, so the batcher fills and receivers answer 429.
         while unsealed.withLock({ $0.totalBytes }) > configuration.maxUnsealedBytes {
             try await Task.sleep(for: .milliseconds(5))
         }
-        let payload = WALPayload.encode(nonEmpty, pricing: pricing)
+        let payload = WALPayload.encode(entry, pricing: pricing)
         metrics.walBytes.increment(by: payload.count + WALRecord.headerLength)
-        _ = try await wal.append(payload, item: nonEmpty)
+        _ = try await wal.append(payload, item: entry)
     }
 
     /// Stops sealing in the background, closes the WAL, and seals what is left, so a
@@ -128,39 +146,66 @@ public final class SpanStore: SpanSink, Sendable {
         }
     }
 
-    /// Seals every acknowledged span waiting in memory into one segment, now.
+    /// Seals every acknowledged record waiting in memory, now: one segment file per kind
+    /// (spans, logs, metric points), recorded in the index in one transaction.
     public func seal() async throws {
         guard let entries = unsealed.withLock({ $0.beginSeal() }) else { return }
         let started = ContinuousClock.now
         wal.rotate()
+        var written: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)] = []
         do {
-            let (batches, keys, resent) = recentSpans.withLock { $0.removingDuplicates(entries.flatMap(\.batches)) }
+            let spanBatches = entries.flatMap(\.item.spanBatches)
+            let logBatches = entries.compactMap { if case .logs(let batch) = $0.item { batch } else { nil } }
+            let metricBatches = entries.compactMap { if case .metrics(let batch) = $0.item { batch } else { nil } }
+            let (batches, keys, resent) = recentSpans.withLock { $0.removingDuplicates(spanBatches) }
             if resent > 0 { metrics.resentSpans.increment(by: resent) }
             let sequences = entries.first!.sequence...entries.last!.sequence
-            let (relativePath, built, size) = try await threadPool.runIfActive { [self] in
-                let built = writer.build(batches, walSequences: sequences)
-                let (relativePath, size) = try writeSegmentFile(built)
-                return (relativePath, built, size)
+            written = try await threadPool.runIfActive { [self] in
+                var built: [BuiltSegment] = []
+                // A seal of re-sent spans only still writes its (empty) span segment: it moves the sealed position.
+                if !spanBatches.isEmpty || (logBatches.isEmpty && metricBatches.isEmpty) {
+                    built.append(writer.build(batches, walSequences: sequences))
+                }
+                if !logBatches.isEmpty { built.append(logWriter.build(logBatches, walSequences: sequences)) }
+                if !metricBatches.isEmpty {
+                    var segment = metricWriter.build(metricBatches, walSequences: sequences)
+                    segment.metricNames = MetricNameSummary.summarize(metricBatches)
+                    built.append(segment)
+                }
+                var written: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)] = []
+                do {
+                    for segment in built {
+                        let (relativePath, size) = try writeSegmentFile(segment)
+                        written.append((relativePath, segment, size))
+                    }
+                } catch {
+                    for file in written { try? StoreDirectory.remove(configuration.dataDirectory + "/" + file.path) }
+                    throw error
+                }
+                return written
             }
             do {
-                _ = try await index.recordSegment(path: relativePath, segment: built, bytesOnDisk: size)
+                try await index.recordSegments(written)
             } catch {
-                // Not in the index, so not visible: remove it, the next seal writes these spans again.
-                try? await threadPool.runIfActive { [configuration] in
-                    try StoreDirectory.remove(configuration.dataDirectory + "/" + relativePath)
+                // Not in the index, so not visible: remove them, the next seal writes these records again.
+                try? await threadPool.runIfActive { [configuration, written] in
+                    for file in written { try StoreDirectory.remove(configuration.dataDirectory + "/" + file.path) }
                 }
                 throw error
             }
             unsealed.withLock { $0.finishSeal() }
             recentSpans.withLock { $0.remember(keys) }
             let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
-            metrics.segmentsSealed.increment()
-            metrics.segmentBytes.increment(by: size)
+            for file in written {
+                metrics.segmentsSealed.increment()
+                metrics.segmentBytes.increment(by: file.bytesOnDisk)
+                logger.debug("sealed segment", metadata: [
+                    "path": "\(file.path)", "kind": "\(file.segment.kind.name)", "rows": "\(file.segment.footer.rows)",
+                    "blocks": "\(file.segment.footer.blocks.count)", "bytes": "\(file.bytesOnDisk)",
+                ])
+            }
             metrics.sealDuration.record(duration: started.duration(to: .now))
-            logger.debug("sealed segment", metadata: [
-                "path": "\(relativePath)", "spans": "\(built.footer.rows)", "blocks": "\(built.footer.blocks.count)",
-                "bytes": "\(size)", "wal_files_reclaimed": "\(reclaimed)",
-            ])
+            if reclaimed > 0 { logger.debug("reclaimed WAL files", metadata: ["files": "\(reclaimed)"]) }
         } catch {
             unsealed.withLock { $0.abortSeal() }
             throw error
@@ -169,7 +214,7 @@ public final class SpanStore: SpanSink, Sendable {
 
     /// Temp file, fsync, rename, directory fsync: a reader never sees a half-written segment.
     private func writeSegmentFile(_ built: BuiltSegment) throws(StoreError) -> (String, Int) {
-        let name = SegmentNaming.newName(lastSequence: built.footer.lastWALSequence)
+        let name = SegmentNaming.newName(lastSequence: built.footer.lastWALSequence, kind: built.kind)
         let directory = configuration.segmentDirectory
         let temporary = directory + "/" + SegmentNaming.temporaryPrefix + name
         do {
@@ -256,13 +301,19 @@ public struct StoredTrace: Sendable {
     }
 }
 
-/// Segment file names: creation time and last WAL record, so names sort by age.
+/// Segment file names: creation time and last WAL record, so names sort by age, and the
+/// kind for log and metric segments (`….logs.seg`, `….metrics.seg`) for whoever lists them.
 enum SegmentNaming {
     static let temporaryPrefix = ".tmp-"
 
-    static func newName(lastSequence: UInt64) -> String {
+    static func newName(lastSequence: UInt64, kind: SegmentKind = .spans) -> String {
         let now = UInt64(IndexDatabase.nowNanoseconds())
-        return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8) + ".seg"
+        let suffix = switch kind {
+        case .spans: ".seg"
+        case .logs: ".logs.seg"
+        case .metricPoints: ".metrics.seg"
+        }
+        return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8) + suffix
     }
 
     private static func hex(_ value: UInt64) -> String {

@@ -68,64 +68,96 @@ struct StoreRecovery {
             Gauge(label: "pyflare_segments", dimensions: [("state", state)]).record(states.filter { $0 == state }.count)
         }
 
-        var sealed = try await index.sealedSequence()
-        let indexed = Set(rows.map(\.path))
-        for name in StoreDirectory.names(configuration.segmentDirectory) where name.hasSuffix(".seg") {
-            let relativePath = "segments/" + name
-            guard !indexed.contains(relativePath) else { continue }
-            let path = configuration.dataDirectory + "/" + relativePath
-            let adopted: BuiltSegment
-            do {
-                adopted = try await threadPool.runIfActive { [pricing] in try Self.rebuild(path: path, pricing: pricing) }
-            } catch let error as StoreError where error.code == .corrupt {
-                try quarantine(relativePath, reason: "\(error)")
-                actions.append("quarantined unindexed \(relativePath)")
-                continue
-            }
-            let footer = adopted.footer
-            // Seals cover contiguous WAL ranges, so any overlap with what is sealed is a duplicate;
-            // records of it not sealed elsewhere are still in the WAL and get replayed.
-            if footer.lastWALSequence != 0, footer.firstWALSequence <= sealed {
-                try quarantine(relativePath, reason: "its WAL records \(footer.firstWALSequence)...\(footer.lastWALSequence) are already in indexed segments")
-                actions.append("quarantined duplicate \(relativePath)")
-                continue
-            }
-            let size = try await threadPool.runIfActive { try StoreFile(path: path).size }
-            _ = try await index.recordSegment(path: relativePath, segment: adopted, bytesOnDisk: size)
-            sealed = max(sealed, footer.lastWALSequence)
-            actions.append("indexed \(relativePath) (\(footer.rows) spans)")
-        }
-
-        let wal = try await threadPool.runIfActive { [configuration, sealed] in
-            try WriteAheadLog<[NormalizedBatch]>.recover(directory: configuration.walDirectory, after: sealed)
+        let sealedBefore = try await index.sealedSequence()
+        let wal = try await threadPool.runIfActive { [configuration] in
+            try WriteAheadLog<WALEntry>.recover(directory: configuration.walDirectory, after: sealedBefore)
         }
         for (path, dropped) in wal.truncated {
             logger.warning("cut off a torn WAL tail", metadata: ["path": "\(path)", "dropped_bytes": "\(dropped)"])
             actions.append("cut \(dropped) bytes off \(path)")
         }
-        var entries: [Unsealed.Entry] = []
-        var spans = 0
+        var replayed: [Unsealed.Entry] = []
         for record in wal.records {
             do {
-                let batch = try WALPayload.decode(record.payload, pricing: pricing)
-                entries.append(Unsealed.Entry(sequence: record.sequence, batches: [batch], bytes: Unsealed.footprint([batch])))
-                spans += batch.count
+                replayed.append(Unsealed.Entry(sequence: record.sequence, item: try WALPayload.decode(record.payload, pricing: pricing)))
             } catch {
                 // The checksum held, so this is a format this build cannot read (or a bug), not a
-                // torn write: starting would seal past acknowledged spans, so refuse instead.
+                // torn write: starting would seal past acknowledged records, so refuse instead.
                 throw StoreError(.unsupportedVersion,
                                  "WAL record \(record.sequence) passes its checksum but does not decode (\(error)); "
                                  + "start the build that wrote it to seal the WAL, or move the wal/ directory aside",
                                  path: configuration.walDirectory)
             }
         }
-        if !wal.records.isEmpty { actions.append("replayed \(wal.records.count) WAL records (\(spans) spans)") }
+
+        let sealed = try await adoptUnindexedSegments(index: index, indexed: Set(rows.map(\.path)), sealed: sealedBefore,
+                                                      replayed: replayed, actions: &actions)
+        let entries = replayed.filter { $0.sequence > sealed }
+        if !entries.isEmpty {
+            let spans = entries.reduce(0) { $0 + $1.spans }
+            let rows = entries.reduce(0) { $0 + $1.item.rows }
+            actions.append("replayed \(entries.count) WAL records (\(spans) spans, \(rows - spans) log records and metric points)")
+        }
 
         logger.info("store opened", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "segments": "\(rows.count)", "sealed_wal_sequence": "\(sealed)",
             "recovery": "\(actions.isEmpty ? "clean" : actions.joined(separator: "; "))",
         ])
         return (index, entries, max(sealed, wal.highestSequence) + 1)
+    }
+
+    /// Indexes the segment files the index does not know: seals cut short between their
+    /// renames and their index commit. A seal writes one file per kind (spans, logs, metric
+    /// points), all with the seal's WAL range, and commits them together; its files are
+    /// adopted together, and only when every kind its WAL records hold has its file —
+    /// otherwise they are deleted and the records (still in the WAL, which is reclaimed only
+    /// after a commit) are sealed again. Returns the new sealed WAL position.
+    private func adoptUnindexedSegments(index: IndexDatabase, indexed: Set<String>, sealed sealedBefore: UInt64,
+                                        replayed: [Unsealed.Entry], actions: inout [String]) async throws -> UInt64 {
+        var groups: [ClosedRange<UInt64>: [(path: String, segment: BuiltSegment)]] = [:]
+        for name in StoreDirectory.names(configuration.segmentDirectory) where name.hasSuffix(".seg") {
+            let relativePath = "segments/" + name
+            guard !indexed.contains(relativePath) else { continue }
+            let path = configuration.dataDirectory + "/" + relativePath
+            do {
+                let adopted = try await threadPool.runIfActive { [pricing] in try Self.rebuild(path: path, pricing: pricing) }
+                let footer = adopted.footer
+                groups[footer.firstWALSequence...footer.lastWALSequence, default: []].append((relativePath, adopted))
+            } catch let error as StoreError where error.code == .corrupt {
+                try quarantine(relativePath, reason: "\(error)")
+                actions.append("quarantined unindexed \(relativePath)")
+            }
+        }
+        var sealed = sealedBefore
+        for (range, files) in groups.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
+            // Seals cover contiguous WAL ranges, so any overlap with what is sealed is a duplicate;
+            // records of it not sealed elsewhere are still in the WAL and get replayed.
+            if range.upperBound != 0, range.lowerBound <= sealed {
+                for file in files {
+                    try quarantine(file.path, reason: "its WAL records \(range.lowerBound)...\(range.upperBound) are already in indexed segments")
+                    actions.append("quarantined duplicate \(file.path)")
+                }
+                continue
+            }
+            let expected = Set(replayed.filter { range.contains($0.sequence) }.map(\.item.segmentKind))
+            let present = Set(files.map(\.segment.kind))
+            if range.upperBound != 0, !expected.isSubset(of: present) {
+                for file in files {
+                    try StoreDirectory.remove(configuration.dataDirectory + "/" + file.path)
+                    actions.append("deleted \(file.path), part of an unfinished seal (its records are replayed)")
+                }
+                continue
+            }
+            var recorded: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)] = []
+            for file in files {
+                let size = try await threadPool.runIfActive { [configuration] in try StoreFile(path: configuration.dataDirectory + "/" + file.path).size }
+                recorded.append((file.path, file.segment, size))
+            }
+            try await index.recordSegments(recorded)
+            sealed = max(sealed, range.upperBound)
+            for file in files { actions.append("indexed \(file.path) (\(file.segment.footer.rows) \(file.segment.kind.name))") }
+        }
+        return sealed
     }
 
     /// Moves a segment out of the way, keeping it for inspection.
@@ -138,12 +170,29 @@ struct StoreRecovery {
     /// Reads every block of a segment (verifying every checksum) and derives its index rows.
     static func rebuild(path: String, pricing: PricingTable) throws(StoreError) -> BuiltSegment {
         let reader = try SegmentReader(path: path)
-        let batches = try reader.verify(pricing: pricing)
         var traceBlocks = TraceBlocks()
-        for (block, batch) in batches.enumerated() {
-            for traceID in batch.spans.traceIDs { traceBlocks.add(traceID, block: block) }
+        var built = BuiltSegment(kind: reader.kind, bytes: [], footer: reader.footer, traceBlocks: [], summaries: [])
+        switch reader.kind {
+        case .spans:
+            let batches = try reader.verify(pricing: pricing)
+            for (block, batch) in batches.enumerated() {
+                for traceID in batch.spans.traceIDs { traceBlocks.add(traceID, block: block) }
+            }
+            built.summaries = TraceSummary.summarize(batches)
+        case .logs:
+            for block in reader.footer.blocks.indices {
+                for traceID in try reader.logBatch(block: block).traceIDs where traceID != .zero { traceBlocks.add(traceID, block: block) }
+            }
+        case .metricPoints:
+            var batches: [MetricBatch] = []
+            for block in reader.footer.blocks.indices {
+                let batch = try reader.metricBatch(block: block)
+                for traceID in batch.exemplarTable.traceIDs where traceID != .zero { traceBlocks.add(traceID, block: block) }
+                batches.append(batch)
+            }
+            built.metricNames = MetricNameSummary.summarize(batches)
         }
-        return BuiltSegment(kind: reader.kind, bytes: [], footer: reader.footer, traceBlocks: traceBlocks.sorted,
-                            summaries: TraceSummary.summarize(batches))
+        built.traceBlocks = traceBlocks.sorted
+        return built
     }
 }

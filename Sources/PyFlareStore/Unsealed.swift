@@ -2,14 +2,20 @@ import PyFlareModel
 import PyFlareWire
 import Synchronization
 
-/// Acknowledged spans not yet in a segment, in WAL order: what a seal takes and what
-/// reads of recent traces search.
+/// Acknowledged records (spans, logs, metric points) not yet in a segment, in WAL order:
+/// what a seal takes and what reads of recent data search.
 struct Unsealed {
     struct Entry: Sendable {
         var sequence: UInt64
-        var batches: [NormalizedBatch]
+        var item: WALEntry
         var bytes: Int
-        var spans: Int { batches.reduce(0) { $0 + $1.count } }
+        var spans: Int { item.spanCount }
+
+        init(sequence: UInt64, item: WALEntry) {
+            self.sequence = sequence
+            self.item = item
+            bytes = item.footprint
+        }
     }
 
     /// Waiting for the next seal.
@@ -24,11 +30,6 @@ struct Unsealed {
     private var sealingSpans = 0
 
     var totalBytes: Int { activeBytes + sealingBytes }
-
-    /// Memory a batch holds: its arena plus its columns, roughly.
-    static func footprint(_ batches: [NormalizedBatch]) -> Int {
-        batches.reduce(0) { $0 + $1.spans.bytes.count + $1.count * 256 }
-    }
 
     mutating func append(_ entry: Entry) {
         if active.isEmpty { oldest = .now }
@@ -67,8 +68,18 @@ struct Unsealed {
         oldest = .now
     }
 
-    /// Every batch, sealing first: what a read must search.
-    var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.batches) }
+    /// Every span batch, sealing first: what a read must search.
+    var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.item.spanBatches) }
+
+    /// Every log batch, sealing first.
+    var allLogs: [LogBatch] {
+        (sealing + active).compactMap { if case .logs(let batch) = $0.item { batch } else { nil } }
+    }
+
+    /// Every metric batch, sealing first.
+    var allMetrics: [MetricBatch] {
+        (sealing + active).compactMap { if case .metrics(let batch) = $0.item { batch } else { nil } }
+    }
 }
 
 /// ``Unsealed`` behind a lock, shared by the store and the WAL's durability callback.

@@ -106,47 +106,85 @@ final class IndexDatabase: Sendable {
         }
     }
 
-    /// Records a durable segment file, its trace index rows and its traces' summaries in
-    /// one transaction, and advances the sealed WAL position to the segment's last record.
+    /// Records one durable segment file; see ``recordSegments(_:)``.
+    @discardableResult
     func recordSegment(path relativePath: String, segment: BuiltSegment, bytesOnDisk: Int) async throws(StoreError) -> Int64 {
-        try await write("recording segment \(relativePath)") { db in
-            let footer = segment.footer
-            try db.execute(sql: """
-                INSERT INTO segments (path, format_version, rows, blocks, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns,
-                                      services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)
-                """, arguments: [
-                    relativePath, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes, bytesOnDisk,
-                    Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
-                    Self.jsonArray(footer.services), Self.jsonArray(footer.models),
-                    Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), Self.nowNanoseconds(),
-                ])
-            let segmentID = db.lastInsertedRowID
-            let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trace_index (trace_id, segment_id, block) VALUES (?, ?, ?)")
-            for (traceID, blocks) in segment.traceBlocks {
-                let id = Data(traceID.bytes)
-                for block in blocks { try insertTrace.execute(arguments: [id, segmentID, block]) }
+        try await recordSegments([(relativePath, segment, bytesOnDisk)]).first!
+    }
+
+    /// Records the durable segment files of one seal — their catalog rows, trace index rows,
+    /// trace summaries and metric names — in one transaction, and advances the sealed WAL
+    /// position to their last record. Returns the segments' ids.
+    @discardableResult
+    func recordSegments(_ segments: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)]) async throws(StoreError) -> [Int64] {
+        try await write("recording segments \(segments.map(\.path).joined(separator: ", "))") { db in
+            var ids: [Int64] = []
+            for (relativePath, segment, bytesOnDisk) in segments {
+                ids.append(try Self.insert(segment, path: relativePath, bytesOnDisk: bytesOnDisk, into: db))
             }
-            let upsert = try db.cachedStatement(sql: Self.upsertSummarySQL)
-            for summary in segment.summaries {
-                try upsert.execute(arguments: [
-                    Data(summary.traceID.bytes), summary.rootService, summary.rootName,
-                    Int64(bitPattern: summary.startTime), Int64(bitPattern: summary.endTime),
-                    summary.spanCount, summary.errorCount, summary.inputTokens, summary.outputTokens, summary.totalTokens,
-                    summary.costMicros, summary.unpricedCount,
-                    Self.joinSet(summary.services), Self.joinSet(summary.models),
-                    summary.user, summary.session,
-                ])
-            }
-            if footer.lastWALSequence > 0 {
+            if let last = segments.map(\.segment.footer.lastWALSequence).max(), last > 0 {
                 try db.execute(sql: """
                     INSERT INTO store_state (key, value) VALUES ('sealed_wal_sequence', ?)
                     ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)
-                    """, arguments: [Int64(bitPattern: footer.lastWALSequence)])
+                    """, arguments: [Int64(bitPattern: last)])
             }
-            return segmentID
+            return ids
         }
     }
+
+    private static func insert(_ segment: BuiltSegment, path relativePath: String, bytesOnDisk: Int, into db: Database) throws -> Int64 {
+        let footer = segment.footer
+        try db.execute(sql: """
+            INSERT INTO segments (path, kind, format_version, rows, blocks, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns,
+                                  services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)
+            """, arguments: [
+                relativePath, segment.kind.name, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes,
+                bytesOnDisk, Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
+                jsonArray(footer.services), jsonArray(footer.models),
+                Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), nowNanoseconds(),
+            ])
+        let segmentID = db.lastInsertedRowID
+        let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trace_index (trace_id, segment_id, block) VALUES (?, ?, ?)")
+        for (traceID, blocks) in segment.traceBlocks {
+            let id = Data(traceID.bytes)
+            for block in blocks { try insertTrace.execute(arguments: [id, segmentID, block]) }
+        }
+        let upsert = try db.cachedStatement(sql: upsertSummarySQL)
+        for summary in segment.summaries {
+            try upsert.execute(arguments: [
+                Data(summary.traceID.bytes), summary.rootService, summary.rootName,
+                Int64(bitPattern: summary.startTime), Int64(bitPattern: summary.endTime),
+                summary.spanCount, summary.errorCount, summary.inputTokens, summary.outputTokens, summary.totalTokens,
+                summary.costMicros, summary.unpricedCount,
+                joinSet(summary.services), joinSet(summary.models),
+                summary.user, summary.session,
+            ])
+        }
+        let upsertMetric = try db.cachedStatement(sql: upsertMetricNameSQL)
+        for metric in segment.metricNames {
+            try upsertMetric.execute(arguments: [
+                metric.name, metric.type.name, metric.unit, metric.description,
+                metric.temporality == 1 ? "delta" : metric.temporality == 2 ? "cumulative" : nil, metric.monotonic,
+                metric.pointCount, Int64(bitPattern: metric.firstTime), Int64(bitPattern: metric.lastTime), joinSet(metric.services),
+            ])
+        }
+        return segmentID
+    }
+
+    /// Adds one segment's points of a metric to its catalog row; the latest description wins.
+    static let upsertMetricNameSQL = """
+        INSERT INTO metric_names (name, type, unit, description, temporality, monotonic, point_count,
+                                  first_time_ns, last_time_ns, services)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET
+            type = excluded.type, unit = excluded.unit, description = excluded.description,
+            temporality = excluded.temporality, monotonic = excluded.monotonic,
+            point_count = point_count + excluded.point_count,
+            first_time_ns = min(first_time_ns, excluded.first_time_ns),
+            last_time_ns = max(last_time_ns, excluded.last_time_ns),
+            services = pyflare_merge_set(services, excluded.services)
+        """
 
     /// Merges one batch's view of a trace into its summary.
     static let upsertSummarySQL = """
@@ -181,13 +219,40 @@ final class IndexDatabase: Sendable {
 
     // MARK: - Traces
 
-    /// The segments (with their state) and blocks holding spans of `traceID`.
-    func locations(of traceID: TraceID) async throws(StoreError) -> [(path: String, block: Int, state: String)] {
+    /// The segments of `kind` (with their state) and blocks holding records of `traceID`.
+    func locations(of traceID: TraceID, kind: SegmentKind = .spans) async throws(StoreError) -> [(path: String, block: Int, state: String)] {
         try await read("looking up a trace") { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.path, t.block, s.state FROM trace_index t JOIN segments s ON s.id = t.segment_id
-                WHERE t.trace_id = ? ORDER BY s.id, t.block
-                """, arguments: [Data(traceID.bytes)]).map { ($0["path"], $0["block"], $0["state"]) }
+                WHERE t.trace_id = ? AND s.kind = ? ORDER BY s.id, t.block
+                """, arguments: [Data(traceID.bytes), kind.name]).map { ($0["path"], $0["block"], $0["state"]) }
+        }
+    }
+
+    /// Active segments of `kind` overlapping `since..<until` (and, for metric segments,
+    /// naming metric `name`), newest first.
+    func segmentPaths(kind: SegmentKind, since: UInt64?, until: UInt64?, containing name: String? = nil) async throws(StoreError) -> [String] {
+        try await read("listing \(kind.name) segments") { db in
+            var sql = "SELECT path FROM segments WHERE kind = ? AND state = 'active' AND max_time_ns >= ? AND min_time_ns < ?"
+            var arguments: [(any DatabaseValueConvertible)?] = [
+                kind.name, Int64(bitPattern: since ?? 0), until.map { Int64(bitPattern: $0) } ?? Int64.max,
+            ]
+            if let name {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(segments.models) WHERE value = ?)"
+                arguments.append(name)
+            }
+            return try String.fetchAll(db, sql: sql + " ORDER BY max_time_ns DESC", arguments: StatementArguments(arguments))
+        }
+    }
+
+    func metricNames() async throws(StoreError) -> [MetricNameRow] {
+        try await read("listing metric names") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM metric_names ORDER BY name").map { row in
+                MetricNameRow(name: row["name"], type: row["type"], unit: row["unit"], description: row["description"],
+                              temporality: row["temporality"], monotonic: row["monotonic"], pointCount: row["point_count"],
+                              firstTime: UInt64(bitPattern: row["first_time_ns"]), lastTime: UInt64(bitPattern: row["last_time_ns"]),
+                              services: Self.splitSet(row["services"]))
+            }
         }
     }
 

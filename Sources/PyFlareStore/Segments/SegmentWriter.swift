@@ -9,6 +9,8 @@ package struct BuiltSegment: Sendable {
     /// Each trace and the blocks holding its spans.
     var traceBlocks: [(traceID: TraceID, blocks: [Int])]
     var summaries: [TraceSummary]
+    /// For metric segments: what the points add to the `metric_names` catalog.
+    var metricNames: [MetricNameSummary] = []
 }
 
 /// Which blocks hold spans of each trace: the segment's rows for `trace_index`.

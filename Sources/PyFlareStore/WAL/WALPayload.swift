@@ -1,24 +1,89 @@
 import PyFlareModel
+import PyFlareWire
 
-/// The payload of a WAL record: one batcher flush as a single block of span columns.
+/// What one WAL record holds: one write of one signal.
+enum WALEntry: Sendable {
+    /// One batcher flush.
+    case spans([NormalizedBatch])
+    /// One OTLP logs request.
+    case logs(LogBatch)
+    /// One OTLP metrics request, a row per data point.
+    case metrics(MetricBatch)
+
+    var rows: Int {
+        switch self {
+        case .spans(let batches): batches.reduce(0) { $0 + $1.count }
+        case .logs(let batch): batch.count
+        case .metrics(let batch): batch.count
+        }
+    }
+
+    /// The kind of segment the entry's rows are sealed into.
+    var segmentKind: SegmentKind {
+        switch self {
+        case .spans: .spans
+        case .logs: .logs
+        case .metrics: .metricPoints
+        }
+    }
+
+    /// The span batches of a `.spans` entry; empty for the other signals.
+    var spanBatches: [NormalizedBatch] {
+        if case .spans(let batches) = self { return batches }
+        return []
+    }
+
+    var spanCount: Int { spanBatches.reduce(0) { $0 + $1.count } }
+
+    /// Memory the entry holds while unsealed: its arena plus its columns, roughly.
+    var footprint: Int {
+        switch self {
+        case .spans(let batches): batches.reduce(0) { $0 + $1.spans.bytes.count + $1.count * 256 }
+        case .logs(let batch): batch.bytes.count + batch.count * 128
+        case .metrics(let batch): batch.bytes.count + batch.count * 192
+        }
+    }
+}
+
+/// The payload of a WAL record: one entry as a single block of its signal's columns.
 ///
-/// `[version byte = 1][varint rows][varint column count][per column: id byte, varint raw length]` followed
-/// by one zstd frame (level 1) of the chunks back to back, in that order. The chunks use
-/// the segment encodings, so recovery decodes them with the same code as segments.
+/// `[kind byte][varint rows][varint column count][per column: id byte, varint raw length]`
+/// followed by one zstd frame (level 1) of the chunks back to back, in that order. The kind
+/// byte is 1 for spans (the first and, until logs and metrics, only layout), 2 for log
+/// records, 3 for metric points; the chunks use the segment encodings of that kind, so
+/// recovery decodes them with the same code as segments.
 package enum WALPayload {
     /// Requests encode their records concurrently; each takes a context from here.
     private static let compressors = ZstdCompressorPool()
 
-    /// Bumped with any change of the payload or of the column encodings it uses.
-    static let version: UInt8 = 1
+    /// The kind bytes; a change of a payload or of the column encodings it uses takes a new one.
+    static let spansKind: UInt8 = 1
+    static let logsKind: UInt8 = 2
+    static let metricsKind: UInt8 = 3
 
     package static func encode(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
         let encoder = BlockEncoder(batches, pricing: pricing)
-        let block = encoder.encode(encoder.allRows)
+        return encode(encoder.encode(encoder.allRows), kind: spansKind, SpanColumn.self)
+    }
+
+    static func encode(_ entry: WALEntry, pricing: PricingTable) -> [UInt8] {
+        switch entry {
+        case .spans(let batches):
+            return encode(batches, pricing: pricing)
+        case .logs(let batch):
+            let encoder = LogBlockEncoder([batch])
+            return encode(encoder.encode(encoder.allRows), kind: logsKind, LogColumn.self)
+        case .metrics(let batch):
+            let encoder = MetricBlockEncoder([batch])
+            return encode(encoder.encode(encoder.allRows), kind: metricsKind, MetricColumn.self)
+        }
+    }
+
+    private static func encode<Column: SegmentColumn>(_ block: EncodedBlock, kind: UInt8, _: Column.Type) -> [UInt8] {
         var header = ByteWriter(capacity: 128)
-        header.byte(version)
+        header.byte(kind)
         var raw: [UInt8] = []
-        let present = SpanColumn.allCases.compactMap { column in block.chunks[Int(column.rawValue)].map { (column, $0) } }
+        let present = Column.allCases.compactMap { column in block.chunks[Int(column.rawValue)].map { (column, $0) } }
         raw.reserveCapacity(present.reduce(0) { $0 + $1.1.count })
         header.varint(block.rows)
         header.varint(present.count)
@@ -34,15 +99,16 @@ package enum WALPayload {
         return payload
     }
 
-    static func decode(_ payload: ArraySlice<UInt8>, pricing: PricingTable) throws(ColumnError) -> NormalizedBatch {
+    static func decode(_ payload: ArraySlice<UInt8>, pricing: PricingTable) throws(ColumnError) -> WALEntry {
         let bytes = Array(payload)
+        let kind: UInt8
         let decoder: BlockDecoder
         do {
-            decoder = try bytes.withBytes { raw throws(FormatError) -> BlockDecoder in
+            (kind, decoder) = try bytes.withBytes { raw throws(FormatError) -> (UInt8, BlockDecoder) in
                 var input = ByteReader(raw)
-                let recordVersion = try input.byte()
-                guard recordVersion == version else {
-                    throw FormatError("WAL record format version \(recordVersion); this build reads version \(version)")
+                let kind = try input.byte()
+                guard [spansKind, logsKind, metricsKind].contains(kind) else {
+                    throw FormatError("WAL record kind \(kind); this build reads kinds 1 (spans), 2 (logs) and 3 (metric points)")
                 }
                 let rows = try input.count(atMost: Int(UInt32.max))
                 let columns = try input.count(atMost: 256)
@@ -55,11 +121,15 @@ package enum WALPayload {
                     total += length
                 }
                 let arena = try Zstd.decompress(UnsafeRawBufferPointer(rebasing: raw[input.position...]), rawLength: total)
-                return BlockDecoder(rows: rows, arena: arena, ranges: ranges)
+                return (kind, BlockDecoder(rows: rows, arena: arena, ranges: ranges))
             }
         } catch {
             throw ColumnError(column: nil, error)
         }
-        return try decoder.decodeBatch(pricing: pricing)
+        switch kind {
+        case logsKind: return .logs(try decoder.decodeLogBatch())
+        case metricsKind: return .metrics(try decoder.decodeMetricBatch())
+        default: return .spans([try decoder.decodeBatch(pricing: pricing)])
+        }
     }
 }

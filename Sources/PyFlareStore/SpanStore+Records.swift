@@ -1,0 +1,141 @@
+public import PyFlareWire
+
+/// Reads of log records and metric points: from their segments (pruned by the catalog's
+/// and the footers' zone maps) and from what is acknowledged but not yet sealed.
+extension SpanStore {
+    /// The log records matching `query`, newest first, one page.
+    public func logs(_ query: LogQuery) async throws -> LogPage {
+        // Memory first, as for traces: a seal committing in between leaves its records in this
+        // snapshot, and they are found twice at worst, never missed (duplicates are dropped by key).
+        var candidates = unsealed.withLock { $0.allLogs }
+        var warnings: [String] = []
+        let locations: [(path: String, blocks: [Int]?)]
+        if let traceID = query.traceID {
+            let found = try await index.locations(of: traceID, kind: .logs).filter { $0.state == "active" }
+            locations = Dictionary(grouping: found, by: \.path).map { ($0.key, $0.value.map(\.block)) }
+        } else {
+            locations = try await index.segmentPaths(kind: .logs, since: query.since, until: query.until).map { ($0, nil) }
+        }
+        let dataDirectory = configuration.dataDirectory
+        let (sealed, readWarnings) = try await threadPool.runIfActive { [self] in
+            var batches: [LogBatch] = []
+            var warnings: [String] = []
+            for (path, blocks) in locations {
+                do {
+                    let reader = try readers.reader(dataDirectory + "/" + path)
+                    for block in blocks ?? Array(reader.footer.blocks.indices) {
+                        let zone = reader.footer.blocks[block]
+                        if let since = query.since, zone.maxStartTime < since { continue }
+                        if let until = query.until, zone.minStartTime >= until { continue }
+                        if let service = query.service, !zone.services.contains(service) { continue }
+                        batches.append(try reader.logBatch(block: block))
+                    }
+                } catch {
+                    metrics.readErrors.increment()
+                    logger.error("cannot read a log segment", metadata: ["error": "\(error)"])
+                    warnings.append("\(error)")
+                }
+            }
+            return (batches, warnings)
+        }
+        candidates.append(contentsOf: sealed)
+        warnings.append(contentsOf: readWarnings)
+
+        var matches: [(time: UInt64, key: UInt64, batch: Int, row: Int)] = []
+        for (index, batch) in candidates.enumerated() {
+            let services = batch.resourceServiceNames()
+            for row in 0..<batch.count where query.matches(batch, row, services: services) {
+                let time = LogQuery.time(of: batch, row), key = LogQuery.key(of: batch, row)
+                if let cursor = query.cursor, (time, key) >= (cursor.time, cursor.key) { continue }
+                matches.append((time, key, index, row))
+            }
+        }
+        matches.sort { ($0.time, $0.key) > ($1.time, $1.key) }
+        var page = LogPage()
+        page.warnings = warnings
+        var seen = Set<UInt64>()
+        var batchIndex: [Int: Int] = [:]
+        for match in matches {
+            guard seen.insert(match.key ^ match.time).inserted else { continue }
+            if page.records.count == query.limit {
+                page.nextCursor = page.records.last.map { record in
+                    let batch = page.batches[record.batch]
+                    return LogQuery.Cursor(time: LogQuery.time(of: batch, record.row), key: LogQuery.key(of: batch, record.row))
+                }
+                break
+            }
+            let position = batchIndex[match.batch] ?? {
+                page.batches.append(candidates[match.batch])
+                batchIndex[match.batch] = page.batches.count - 1
+                return page.batches.count - 1
+            }()
+            page.records.append((position, match.row))
+        }
+        return page
+    }
+
+    /// Every metric name stored, with its type, unit and description.
+    public func metricNames() async throws -> [MetricNameRow] {
+        var rows = Dictionary(uniqueKeysWithValues: try await index.metricNames().map { ($0.name, $0) })
+        for summary in MetricNameSummary.summarize(unsealed.withLock { $0.allMetrics }) {
+            var row = rows[summary.name] ?? MetricNameRow(
+                name: summary.name, type: summary.type.name, unit: summary.unit, description: summary.description,
+                temporality: nil, monotonic: summary.monotonic, pointCount: 0,
+                firstTime: summary.firstTime, lastTime: summary.lastTime, services: [])
+            row.type = summary.type.name
+            row.unit = summary.unit
+            row.description = summary.description
+            row.temporality = summary.temporality == 1 ? "delta" : summary.temporality == 2 ? "cumulative" : nil
+            row.monotonic = summary.monotonic
+            row.pointCount += summary.pointCount
+            row.firstTime = min(row.firstTime, summary.firstTime)
+            row.lastTime = max(row.lastTime, summary.lastTime)
+            row.services = Array(Set(row.services).union(summary.services)).sorted()
+            rows[summary.name] = row
+        }
+        return rows.values.sorted { $0.name < $1.name }
+    }
+
+    /// The batches holding points of metric `name` between `since` and `until`: segment
+    /// blocks whose zone maps name the metric, and unsealed requests. Callers filter rows.
+    public func metricBatches(name: String, since: UInt64?, until: UInt64?) async throws -> (batches: [MetricBatch], warnings: [String]) {
+        let memory = unsealed.withLock { $0.allMetrics }
+        let paths = try await index.segmentPaths(kind: .metricPoints, since: since, until: until, containing: name)
+        let dataDirectory = configuration.dataDirectory
+        let (sealed, warnings) = try await threadPool.runIfActive { [self] in
+            var batches: [MetricBatch] = []
+            var warnings: [String] = []
+            for path in paths {
+                do {
+                    let reader = try readers.reader(dataDirectory + "/" + path)
+                    for (block, zone) in reader.footer.blocks.enumerated() where zone.models.contains(name) {
+                        if let since, zone.maxStartTime < since { continue }
+                        if let until, zone.minStartTime >= until { continue }
+                        batches.append(try reader.metricBatch(block: block))
+                    }
+                } catch {
+                    metrics.readErrors.increment()
+                    logger.error("cannot read a metric segment", metadata: ["error": "\(error)"])
+                    warnings.append("\(error)")
+                }
+            }
+            return (batches, warnings)
+        }
+        // A seal committing between the two reads can show a request in both: drop the memory copy then.
+        return (sealed + memory, warnings)
+    }
+}
+
+/// One row of `metric_names`, as the API shows it.
+public struct MetricNameRow: Sendable, Equatable {
+    public var name: String
+    public var type: String
+    public var unit: String
+    public var description: String
+    public var temporality: String?
+    public var monotonic: Bool
+    public var pointCount: Int
+    public var firstTime: UInt64
+    public var lastTime: UInt64
+    public var services: [String]
+}
