@@ -15,6 +15,19 @@ Writes into Tests/PyFlareWireTests/Fixtures/ (or --out):
       an error span with an `exception` event).
   empty.pb / empty.json
       An empty ExportTraceServiceRequest (zero bytes / `{}`).
+  logs.pb / logs.json / logs.expected.json
+      An ExportLogsServiceRequest that exercises every field of the OTLP log
+      model: every severity band, bodies of every AnyValue kind (nested
+      arrays and key/value lists included), event_name, trace/span ids
+      (as hex in JSON), flags, and records without ids or without a body.
+  metrics.pb / metrics.json / metrics.expected.json
+      An ExportMetricsServiceRequest that exercises every field of the OTLP
+      metrics model: gauge, sum (delta and cumulative, monotonic or not),
+      histogram, exponential histogram (negative buckets, negative offsets),
+      summary (quantiles), exemplars with trace/span ids, metric metadata,
+      NaN and infinities (written as "NaN"/"Infinity"/"-Infinity" in JSON),
+      and a point flagged NO_RECORDED_VALUE. Its expected file lists one
+      flat entry per data point.
 
 Everything is deterministic: fixed ids, fixed times, so re-running the script
 produces byte-identical files (`--check` verifies that without writing).
@@ -34,8 +47,12 @@ import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from google.protobuf import json_format
@@ -152,7 +169,8 @@ def kvs_to_pairs(kv_list: Iterable[common_pb2.KeyValue]) -> list:
     ]
 
 
-def span_to_expected(resource_index: int, rs, ss, span) -> dict:
+def _resource_scope_expected(resource_index: int, rs, ss) -> dict:
+    """The resource and scope part of a flat expected record (shared by the three signals)."""
     res = rs.resource
     scope = ss.scope
     return {
@@ -165,6 +183,12 @@ def span_to_expected(resource_index: int, rs, ss, span) -> dict:
         "scope_attributes": kvs_to_pairs(scope.attributes),
         "scope_dropped_attributes_count": scope.dropped_attributes_count,
         "scope_schema_url": ss.schema_url,
+    }
+
+
+def span_to_expected(resource_index: int, rs, ss, span) -> dict:
+    out = _resource_scope_expected(resource_index, rs, ss)
+    out.update({
         "trace_id": span.trace_id.hex(),
         "span_id": span.span_id.hex(),
         "parent_span_id": span.parent_span_id.hex(),
@@ -200,16 +224,20 @@ def span_to_expected(resource_index: int, rs, ss, span) -> dict:
         "dropped_links_count": span.dropped_links_count,
         "status_code": int(span.status.code),
         "status_message": span.status.message,
-    }
+    })
+    return out
+
+
+def _walk(resources, scopes_field: str, records_field: str):
+    """(resource index, resource message, scope message, record) for each record of a request."""
+    for ri, rx in enumerate(resources):
+        for sx in getattr(rx, scopes_field):
+            for record in getattr(sx, records_field):
+                yield ri, rx, sx, record
 
 
 def request_to_expected(req: trace_service_pb2.ExportTraceServiceRequest) -> dict:
-    spans = []
-    for ri, rs in enumerate(req.resource_spans):
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                spans.append(span_to_expected(ri, rs, ss, span))
-    return {"spans": spans}
+    return {"spans": [span_to_expected(*where) for where in _walk(req.resource_spans, "scope_spans", "spans")]}
 
 
 def _b64_to_hex(v: str) -> str:
@@ -231,6 +259,169 @@ def request_to_otlp_json(req: trace_service_pb2.ExportTraceServiceRequest) -> di
                     for key in ("traceId", "spanId"):
                         if key in link:
                             link[key] = _b64_to_hex(link[key])
+    return doc
+
+
+def log_to_expected(resource_index: int, rs, sl, record) -> dict:
+    out = _resource_scope_expected(resource_index, rs, sl)
+    out.update(
+        {
+            "time_unix_nano": record.time_unix_nano,
+            "observed_time_unix_nano": record.observed_time_unix_nano,
+            "severity_number": int(record.severity_number),
+            "severity_text": record.severity_text,
+            "body": any_to_typed(record.body) if record.HasField("body") else {"empty": True},
+            "attributes": kvs_to_pairs(record.attributes),
+            "dropped_attributes_count": record.dropped_attributes_count,
+            "flags": record.flags,
+            "trace_id": record.trace_id.hex(),
+            "span_id": record.span_id.hex(),
+            "event_name": record.event_name,
+        }
+    )
+    return out
+
+
+def logs_request_to_expected(req: logs_service_pb2.ExportLogsServiceRequest) -> dict:
+    return {"log_records": [log_to_expected(*where) for where in _walk(req.resource_logs, "scope_logs", "log_records")]}
+
+
+METRIC_TYPES = {"gauge": 1, "sum": 2, "histogram": 3, "exponential_histogram": 4, "summary": 5}
+
+
+def number_to_typed(message) -> dict:
+    """The `value` oneof of a NumberDataPoint or an Exemplar, typed like an AnyValue."""
+    which = message.WhichOneof("value")
+    if which == "as_double":
+        return {"double": double_to_typed(message.as_double)}
+    if which == "as_int":
+        return {"int": str(message.as_int)}
+    return {"empty": True}
+
+
+def optional_double(message, field: str):
+    return double_to_typed(getattr(message, field)) if message.HasField(field) else None
+
+
+def exemplar_to_expected(ex) -> dict:
+    return {
+        "time_unix_nano": ex.time_unix_nano,
+        "value": number_to_typed(ex),
+        "trace_id": ex.trace_id.hex(),
+        "span_id": ex.span_id.hex(),
+        "filtered_attributes": kvs_to_pairs(ex.filtered_attributes),
+    }
+
+
+def point_to_expected(resource_index: int, rs, sm, metric, point) -> dict:
+    kind = metric.WhichOneof("data")
+    data = getattr(metric, kind)
+    out = _resource_scope_expected(resource_index, rs, sm)
+    out.update(
+        {
+            "metric_name": metric.name,
+            "metric_description": metric.description,
+            "metric_unit": metric.unit,
+            "metric_type": METRIC_TYPES[kind],
+            "metric_metadata": kvs_to_pairs(metric.metadata),
+            "aggregation_temporality": int(getattr(data, "aggregation_temporality", 0)),
+            "is_monotonic": bool(getattr(data, "is_monotonic", False)),
+            "start_time_unix_nano": point.start_time_unix_nano,
+            "time_unix_nano": point.time_unix_nano,
+            "attributes": kvs_to_pairs(point.attributes),
+            "flags": point.flags,
+            "value": {"empty": True},
+            "count": 0,
+            "sum": None,
+            "min": None,
+            "max": None,
+            "bucket_counts": [],
+            "explicit_bounds": [],
+            "scale": 0,
+            "zero_count": 0,
+            "zero_threshold": 0.0,
+            "positive_offset": 0,
+            "positive_bucket_counts": [],
+            "negative_offset": 0,
+            "negative_bucket_counts": [],
+            "quantiles": [],
+            "exemplars": [exemplar_to_expected(ex) for ex in getattr(point, "exemplars", [])],
+        }
+    )
+    if kind in ("gauge", "sum"):
+        out["value"] = number_to_typed(point)
+    else:
+        out["count"] = point.count
+        out["sum"] = double_to_typed(point.sum) if kind == "summary" else optional_double(point, "sum")
+    if kind in ("histogram", "exponential_histogram"):
+        out["min"] = optional_double(point, "min")
+        out["max"] = optional_double(point, "max")
+    if kind == "histogram":
+        out["bucket_counts"] = list(point.bucket_counts)
+        out["explicit_bounds"] = [double_to_typed(v) for v in point.explicit_bounds]
+    if kind == "exponential_histogram":
+        out["scale"] = point.scale
+        out["zero_count"] = point.zero_count
+        out["zero_threshold"] = double_to_typed(point.zero_threshold)
+        out["positive_offset"] = point.positive.offset
+        out["positive_bucket_counts"] = list(point.positive.bucket_counts)
+        out["negative_offset"] = point.negative.offset
+        out["negative_bucket_counts"] = list(point.negative.bucket_counts)
+    if kind == "summary":
+        out["quantiles"] = [[double_to_typed(q.quantile), double_to_typed(q.value)] for q in point.quantile_values]
+    return out
+
+
+def metrics_request_to_expected(req: metrics_service_pb2.ExportMetricsServiceRequest) -> dict:
+    points = []
+    for ri, rm, sm, metric in _walk(req.resource_metrics, "scope_metrics", "metrics"):
+        kind = metric.WhichOneof("data")
+        if kind is not None:  # no data: no points
+            points.extend(point_to_expected(ri, rm, sm, metric, point) for point in getattr(metric, kind).data_points)
+    return {"points": points}
+
+
+def _ids_b64_to_hex(obj: dict, keys=("traceId", "spanId")) -> None:
+    for key in keys:
+        if key in obj:
+            obj[key] = _b64_to_hex(obj[key])
+
+
+def logs_request_to_otlp_json(req: logs_service_pb2.ExportLogsServiceRequest) -> dict:
+    """OTLP/JSON of a logs request (see `request_to_otlp_json`): ids as lowercase hex."""
+    doc = json_format.MessageToDict(req, use_integers_for_enums=True)
+    for rl in doc.get("resourceLogs", []):
+        for sl in rl.get("scopeLogs", []):
+            for record in sl.get("logRecords", []):
+                _ids_b64_to_hex(record)
+    return doc
+
+
+def metrics_request_to_otlp_json(req: metrics_service_pb2.ExportMetricsServiceRequest) -> dict:
+    """OTLP/JSON of a metrics request (see `request_to_otlp_json`): exemplar ids as lowercase hex;
+    NaN and infinities are the strings "NaN", "Infinity", "-Infinity", as protobuf writes them."""
+    doc = json_format.MessageToDict(req, use_integers_for_enums=True)
+    for rm in doc.get("resourceMetrics", []):
+        for sm in rm.get("scopeMetrics", []):
+            for metric in sm.get("metrics", []):
+                for kind in ("gauge", "sum", "histogram", "exponentialHistogram", "summary"):
+                    for point in metric.get(kind, {}).get("dataPoints", []):
+                        for ex in point.get("exemplars", []):
+                            _ids_b64_to_hex(ex)
+    return doc
+
+
+def _hex_ids_to_b64(doc, keys=("traceId", "spanId")):
+    """Inverse of the hex conversion, anywhere in `doc`, so json_format can parse it back."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key in keys and isinstance(value, str):
+                doc[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            else:
+                _hex_ids_to_b64(value, keys)
+    elif isinstance(doc, list):
+        for value in doc:
+            _hex_ids_to_b64(value, keys)
     return doc
 
 
@@ -649,6 +840,291 @@ def build_genai() -> trace_service_pb2.ExportTraceServiceRequest:
 
 
 # --------------------------------------------------------------------------
+# logs: every field of the log model
+# --------------------------------------------------------------------------
+
+L0 = 1_710_000_000_000_000_000
+
+
+def set_resource(container, schema_url: str, attributes, dropped: int) -> None:
+    """Fills the resource of a ResourceLogs/ResourceMetrics and its schema_url."""
+    container.schema_url = schema_url
+    container.resource.attributes.extend(attributes)
+    container.resource.dropped_attributes_count = dropped
+
+
+def set_scope(container, schema_url: str, name: str, version: str, attributes, dropped: int) -> None:
+    """Fills the scope of a ScopeLogs/ScopeMetrics and its schema_url."""
+    container.schema_url = schema_url
+    container.scope.name = name
+    container.scope.version = version
+    container.scope.attributes.extend(attributes)
+    container.scope.dropped_attributes_count = dropped
+
+
+def build_logs() -> logs_service_pb2.ExportLogsServiceRequest:
+    req = logs_service_pb2.ExportLogsServiceRequest()
+
+    # ---- resource 0: two scopes --------------------------------------------
+    rl0 = req.resource_logs.add()
+    set_resource(rl0, "https://opentelemetry.io/schemas/1.26.0", kvs(("service.name", s("checkout")), ("host.name", s("web-01"))), 2)
+    sl_app = rl0.scope_logs.add()
+    set_scope(sl_app, "https://opentelemetry.io/schemas/1.24.0", "pyflare.fixture.logger", "2.0.1",
+              kvs(("scope.attr", s("x")), ("scope.list", arr(i(1), s("two")))), 1)
+
+    # every scalar field, a string body, ids
+    rec = sl_app.log_records.add()
+    rec.time_unix_nano = L0
+    rec.observed_time_unix_nano = L0 + 5 * MS
+    rec.severity_number = logs_pb2.SEVERITY_NUMBER_INFO
+    rec.severity_text = "INFO"
+    rec.body.string_value = "user résumé ✓ saved 日本 🚀"
+    rec.attributes.extend(every_kind_attributes())
+    rec.dropped_attributes_count = 3
+    rec.flags = 0x01
+    rec.trace_id = h(TRACE_A)
+    rec.span_id = h("eee19b7ec3c1b174")
+
+    # an event: event_name, a nested kvlist body, trace id without span id
+    rec = sl_app.log_records.add()
+    rec.time_unix_nano = L0 + 1 * MS
+    rec.observed_time_unix_nano = L0 + 6 * MS
+    rec.severity_number = logs_pb2.SEVERITY_NUMBER_ERROR4
+    rec.severity_text = "ERROR4"
+    rec.event_name = "app.checkout.failed"
+    rec.body.CopyFrom(
+        kvl(
+            ("message", s("payment declined")),
+            ("code", i(402)),
+            ("retry", b(False)),
+            ("ratio", d(0.75)),
+            ("details", kvl(("gateway", s("stripe")), ("attempts", arr(i(1), i(2), i(3))), ("deep", kvl(("x", kvl()))))),
+            ("tags", arr(s("a"), arr(), kvl(("k", s("v"))))),
+            ("nothing", empty()),
+        )
+    )
+    rec.attributes.extend(kvs(("exception.type", s("PaymentError")), ("dup", s("first")), ("dup", s("second"))))
+    rec.flags = 0x00
+    rec.trace_id = h(TRACE_B)
+
+    # an array body holding every kind; span id without trace id
+    rec = sl_app.log_records.add()
+    rec.time_unix_nano = L0 + 2 * MS
+    rec.severity_number = logs_pb2.SEVERITY_NUMBER_DEBUG
+    rec.severity_text = "debug"
+    rec.body.CopyFrom(
+        arr(
+            s("text"),
+            s(""),
+            b(True),
+            i(-(2**63)),
+            i(2**63 - 1),
+            d(float("nan")),
+            d(float("-inf")),
+            d(-0.0),
+            by(b"\x00\xff"),
+            arr(i(1), arr(s("deeper"))),
+            kvl(("in.array", b(True))),
+            empty(),
+        )
+    )
+    rec.span_id = h("53995c3f42cd8ad8")
+
+    # scalar bodies of each kind, and each severity band
+    bodies = [
+        (logs_pb2.SEVERITY_NUMBER_TRACE, "TRACE", i(42)),
+        (logs_pb2.SEVERITY_NUMBER_TRACE4, "", d(3.25)),
+        (logs_pb2.SEVERITY_NUMBER_INFO2, "", d(float("inf"))),
+        (logs_pb2.SEVERITY_NUMBER_WARN, "WARN", b(False)),
+        (logs_pb2.SEVERITY_NUMBER_WARN3, "", by(b"\x01\x02\x03")),
+        (logs_pb2.SEVERITY_NUMBER_FATAL, "FATAL", s("")),
+        (logs_pb2.SEVERITY_NUMBER_FATAL4, "", arr()),
+        (logs_pb2.SEVERITY_NUMBER_DEBUG3, "", kvl()),
+        (logs_pb2.SEVERITY_NUMBER_ERROR, "", empty()),  # a body present but with no value
+    ]
+    for n, (severity, text, body) in enumerate(bodies):
+        rec = sl_app.log_records.add()
+        rec.time_unix_nano = L0 + (10 + n) * MS
+        rec.observed_time_unix_nano = L0 + (20 + n) * MS
+        rec.severity_number = severity
+        rec.severity_text = text
+        rec.body.CopyFrom(body)
+        rec.body.SetInParent()
+        rec.attributes.extend(kvs(("n", i(n))))
+
+    sl_bare = rl0.scope_logs.add()  # no `scope` field at all
+    rec = sl_bare.log_records.add()  # nothing set at all: no body, no ids, no times
+    rec = sl_bare.log_records.add()
+    rec.observed_time_unix_nano = L0 + 99 * MS  # observed only, as bridges of old log APIs send
+    rec.severity_text = "Information"  # text without a number
+    rec.body.string_value = "line\nbreak \"quoted\" \\ tab\t"
+
+    # ---- resource 1: no resource message, unsigned fixed64 times --------------
+    rl1 = req.resource_logs.add()
+    sl = rl1.scope_logs.add()
+    sl.scope.name = "pyflare.fixture.other"
+    rec = sl.log_records.add()
+    rec.time_unix_nano = HUGE_END
+    rec.observed_time_unix_nano = HUGE_END + 1
+    rec.severity_number = logs_pb2.SEVERITY_NUMBER_WARN4
+    rec.flags = 0xFFFFFFFF
+    rec.trace_id = h(TRACE_D)
+    rec.span_id = h("ffffffffffffffff")
+    rec.event_name = "événement"
+    rec.body.string_value = "last"
+
+    return req
+
+
+# --------------------------------------------------------------------------
+# metrics: every field of the metrics model, all five types
+# --------------------------------------------------------------------------
+
+M0 = 1_720_000_000_000_000_000
+DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+
+
+def exemplar(time: int, value, trace: str = "", span: str = "", attrs=()) -> metrics_pb2.Exemplar:
+    ex = metrics_pb2.Exemplar(time_unix_nano=time)
+    if isinstance(value, int):
+        ex.as_int = value
+    elif value is not None:
+        ex.as_double = value
+    if trace:
+        ex.trace_id = h(trace)
+    if span:
+        ex.span_id = h(span)
+    ex.filtered_attributes.extend(kvs(*attrs))
+    return ex
+
+
+def add_metric(scope_metrics, name: str, description: str = "", unit: str = "", metadata=(), **data) -> metrics_pb2.Metric:
+    """Adds a Metric; `data` is its one data field (gauge=…, sum=…, histogram=…, …) as a message."""
+    return scope_metrics.metrics.add(name=name, description=description, unit=unit, metadata=kvs(*metadata), **data)
+
+
+def build_metrics() -> metrics_service_pb2.ExportMetricsServiceRequest:
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    NumberPoint = metrics_pb2.NumberDataPoint
+    HistogramPoint = metrics_pb2.HistogramDataPoint
+    ExponentialPoint = metrics_pb2.ExponentialHistogramDataPoint
+    Buckets = ExponentialPoint.Buckets
+    SummaryPoint = metrics_pb2.SummaryDataPoint
+    NO_VALUE = metrics_pb2.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+
+    # ---- resource 0: one scope with every metric type -------------------------
+    rm0 = req.resource_metrics.add()
+    set_resource(rm0, "https://opentelemetry.io/schemas/1.26.0", kvs(("service.name", s("support-bot")), ("service.instance.id", s("i-1"))), 1)
+    sm = rm0.scope_metrics.add()
+    set_scope(sm, "https://opentelemetry.io/schemas/1.24.0", "pyflare.fixture.meter", "1.0.0", kvs(("meter.attr", b(True))), 4)
+
+    # gauge: double, int, NaN, a NO_RECORDED_VALUE point, exemplars with and without ids
+    add_metric(
+        sm, "system.cpu.utilization", "CPU use, 0 to 1 ✓", "1",
+        metadata=[("prometheus.type", s("gauge")), ("meta.nested", kvl(("a", arr(i(1)))))],
+        gauge=metrics_pb2.Gauge(data_points=[
+            NumberPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 1000 * MS, as_double=0.25,
+                        attributes=kvs(("cpu", i(0)), ("state", s("user"))),
+                        exemplars=[exemplar(M0 + 500 * MS, 0.3, TRACE_A, "eee19b7ec3c1b174", [("sampled", b(True)), ("list", arr(s("x")))]),
+                                   exemplar(M0 + 600 * MS, -5),
+                                   exemplar(M0 + 700 * MS, None, span="53995c3f42cd8ad8")]),  # no value, span id only
+            NumberPoint(time_unix_nano=M0 + 2000 * MS, as_int=-7),
+            NumberPoint(time_unix_nano=M0 + 3000 * MS, as_double=float("nan"), attributes=kvs(("cpu", i(1)))),
+            NumberPoint(time_unix_nano=M0 + 4000 * MS, flags=NO_VALUE),  # deliberately no value
+        ]),
+    )
+
+    # sum: cumulative, monotonic, int64 extremes
+    add_metric(
+        sm, "http.server.request.count", unit="{request}",
+        sum=metrics_pb2.Sum(aggregation_temporality=CUMULATIVE, is_monotonic=True, data_points=[
+            NumberPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 60_000 * MS, as_int=2**63 - 1,
+                        attributes=kvs(("http.route", s("/v1/chat")), ("http.response.status_code", i(200))),
+                        exemplars=[exemplar(M0 + 30_000 * MS, 1, TRACE_B, "00f067aa0ba902b7")]),
+            NumberPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 60_000 * MS, as_int=-(2**63),
+                        attributes=kvs(("http.route", s("/v1/summarize")))),
+        ]),
+    )
+
+    # sum: delta, not monotonic, doubles with infinities and -0.0
+    add_metric(
+        sm, "queue.depth.change", "net change",
+        sum=metrics_pb2.Sum(aggregation_temporality=DELTA, is_monotonic=False, data_points=[
+            NumberPoint(start_time_unix_nano=M0 + n * 1000 * MS, time_unix_nano=M0 + (n + 1) * 1000 * MS, as_double=value)
+            for n, value in enumerate([float("-inf"), float("inf"), -0.0, 1e300])
+        ]),
+    )
+
+    # histogram: delta, full point, a point without sum/min/max, an empty one
+    add_metric(
+        sm, "http.server.request.duration", unit="s",
+        histogram=metrics_pb2.Histogram(aggregation_temporality=DELTA, data_points=[
+            HistogramPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 10_000 * MS, count=10, sum=12.5,
+                           bucket_counts=[1, 2, 3, 4, 0], explicit_bounds=[0.005, 0.5, 1.0, 2.5], min=0.001, max=4.75,
+                           attributes=kvs(("http.route", s("/v1/chat"))),
+                           exemplars=[exemplar(M0 + 5_000 * MS, 0.42, TRACE_C, "b7ad6b7169203331", [("user", s("u-1"))])]),
+            HistogramPoint(start_time_unix_nano=M0 + 10_000 * MS, time_unix_nano=M0 + 20_000 * MS, count=2**64 - 1,
+                           bucket_counts=[2**64 - 1, 0], explicit_bounds=[float("-inf")]),
+            HistogramPoint(time_unix_nano=M0 + 30_000 * MS, flags=NO_VALUE),
+        ]),
+    )
+
+    # histogram: cumulative
+    add_metric(
+        sm, "gen_ai.client.operation.duration", unit="s",
+        histogram=metrics_pb2.Histogram(aggregation_temporality=CUMULATIVE, data_points=[
+            HistogramPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 60_000 * MS, count=3, sum=0.0, min=-0.0, max=float("nan"),
+                           bucket_counts=[3], attributes=kvs(("gen_ai.request.model", s("gpt-4o")))),
+        ]),
+    )
+
+    # exponential histogram: negative buckets, negative offset and scale, big counts
+    add_metric(
+        sm, "gen_ai.client.token.usage", "tokens", "{token}",
+        exponential_histogram=metrics_pb2.ExponentialHistogram(aggregation_temporality=CUMULATIVE, data_points=[
+            ExponentialPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 60_000 * MS, count=17, sum=-123.5, scale=-3,
+                             zero_count=2, zero_threshold=1e-9, min=-1000.0, max=2048.0,
+                             positive=Buckets(offset=-2, bucket_counts=[1, 0, 5, 300]),
+                             negative=Buckets(offset=7, bucket_counts=[4, 2**63 + 1]),
+                             attributes=kvs(("gen_ai.token.type", s("input"))),
+                             exemplars=[exemplar(M0 + 1_000 * MS, 512, TRACE_D, "2222222222222222")]),
+            ExponentialPoint(time_unix_nano=M0 + 120_000 * MS, scale=20, zero_count=1, count=1),  # only a scale and zero buckets
+        ]),
+    )
+
+    # exponential histogram: delta, positive buckets only, offset 0, no sum, negative present but empty
+    add_metric(
+        sm, "rpc.payload.size",
+        exponential_histogram=metrics_pb2.ExponentialHistogram(aggregation_temporality=DELTA, data_points=[
+            ExponentialPoint(time_unix_nano=M0 + 5_000 * MS, count=3, scale=0, positive=Buckets(bucket_counts=[1, 2]), negative=Buckets()),
+        ]),
+    )
+
+    # summary: quantiles, infinities, a point without quantiles
+    quantiles = [SummaryPoint.ValueAtQuantile(quantile=q, value=v) for q, v in [(0.0, 1.5), (0.5, 20.0), (0.99, float("inf")), (1.0, 300.25)]]
+    add_metric(
+        sm, "rpc.server.latency", unit="ms", metadata=[("prometheus.type", s("summary"))],
+        summary=metrics_pb2.Summary(data_points=[
+            SummaryPoint(start_time_unix_nano=M0, time_unix_nano=M0 + 60_000 * MS, count=100, sum=2500.5,
+                         attributes=kvs(("rpc.method", s("Export"))), quantile_values=quantiles),
+            SummaryPoint(time_unix_nano=M0 + 120_000 * MS, flags=NO_VALUE),
+        ]),
+    )
+
+    # ---- resource 1: no resource message, a scope without a scope message -----
+    sm1 = req.resource_metrics.add().scope_metrics.add()
+    add_metric(
+        sm1, "ünïcode.gauge",
+        gauge=metrics_pb2.Gauge(data_points=[
+            NumberPoint(start_time_unix_nano=HUGE_END, time_unix_nano=HUGE_END + 1, as_double=5e-324, attributes=every_kind_attributes()),
+        ]),
+    )
+
+    return req
+
+
+# --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
 
@@ -657,6 +1133,8 @@ def render_all() -> dict[str, bytes]:
     full = build_full()
     genai = build_genai()
     empty_req = trace_service_pb2.ExportTraceServiceRequest()
+    logs = build_logs()
+    metrics = build_metrics()
     files = {
         "full.pb": full.SerializeToString(deterministic=True),
         "full.json": dumps_otlp_json(request_to_otlp_json(full)).encode(),
@@ -665,6 +1143,12 @@ def render_all() -> dict[str, bytes]:
         "genai.expected.json": dumps_expected(request_to_expected(genai)).encode(),
         "empty.pb": empty_req.SerializeToString(deterministic=True),
         "empty.json": b"{}\n",
+        "logs.pb": logs.SerializeToString(deterministic=True),
+        "logs.json": dumps_otlp_json(logs_request_to_otlp_json(logs)).encode(),
+        "logs.expected.json": dumps_expected(logs_request_to_expected(logs)).encode(),
+        "metrics.pb": metrics.SerializeToString(deterministic=True),
+        "metrics.json": dumps_otlp_json(metrics_request_to_otlp_json(metrics)).encode(),
+        "metrics.expected.json": dumps_expected(metrics_request_to_expected(metrics)).encode(),
     }
     _self_check(files)
     return files
@@ -695,6 +1179,30 @@ def _self_check(files: dict[str, bytes]) -> None:
     assert kinds == {0, 1, 2, 3, 4, 5}, kinds
     assert {sp["status_code"] for sp in expected["spans"]} == {0, 1, 2}
     assert len(files["empty.pb"]) == 0
+    _check_round_trip(files, "logs", logs_service_pb2.ExportLogsServiceRequest, build_logs())
+    _check_round_trip(files, "metrics", metrics_service_pb2.ExportMetricsServiceRequest, build_metrics())
+    records = json.loads(files["logs.expected.json"])["log_records"]
+    assert {r["body"] and next(iter(r["body"])) for r in records} == {
+        "string", "int", "double", "bool", "bytes", "array", "kvlist", "empty"
+    }
+    assert any(r["event_name"] for r in records)
+    points = json.loads(files["metrics.expected.json"])["points"]
+    assert {p["metric_type"] for p in points} == {1, 2, 3, 4, 5}
+    assert {p["aggregation_temporality"] for p in points} == {0, 1, 2}
+    assert any(p["negative_bucket_counts"] for p in points)
+    assert any(ex["trace_id"] and ex["span_id"] for p in points for ex in p["exemplars"])
+    metrics_json = files["metrics.json"].decode()
+    assert '"NaN"' in metrics_json and '"Infinity"' in metrics_json and '"-Infinity"' in metrics_json
+
+
+def _check_round_trip(files: dict[str, bytes], name: str, message_type, built) -> None:
+    """`name`.pb must parse back to `built`, and `name`.json (ids turned back into base64)
+    must parse to the same bytes."""
+    parsed_pb = message_type.FromString(files[f"{name}.pb"])
+    assert parsed_pb.SerializeToString(deterministic=True) == built.SerializeToString(deterministic=True)
+    doc = _hex_ids_to_b64(json.loads(files[f"{name}.json"]))
+    parsed = json_format.ParseDict(doc, message_type())
+    assert parsed.SerializeToString(deterministic=True) == files[f"{name}.pb"], f"{name}.json does not round-trip"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

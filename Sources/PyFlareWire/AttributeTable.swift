@@ -7,10 +7,11 @@ public enum ValueKind: UInt8, Sendable {
 
 /// Key/value rows in struct-of-arrays form, shared by every owner in a batch.
 ///
-/// Resources, scopes, spans, events and links each own a ``RowRange`` of rows.
+/// Resources, scopes and records (spans, events, links, log records, data points, …) each
+/// own a ``RowRange`` of rows.
 /// A row's `payload` holds the value itself: the int64 bits, the double's bit pattern,
 /// 0/1 for bools, a ``StringRef`` for strings and bytes, and for arrays and key/value
-/// lists a ``RowRange`` (start << 32 | count) into ``SpanBatch/nestedValues``, whose
+/// lists a ``RowRange`` (start << 32 | count) into the batch's ``OTLPBatch/nestedValues``, whose
 /// rows use the same layout (array elements have an empty key).
 public struct AttributeTable: Sendable {
     public var keys: [StringRef] = []
@@ -52,10 +53,9 @@ public struct AttributeTable: Sendable {
 
     @inlinable
     mutating func truncate(to count: Int) {
-        guard count < keys.count else { return }
-        keys.removeSubrange(count...)
-        kinds.removeSubrange(count...)
-        payloads.removeSubrange(count...)
+        keys.truncate(to: count)
+        kinds.truncate(to: count)
+        payloads.truncate(to: count)
     }
 
     public mutating func reserveCapacity(_ capacity: Int) {

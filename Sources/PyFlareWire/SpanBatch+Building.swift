@@ -16,27 +16,8 @@ struct SpanFields {
     var statusMessage = StringRef.empty
 }
 
-/// Helpers both decoders use while they append rows.
+/// Helpers both span decoders use while they append spans.
 extension SpanBatch {
-    /// Adds an empty resource row, filled in as its message is read; returns its index.
-    mutating func beginResource() -> Int {
-        resources.attributes.append(.empty)
-        resources.droppedAttributeCounts.append(0)
-        resources.schemaURLs.append(.empty)
-        return resources.count - 1
-    }
-
-    /// Adds an empty scope row belonging to `resourceIndex`; returns its index.
-    mutating func beginScope(resourceIndex: Int) -> Int {
-        scopes.names.append(.empty)
-        scopes.versions.append(.empty)
-        scopes.attributes.append(.empty)
-        scopes.droppedAttributeCounts.append(0)
-        scopes.schemaURLs.append(.empty)
-        scopes.resourceIndices.append(UInt32(resourceIndex))
-        return scopes.count - 1
-    }
-
     /// Appends a decoded span whose attribute, event and link rows start at `rollback`'s counts;
     /// refuses it instead (dropping its rows) if its trace or span id is empty or all zero.
     mutating func appendSpan(_ span: SpanFields, scopeIndex: Int, since rollback: RollbackPoint, at offset: Int, idNames: (trace: String, span: String)) {
@@ -55,7 +36,7 @@ extension SpanBatch {
         kinds.append(span.kind)
         startTimes.append(span.startTime)
         endTimes.append(span.endTime)
-        spanAttributes.append(RowRange(start: rollback.attributes, count: attributes.count - rollback.attributes))
+        spanAttributes.append(attributeRows(since: rollback.attributes))
         droppedAttributeCounts.append(span.droppedAttributes)
         spanEvents.append(RowRange(start: rollback.events, count: events.count - rollback.events))
         droppedEventCounts.append(span.droppedEvents)
@@ -112,22 +93,20 @@ extension SpanBatch {
 
 extension EventTable {
     mutating func truncate(to count: Int) {
-        guard count < times.count else { return }
-        times.removeSubrange(count...)
-        names.removeSubrange(count...)
-        attributes.removeSubrange(count...)
-        droppedAttributeCounts.removeSubrange(count...)
+        times.truncate(to: count)
+        names.truncate(to: count)
+        attributes.truncate(to: count)
+        droppedAttributeCounts.truncate(to: count)
     }
 }
 
 extension LinkTable {
     mutating func truncate(to count: Int) {
-        guard count < spanIDs.count else { return }
-        traceIDs.removeSubrange(count...)
-        spanIDs.removeSubrange(count...)
-        traceStates.removeSubrange(count...)
-        attributes.removeSubrange(count...)
-        droppedAttributeCounts.removeSubrange(count...)
-        flags.removeSubrange(count...)
+        traceIDs.truncate(to: count)
+        spanIDs.truncate(to: count)
+        traceStates.truncate(to: count)
+        attributes.truncate(to: count)
+        droppedAttributeCounts.truncate(to: count)
+        flags.truncate(to: count)
     }
 }

@@ -3,7 +3,7 @@
 /// Strings are ``StringRef``s into ``bytes``, the batch's arena (for protobuf input,
 /// the request body itself). Attributes of every owner live in ``attributes``;
 /// events and links have tables of their own. Nothing here allocates per span.
-public struct SpanBatch: Sendable {
+public struct SpanBatch: OTLPBatch, Sendable {
     /// The arena every ``StringRef`` of this batch points into.
     public var bytes: [UInt8]
 
@@ -56,6 +56,7 @@ public struct SpanBatch: Sendable {
     @inlinable public var isEmpty: Bool { spanIDs.isEmpty }
 }
 
+/// The `Resource`s of a request, one row per `ResourceSpans`/`ResourceLogs`/`ResourceMetrics`.
 public struct ResourceTable: Sendable {
     public var attributes: [RowRange] = []
     public var droppedAttributeCounts: [UInt32] = []
@@ -65,14 +66,16 @@ public struct ResourceTable: Sendable {
     @inlinable public var count: Int { attributes.count }
 }
 
+/// The instrumentation scopes of a request, one row per `ScopeSpans`/`ScopeLogs`/`ScopeMetrics`,
+/// so records point at their scope and through it at their resource instead of repeating both.
 public struct ScopeTable: Sendable {
     public var names: [StringRef] = []
     public var versions: [StringRef] = []
     public var attributes: [RowRange] = []
     public var droppedAttributeCounts: [UInt32] = []
-    /// The `schema_url` of the enclosing `ScopeSpans`.
+    /// The `schema_url` of the enclosing `ScopeSpans`, `ScopeLogs` or `ScopeMetrics`.
     public var schemaURLs: [StringRef] = []
-    /// Index into ``SpanBatch/resources``.
+    /// Index into the batch's ``OTLPBatch/resources``.
     public var resourceIndices: [UInt32] = []
 
     public init() {}

@@ -566,48 +566,25 @@ func expectSameSpans(_ actual: [SpanRecord], _ expected: [SpanRecord], _ context
 /// Decodes `batch` completely through its public readers, checking every reference is in
 /// bounds first; false if one is not (reading it would trap).
 func batchIsConsistent(_ batch: SpanBatch) -> Bool {
-    let arena = batch.bytes.count
-    func fits(_ ref: StringRef) -> Bool { ref.offset + ref.length <= arena }
-    func fits(_ range: RowRange, _ count: Int) -> Bool { Int(range.start) + Int(range.count) <= count }
-    func tableFits(_ table: AttributeTable, _ range: RowRange, depth: Int = 0) -> Bool {
-        guard depth < 200, fits(range, table.count) else { return false }
-        for row in range.indices {
-            guard fits(table.keys[row]) else { return false }
-            switch table.kinds[row] {
-            case .string, .bytes: if !fits(StringRef(packed: table.payloads[row])) { return false }
-            case .array, .keyValueList:
-                if !tableFits(batch.nestedValues, RowRange(packed: table.payloads[row]), depth: depth + 1) { return false }
-            default: break
-            }
-        }
-        return true
-    }
+    let check = BoundsCheck(batch: batch)
     let columns: [Int] = [batch.traceIDs.count, batch.parentSpanIDs.count, batch.traceStates.count, batch.flags.count,
                    batch.names.count, batch.kinds.count, batch.startTimes.count, batch.endTimes.count,
                    batch.spanAttributes.count, batch.droppedAttributeCounts.count, batch.spanEvents.count,
                    batch.droppedEventCounts.count, batch.spanLinks.count, batch.droppedLinkCounts.count,
                    batch.statusCodes.count, batch.statusMessages.count, batch.scopeIndices.count]
-    guard columns.allSatisfy({ $0 == batch.count }) else { return false }
+    guard columns.allSatisfy({ $0 == batch.count }), check.ownersFit() else { return false }
     for span in 0..<batch.count {
         guard Int(batch.scopeIndices[span]) < batch.scopes.count,
-              Int(batch.scopes.resourceIndices[Int(batch.scopeIndices[span])]) < batch.resources.count,
-              fits(batch.traceStates[span]), fits(batch.names[span]), fits(batch.statusMessages[span]),
-              tableFits(batch.attributes, batch.spanAttributes[span]),
-              fits(batch.spanEvents[span], batch.events.count), fits(batch.spanLinks[span], batch.links.count)
+              check.fits(batch.traceStates[span]), check.fits(batch.names[span]), check.fits(batch.statusMessages[span]),
+              check.fits(batch.spanAttributes[span], of: batch.attributes),
+              check.fits(batch.spanEvents[span], batch.events.count), check.fits(batch.spanLinks[span], batch.links.count)
         else { return false }
         for event in batch.spanEvents[span].indices {
-            guard fits(batch.events.names[event]), tableFits(batch.eventAttributes, batch.events.attributes[event]) else { return false }
+            guard check.fits(batch.events.names[event]), check.fits(batch.events.attributes[event], of: batch.eventAttributes) else { return false }
         }
         for link in batch.spanLinks[span].indices {
-            guard fits(batch.links.traceStates[link]), tableFits(batch.linkAttributes, batch.links.attributes[link]) else { return false }
+            guard check.fits(batch.links.traceStates[link]), check.fits(batch.links.attributes[link], of: batch.linkAttributes) else { return false }
         }
-    }
-    for scope in 0..<batch.scopes.count {
-        guard fits(batch.scopes.names[scope]), fits(batch.scopes.versions[scope]), fits(batch.scopes.schemaURLs[scope]),
-              tableFits(batch.attributes, batch.scopes.attributes[scope]) else { return false }
-    }
-    for resource in 0..<batch.resources.count {
-        guard fits(batch.resources.schemaURLs[resource]), tableFits(batch.attributes, batch.resources.attributes[resource]) else { return false }
     }
     // Everything is in bounds: reading it all back must not trap.
     _ = SpanRecord.all(in: batch)

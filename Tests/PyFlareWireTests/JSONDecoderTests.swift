@@ -76,10 +76,15 @@ func snakeCased(_ name: String) -> String {
 enum JSONVariant: String, CaseIterable {
     case reserialized, snakeCase, unknownMembers, escapeEverything, upperCaseIDs, integersAsNumbers, enumsAsNames, everything
 
-    static let integerKeys: Set<String> = ["intValue", "startTimeUnixNano", "endTimeUnixNano", "timeUnixNano"]
+    static let integerKeys: Set<String> = ["intValue", "startTimeUnixNano", "endTimeUnixNano", "timeUnixNano",
+                                           "observedTimeUnixNano", "asInt", "count", "zeroCount", "bucketCounts"]
     static let idKeys: Set<String> = ["traceId", "spanId", "parentSpanId"]
     static let spanKinds = ["SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"]
     static let statusCodes = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"]
+    static let severityNumbers = ["SEVERITY_NUMBER_UNSPECIFIED"] + ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"].flatMap { level in
+        ["", "2", "3", "4"].map { "SEVERITY_NUMBER_\(level)\($0)" }
+    }
+    static let temporalities = ["AGGREGATION_TEMPORALITY_UNSPECIFIED", "AGGREGATION_TEMPORALITY_DELTA", "AGGREGATION_TEMPORALITY_CUMULATIVE"]
 
     static let unknownValue = try! TestJSON.parse(#"""
         {"a": [1, -2.5e3, "x", true, false, null, {"b": {"c": [[], {}, [{"traceId": "not an id"}]]}}],
@@ -134,6 +139,8 @@ enum JSONVariant: String, CaseIterable {
                 guard case let .number(text) = value, let number = Int(text) else { return value }
                 if key == "kind" { return .string(Self.spanKinds[number]) }
                 if key == "code" { return .string(Self.statusCodes[number]) }
+                if key == "severityNumber" { return .string(Self.severityNumbers[number]) }
+                if key == "aggregationTemporality" { return .string(Self.temporalities[number]) }
                 return value
             }
         }

@@ -18,6 +18,10 @@ struct EncodeOptions {
     var unknownFields = false
     /// A copy of every known field with a wire type the schema does not give it.
     var wrongWireTypes = false
+    /// With ``wrongWireTypes``: every copy as fixed32 (fixed64 for fixed32 fields), a wire type
+    /// no field of the logs and metrics schemas accepts in another form, where the varied copies
+    /// could hit a packed field's legal unpacked form.
+    var fixed32Copies = false
     var order = Order.natural
 }
 
@@ -101,6 +105,12 @@ struct ProtoRequestEncoder {
         return writer.bytes
     }
 
+    static func fixed32Copy(number: UInt32, wireType: UInt8) -> [UInt8] {
+        var writer = ProtoWriter()
+        if wireType == 5 { writer.fixed64Field(number, 42) } else { writer.fixed32Field(number, 12345) }
+        return writer.bytes
+    }
+
     mutating func layout(_ fields: Fields) -> [UInt8] {
         var list = fields.list
         switch options.order {
@@ -125,7 +135,10 @@ struct ProtoRequestEncoder {
         var out: [UInt8] = []
         if options.unknownFields { out += Self.unknownBlock(0) }
         for (index, field) in list.enumerated() {
-            if options.wrongWireTypes { out += Self.wrongWireTypeCopy(number: field.number, wireType: field.wireType) }
+            if options.wrongWireTypes {
+                out += options.fixed32Copies ? Self.fixed32Copy(number: field.number, wireType: field.wireType)
+                    : Self.wrongWireTypeCopy(number: field.number, wireType: field.wireType)
+            }
             out += field.bytes
             if options.unknownFields, index == list.count / 2 { out += Self.unknownBlock(1) }
         }

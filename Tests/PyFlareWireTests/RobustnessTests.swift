@@ -11,10 +11,16 @@ struct Outcomes {
     var problems: [String] = []
 
     mutating func record(_ label: @autoclosure () -> String, payloadCount: Int, _ decode: () throws(WireError) -> SpanBatch) {
+        record(label(), payloadCount: payloadCount, consistent: batchIsConsistent, decode)
+    }
+
+    /// Records one decode of any signal; `consistent` checks a decoded batch's references.
+    mutating func record<Batch>(_ label: @autoclosure () -> String, payloadCount: Int, consistent: (Batch) -> Bool,
+                                _ decode: () throws(WireError) -> Batch) {
         do {
             let batch = try decode()
             decoded += 1
-            if !batchIsConsistent(batch) { problems.append("\(label()): inconsistent batch") }
+            if !consistent(batch) { problems.append("\(label()): inconsistent batch") }
         } catch {
             failed += 1
             codes.insert(error.code.description)
