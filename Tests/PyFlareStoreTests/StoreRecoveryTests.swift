@@ -97,7 +97,7 @@ struct StoreRecoveryTests {
         for (offset, batches) in records.enumerated() {
             WALRecord.frame(sequence: firstSequence + UInt64(offset), payload: WALPayload.encode(batches, pricing: pricing), into: &bytes)
         }
-        let path = WriteAheadLog<WALEntry>.path(directory: directory.path + "/wal", firstSequence: firstSequence)
+        let path = WriteAheadLog<[NormalizedBatch]>.path(directory: directory.path + "/wal", firstSequence: firstSequence)
         try writeFile(path, bytes + tail)
         return path
     }
@@ -139,7 +139,7 @@ struct StoreRecoveryTests {
         // Sequence numbers go on after the recovered ones.
         let extra = try extraBatch()
         try await store.write([extra])
-        #expect(WriteAheadLog<WALEntry>.files(in: directory.path + "/wal").map(\.firstSequence).last == 3)
+        #expect(WriteAheadLog<[NormalizedBatch]>.files(in: directory.path + "/wal").map(\.firstSequence).last == 3)
         try await store.close()
 
         let reopened = try await open(directory)
@@ -230,7 +230,7 @@ struct StoreRecoveryTests {
         let segmentFiles = names(directory.path + "/segments")
         #expect(segmentFiles.count == 1)
         // The sealed records are still in the WAL, so replaying them would store them twice.
-        #expect(try WriteAheadLog<WALEntry>.recover(directory: directory.path + "/wal", after: 0).records.count == 2)
+        #expect(try WriteAheadLog<[NormalizedBatch]>.recover(directory: directory.path + "/wal", after: 0).records.count == 2)
 
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: directory.path + "/index.db" + suffix) }
         let log = LogCapture()
@@ -439,7 +439,7 @@ struct StoreRecoveryTests {
         // The next record gets sequence 3 again, in a file of its own.
         let extra = try extraBatch()
         try await store.write([extra])
-        #expect(WriteAheadLog<WALEntry>.files(in: directory.path + "/wal").map(\.firstSequence) == [1, 3])
+        #expect(WriteAheadLog<[NormalizedBatch]>.files(in: directory.path + "/wal").map(\.firstSequence) == [1, 3])
         try await store.close()
         let reopened = try await open(directory)
         #expect(reopened.unsealedSpanCount == 0)
@@ -473,12 +473,12 @@ struct StoreRecoveryTests {
         defer { directory.remove() }
         let batches = try richBatches()
         var payload = WALPayload.encode([batches[0]], pricing: pricing)
-        payload[0] = WALPayload.metricsKind &+ 1
+        payload[0] = WALPayload.version &+ 1
         var bytes: [UInt8] = []
         WALRecord.frame(sequence: 1, payload: WALPayload.encode([batches[1]], pricing: pricing), into: &bytes)
         WALRecord.frame(sequence: 2, payload: payload, into: &bytes)
         try FileManager.default.createDirectory(atPath: directory.path + "/wal", withIntermediateDirectories: true)
-        let path = WriteAheadLog<WALEntry>.path(directory: directory.path + "/wal", firstSequence: 1)
+        let path = WriteAheadLog<[NormalizedBatch]>.path(directory: directory.path + "/wal", firstSequence: 1)
         try writeFile(path, bytes)
         let error = await #expect(throws: StoreError.self) { try await open(directory) }
         #expect(error?.code == .unsupportedVersion)

@@ -28,6 +28,9 @@ struct BlockDecoder {
 
     func has(_ column: some SegmentColumn) -> Bool { ranges[Int(column.rawValue)] != nil }
 
+    /// ``has(_:)`` for span blocks, so callers can write `.spanID`.
+    func has(_ column: SpanColumn) -> Bool { ranges[Int(column.rawValue)] != nil }
+
     /// Reads `column`'s chunk; `base` is the chunk's offset in the arena.
     private func read<T>(_ column: some SegmentColumn, _ body: (inout ByteReader, Int) throws(FormatError) -> T) throws(ColumnError) -> T {
         guard let range = ranges[Int(column.rawValue)] else { throw ColumnError(column: column, FormatError("column is missing")) }
@@ -59,7 +62,31 @@ struct BlockDecoder {
         try perRow(column) { reader throws(FormatError) in try reader.varint() }
     }
 
+    /// A `varint` column whose values must not exceed `limit`.
+    func varints(_ column: some SegmentColumn, atMost limit: UInt64) throws(ColumnError) -> [UInt64] {
+        try perRow(column) { reader throws(FormatError) in
+            let value = try reader.varint()
+            guard value <= limit else { throw FormatError("value \(value) exceeds \(limit)") }
+            return value
+        }
+    }
+
+    /// A `varint` column of an enumeration's raw values; an unknown value is an error.
+    func varints<Value: RawRepresentable>(_ column: some SegmentColumn, as _: Value.Type) throws(ColumnError) -> [Value]
+    where Value.RawValue == UInt8 {
+        try perRow(column) { reader throws(FormatError) in
+            let raw = try reader.varint()
+            guard raw <= UInt64(UInt8.max), let value = Value(rawValue: UInt8(raw)) else { throw FormatError("unknown value \(raw)") }
+            return value
+        }
+    }
+
     func fixed64s(_ column: some SegmentColumn) throws(ColumnError) -> [UInt64] {
+        try perRow(column) { reader throws(FormatError) in try reader.fixed64() }
+    }
+
+    /// ``fixed64s(_:)`` for span blocks, so callers can write `.spanID`.
+    func fixed64s(_ column: SpanColumn) throws(ColumnError) -> [UInt64] {
         try perRow(column) { reader throws(FormatError) in try reader.fixed64() }
     }
 
@@ -67,9 +94,9 @@ struct BlockDecoder {
         try perRow(column) { reader throws(FormatError) in try reader.zigzag() }
     }
 
-    /// Start times: deltas summed back up.
-    func startTimes() throws(ColumnError) -> [UInt64] {
-        try read(SpanColumn.startTime) { reader, _ throws(FormatError) in
+    /// A `deltaVarint` column: deltas summed back up.
+    func deltas(_ column: some SegmentColumn) throws(ColumnError) -> [UInt64] {
+        try read(column) { reader, _ throws(FormatError) in
             var values = [UInt64](); values.reserveCapacity(rows)
             var current: Int64 = 0
             for _ in 0..<rows {
@@ -80,6 +107,9 @@ struct BlockDecoder {
         }
     }
 
+    /// Span start times.
+    func startTimes() throws(ColumnError) -> [UInt64] { try deltas(SpanColumn.startTime) }
+
     func nullables(_ column: some SegmentColumn) throws(ColumnError) -> [Int64?] {
         try perRow(column) { reader throws(FormatError) -> Int64? in
             let raw = try reader.varint()
@@ -89,17 +119,32 @@ struct BlockDecoder {
         }
     }
 
-    func traceIDs() throws(ColumnError) -> [TraceID] {
-        try read(SpanColumn.traceID) { reader, _ throws(FormatError) in
+    /// A `nullableFixed64` column of doubles.
+    func nullableDoubles(_ column: some SegmentColumn) throws(ColumnError) -> [Double?] {
+        try perRow(column) { reader throws(FormatError) -> Double? in
+            switch try reader.byte() {
+            case 0: return nil
+            case 1: return Double(bitPattern: try reader.fixed64())
+            case let tag: throw FormatError("presence byte \(tag) is neither 0 nor 1")
+            }
+        }
+    }
+
+    /// An `idDictionary` column.
+    func traceIDs(_ column: some SegmentColumn) throws(ColumnError) -> [TraceID] {
+        try read(column) { reader, _ throws(FormatError) in
             let distinct = try reader.count(atMost: rows)
             guard distinct > 0 || rows == 0 else { throw FormatError("\(rows) rows but no trace ids") }
             var ids: [TraceID] = []; ids.reserveCapacity(distinct)
-            for _ in 0..<distinct { ids.append(TraceID(high: try reader.fixed64(), low: try reader.fixed64())) }
+            for _ in 0..<distinct { ids.append(try reader.traceID()) }
             var values: [TraceID] = []; values.reserveCapacity(rows)
             for _ in 0..<rows { values.append(ids[try reader.count(atMost: distinct - 1)]) }
             return values
         }
     }
+
+    /// Span trace ids.
+    func traceIDs() throws(ColumnError) -> [TraceID] { try traceIDs(SpanColumn.traceID) }
 
     func parentSpanIDs(spanIDs: [UInt64]) throws(ColumnError) -> [UInt64] {
         try read(SpanColumn.parentSpanID) { reader, _ throws(FormatError) in
@@ -118,7 +163,7 @@ struct BlockDecoder {
     }
 
     /// Dictionary codes per row (0 = empty, else entry + 1) and the entries as arena references.
-    func dictionary(_ column: some SegmentColumn) throws(ColumnError) -> (entries: [StringRef], codes: [Int]) {
+    func dictionary(_ column: some SegmentColumn) throws(ColumnError) -> DictionaryColumn {
         try read(column) { reader, base throws(FormatError) in
             let count = try reader.count(atMost: reader.remaining)
             var entries: [StringRef] = [.empty]
@@ -129,13 +174,13 @@ struct BlockDecoder {
             }
             var codes = [Int](); codes.reserveCapacity(rows)
             for _ in 0..<rows { codes.append(try reader.count(atMost: count)) }
-            return (entries, codes)
+            return DictionaryColumn(entries: entries, codes: codes)
         }
     }
 
     func strings(_ column: some SegmentColumn) throws(ColumnError) -> [StringRef] {
-        let (entries, codes) = try dictionary(column)
-        return codes.map { entries[$0] }
+        let dictionary = try dictionary(column)
+        return dictionary.codes.map { dictionary.entries[$0] }
     }
 
     /// Each row's bytes in a `blobs` column, as arena ranges.
@@ -152,7 +197,16 @@ struct BlockDecoder {
         }
     }
 
-    // MARK: - Whole spans
+    // MARK: - Whole batches
+
+    /// Runs `body` with a reader of the serialized values in the arena, then moves the arena
+    /// into `batch.bytes`, so the references decoded from it stay valid.
+    consuming func finish<Batch: OTLPBatch>(_ batch: inout Batch,
+                                            _ body: (KeyValueReader, inout Batch) throws(ColumnError) -> Void) throws(ColumnError) {
+        let arena = self.arena
+        try arena.withBytes { raw throws(ColumnError) in try body(KeyValueReader(arena: raw), &batch) }
+        batch.bytes = consume arena
+    }
 
     /// Every column, back into a batch the rest of PyFlare reads like a decoded request.
     consuming func decodeBatch(pricing: PricingTable) throws(ColumnError) -> NormalizedBatch {
@@ -192,45 +246,22 @@ struct BlockDecoder {
         columns.totalTokens = try nullables(SpanColumn.totalTokens)
         columns.costMicros = try nullables(SpanColumn.costMicros)
 
-        let resources = try dictionary(SpanColumn.resource)
-        let scopes = try dictionary(SpanColumn.scope)
+        let owners = try owners(resource: SpanColumn.resource, scope: SpanColumn.scope)
         let prices = try dictionary(SpanColumn.priceModel)
         let attributes = try blobs(SpanColumn.attributes)
         let largeText = try blobs(SpanColumn.largeText)
         let events = try blobs(SpanColumn.events)
         let links = try blobs(SpanColumn.links)
 
-        let arena = self.arena
-        try arena.withBytes { raw throws(ColumnError) in
-            var reader = KeyValueReader(arena: raw)
+        let rows = self.rows
+        try finish(&spans) { reader, spans throws(ColumnError) in
             let priceIndices: [Int32] = prices.entries.map { ref in
                 guard !ref.isEmpty else { return -1 }
-                let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw[ref.range]), as: UTF8.self)
+                let name = String(decoding: UnsafeRawBufferPointer(rebasing: reader.arena[ref.range]), as: UTF8.self)
                 return Int32(pricing.index(for: name) ?? -1)
             }
             columns.priceIndex = prices.codes.map { priceIndices[$0] }
-
-            var scopeIndexByCodes: [Int: UInt32] = [:]
-            var resourceIndexByCode: [Int: Int] = [:]
-            spans.scopeIndices.reserveCapacity(rows)
-            for row in 0..<rows {
-                let resourceCode = resources.codes[row], scopeCode = scopes.codes[row]
-                let key = resourceCode << 32 | scopeCode
-                if let scope = scopeIndexByCodes[key] {
-                    spans.scopeIndices.append(scope)
-                    continue
-                }
-                let resource: Int
-                if let known = resourceIndexByCode[resourceCode] {
-                    resource = known
-                } else {
-                    resource = try reader.resource(resources.entries[resourceCode], into: &spans)
-                    resourceIndexByCode[resourceCode] = resource
-                }
-                let scope = try reader.scope(scopes.entries[scopeCode], resource: resource, into: &spans)
-                scopeIndexByCodes[key] = UInt32(scope)
-                spans.scopeIndices.append(UInt32(scope))
-            }
+            spans.scopeIndices = try reader.scopeIndices(owners, into: &spans)
 
             spans.spanAttributes.reserveCapacity(rows)
             spans.spanEvents.reserveCapacity(rows)
@@ -241,8 +272,49 @@ struct BlockDecoder {
                 spans.spanLinks.append(try reader.links(links[row], into: &spans))
             }
         }
-        spans.bytes = consume arena
         return NormalizedBatch(spans: spans, columns: columns)
+    }
+
+    /// The `resource` and `scope` dictionary columns of a block.
+    func owners<Column: SegmentColumn>(resource: Column, scope: Column) throws(ColumnError) -> OwnerColumns<Column> {
+        OwnerColumns(resources: try dictionary(resource), scopes: try dictionary(scope), resourceColumn: resource, scopeColumn: scope)
+    }
+}
+
+/// A `dictionary` chunk: entries as references into the arena (entry 0 is the empty string),
+/// and each row's code.
+struct DictionaryColumn {
+    var entries: [StringRef]
+    var codes: [Int]
+}
+
+/// The `resource` and `scope` chunks of a block, to decode into the batch's tables.
+struct OwnerColumns<Column: SegmentColumn> {
+    var resources: DictionaryColumn
+    var scopes: DictionaryColumn
+    var resourceColumn: Column
+    var scopeColumn: Column
+}
+
+/// The tables of a batch that resources and scopes fill, taken out of the batch while they are.
+private struct OwnerTables {
+    var resources = ResourceTable()
+    var scopes = ScopeTable()
+    var attributes = AttributeTable()
+    var nestedValues = AttributeTable()
+
+    init(taking batch: inout some OTLPBatch) {
+        swap(&resources, &batch.resources)
+        swap(&scopes, &batch.scopes)
+        swap(&attributes, &batch.attributes)
+        swap(&nestedValues, &batch.nestedValues)
+    }
+
+    mutating func put(into batch: inout some OTLPBatch) {
+        swap(&resources, &batch.resources)
+        swap(&scopes, &batch.scopes)
+        swap(&attributes, &batch.attributes)
+        swap(&nestedValues, &batch.nestedValues)
     }
 }
 
@@ -260,44 +332,99 @@ struct ColumnError: Error, CustomStringConvertible {
     var description: String { columnName.map { "column \($0): \(error)" } ?? "\(error)" }
 }
 
-/// Reads serialized key/value lists, resources, scopes, events and links back into a batch.
-private struct KeyValueReader {
+/// Reads serialized values, key/value lists, resources, scopes, events and links back into a
+/// batch; strings stay references into the arena.
+struct KeyValueReader {
     let arena: UnsafeRawBufferPointer
 
     init(arena: UnsafeRawBufferPointer) {
         self.arena = arena
     }
 
-    private func reader(_ range: Range<Int>) -> ByteReader {
+    /// A reader of the arena's bytes in `range` (a blob row or a dictionary entry).
+    func reader(_ range: Range<Int>) -> ByteReader {
         ByteReader(arena, position: range.lowerBound).limited(to: range.upperBound)
     }
 
-    private func wrap<T>(_ column: SpanColumn, _ body: () throws(FormatError) -> T) throws(ColumnError) -> T {
+    /// `body`'s format error as an error of `column`.
+    func wrap<T>(_ column: some SegmentColumn, _ body: () throws(FormatError) -> T) throws(ColumnError) -> T {
         do { return try body() } catch { throw ColumnError(column: column, error) }
     }
 
-    func resource(_ ref: StringRef, into spans: inout SpanBatch) throws(ColumnError) -> Int {
-        try wrap(SpanColumn.resource) { () throws(FormatError) -> Int in
+    /// Each row's scope: every distinct resource and scope blob of the block is decoded once
+    /// into the batch's tables.
+    func scopeIndices<Batch: OTLPBatch, Column: SegmentColumn>(_ owners: OwnerColumns<Column>, into batch: inout Batch) throws(ColumnError) -> [UInt32] {
+        // The tables are taken out of the batch while they are filled, so each can be passed
+        // inout on its own (a generic batch's properties cannot be accessed at the same time).
+        var tables = OwnerTables(taking: &batch)
+        defer { tables.put(into: &batch) }
+        var scopeIndexByCodes: [Int: UInt32] = [:]
+        var resourceIndexByCode: [Int: Int] = [:]
+        var indices: [UInt32] = []
+        indices.reserveCapacity(owners.scopes.codes.count)
+        for (resourceCode, scopeCode) in zip(owners.resources.codes, owners.scopes.codes) {
+            let key = resourceCode << 32 | scopeCode
+            if let scope = scopeIndexByCodes[key] {
+                indices.append(scope)
+                continue
+            }
+            let resource: Int
+            if let known = resourceIndexByCode[resourceCode] {
+                resource = known
+            } else {
+                resource = try self.resource(owners.resources.entries[resourceCode], owners.resourceColumn, into: &tables)
+                resourceIndexByCode[resourceCode] = resource
+            }
+            let scope = try self.scope(owners.scopes.entries[scopeCode], owners.scopeColumn, resource: resource, into: &tables)
+            scopeIndexByCodes[key] = UInt32(scope)
+            indices.append(UInt32(scope))
+        }
+        return indices
+    }
+
+    private func resource(_ ref: StringRef, _ column: some SegmentColumn, into tables: inout OwnerTables) throws(ColumnError) -> Int {
+        try wrap(column) { () throws(FormatError) -> Int in
             var input = reader(ref.range)
-            spans.resources.schemaURLs.append(try input.stringRef())
-            spans.resources.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
-            spans.resources.attributes.append(try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues))
+            tables.resources.schemaURLs.append(try input.stringRef())
+            tables.resources.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+            tables.resources.attributes.append(try keyValues(&input, into: &tables.attributes, nested: &tables.nestedValues))
             try input.expectEnd()
-            return spans.resources.count - 1
+            return tables.resources.count - 1
         }
     }
 
-    func scope(_ ref: StringRef, resource: Int, into spans: inout SpanBatch) throws(ColumnError) -> Int {
-        try wrap(SpanColumn.scope) { () throws(FormatError) -> Int in
+    private func scope(_ ref: StringRef, _ column: some SegmentColumn, resource: Int, into tables: inout OwnerTables) throws(ColumnError) -> Int {
+        try wrap(column) { () throws(FormatError) -> Int in
             var input = reader(ref.range)
-            spans.scopes.names.append(try input.stringRef())
-            spans.scopes.versions.append(try input.stringRef())
-            spans.scopes.schemaURLs.append(try input.stringRef())
-            spans.scopes.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
-            spans.scopes.attributes.append(try keyValues(&input, into: &spans.attributes, nested: &spans.nestedValues))
-            spans.scopes.resourceIndices.append(UInt32(resource))
+            tables.scopes.names.append(try input.stringRef())
+            tables.scopes.versions.append(try input.stringRef())
+            tables.scopes.schemaURLs.append(try input.stringRef())
+            tables.scopes.droppedAttributeCounts.append(UInt32(truncatingIfNeeded: try input.varint()))
+            tables.scopes.attributes.append(try keyValues(&input, into: &tables.attributes, nested: &tables.nestedValues))
+            tables.scopes.resourceIndices.append(UInt32(resource))
             try input.expectEnd()
-            return spans.scopes.count - 1
+            return tables.scopes.count - 1
+        }
+    }
+
+    /// A blob row holding one `key_values`, appended to `table`.
+    func keyValues(_ range: Range<Int>, _ column: some SegmentColumn, into table: inout AttributeTable,
+                   nested: inout AttributeTable) throws(ColumnError) -> RowRange {
+        try wrap(column) { () throws(FormatError) -> RowRange in
+            var input = reader(range)
+            let rows = try keyValues(&input, into: &table, nested: &nested)
+            try input.expectEnd()
+            return rows
+        }
+    }
+
+    /// A blob row holding one `value`.
+    func value(_ range: Range<Int>, _ column: some SegmentColumn, nested: inout AttributeTable) throws(ColumnError) -> (ValueKind, UInt64) {
+        try wrap(column) { () throws(FormatError) -> (ValueKind, UInt64) in
+            var input = reader(range)
+            let value = try value(try input.byte(), &input, nested: &nested)
+            try input.expectEnd()
+            return value
         }
     }
 
@@ -336,7 +463,7 @@ private struct KeyValueReader {
             let first = spans.links.count
             let count = try input.count(atMost: range.count)
             for _ in 0..<count {
-                spans.links.traceIDs.append(TraceID(high: try input.fixed64(), low: try input.fixed64()))
+                spans.links.traceIDs.append(try input.traceID())
                 spans.links.spanIDs.append(try input.fixed64())
                 spans.links.traceStates.append(try input.stringRef())
                 spans.links.flags.append(UInt32(truncatingIfNeeded: try input.varint()))
@@ -349,7 +476,7 @@ private struct KeyValueReader {
     }
 
     /// A key/value list appended to `table`; nested values go to `nested`.
-    private func keyValues(_ input: inout ByteReader, into table: inout AttributeTable, nested: inout AttributeTable) throws(FormatError) -> RowRange {
+    func keyValues(_ input: inout ByteReader, into table: inout AttributeTable, nested: inout AttributeTable) throws(FormatError) -> RowRange {
         var noText = ByteReader(arena, position: 0).limited(to: 0)
         return try keyValues(&input, into: &table, nested: &nested, largeText: &noText)
     }

@@ -1,3 +1,5 @@
+import PyFlareWire
+
 /// Appends the store's primitive encodings to a growing byte array: LEB128 varints,
 /// zigzag varints and little-endian fixed-width integers.
 struct ByteWriter {
@@ -37,6 +39,13 @@ struct ByteWriter {
     @inline(__always)
     mutating func fixed64(_ value: UInt64) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// A trace id: its two halves as `fixed64`.
+    @inline(__always)
+    mutating func traceID(_ id: TraceID) {
+        fixed64(id.high)
+        fixed64(id.low)
     }
 
     @inline(__always)
@@ -119,6 +128,9 @@ struct ByteReader {
         defer { position += 8 }
         return UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
     }
+
+    @inline(__always)
+    mutating func traceID() throws(FormatError) -> TraceID { TraceID(high: try fixed64(), low: try fixed64()) }
 
     /// `length` bytes as a range of ``buffer``.
     @inline(__always)

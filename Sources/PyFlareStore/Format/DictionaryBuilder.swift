@@ -34,6 +34,12 @@ struct DictionaryBuilder {
         if code == 0 { empties += 1 }
     }
 
+    /// The code `bytes` has (or gets) in this dictionary without adding a row: 0 when empty,
+    /// else entry + 1. Serves as an interner of byte strings.
+    mutating func code(of bytes: UnsafeRawBufferPointer) -> Int {
+        bytes.isEmpty ? 0 : lookUpOrInsert(bytes) + 1
+    }
+
     private mutating func lookUpOrInsert(_ bytes: UnsafeRawBufferPointer) -> Int {
         let hash = Self.hash(bytes)
         var mask = slots.count - 1

@@ -11,12 +11,14 @@ enum StoredValueKind {
     static let largeText: UInt8 = 0xFF
 }
 
-/// Serializes key/value lists of a batch: count, then per entry the key and a typed value.
-struct KeyValueWriter {
-    let view: BatchView
+/// Serializes values of a batch: key/value lists (count, then per entry the key and a typed
+/// value) and single values, their nested arrays and lists read from the batch's
+/// ``OTLPBatch/nestedValues``.
+struct KeyValueWriter<View: BatchView> {
+    let view: View
     let arena: UnsafeRawBufferPointer
 
-    init(view: BatchView, arena: UnsafeRawBufferPointer) {
+    init(view: View, arena: UnsafeRawBufferPointer) {
         self.view = view
         self.arena = arena
     }
@@ -34,9 +36,8 @@ struct KeyValueWriter {
         }
     }
 
-    /// Like ``keyValues(_:of:into:)`` for a span's own attributes, moving large text to `largeText`.
-    func spanAttributes(_ range: RowRange, into out: inout ByteWriter, largeText: inout ByteWriter) {
-        let table = view.spans.attributes
+    /// Like ``keyValues(_:of:into:)``, moving large text to `largeText` and leaving a placeholder.
+    func keyValues(_ range: RowRange, of table: AttributeTable, into out: inout ByteWriter, largeText: inout ByteWriter) {
         out.varint(Int(range.count))
         for row in range.indices {
             let key = table.keys[row]
@@ -64,10 +65,10 @@ struct KeyValueWriter {
             let range = RowRange(packed: payload)
             out.varint(Int(range.count))
             for row in range.indices {
-                value(kind: view.spans.nestedValues.kinds[row], payload: view.spans.nestedValues.payloads[row], into: &out)
+                value(kind: view.batch.nestedValues.kinds[row], payload: view.batch.nestedValues.payloads[row], into: &out)
             }
         case .keyValueList:
-            keyValues(RowRange(packed: payload), of: view.spans.nestedValues, into: &out)
+            keyValues(RowRange(packed: payload), of: view.batch.nestedValues, into: &out)
         }
     }
 }

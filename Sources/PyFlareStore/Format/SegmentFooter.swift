@@ -41,6 +41,9 @@ struct SegmentFooter: Sendable, Equatable {
         var chunks: [Chunk]
 
         func chunk(_ column: some SegmentColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
+
+        /// ``chunk(_:)`` of a span segment's block, so callers can write `.startTime`.
+        func chunk(_ column: SpanColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
     }
 
     var rows: Int

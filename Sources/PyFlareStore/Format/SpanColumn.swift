@@ -125,4 +125,6 @@ enum ColumnEncoding: UInt8, Sendable {
     case dictionary
     /// One varint length per row, then the rows' bytes back to back.
     case blobs
+    /// Per row: 0 for null, or 1 and 8 bytes little-endian (a double's bit pattern).
+    case nullableFixed64
 }

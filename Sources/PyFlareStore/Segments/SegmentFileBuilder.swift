@@ -1,3 +1,5 @@
+import PyFlareWire
+
 /// Lays out a segment file of any kind: header, then each block's column chunks
 /// compressed and checksummed, then the footer and the trailer (`docs/segment-format.md`).
 /// What the rows are and how they encode is up to the caller.
@@ -44,5 +46,27 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
         trailer.append(SegmentFooter.magic)
         bytes.append(contentsOf: trailer.bytes)
         return (bytes, footer)
+    }
+}
+
+extension SegmentFileBuilder {
+    /// A whole segment of `Column`'s kind: `rows`, in segment order, cut into blocks of
+    /// `blockRows` and encoded by `encode`. `traceIDs` reports the trace ids a row links to
+    /// (its own, or its exemplars'); each non-zero one is indexed with the row's block.
+    static func segment(_ rows: [RowAddress], blockRows: Int, walSequences: ClosedRange<UInt64>?,
+                        encode: (ArraySlice<RowAddress>) -> EncodedBlock,
+                        traceIDs: (RowAddress, (TraceID) -> Void) -> Void) -> BuiltSegment {
+        var file = SegmentFileBuilder()
+        var traceBlocks = TraceBlocks()
+        let blockRows = max(1, blockRows)
+        for (block, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
+            let slice = rows[start..<min(start + blockRows, rows.count)]
+            for address in slice {
+                traceIDs(address) { traceID in if !traceID.isZero { traceBlocks.add(traceID, block: block) } }
+            }
+            file.append(encode(slice))
+        }
+        let (bytes, footer) = file.finish(walSequences: walSequences)
+        return BuiltSegment(kind: Column.segmentKind, bytes: bytes, footer: footer, traceBlocks: traceBlocks.sorted, summaries: [])
     }
 }

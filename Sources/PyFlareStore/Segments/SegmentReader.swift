@@ -1,4 +1,5 @@
 import PyFlareModel
+import PyFlareWire
 
 /// An open segment file whose header, trailer and footer were checked.
 ///
@@ -92,18 +93,54 @@ final class SegmentReader: Sendable {
         return BlockDecoder(rows: block.rows, arena: arena, ranges: ranges)
     }
 
-    /// Every span of block `index`, all fields.
-    func batch(block index: Int, pricing: PricingTable) throws(StoreError) -> NormalizedBatch {
-        let decoder = try readBlock(index)
+    /// Reads block `index` of a `Column` segment and decodes it with `decode`, naming the file
+    /// and block in any error.
+    private func decode<Column: SegmentColumn, Result>(block index: Int, _: Column.Type,
+                                                       _ decode: (consuming BlockDecoder) throws(ColumnError) -> Result) throws(StoreError) -> Result {
+        let decoder = try readBlock(index, of: Column.self)
         do {
-            return try decoder.decodeBatch(pricing: pricing)
+            return try decode(decoder)
         } catch {
             throw StoreError(.corrupt, "block \(index), \(error)", path: path)
         }
     }
 
-    /// Reads and decodes every block: the check a segment found outside the index gets.
+    /// Every span of block `index`, all fields.
+    func batch(block index: Int, pricing: PricingTable) throws(StoreError) -> NormalizedBatch {
+        try decode(block: index, SpanColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeBatch(pricing: pricing) }
+    }
+
+    /// Every log record of block `index` of a log segment, all fields.
+    func logBatch(block index: Int) throws(StoreError) -> LogBatch {
+        try decode(block: index, LogColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeLogBatch() }
+    }
+
+    /// Every point of block `index` of a metric segment, all fields.
+    func metricBatch(block index: Int) throws(StoreError) -> MetricBatch {
+        try decode(block: index, MetricColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeMetricBatch() }
+    }
+
+    /// Reads and decodes every block of a span segment: the check a segment found outside the index gets.
     func verify(pricing: PricingTable) throws(StoreError) -> [NormalizedBatch] {
         try footer.blocks.indices.map { (index) throws(StoreError) -> NormalizedBatch in try batch(block: index, pricing: pricing) }
+    }
+
+    /// ``verify(pricing:)`` for a log segment.
+    func verifyLogs() throws(StoreError) -> [LogBatch] {
+        try footer.blocks.indices.map { (index) throws(StoreError) -> LogBatch in try logBatch(block: index) }
+    }
+
+    /// ``verify(pricing:)`` for a metric segment.
+    func verifyMetrics() throws(StoreError) -> [MetricBatch] {
+        try footer.blocks.indices.map { (index) throws(StoreError) -> MetricBatch in try metricBatch(block: index) }
+    }
+
+    /// Reads and decodes every block, whatever the segment's kind; returns the rows decoded.
+    func verifyRows(pricing: PricingTable) throws(StoreError) -> Int {
+        switch kind {
+        case .spans: try verify(pricing: pricing).reduce(0) { $0 + $1.count }
+        case .logs: try verifyLogs().reduce(0) { $0 + $1.count }
+        case .metricPoints: try verifyMetrics().reduce(0) { $0 + $1.count }
+        }
     }
 }

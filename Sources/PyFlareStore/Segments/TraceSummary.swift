@@ -85,11 +85,11 @@ struct StringCache {
     }
 
     /// The text of `ref`, or nil when empty.
-    mutating func string(_ ref: StringRef, batch: Int, in spans: SpanBatch) -> String? {
+    mutating func string(_ ref: StringRef, batch: Int, in source: some OTLPBatch) -> String? {
         guard !ref.isEmpty else { return nil }
         let key = SourceKey(batch: batch, ref: ref.packed)
         if let known = cache[key] { return known }
-        let text = spans.string(ref)
+        let text = source.string(ref)
         cache[key] = text
         return text
     }
