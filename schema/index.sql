@@ -9,11 +9,26 @@
 --
 -- and review the diff.
 
+CREATE INDEX segments_by_kind_time ON segments (kind, min_time_ns, max_time_ns);
+
 CREATE INDEX segments_by_time ON segments (min_time_ns, max_time_ns);
 
 CREATE INDEX trace_index_by_segment ON trace_index (segment_id);
 
 CREATE INDEX traces_by_start ON traces (start_ns DESC, trace_id DESC);
+
+CREATE TABLE metric_names (
+    name           TEXT    PRIMARY KEY,
+    type           TEXT    NOT NULL,            -- gauge, sum, histogram, exponential_histogram, summary
+    unit           TEXT    NOT NULL,
+    description    TEXT    NOT NULL,
+    temporality    TEXT,                        -- delta, cumulative; NULL for gauges and summaries
+    monotonic      INTEGER NOT NULL,            -- 1 for monotonic sums
+    point_count    INTEGER NOT NULL,
+    first_time_ns  INTEGER NOT NULL,
+    last_time_ns   INTEGER NOT NULL,
+    services       TEXT    NOT NULL             -- sorted, separated by char(31)
+) WITHOUT ROWID;
 
 CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at_ns INTEGER NOT NULL) WITHOUT ROWID;
 
@@ -33,7 +48,8 @@ CREATE TABLE segments (
     last_wal_lsn    INTEGER NOT NULL,
     state           TEXT    NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'missing', 'quarantined')),
     created_at_ns   INTEGER NOT NULL
-);
+, kind TEXT NOT NULL DEFAULT 'spans'
+    CHECK (kind IN ('spans', 'logs', 'metric_points')));
 
 CREATE TABLE store_state (
     key    TEXT PRIMARY KEY,

@@ -1,4 +1,5 @@
 import CoreMetrics
+public import PyFlareModel
 public import PyFlareWire
 
 /// One OTLP `Export` call, whatever the transport: decode the request, ingest it, and say

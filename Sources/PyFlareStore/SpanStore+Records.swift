@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+import NIOPosix
 public import PyFlareWire
 
 /// Reads of log records and metric points: from their segments (pruned by the catalog's

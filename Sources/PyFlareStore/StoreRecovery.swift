@@ -94,9 +94,7 @@ struct StoreRecovery {
                                                       replayed: replayed, actions: &actions)
         let entries = replayed.filter { $0.sequence > sealed }
         if !entries.isEmpty {
-            let spans = entries.reduce(0) { $0 + $1.spans }
-            let rows = entries.reduce(0) { $0 + $1.item.rows }
-            actions.append("replayed \(entries.count) WAL records (\(spans) spans, \(rows - spans) log records and metric points)")
+            actions.append("replayed \(entries.count) WAL records (\(WALEntry.describeCounts(entries.map(\.item))))")
         }
 
         logger.info("store opened", metadata: [
@@ -129,7 +127,9 @@ struct StoreRecovery {
             }
         }
         var sealed = sealedBefore
-        for (range, files) in groups.sorted(by: { $0.key.lowerBound < $1.key.lowerBound }) {
+        // Of two seals starting at the same record, the wider one is the later, complete one.
+        let ordered = groups.sorted { ($0.key.lowerBound, $1.key.upperBound) < ($1.key.lowerBound, $0.key.upperBound) }
+        for (range, files) in ordered {
             // Seals cover contiguous WAL ranges, so any overlap with what is sealed is a duplicate;
             // records of it not sealed elsewhere are still in the WAL and get replayed.
             if range.upperBound != 0, range.lowerBound <= sealed {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PyFlareMigrations
 import PyFlareModel
 import PyFlareTesting
 import PyFlareWire
@@ -90,7 +91,7 @@ struct IndexTests {
         // Opening it again applies nothing twice.
         _ = try makeIndex(directory)
         let applied = try await index.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM schema_migrations ORDER BY name") }
-        #expect(applied == ["0001_initial"])
+        #expect(applied == IndexMigration.all.map(\.name))
         // A file that is not a database is refused with `.database`.
         try writeFile(directory.path + "/garbage.db", Array(repeating: 0x5A, count: 8_192))
         let error = storeError { try IndexDatabase(path: directory.path + "/garbage.db") }

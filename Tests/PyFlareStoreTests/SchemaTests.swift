@@ -109,6 +109,6 @@ struct SchemaTests {
         let tables = try index.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        #expect(tables == ["schema_migrations", "segments", "store_state", "trace_index", "traces"])
+        #expect(tables == ["metric_names", "schema_migrations", "segments", "store_state", "trace_index", "traces"])
     }
 }

@@ -18,6 +18,15 @@ enum WALEntry: Sendable {
         }
     }
 
+    /// "11 spans, 3 log records": the rows of `entries` per signal, for recovery's log line.
+    static func describeCounts(_ entries: [WALEntry]) -> String {
+        var counts: [SegmentKind: Int] = [:]
+        for entry in entries { counts[entry.segmentKind, default: 0] += entry.rows }
+        let parts = [(SegmentKind.spans, "spans"), (.logs, "log records"), (.metricPoints, "metric points")]
+            .compactMap { kind, noun in counts[kind].map { "\($0) \(noun)" } }
+        return parts.joined(separator: ", ")
+    }
+
     /// The kind of segment the entry's rows are sealed into.
     var segmentKind: SegmentKind {
         switch self {
