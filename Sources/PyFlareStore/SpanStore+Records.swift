@@ -9,8 +9,8 @@ extension SpanStore {
     /// The log records matching `query`, newest first, one page.
     public func logs(_ query: LogQuery) async throws -> LogPage {
         // Memory first, as for traces: a seal committing in between leaves its records in this
-        // snapshot, and they are found twice at worst, never missed (duplicates are dropped by key).
-        var candidates = unsealed.withLock { $0.allLogs }
+        // snapshot and in a segment read below; the memory copy is dropped then.
+        let memory = unsealed.withLock { $0.allLogs }
         var warnings: [String] = []
         let locations: [(path: String, blocks: [Int]?)]
         if let traceID = query.traceID {
@@ -20,12 +20,14 @@ extension SpanStore {
             locations = try await index.segmentPaths(kind: .logs, since: query.since, until: query.until).map { ($0, nil) }
         }
         let dataDirectory = configuration.dataDirectory
-        let (sealed, readWarnings) = try await threadPool.runIfActive { [self] in
+        let (sealed, sealedRanges, readWarnings) = try await threadPool.runIfActive { [self] in
             var batches: [LogBatch] = []
+            var ranges: [ClosedRange<UInt64>] = []
             var warnings: [String] = []
             for (path, blocks) in locations {
                 do {
                     let reader = try readers.reader(dataDirectory + "/" + path)
+                    ranges.append(reader.footer.walSequences)
                     for block in blocks ?? Array(reader.footer.blocks.indices) {
                         let zone = reader.footer.blocks[block]
                         if let since = query.since, zone.maxStartTime < since { continue }
@@ -39,8 +41,9 @@ extension SpanStore {
                     warnings.append("\(error)")
                 }
             }
-            return (batches, warnings)
+            return (batches, ranges, warnings)
         }
+        var candidates = Self.unsealedOnly(memory, sealedRanges)
         candidates.append(contentsOf: sealed)
         warnings.append(contentsOf: readWarnings)
 
@@ -56,10 +59,8 @@ extension SpanStore {
         matches.sort { ($0.time, $0.key) > ($1.time, $1.key) }
         var page = LogPage()
         page.warnings = warnings
-        var seen = Set<UInt64>()
         var batchIndex: [Int: Int] = [:]
         for match in matches {
-            guard seen.insert(match.key ^ match.time).inserted else { continue }
             if page.records.count == query.limit {
                 page.nextCursor = page.records.last.map { record in
                     let batch = page.batches[record.batch]
@@ -80,7 +81,7 @@ extension SpanStore {
     /// Every metric name stored, with its type, unit and description.
     public func metricNames() async throws -> [MetricNameRow] {
         var rows = Dictionary(uniqueKeysWithValues: try await index.metricNames().map { ($0.name, $0) })
-        for summary in MetricNameSummary.summarize(unsealed.withLock { $0.allMetrics }) {
+        for summary in MetricNameSummary.summarize(unsealed.withLock { $0.allMetrics.map(\.batch) }) {
             var row = rows[summary.name] ?? MetricNameRow(
                 name: summary.name, type: summary.type.name, unit: summary.unit, description: summary.description,
                 temporality: nil, monotonic: summary.monotonic, pointCount: 0,
@@ -105,12 +106,14 @@ extension SpanStore {
         let memory = unsealed.withLock { $0.allMetrics }
         let paths = try await index.segmentPaths(kind: .metricPoints, since: since, until: until, containing: name)
         let dataDirectory = configuration.dataDirectory
-        let (sealed, warnings) = try await threadPool.runIfActive { [self] in
+        let (sealed, sealedRanges, warnings) = try await threadPool.runIfActive { [self] in
             var batches: [MetricBatch] = []
+            var ranges: [ClosedRange<UInt64>] = []
             var warnings: [String] = []
             for path in paths {
                 do {
                     let reader = try readers.reader(dataDirectory + "/" + path)
+                    ranges.append(reader.footer.walSequences)
                     for (block, zone) in reader.footer.blocks.enumerated() where zone.models.contains(name) {
                         if let since, zone.maxStartTime < since { continue }
                         if let until, zone.minStartTime >= until { continue }
@@ -122,10 +125,15 @@ extension SpanStore {
                     warnings.append("\(error)")
                 }
             }
-            return (batches, warnings)
+            return (batches, ranges, warnings)
         }
-        // A seal committing between the two reads can show a request in both: drop the memory copy then.
-        return (sealed + memory, warnings)
+        // A seal committing between the two reads shows a request in both: the memory copy goes.
+        return (sealed + Self.unsealedOnly(memory, sealedRanges), warnings)
+    }
+
+    /// The batches of `memory` whose WAL record is in none of the segments read.
+    private static func unsealedOnly<Batch>(_ memory: [(sequence: UInt64, batch: Batch)], _ sealed: [ClosedRange<UInt64>]) -> [Batch] {
+        memory.filter { entry in !sealed.contains { $0.contains(entry.sequence) } }.map(\.batch)
     }
 }
 

@@ -71,14 +71,14 @@ struct Unsealed {
     /// Every span batch, sealing first: what a read must search.
     var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.item.spanBatches) }
 
-    /// Every log batch, sealing first.
-    var allLogs: [LogBatch] {
-        (sealing + active).compactMap { if case .logs(let batch) = $0.item { batch } else { nil } }
+    /// Every log batch with its WAL sequence, sealing first.
+    var allLogs: [(sequence: UInt64, batch: LogBatch)] {
+        (sealing + active).compactMap { if case .logs(let batch) = $0.item { ($0.sequence, batch) } else { nil } }
     }
 
-    /// Every metric batch, sealing first.
-    var allMetrics: [MetricBatch] {
-        (sealing + active).compactMap { if case .metrics(let batch) = $0.item { batch } else { nil } }
+    /// Every metric batch with its WAL sequence, sealing first.
+    var allMetrics: [(sequence: UInt64, batch: MetricBatch)] {
+        (sealing + active).compactMap { if case .metrics(let batch) = $0.item { ($0.sequence, batch) } else { nil } }
     }
 }
 

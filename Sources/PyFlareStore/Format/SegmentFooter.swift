@@ -50,6 +50,8 @@ struct SegmentFooter: Sendable, Equatable {
     /// The WAL records this segment holds (0...0 when it was not sealed from the WAL).
     var firstWALSequence: UInt64
     var lastWALSequence: UInt64
+    /// The WAL records whose rows this segment holds.
+    var walSequences: ClosedRange<UInt64> { firstWALSequence...max(firstWALSequence, lastWALSequence) }
     var blocks: [Block]
 
     var minStartTime: UInt64 { blocks.map(\.minStartTime).min() ?? 0 }
