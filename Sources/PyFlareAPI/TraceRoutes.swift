@@ -57,8 +57,12 @@ public struct TraceRoutes: Sendable {
             throw APIError.badRequest("trace id must be 32 hex digits, not all zero: \"\(id)\"")
         }
         let stored = try await store.trace(traceID)
-        guard stored.spanCount > 0 || !stored.warnings.isEmpty else {
-            throw APIError.notFound("no spans stored for trace \(Hex.string(traceID))")
+        var logQuery = LogQuery()
+        logQuery.traceID = traceID
+        logQuery.limit = LogRoutes.maxLimit
+        let logs = try await store.logs(logQuery)
+        guard stored.spanCount > 0 || !stored.warnings.isEmpty || !logs.records.isEmpty else {
+            throw APIError.notFound("no spans or log records stored for trace \(Hex.string(traceID))")
         }
         // Spans by start time, then span id: the order a waterfall view wants.
         var order: [(batch: Int, span: Int)] = []
@@ -79,8 +83,15 @@ public struct TraceRoutes: Sendable {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             encoder.encode(stored.batches[entry.batch], span: entry.span, into: &json)
         }
-        json.raw(#"],"warnings":"#)
-        json.strings(stored.warnings)
+        // The trace's log records, oldest first; all of them are at logs_url when there are more.
+        json.raw(#"],"logs":"#)
+        LogRoutes.records(logs, order: logs.records.reversed(), into: &json)
+        json.raw(#","logs_truncated":"#)
+        json.bool(logs.nextCursor != nil)
+        json.raw(#","logs_url":"#)
+        json.string("/api/v1/traces/\(Hex.string(traceID))/logs")
+        json.raw(#","warnings":"#)
+        json.strings(stored.warnings + logs.warnings)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -132,40 +143,28 @@ public struct TraceRoutes: Sendable {
 
     /// The filters of the query string; a malformed one is a 400 naming it.
     static func query(from parameters: FlatDictionary<Substring, Substring>) throws(APIError) -> TraceQuery {
+        let parameters = QueryParameters(parameters)
         var query = TraceQuery()
-        func text(_ name: String) -> String? {
-            parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        }
-        query.service = text("service")
-        query.model = text("model")
-        query.user = text("user")
-        query.session = text("session")
-        if let status = text("status") {
+        query.service = parameters.text("service")
+        query.model = parameters.text("model")
+        query.user = parameters.text("user")
+        query.session = parameters.text("session")
+        if let status = parameters.text("status") {
             guard let value = TraceQuery.Status(rawValue: status) else {
                 throw .badRequest("status must be \"error\" or \"ok\", not \"\(status)\"")
             }
             query.status = value
         }
-        for name in ["since", "until"] {
-            guard let value = text(name) else { continue }
-            guard let time = TimeParsing.nanoseconds(value) else {
-                throw .badRequest("\(name) must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, not \"\(value)\"")
-            }
-            if name == "since" { query.since = time } else { query.until = time }
-        }
-        if let value = text("min_duration_ms") {
+        query.since = try parameters.time("since")
+        query.until = try parameters.time("until")
+        if let value = parameters.text("min_duration_ms") {
             guard let ms = Double(value), ms >= 0, ms.isFinite else {
                 throw .badRequest("min_duration_ms must be a non-negative number, not \"\(value)\"")
             }
             query.minDurationNanoseconds = Int64(ms * 1e6)
         }
-        if let value = text("limit") {
-            guard let limit = Int(value), (1...maxLimit).contains(limit) else {
-                throw .badRequest("limit must be an integer from 1 to \(maxLimit), not \"\(value)\"")
-            }
-            query.limit = limit
-        }
-        if let value = text("cursor") {
+        query.limit = try parameters.limit(default: query.limit, maximum: maxLimit)
+        if let value = parameters.text("cursor") {
             guard let cursor = TraceQuery.Cursor(token: value) else { throw .badRequest("cursor is not one this API returned") }
             query.cursor = cursor
         }

@@ -57,8 +57,13 @@ public struct PyFlareServer: Sendable {
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
         if let store {
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
+            LogRoutes(store: store).addRoutes(to: apiRouter)
+            MetricRoutes(store: store).addRoutes(to: apiRouter)
         } else {
-            TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: "the trace API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))")
+            let reason = "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"
+            TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            LogRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            MetricRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 

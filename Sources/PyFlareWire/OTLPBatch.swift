@@ -39,6 +39,28 @@ extension OTLPBatch {
         value(kind: table.kinds[row], payload: table.payloads[row])
     }
 
+    /// Each resource's `service.name` (its first attribute of that key holding a string), as a
+    /// reference into the arena; empty when it has none.
+    public func serviceNameRefs() -> [StringRef] {
+        let key = Array("service.name".utf8)
+        return bytes.withUnsafeBytes { arena in
+            resources.attributes.map { range in
+                for row in range.indices where attributes.kinds[row] == .string {
+                    let name = attributes.keys[row]
+                    if name.length == key.count, UnsafeRawBufferPointer(rebasing: arena[name.range]).elementsEqual(key) {
+                        return StringRef(packed: attributes.payloads[row])
+                    }
+                }
+                return .empty
+            }
+        }
+    }
+
+    /// Each resource's `service.name` as text, by resource index; nil when it has none.
+    public func resourceServiceNames() -> [String?] {
+        serviceNameRefs().map { $0.isEmpty ? nil : string($0) }
+    }
+
     /// Key/value pairs of `range` in `table`, in wire order (duplicates kept).
     public func keyValues(in table: AttributeTable, _ range: RowRange) -> [(key: String, value: AttributeValue)] {
         range.indices.map { (string(table.keys[$0]), value(in: table, row: $0)) }

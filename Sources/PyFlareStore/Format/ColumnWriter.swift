@@ -121,25 +121,6 @@ final class SignalBatchView<Batch: OTLPBatch>: BatchView {
     func service(ofRow row: Int) -> StringRef { scopeServices[Int(rowScopes[row])] }
 }
 
-extension OTLPBatch {
-    /// Each resource's `service.name` (its first attribute of that key holding a string), as a
-    /// reference into the arena; empty when it has none.
-    func serviceNameRefs() -> [StringRef] {
-        let key = Array("service.name".utf8)
-        return bytes.withUnsafeBytes { arena in
-            resources.attributes.map { range in
-                for row in range.indices where attributes.kinds[row] == .string {
-                    let name = attributes.keys[row]
-                    if name.length == key.count, UnsafeRawBufferPointer(rebasing: arena[name.range]).elementsEqual(key) {
-                        return StringRef(packed: attributes.payloads[row])
-                    }
-                }
-                return .empty
-            }
-        }
-    }
-}
-
 /// The column writers every block encoder shares: one pass over the rows per column, values
 /// read through ``BatchView``s, strings read from the batches' arenas without becoming `String`s.
 struct ColumnWriter<View: BatchView> {

@@ -63,16 +63,3 @@ extension MetricType {
         }
     }
 }
-
-extension OTLPBatch {
-    /// Each resource's `service.name`, by resource index; nil when it has none.
-    func resourceServiceNames() -> [String?] {
-        (0..<resources.count).map { resource in
-            for row in resources.attributes[resource].indices
-            where attributes.kinds[row] == .string && string(attributes.keys[row]) == "service.name" {
-                return string(StringRef(packed: attributes.payloads[row]))
-            }
-            return nil
-        }
-    }
-}

@@ -1,0 +1,140 @@
+public import Hummingbird
+import PyFlareWire
+public import PyFlareStore
+
+/// `GET /api/v1/logs` (log records, newest first, filtered and paged) and
+/// `GET /api/v1/traces/{trace_id}/logs` (the records of one trace, oldest first).
+public struct LogRoutes: Sendable {
+    let store: SpanStore
+    static let maxLimit = 1000
+    static let defaultLimit = 100
+
+    public init(store: SpanStore) {
+        self.store = store
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/logs") { request, _ in try await list(request) }
+        router.api("/api/v1/traces/:trace_id/logs") { request, context in
+            try await traceLogs(context.parameters.get("trace_id") ?? "", request)
+        }
+    }
+
+    /// The same routes answering 503 with `reason`, when the server runs without the store.
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        for path in ["/api/v1/logs", "/api/v1/traces/:trace_id/logs"] {
+            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        }
+    }
+
+    func list(_ request: Request) async throws -> Response {
+        let query = try Self.query(from: QueryParameters(request))
+        let page = try await store.logs(query)
+        var json = JSONWriter(capacity: 512 * page.records.count + 64)
+        json.raw(#"{"logs":"#)
+        Self.records(page, order: page.records, into: &json)
+        json.raw(#","next_cursor":"#)
+        if let cursor = page.nextCursor { json.string(cursor.token) } else { json.null() }
+        json.raw(#","warnings":"#)
+        json.strings(page.warnings)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    func traceLogs(_ id: String, _ request: Request) async throws -> Response {
+        let traceID = try Self.traceID(id)
+        let parameters = QueryParameters(request)
+        var query = LogQuery()
+        query.traceID = traceID
+        query.limit = try parameters.limit(default: Self.maxLimit, maximum: Self.maxLimit)
+        let page = try await store.logs(query)
+        var json = JSONWriter(capacity: 512 * page.records.count + 64)
+        json.raw(#"{"trace_id":"#)
+        json.string(Hex.string(traceID))
+        json.raw(#","logs":"#)
+        Self.records(page, order: page.records.reversed(), into: &json)
+        json.raw(#","truncated":"#)
+        json.bool(page.nextCursor != nil)
+        json.raw(#","warnings":"#)
+        json.strings(page.warnings)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    static func traceID(_ id: String) throws(APIError) -> TraceID {
+        guard let traceID = Hex.parseTraceID(id.lowercased()), !traceID.isZero else {
+            throw APIError.badRequest("trace id must be 32 hex digits, not all zero: \"\(id)\"")
+        }
+        return traceID
+    }
+
+    /// `[{record}, …]` for the records of `page` in `order`.
+    static func records(_ page: LogPage, order: some Sequence<(batch: Int, row: Int)>, into json: inout JSONWriter) {
+        var services: [Int: [String?]] = [:]
+        json.byte(UInt8(ascii: "["))
+        for (index, record) in order.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            let batch = page.batches[record.batch]
+            if services[record.batch] == nil { services[record.batch] = batch.resourceServiceNames() }
+            Self.record(record.row, of: batch, services: services[record.batch] ?? [], into: &json)
+        }
+        json.byte(UInt8(ascii: "]"))
+    }
+
+    /// One log record: its fields as OTLP names them, with the service, resource and scope.
+    static func record(_ row: Int, of batch: LogBatch, services: [String?], into json: inout JSONWriter) {
+        json.byte(UInt8(ascii: "{"))
+        json.time(batch.times[row], key: "time_unix_nano", textKey: "time")
+        json.byte(UInt8(ascii: ","))
+        json.time(batch.observedTimes[row], key: "observed_time_unix_nano", textKey: "observed_time")
+        json.raw(#","severity_number":"#)
+        json.uint(UInt64(batch.severityNumbers[row]))
+        json.raw(#","severity_text":"#)
+        json.otlpOptionalString(batch.severityTexts[row], in: batch)
+        json.raw(#","body":"#)
+        json.otlpValue(kind: batch.bodies.kinds[row], payload: batch.bodies.payloads[row], in: batch)
+        json.raw(#","attributes":"#)
+        json.otlpAttributes(batch.recordAttributes[row], of: batch.attributes, in: batch)
+        json.raw(#","dropped_attributes_count":"#)
+        json.uint(UInt64(batch.droppedAttributeCounts[row]))
+        json.raw(#","event_name":"#)
+        json.otlpOptionalString(batch.eventNames[row], in: batch)
+        json.raw(#","trace_id":"#)
+        json.hexTraceID(batch.traceIDs[row])
+        json.raw(#","span_id":"#)
+        json.hexSpanID(batch.spanIDs[row])
+        json.raw(#","flags":"#)
+        json.uint(UInt64(batch.flags[row]))
+        json.byte(UInt8(ascii: ","))
+        json.otlpOrigin(scope: Int(batch.scopeIndices[row]), services: services, in: batch)
+        json.byte(UInt8(ascii: "}"))
+    }
+
+    /// OTLP severity numbers of the names `severity` accepts: the lowest of each range.
+    static let severityNames: [String: UInt8] = [
+        "trace": 1, "debug": 5, "info": 9, "warn": 13, "warning": 13, "error": 17, "fatal": 21,
+    ]
+
+    static func query(from parameters: QueryParameters) throws(APIError) -> LogQuery {
+        var query = LogQuery()
+        query.service = parameters.text("service")
+        if let value = parameters.text("severity") {
+            if let number = UInt8(value), (1...24).contains(number) {
+                query.minSeverity = number
+            } else if let number = severityNames[value.lowercased()] {
+                query.minSeverity = number
+            } else {
+                throw .badRequest("severity must be a number from 1 to 24 or one of trace, debug, info, warn, error, fatal; not \"\(value)\"")
+            }
+        }
+        if let value = parameters.text("trace_id") { query.traceID = try traceID(value) }
+        (query.since, query.until) = try parameters.timeRange()
+        query.text = parameters.text("q")
+        query.limit = try parameters.limit(default: defaultLimit, maximum: maxLimit)
+        if let value = parameters.text("cursor") {
+            guard let cursor = LogQuery.Cursor(token: value) else { throw .badRequest("cursor is not one this API returned") }
+            query.cursor = cursor
+        }
+        return query
+    }
+}

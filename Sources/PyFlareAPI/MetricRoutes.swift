@@ -1,0 +1,306 @@
+import Foundation
+public import Hummingbird
+import PyFlareWire
+public import PyFlareStore
+
+/// `GET /api/v1/metrics` (every metric name with its type, unit and description) and
+/// `GET /api/v1/metrics/{name}/series` (its points by series, raw or downsampled).
+public struct MetricRoutes: Sendable {
+    let store: SpanStore
+    static let defaultPointLimit = 10_000
+    static let maxPointLimit = 100_000
+    /// More buckets than a chart can show means the step is a mistake.
+    static let maxBuckets = 10_000
+
+    public init(store: SpanStore) {
+        self.store = store
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/metrics") { _, _ in try await list() }
+        router.api("/api/v1/metrics/:name/series") { request, context in
+            try await series(context.parameters.get("name") ?? "", request)
+        }
+    }
+
+    /// The same routes answering 503 with `reason`, when the server runs without the store.
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        for path in ["/api/v1/metrics", "/api/v1/metrics/:name/series"] {
+            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        }
+    }
+
+    func list() async throws -> Response {
+        let rows = try await store.metricNames()
+        var json = JSONWriter(capacity: 256 * rows.count + 32)
+        json.raw(#"{"metrics":["#)
+        for (index, row) in rows.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.header(row, into: &json)
+            json.raw(#","point_count":"#)
+            json.uint(UInt64(row.pointCount))
+            json.raw(#","services":"#)
+            json.strings(row.services)
+            json.byte(UInt8(ascii: ","))
+            json.time(row.firstTime, key: "first_time_unix_nano", textKey: "first_time")
+            json.byte(UInt8(ascii: ","))
+            json.time(row.lastTime, key: "last_time_unix_nano", textKey: "last_time")
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    /// `{"name":…,"type":…,"unit":…,"description":…,"temporality":…,"monotonic":…` (left open).
+    static func header(_ row: MetricNameRow, into json: inout JSONWriter) {
+        json.raw(#"{"name":"#)
+        json.string(row.name)
+        json.raw(#","type":"#)
+        json.string(row.type)
+        json.raw(#","unit":"#)
+        json.string(row.unit)
+        json.raw(#","description":"#)
+        json.string(row.description)
+        json.raw(#","temporality":"#)
+        if let temporality = row.temporality { json.string(temporality) } else { json.null() }
+        json.raw(#","monotonic":"#)
+        json.bool(row.monotonic)
+    }
+
+    /// What `/series` was asked for.
+    struct SeriesRequest {
+        var since: UInt64?
+        var until: UInt64?
+        var service: String?
+        /// `attr.KEY=VALUE`: the point attribute KEY, written as text, equals VALUE.
+        var attributes: [(key: String, value: String)] = []
+        var step: UInt64?
+        var aggregation: MetricSeries.Aggregation?
+        /// Attribute keys (and `service`) that name a group; nil keeps every series apart, an
+        /// empty list merges them all.
+        var groupBy: [String]?
+        var limit = defaultPointLimit
+    }
+
+    func series(_ name: String, _ request: Request) async throws -> Response {
+        let parameters = try Self.seriesRequest(from: QueryParameters(request))
+        guard let row = try await store.metricNames().first(where: { $0.name == name }) else {
+            throw APIError.notFound("no metric named \"\(name)\" is stored")
+        }
+        let type = MetricType(name: row.type) ?? .gauge
+        if let aggregation = parameters.aggregation, let problem = MetricSeries.check(aggregation, for: type) {
+            throw APIError.badRequest(problem)
+        }
+        let (batches, warnings) = try await store.metricBatches(name: name, since: parameters.since, until: parameters.until)
+        var (series, total) = Self.select(name, parameters, in: batches)
+
+        var json = JSONWriter(capacity: 4096)
+        Self.header(row, into: &json)
+        if let step = parameters.step {
+            let aggregation = parameters.aggregation ?? MetricSeries.defaultAggregation(
+                type: type, monotonic: row.monotonic, temporality: row.temporality == "delta" ? 1 : 2)
+            let first = series.compactMap { $0.points.first?.time }.min() ?? parameters.since ?? 0
+            let origin = (parameters.since ?? first) / step * step
+            if let until = parameters.until ?? series.compactMap({ $0.points.last?.time }).max(),
+               until > origin, (until - origin) / step > UInt64(Self.maxBuckets) {
+                throw APIError.badRequest("step is too small: more than \(Self.maxBuckets) buckets between since and until")
+            }
+            json.raw(#","aggregation":"#)
+            json.string(aggregation.rawValue)
+            json.raw(#","step_seconds":"#)
+            json.double(Double(step) / 1e9)
+            json.raw(#","series":["#)
+            Self.downsampled(series, batches: batches, type: type, aggregation: aggregation, step: step, origin: origin,
+                             windowStart: parameters.since ?? origin, groupBy: parameters.groupBy, into: &json)
+            json.raw("]")
+        } else {
+            json.raw(#","series":["#)
+            var written = 0
+            for (index, entry) in series.enumerated() {
+                if index > 0 { json.byte(UInt8(ascii: ",")) }
+                Self.seriesHead(entry, batches: batches, into: &json)
+                json.raw(#","points":["#)
+                for (position, point) in entry.points.prefix(parameters.limit - written).enumerated() {
+                    if position > 0 { json.byte(UInt8(ascii: ",")) }
+                    MetricPointJSON.point(point.row, of: batches[point.batch], into: &json)
+                }
+                written += min(entry.points.count, parameters.limit - written)
+                json.raw("]}")
+            }
+            json.raw("]")
+            json.raw(#","truncated":"#)
+            json.bool(total > parameters.limit)
+            series.removeAll()
+        }
+        json.raw(#","warnings":"#)
+        json.strings(warnings)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    /// `{"service":…,"attributes":{…}` of a series (left open).
+    static func seriesHead(_ series: MetricSeries.Series, batches: [MetricBatch], into json: inout JSONWriter) {
+        let batch = batches[series.sample.batch]
+        json.raw(#"{"service":"#)
+        if let service = series.service { json.string(service) } else { json.null() }
+        json.raw(#","attributes":"#)
+        json.otlpAttributes(batch.pointAttributes[series.sample.row], of: batch.attributes, in: batch)
+    }
+
+    /// The points of metric `name` that pass the filters, by series; and how many there are.
+    static func select(_ name: String, _ request: SeriesRequest, in batches: [MetricBatch]) -> ([MetricSeries.Series], Int) {
+        var byKey: [String: Int] = [:]
+        var series: [MetricSeries.Series] = []
+        var total = 0
+        let nameBytes = Array(name.utf8)
+        for (batchIndex, batch) in batches.enumerated() {
+            let metricMatches = batch.metrics.names.map { ref in batch.withBytes(ref) { $0.elementsEqual(nameBytes) } }
+            guard metricMatches.contains(true) else { continue }
+            let services = batch.resourceServiceNames()
+            for row in 0..<batch.count where metricMatches[Int(batch.metricIndices[row])] {
+                let time = batch.times[row]
+                if let since = request.since, time < since { continue }
+                if let until = request.until, time >= until { continue }
+                let scope = Int(batch.metrics.scopeIndices[Int(batch.metricIndices[row])])
+                let service = services[Int(batch.scopes.resourceIndices[scope])]
+                if let wanted = request.service, service != wanted { continue }
+                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[row], of: batch)
+                guard request.attributes.allSatisfy({ filter in pairs.contains { $0.key == filter.key && $0.text == filter.value } }) else {
+                    continue
+                }
+                let key = (service ?? "") + "\u{1F}" + pairs.map { "\($0.key)=\($0.json)" }.sorted().joined(separator: "\u{1F}")
+                let point = MetricSeries.Point(batch: batchIndex, row: row, time: time)
+                if let index = byKey[key] {
+                    series[index].points.append(point)
+                } else {
+                    byKey[key] = series.count
+                    series.append(MetricSeries.Series(key: key, service: service, sample: point, points: [point]))
+                }
+                total += 1
+            }
+        }
+        for index in series.indices { series[index].points.sort { $0.time < $1.time } }
+        series.sort { $0.key < $1.key }
+        return (series, total)
+    }
+
+    /// Buckets per series, merged into groups when asked, written as `{"service","attributes","points"}`.
+    static func downsampled(_ series: [MetricSeries.Series], batches: [MetricBatch], type: MetricType,
+                            aggregation: MetricSeries.Aggregation, step: UInt64, origin: UInt64, windowStart: UInt64,
+                            groupBy: [String]?, into json: inout JSONWriter) {
+        struct Group {
+            var head: MetricSeries.Series
+            var labels: [(key: String, json: String)]
+            var buckets: [UInt64: MetricSeries.Bucket] = [:]
+        }
+        var groups: [Group] = []
+        var byKey: [String: Int] = [:]
+        for entry in series {
+            let buckets = MetricSeries.buckets(entry, batches: batches, origin: origin, step: step, windowStart: windowStart)
+            var labels: [(key: String, json: String)] = []
+            var key = entry.key
+            if let groupBy {
+                let batch = batches[entry.sample.batch]
+                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[entry.sample.row], of: batch)
+                labels = groupBy.filter { $0 != "service" }.map { name in
+                    (name, pairs.first { $0.key == name }?.json ?? "null")
+                }
+                let service = groupBy.contains("service") ? (entry.service ?? "") : ""
+                key = service + "\u{1F}" + labels.map { "\($0.key)=\($0.json)" }.joined(separator: "\u{1F}")
+            }
+            if let index = byKey[key] {
+                for (start, bucket) in buckets {
+                    groups[index].buckets[start, default: MetricSeries.Bucket()].merge(bucket, addLast: type == .sum)
+                }
+            } else {
+                byKey[key] = groups.count
+                groups.append(Group(head: entry, labels: labels, buckets: buckets))
+            }
+        }
+        let stepSeconds = Double(step) / 1e9
+        for (index, group) in groups.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            if let groupBy {
+                json.raw(#"{"service":"#)
+                if groupBy.contains("service"), let service = group.head.service { json.string(service) } else { json.null() }
+                json.raw(#","attributes":{"#)
+                for (position, label) in group.labels.enumerated() {
+                    if position > 0 { json.byte(UInt8(ascii: ",")) }
+                    json.string(label.key)
+                    json.byte(UInt8(ascii: ":"))
+                    json.bytes.append(contentsOf: label.json.utf8)
+                }
+                json.byte(UInt8(ascii: "}"))
+            } else {
+                seriesHead(group.head, batches: batches, into: &json)
+            }
+            json.raw(#","points":["#)
+            var first = true
+            for start in group.buckets.keys.sorted() {
+                guard let bucket = group.buckets[start],
+                      let value = MetricSeries.value(bucket, aggregation, type: type, stepSeconds: stepSeconds) else { continue }
+                if !first { json.byte(UInt8(ascii: ",")) }
+                first = false
+                json.byte(UInt8(ascii: "{"))
+                json.time(start, key: "time_unix_nano", textKey: "time")
+                json.raw(#","value":"#)
+                json.double(value)
+                json.byte(UInt8(ascii: "}"))
+            }
+            json.raw("]}")
+        }
+    }
+
+    static func seriesRequest(from parameters: QueryParameters) throws(APIError) -> SeriesRequest {
+        var request = SeriesRequest()
+        (request.since, request.until) = try parameters.timeRange()
+        request.service = parameters.text("service")
+        request.attributes = parameters.prefixed("attr.").map { ($0.name, $0.value) }
+        if let text = parameters.text("step") {
+            guard let step = Self.duration(text), step > 0 else {
+                throw .badRequest("step must be a duration such as 30s, 5m, 1h or 1d (or seconds), not \"\(text)\"")
+            }
+            request.step = step
+        }
+        if let text = parameters.text("agg") ?? parameters.text("aggregation") {
+            guard let aggregation = MetricSeries.Aggregation(rawValue: text.lowercased()) else {
+                let names = MetricSeries.Aggregation.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("agg must be one of \(names); not \"\(text)\"")
+            }
+            guard request.step != nil else { throw .badRequest("agg needs a step (e.g. step=1m)") }
+            request.aggregation = aggregation
+        }
+        // Present but empty: every series in one group.
+        if let text = parameters.parameters["group_by"].map(String.init) {
+            guard request.step != nil else { throw .badRequest("group_by needs a step (e.g. step=1m)") }
+            request.groupBy = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        request.limit = try parameters.limit(default: defaultPointLimit, maximum: maxPointLimit)
+        return request
+    }
+
+    /// Nanoseconds of `30s`, `5m`, `1h`, `1d`, `250ms` or a plain number of seconds.
+    static func duration(_ text: String) -> UInt64? {
+        let units: [(suffix: String, nanoseconds: Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9)]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let value = Double(text.dropLast(unit.suffix.count)), value > 0, value.isFinite else { return nil }
+            return UInt64(value * unit.nanoseconds)
+        }
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else { return nil }
+        return UInt64(seconds * 1e9)
+    }
+}
+
+extension MetricType {
+    /// The type of the index's and the API's name for it.
+    init?(name: String) {
+        switch name {
+        case "gauge": self = .gauge
+        case "sum": self = .sum
+        case "histogram": self = .histogram
+        case "exponential_histogram": self = .exponentialHistogram
+        case "summary": self = .summary
+        default: return nil
+        }
+    }
+}

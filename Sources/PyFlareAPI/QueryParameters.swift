@@ -1,0 +1,56 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+
+/// The query string of an API request, read with the checks every route shares: a malformed
+/// value is a 400 that names the parameter and says what it should be.
+struct QueryParameters {
+    let parameters: FlatDictionary<Substring, Substring>
+
+    init(_ request: Request) {
+        parameters = request.uri.queryParameters
+    }
+
+    init(_ parameters: FlatDictionary<Substring, Substring>) {
+        self.parameters = parameters
+    }
+
+    /// The value of `name`; nil when absent or empty.
+    func text(_ name: String) -> String? {
+        parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// RFC 3339 text or unix nanoseconds.
+    func time(_ name: String) throws(APIError) -> UInt64? {
+        guard let value = text(name) else { return nil }
+        guard let time = TimeParsing.nanoseconds(value) else {
+            throw .badRequest("\(name) must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, not \"\(value)\"")
+        }
+        return time
+    }
+
+    /// `since` and `until`, checked to be in order.
+    func timeRange() throws(APIError) -> (since: UInt64?, until: UInt64?) {
+        let since = try time("since"), until = try time("until")
+        if let since, let until, since >= until {
+            throw .badRequest("since must be before until")
+        }
+        return (since, until)
+    }
+
+    /// An integer from 1 to `maximum`; `defaultValue` when absent.
+    func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws(APIError) -> Int {
+        guard let value = text(name) else { return defaultValue }
+        guard let limit = Int(value), (1...maximum).contains(limit) else {
+            throw .badRequest("\(name) must be an integer from 1 to \(maximum), not \"\(value)\"")
+        }
+        return limit
+    }
+
+    /// Every parameter whose name starts with `prefix`, with the prefix removed, in order.
+    func prefixed(_ prefix: String) -> [(name: String, value: String)] {
+        parameters.compactMap { name, value in
+            name.hasPrefix(prefix) ? (String(name.dropFirst(prefix.count)), String(value)) : nil
+        }
+    }
+}
