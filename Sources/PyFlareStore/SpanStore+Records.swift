@@ -52,20 +52,26 @@ extension SpanStore {
             let services = batch.resourceServiceNames()
             for row in 0..<batch.count where query.matches(batch, row, services: services) {
                 let time = LogQuery.time(of: batch, row), key = LogQuery.key(of: batch, row)
-                if let cursor = query.cursor, (time, key) >= (cursor.time, cursor.key) { continue }
+                if let cursor = query.cursor, (time, key) > (cursor.time, cursor.key) { continue }
                 matches.append((time, key, index, row))
             }
         }
         matches.sort { ($0.time, $0.key) > ($1.time, $1.key) }
+        // Identical records (same time and content) are told apart only by how many of them
+        // the previous pages showed.
+        if let cursor = query.cursor {
+            let shown = matches.prefix { ($0.time, $0.key) == (cursor.time, cursor.key) }.count
+            matches.removeFirst(min(shown, cursor.duplicates))
+        }
         var page = LogPage()
         page.warnings = warnings
         var batchIndex: [Int: Int] = [:]
-        for match in matches {
+        for (position, match) in matches.enumerated() {
             if page.records.count == query.limit {
-                page.nextCursor = page.records.last.map { record in
-                    let batch = page.batches[record.batch]
-                    return LogQuery.Cursor(time: LogQuery.time(of: batch, record.row), key: LogQuery.key(of: batch, record.row))
-                }
+                let last = matches[position - 1]
+                var duplicates = matches[..<position].reversed().prefix { ($0.time, $0.key) == (last.time, last.key) }.count
+                if let cursor = query.cursor, (cursor.time, cursor.key) == (last.time, last.key) { duplicates += cursor.duplicates }
+                page.nextCursor = LogQuery.Cursor(time: last.time, key: last.key, duplicates: duplicates)
                 break
             }
             let position = batchIndex[match.batch] ?? {

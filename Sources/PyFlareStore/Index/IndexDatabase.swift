@@ -67,7 +67,7 @@ final class IndexDatabase: Sendable {
         }
     }
 
-    private func read<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+    func read<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.read(body)
         } catch {
@@ -233,10 +233,18 @@ final class IndexDatabase: Sendable {
     /// naming metric `name`), newest first.
     func segmentPaths(kind: SegmentKind, since: UInt64?, until: UInt64?, containing name: String? = nil) async throws(StoreError) -> [String] {
         try await read("listing \(kind.name) segments") { db in
-            var sql = "SELECT path FROM segments WHERE kind = ? AND state = 'active' AND max_time_ns >= ? AND min_time_ns < ?"
-            var arguments: [(any DatabaseValueConvertible)?] = [
-                kind.name, Int64(bitPattern: since ?? 0), until.map { Int64(bitPattern: $0) } ?? Int64.max,
-            ]
+            // Times are stored as Int64 bit patterns: a bound is only compared when one is asked
+            // for, so records stamped past 2262 (negative in SQLite) are still found unbounded.
+            var sql = "SELECT path FROM segments WHERE kind = ? AND state = 'active'"
+            var arguments: [(any DatabaseValueConvertible)?] = [kind.name]
+            if let since {
+                sql += " AND max_time_ns >= ?"
+                arguments.append(Int64(bitPattern: since))
+            }
+            if let until {
+                sql += " AND min_time_ns < ?"
+                arguments.append(Int64(bitPattern: until))
+            }
             if let name {
                 sql += " AND EXISTS (SELECT 1 FROM json_each(segments.models) WHERE value = ?)"
                 arguments.append(name)

@@ -3,19 +3,23 @@ import PyFlareWire
 
 /// Filters and paging of `GET /api/v1/logs`; records come newest first.
 public struct LogQuery: Sendable, Equatable {
-    /// Where the previous page ended: its last record's time and content key.
+    /// Where the previous page ended: its last record's time and content key, and how many
+    /// records with exactly that time and key were shown (identical records are stored twice
+    /// when they were sent twice, and each is listed).
     public struct Cursor: Sendable, Equatable {
         public var time: UInt64
         public var key: UInt64
+        public var duplicates: Int
 
-        public init(time: UInt64, key: UInt64) {
+        public init(time: UInt64, key: UInt64, duplicates: Int = 1) {
             self.time = time
             self.key = key
+            self.duplicates = duplicates
         }
 
-        /// Opaque text: `<time ns>-<key hex>`, base64url.
+        /// Opaque text: `<time ns>-<key hex>-<duplicates>`, base64url.
         public var token: String {
-            Data("\(time)-\(String(key, radix: 16))".utf8).base64EncodedString()
+            Data("\(time)-\(String(key, radix: 16))-\(duplicates)".utf8).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
                 .replacingOccurrences(of: "=", with: "")
         }
@@ -25,8 +29,9 @@ public struct LogQuery: Sendable, Equatable {
             while base64.count % 4 != 0 { base64 += "=" }
             guard let data = Data(base64Encoded: base64), let raw = String(data: data, encoding: .utf8) else { return nil }
             let parts = raw.split(separator: "-")
-            guard parts.count == 2, let time = UInt64(parts[0]), let key = UInt64(parts[1], radix: 16) else { return nil }
-            self.init(time: time, key: key)
+            guard parts.count == 3, let time = UInt64(parts[0]), let key = UInt64(parts[1], radix: 16),
+                  let duplicates = Int(parts[2]), duplicates >= 1 else { return nil }
+            self.init(time: time, key: key, duplicates: duplicates)
         }
     }
 
