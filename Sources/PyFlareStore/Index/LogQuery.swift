@@ -18,19 +18,11 @@ public struct LogQuery: Sendable, Equatable {
         }
 
         /// Opaque text: `<time ns>-<key hex>-<duplicates>`, base64url.
-        public var token: String {
-            Data("\(time)-\(String(key, radix: 16))-\(duplicates)".utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-        }
+        public var token: String { CursorToken.encode(["\(time)", String(key, radix: 16), "\(duplicates)"]) }
 
         public init?(token: String) {
-            var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while base64.count % 4 != 0 { base64 += "=" }
-            guard let data = Data(base64Encoded: base64), let raw = String(data: data, encoding: .utf8) else { return nil }
-            let parts = raw.split(separator: "-")
-            guard parts.count == 3, let time = UInt64(parts[0]), let key = UInt64(parts[1], radix: 16),
-                  let duplicates = Int(parts[2]), duplicates >= 1 else { return nil }
+            guard let parts = CursorToken.decode(token), parts.count == 3, let time = UInt64(parts[0]),
+                  let key = UInt64(parts[1], radix: 16), let duplicates = Int(parts[2]), duplicates >= 1 else { return nil }
             self.init(time: time, key: key, duplicates: duplicates)
         }
     }

@@ -18,19 +18,11 @@ public struct TraceQuery: Sendable, Equatable {
         }
 
         /// Opaque text: `<start ns>-<trace id hex>`, base64url.
-        public var token: String {
-            let raw = "\(startTime)-\(Hex.string(traceID))"
-            return Data(raw.utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
-        }
+        public var token: String { CursorToken.encode(["\(startTime)", Hex.string(traceID)]) }
 
         public init?(token: String) {
-            var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            while base64.count % 4 != 0 { base64 += "=" }
-            guard let data = Data(base64Encoded: base64), let raw = String(data: data, encoding: .utf8) else { return nil }
-            let parts = raw.split(separator: "-")
-            guard parts.count == 2, let start = UInt64(parts[0]), let id = Hex.parseTraceID(String(parts[1])) else { return nil }
+            guard let parts = CursorToken.decode(token), parts.count == 2, let start = UInt64(parts[0]),
+                  let id = Hex.parseTraceID(String(parts[1])) else { return nil }
             self.init(startTime: start, traceID: id)
         }
     }
