@@ -245,6 +245,7 @@ def test_otlp_json_logs_and_malformed_bodies(srv):
     trace = srv.get_trace("5b8efff798038103d269b633813fc60c")
     assert trace["spans"] == [] and [r["body"] for r in trace["logs"]] == [{"event": "oops", "n": 7}]
 
+    before = srv.metrics()
     for path in ("/v1/logs", "/v1/metrics"):
         r = requests.post(f"{srv.otlp_base}{path}", data=b"\x0a\x05\x0a\x03", headers={"Content-Type": PROTOBUF}, timeout=30)
         assert r.status_code == 400, r.text
@@ -252,6 +253,11 @@ def test_otlp_json_logs_and_malformed_bodies(srv):
         assert r.status_code == 400 and "malformed JSON" in r.json()["message"], r.text
         r = requests.post(f"{srv.otlp_base}{path}", data=b"x", headers={"Content-Type": "text/plain"}, timeout=30)
         assert r.status_code == 415
+    after = srv.metrics()
+    for items in ("log_records", "metric_points"):
+        rejected = f"pyflare_{items}_rejected_total"
+        assert after.total(rejected) - before.total(rejected) == 2, after.series(rejected)
+    assert after.total("pyflare_log_records_received_total") >= 3
 
 
 # --------------------------------------------------------------------------

@@ -35,6 +35,17 @@ public struct IngestMetrics: Sendable {
     }
 
     /// Counts one OTLP/gRPC call by signal and gRPC status code (0 = OK).
+    /// Log records or metric points of one request: `items` is `log_records` or `metric_points`.
+    public func recordItems(_ items: String, stored: Int, rejected: Int) {
+        Counter(label: "pyflare_\(items)_received_total").increment(by: stored + rejected)
+        if rejected > 0 { recordItemsRejected(items, rejected, reason: "invalid") }
+    }
+
+    /// Log records or metric points refused as a whole request (`malformed`, `storage`).
+    public func recordItemsRejected(_ items: String, _ count: Int, reason: String) {
+        Counter(label: "pyflare_\(items)_rejected_total", dimensions: [("reason", reason)]).increment(by: count)
+    }
+
     public func recordGRPCRequest(signal: String, code: Int) {
         Counter(label: "pyflare_grpc_requests_total", dimensions: [("signal", signal), ("code", String(code))]).increment()
     }

@@ -52,11 +52,11 @@ public struct OTLPExport: Sendable {
     public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool) async -> Outcome {
         switch signal {
         case .traces: await exportTraces(body, json: json)
-        case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records",
+        case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records", metric: "log_records",
                                         decode: { body, json in try json ? LogBatch.decodeJSON(body) : LogBatch.decodeProtobuf(body) },
                                         count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
                                         write: { try await $0.writeLogs($1) })
-        case .metrics: await exportRecords(body, json: json, what: "ExportMetricsServiceRequest", items: "metric points",
+        case .metrics: await exportRecords(body, json: json, what: "ExportMetricsServiceRequest", items: "metric points", metric: "metric_points",
                                            decode: { body, json in try json ? MetricBatch.decodeJSON(body) : MetricBatch.decodeProtobuf(body) },
                                            count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
                                            write: { try await $0.writeMetrics($1) })
@@ -65,7 +65,7 @@ public struct OTLPExport: Sendable {
 
     /// Logs and metrics: decoded, then written straight to the record sink (no sampling, no batching).
     private func exportRecords<Batch: Sendable>(
-        _ body: [UInt8], json: Bool, what: String, items: String,
+        _ body: [UInt8], json: Bool, what: String, items: String, metric: String,
         decode: ([UInt8], Bool) throws -> Batch,
         count: (Batch) -> (kept: Int, rejected: Int, message: String?),
         write: @Sendable (any RecordSink, Batch) async throws -> Void
@@ -77,15 +77,21 @@ public struct OTLPExport: Sendable {
         do {
             batch = try decode(body, json)
         } catch {
+            pipeline.metrics.recordItemsRejected(metric, 1, reason: "malformed")  // one request, as for spans
             return .malformed("malformed \(json ? "JSON" : "protobuf") \(what): \(error)")
         }
         let (kept, rejected, message) = count(batch)
-        guard kept > 0 else { return .accepted(rejected: rejected, message: message) }
+        guard kept > 0 else {
+            pipeline.metrics.recordItems(metric, stored: 0, rejected: rejected)
+            return .accepted(rejected: rejected, message: message)
+        }
         do {
             try await write(records, batch)
         } catch {
+            pipeline.metrics.recordItemsRejected(metric, kept + rejected, reason: "storage")
             return .failed("\(items) could not be stored: \(error)")
         }
+        pipeline.metrics.recordItems(metric, stored: kept, rejected: rejected)
         return .accepted(rejected: rejected, message: message)
     }
 
