@@ -55,10 +55,16 @@ public struct PyFlareServer: Sendable {
         let apiRouter = Router()
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
+        var telemetryReaper: TelemetrySpanReaper?
         if let store {
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
+            let spans = TelemetrySpans(configuration: configuration.telemetry)
+            let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
+            TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: apiRouter)
+            telemetryReaper = TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry"))
         } else {
             TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: "the trace API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))")
+            TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: "the telemetry API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))")
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 
@@ -67,9 +73,13 @@ public struct PyFlareServer: Sendable {
             "sampler": "\(samplerConfiguration.name)", "pricing": "\(pricing.entries.count) models (\(pricing.version))",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
-        // batcher's flush interval are answered), then the API and the receiver, then the batcher.
+        // batcher's flush interval are answered), then the telemetry reaper (it writes the open
+        // telemetry spans while the API still answers), then the API and the receivers, then the batcher.
+        var services: [any Service] = [batcher, otlpHTTP, otlpGRPC, api]
+        if let telemetryReaper { services.append(telemetryReaper) }
+        services.append(DrainTrigger(batcher: batcher))
         let group = ServiceGroup(
-            services: [batcher, otlpHTTP, otlpGRPC, api, DrainTrigger(batcher: batcher)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()
