@@ -89,11 +89,17 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareTesting"], swiftSettings: swiftSettings),
 
-        // REST API: health, metrics, traces
+        // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareStore",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareAPITests", dependencies: [
+            "PyFlareAPI", "PyFlareTesting",
+            .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 
         // configuration and wiring of every service

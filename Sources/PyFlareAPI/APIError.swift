@@ -8,11 +8,14 @@ public struct APIError: Error, Sendable {
     /// A stable, machine-readable code: `bad_request`, `not_found`, `internal`.
     public var code: String
     public var message: String
+    /// Sent as `Retry-After` (429, 503): when the client may try again.
+    public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public static func badRequest(_ message: String) -> APIError { APIError(.badRequest, code: "bad_request", message) }
@@ -25,7 +28,9 @@ public struct APIError: Error, Sendable {
         json.raw(#","message":"#)
         json.string(message)
         json.raw("}}")
-        return .json(json, status: status)
+        var response = Response.json(json, status: status)
+        if let retryAfterSeconds { response.headers[.retryAfter] = String(retryAfterSeconds) }
+        return response
     }
 }
 
@@ -37,9 +42,10 @@ extension Response {
 }
 
 extension Router {
-    /// A GET route whose handler throws ``APIError``; any other error becomes a 500 with its text.
-    func api(_ path: RouterPath, _ handler: @escaping @Sendable (Request, Context) async throws -> Response) {
-        get(path) { request, context in
+    /// A route (GET unless told) whose handler throws ``APIError``; any other error becomes a 500 with its text.
+    func api(_ path: RouterPath, method: HTTPRequest.Method = .get,
+             _ handler: @escaping @Sendable (Request, Context) async throws -> Response) {
+        on(path, method: method) { request, context in
             do {
                 return try await handler(request, context)
             } catch let error as APIError {

@@ -55,15 +55,21 @@ public struct PyFlareServer: Sendable {
         let apiRouter = Router()
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
+        var telemetryReaper: TelemetrySpanReaper?
         if let store {
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
             MetricRoutes(store: store).addRoutes(to: apiRouter)
+            let spans = TelemetrySpans(configuration: configuration.telemetry)
+            let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
+            TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: apiRouter)
+            telemetryReaper = TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry"))
         } else {
             let reason = "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"
             TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             LogRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             MetricRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 
@@ -72,9 +78,13 @@ public struct PyFlareServer: Sendable {
             "sampler": "\(samplerConfiguration.name)", "pricing": "\(pricing.entries.count) models (\(pricing.version))",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
-        // batcher's flush interval are answered), then the API and the receiver, then the batcher.
+        // batcher's flush interval are answered), then the telemetry reaper (it writes the open
+        // telemetry spans while the API still answers), then the API and the receivers, then the batcher.
+        var services: [any Service] = [batcher, otlpHTTP, otlpGRPC, api]
+        if let telemetryReaper { services.append(telemetryReaper) }
+        services.append(DrainTrigger(batcher: batcher))
         let group = ServiceGroup(
-            services: [batcher, otlpHTTP, otlpGRPC, api, DrainTrigger(batcher: batcher)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()

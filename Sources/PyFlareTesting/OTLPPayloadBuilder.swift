@@ -64,8 +64,8 @@ public struct OTLPPayloadBuilder: Sendable {
 
     static func encode(_ span: Span, into message: inout ProtoWriter) {
         message.bytesField(1, span.traceID.bytes)
-        message.bytesField(2, bigEndianBytes(span.spanID))
-        if span.parentSpanID != 0 { message.bytesField(4, bigEndianBytes(span.parentSpanID)) }
+        message.spanIDField(2, span.spanID)
+        if span.parentSpanID != 0 { message.spanIDField(4, span.parentSpanID) }
         message.stringField(5, span.name)
         message.varintField(6, UInt64(span.kind))
         message.fixed64Field(7, span.startTime)
@@ -79,34 +79,8 @@ public struct OTLPPayloadBuilder: Sendable {
         }
     }
 
-    static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
-    }
-
     static func keyValue(_ key: String, _ value: AttributeValue, field: UInt32, into message: inout ProtoWriter) {
-        message.messageField(field) { keyValue in
-            keyValue.stringField(1, key)
-            keyValue.messageField(2) { nested in anyValue(&nested, value) }
-        }
-    }
-
-    static func anyValue(_ writer: inout ProtoWriter, _ value: AttributeValue) {
-        switch value {
-        case .empty: break
-        case .string(let text): writer.stringField(1, text)
-        case .bool(let flag): writer.varintField(2, flag ? 1 : 0)
-        case .int(let number): writer.varintField(3, UInt64(bitPattern: number))
-        case .double(let number): writer.fixed64Field(4, number.bitPattern)
-        case .array(let elements):
-            writer.messageField(5) { array in
-                for element in elements { array.messageField(1) { nested in anyValue(&nested, element) } }
-            }
-        case .keyValueList(let pairs):
-            writer.messageField(6) { list in
-                for (key, element) in pairs { keyValue(key, element, field: 1, into: &list) }
-            }
-        case .bytes(let bytes): writer.bytesField(7, bytes)
-        }
+        message.keyValueField(field, key: key, value: value)
     }
 }
 

@@ -204,7 +204,7 @@ struct JSONScanner {
     // MARK: - Numbers and literals
 
     /// Reads a number token's text (digits, sign, dot, exponent) without interpreting it.
-    private mutating func numberText() throws(WireError) -> Range<Int> {
+    mutating func numberText() throws(WireError) -> Range<Int> {
         _ = peek()
         let start = position
         while position < base.count {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
@@ -57,6 +58,25 @@ struct ConfigOption: Sendable {
         },
         option("api.port", "Port of the REST API, /health and /metrics.", "8080") { config, node, key throws(ConfigError) in
             config.api.port = try node.integer(key, in: 0...65535)
+        },
+        option("telemetry.service_name", "service.name of metrics and spans of the JSON telemetry API (/api/v1/telemetry) without a plugin_id tag.", "pyflare-telemetry") { config, node, key throws(ConfigError) in
+            config.telemetry.serviceName = try node.nonEmptyString(key)
+        },
+        option("telemetry.span_timeout_seconds", """
+            A telemetry span with no request (start, tags, logs) for this long is finished by the
+            server with status error. Open spans live in memory only: nothing of a span is written
+            before it is finished (at shutdown, open spans are finished with status error).
+            """, "300") { config, node, key throws(ConfigError) in
+            config.telemetry.spanTimeout = .milliseconds(Int64(try node.double(key, in: 0.05...604_800) * 1000))
+        },
+        option("telemetry.max_open_spans", "Telemetry spans open at once; starting one more gets 429.", "10000") { config, node, key throws(ConfigError) in
+            config.telemetry.maxOpenSpans = try node.integer(key, in: 1...10_000_000)
+        },
+        option("telemetry.max_open_bytes", "Memory the open telemetry spans' names, tags and logs may take; beyond it 429.", "67108864") { config, node, key throws(ConfigError) in
+            config.telemetry.maxOpenBytes = try node.integer(key, in: 1 << 16...(1 << 36))
+        },
+        option("telemetry.max_body_bytes", "Largest telemetry API request body; larger ones get 413.", "1048576") { config, node, key throws(ConfigError) in
+            config.telemetry.maxBodyBytes = try node.integer(key, in: 1024...(1 << 30))
         },
         option("batcher.max_batch_spans", "Flush to the sink when this many spans wait.", "8192") { config, node, key throws(ConfigError) in
             config.batcher.maxBatchSpans = try node.integer(key, in: 1...10_000_000)

@@ -1,4 +1,5 @@
 public import Logging
+public import PyFlareAPI
 public import PyFlareIngest
 public import PyFlareModel
 public import PyFlareStore
@@ -18,6 +19,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var otlpGRPCMaxMessageBytes = 16 << 20
     /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
     public var api = Listener(host: "127.0.0.1", port: 8080)
+    /// The JSON telemetry API on the REST port: span timeout, limits, default service name.
+    public var telemetry = TelemetryConfiguration.defaults
     public var batcher = BatcherConfiguration.defaults
     public var sink = SinkConfiguration()
     /// The durable store's WAL and segment settings (its data directory is ``dataDirectory``).

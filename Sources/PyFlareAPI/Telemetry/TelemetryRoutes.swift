@@ -1,0 +1,75 @@
+public import Hummingbird
+public import PyFlareStore
+import PyFlareWire
+
+/// The JSON telemetry API, for clients that do not speak OTLP (plugins, scripts):
+/// metrics, and spans built request by request. Documented in `docs/telemetry-api.md`.
+///
+/// Everything becomes ordinary OTLP data: requests are turned into protobuf
+/// `Export*ServiceRequest`s and handed to ``TelemetryWriter``, the path of the OTLP receivers.
+public struct TelemetryRoutes: Sendable {
+    let spans: TelemetrySpans
+    let writer: TelemetryWriter
+    let store: SpanStore
+
+    var configuration: TelemetryConfiguration { spans.configuration }
+
+    public init(spans: TelemetrySpans, writer: TelemetryWriter, store: SpanStore) {
+        self.spans = spans
+        self.writer = writer
+        self.store = store
+    }
+
+    static let routes: [(path: String, method: HTTPRequest.Method)] = [
+        ("/api/v1/telemetry/metrics", .post),
+        ("/api/v1/telemetry/metrics", .get),
+        ("/api/v1/telemetry/traces/spans", .post),
+        ("/api/v1/telemetry/traces/spans/:span_id/tags", .post),
+        ("/api/v1/telemetry/traces/spans/:span_id/logs", .post),
+        ("/api/v1/telemetry/traces/spans/:span_id/finish", .post),
+        ("/api/v1/telemetry/traces", .get),
+    ]
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/telemetry/metrics", method: .post) { request, _ in try await postMetrics(request) }
+        router.api("/api/v1/telemetry/metrics") { request, _ in try await getMetrics(request) }
+        router.api("/api/v1/telemetry/traces/spans", method: .post) { request, _ in try await startSpan(request) }
+        router.api("/api/v1/telemetry/traces/spans/:span_id/tags", method: .post) { request, context in
+            try await addTags(request, spanID: context.parameters.get("span_id") ?? "")
+        }
+        router.api("/api/v1/telemetry/traces/spans/:span_id/logs", method: .post) { request, context in
+            try await addLog(request, spanID: context.parameters.get("span_id") ?? "")
+        }
+        router.api("/api/v1/telemetry/traces/spans/:span_id/finish", method: .post) { request, context in
+            try await finish(request, spanID: context.parameters.get("span_id") ?? "")
+        }
+        router.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
+    }
+
+    /// The same routes answering 503 with `reason`, when the server runs without the store.
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        for route in routes {
+            router.api(RouterPath(route.path), method: route.method) { _, _ in
+                throw APIError(.serviceUnavailable, code: "unavailable", reason)
+            }
+        }
+    }
+
+    // MARK: - Ids
+
+    /// A span id from a path or body: 16 hex digits, not all zero.
+    static func spanID(_ text: String, field: String) throws(APIError) -> UInt64 {
+        guard let id = Hex.parseSpanID(text.lowercased()), id != 0 else {
+            throw .badRequest("\(field) must be 16 hex digits, not all zero: \"\(text.prefix(64))\"")
+        }
+        return id
+    }
+
+    /// A trace id from a body: 32 hex digits, not all zero.
+    static func traceID(_ text: String, field: String) throws(APIError) -> TraceID {
+        guard let id = Hex.parseTraceID(text.lowercased()), !id.isZero else {
+            throw .badRequest("\(field) must be 32 hex digits, not all zero: \"\(text.prefix(64))\"")
+        }
+        return id
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import PyFlareWire
+
+/// Times of the telemetry API: wall-clock unix nanoseconds, as OTLP stores them.
+enum TelemetryTime {
+    /// Latest `timestamp` accepted, in unix seconds (the year 2286): larger numbers are
+    /// milliseconds or nanoseconds sent by mistake.
+    static let maxSeconds = 9_999_999_999.0
+
+    /// Now, in unix nanoseconds.
+    @Sendable static func now() -> UInt64 {
+        UInt64(Date().timeIntervalSince1970 * 1e9)
+    }
+
+    /// The optional `key` member of `fields`: unix seconds as a number (fractions allowed)
+    /// or an RFC 3339 string.
+    static func timestamp(_ fields: JSONFields, _ key: String = "timestamp") throws(APIError) -> UInt64? {
+        guard let value = fields.value(key) else { return nil }
+        let name = fields.path + key
+        switch value {
+        case .int, .double:
+            let seconds = value.number!
+            guard seconds.isFinite, seconds >= 0, seconds <= maxSeconds else {
+                throw .badRequest("\(name) must be unix seconds from 0 to \(Int(maxSeconds)), not \(seconds) (milliseconds or nanoseconds?)")
+            }
+            // Whole seconds apart from the fraction: the product of the whole would round to 256 ns.
+            let whole = seconds.rounded(.down)
+            return UInt64(whole) * 1_000_000_000 + UInt64(((seconds - whole) * 1e9).rounded())
+        case .string(let text):
+            // TimeParsing also reads digits as nanoseconds; here a number must be a JSON number.
+            guard UInt64(text) == nil, let nanoseconds = TimeParsing.nanoseconds(text) else {
+                throw .badRequest("\(name) must be unix seconds (a number) or RFC 3339 text (2026-11-21T10:00:00Z), not \"\(text)\"")
+            }
+            return nanoseconds
+        default:
+            throw .badRequest("\(name) must be unix seconds (a number) or RFC 3339 text, not \(value.kindDescription)")
+        }
+    }
+}
