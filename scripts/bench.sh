@@ -109,8 +109,13 @@ grpc_ingest() {
     local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
     kill -TERM "$PID"; wait "$PID" || true
     rm -rf "$data"
-    "$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print(f"| {sys.argv[2]} | {sys.argv[3]} | {r[\"spans_acked\"]:,} | {r[\"spans_per_s\"]:,} | {r[\"p50_ms\"]} / {r[\"p99_ms\"]} | {int(sys.argv[4])/1024:,.0f} MiB | {r[\"errors\"] or \"none\"} |")' \
-        "$result" "$name" "$sink" "$rss" >> "$OUT/grpc.md"
+    "$PY" - "$result" "$name" "$sink" "$rss" >> "$OUT/grpc.md" <<'ROW'
+import json, sys
+r = json.loads(sys.argv[1])
+rss_mib = int(sys.argv[4]) / 1024
+print(f"| {sys.argv[2]} | {sys.argv[3]} | {r['spans_acked']:,} | {r['spans_per_s']:,} | "
+      f"{r['p50_ms']} / {r['p99_ms']} | {rss_mib:,.0f} MiB | {r['errors'] or 'none'} |")
+ROW
 }
 
 echo "== OTLP/gRPC ingest ($SPANS spans, batch 500, $CONCURRENCY channels, scripts/bench_grpc.py)"
