@@ -38,6 +38,10 @@ public struct OTLPGRPCReceiver: Service {
     public func run() async throws {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.compression.enabledAlgorithms = .all
+        // The transport's defaults (a 64 KiB window, 16 KiB frames) make a 1 MB export wait for
+        // a dozen WINDOW_UPDATE round trips; OTLP clients send such messages all the time.
+        config.http2.targetWindowSize = 8 << 20
+        config.http2.maxFrameSize = 1 << 20
         // The transport can only reset the stream (the client sees CANCELLED); a message up to
         // 4× the limit reaches `handle`, which answers RESOURCE_EXHAUSTED as OTLP clients expect.
         config.rpc.maxRequestPayloadSize = maxMessageBytes.multipliedReportingOverflow(by: 4).overflow ? .max : maxMessageBytes * 4
