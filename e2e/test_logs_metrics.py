@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import time
 import uuid
@@ -234,7 +235,7 @@ def test_otlp_json_logs_and_malformed_bodies(srv):
                                      {"timeUnixNano": str(now + 1), "body": {"arrayValue": {"values": [{"boolValue": True}, {"doubleValue": 1.5}]}}},
                                      {"timeUnixNano": str(now + 2), "body": {"bytesValue": "AAEC"}},
                                  ]}]}]}
-    r = requests.post(f"{srv.otlp_base}/v1/logs", data=gzip.compress(__import__("json").dumps(payload).encode()),
+    r = requests.post(f"{srv.otlp_base}/v1/logs", data=gzip.compress(json.dumps(payload).encode()),
                       headers={"Content-Type": JSON, "Content-Encoding": "gzip"}, timeout=30)
     assert r.status_code == 200, r.text
     logs = all_logs(srv, service=service)
@@ -419,3 +420,38 @@ def test_logs_and_metrics_survive_a_restart(start_server, how):
     assert get(srv, "/api/v1/metrics")["metrics"] == names_before
     trace = srv.get_trace(format(context.trace_id, "032x"))
     assert len(trace["logs"]) == 3
+
+
+# --------------------------------------------------------------------------
+# the other sinks
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_the_file_sink_keeps_logs_and_metrics_as_json_lines(start_server, transport):
+    """With `sink.kind: file` no exporter sees an error: log records go to logs.jsonl and
+    metric points to metrics.jsonl, one self-contained JSON object per line."""
+    srv = start_server(None, name=f"file-sink-{transport}")
+    service = f"file-{transport}"
+    context = send_logs_through_the_bridge(srv, transport, None, service)
+    prefix = f"e2e.file.{transport}"
+    send_metrics(srv, transport, prefix, service)
+    srv.stop_ok()  # the files are complete once the server has stopped
+
+    exports = srv.data_dir / "exports"
+    logs = [json.loads(line) for line in (exports / "logs.jsonl").read_text().splitlines()]
+    assert [r["body"] for r in logs] == [
+        "warming up cache", "plain info", "inside the span", "slow model response: 1234 ms", "call failed", "after the span"]
+    assert {r["service"] for r in logs} == {service}
+    assert [r["trace_id"] for r in logs if r["trace_id"]] == [format(context.trace_id, "032x")] * 3
+    points = [json.loads(line) for line in (exports / "metrics.jsonl").read_text().splitlines()]
+    by_name: dict[str, list] = {}
+    for p in points:
+        by_name.setdefault(p["metric"]["name"], []).append(p)
+    assert sorted(by_name) == sorted(f"{prefix}.{n}" for n in ("in_flight", "latency", "queue_depth", "requests"))
+    counter = by_name[f"{prefix}.requests"]
+    assert counter[0]["metric"] | {"name": None} == {"name": None, "type": "sum", "unit": "1", "description": "LLM requests",
+                                                     "temporality": "cumulative", "monotonic": True}
+    assert sorted(p["value"] for p in counter) == [5, 5, 5, 5, 10, 10]
+    assert all(p["service"] == service for p in points)
+    assert any(e["trace_id"] for p in by_name[f"{prefix}.latency"] for e in p["exemplars"])

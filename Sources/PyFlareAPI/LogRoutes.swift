@@ -76,38 +76,9 @@ public struct LogRoutes: Sendable {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             let batch = page.batches[record.batch]
             if services[record.batch] == nil { services[record.batch] = batch.resourceServiceNames() }
-            Self.record(record.row, of: batch, services: services[record.batch] ?? [], into: &json)
+            LogRecordJSON.record(record.row, of: batch, services: services[record.batch] ?? [], into: &json)
         }
         json.byte(UInt8(ascii: "]"))
-    }
-
-    /// One log record: its fields as OTLP names them, with the service, resource and scope.
-    static func record(_ row: Int, of batch: LogBatch, services: [String?], into json: inout JSONWriter) {
-        json.byte(UInt8(ascii: "{"))
-        json.time(batch.times[row], key: "time_unix_nano", textKey: "time")
-        json.byte(UInt8(ascii: ","))
-        json.time(batch.observedTimes[row], key: "observed_time_unix_nano", textKey: "observed_time")
-        json.raw(#","severity_number":"#)
-        json.uint(UInt64(batch.severityNumbers[row]))
-        json.raw(#","severity_text":"#)
-        json.otlpOptionalString(batch.severityTexts[row], in: batch)
-        json.raw(#","body":"#)
-        json.otlpValue(kind: batch.bodies.kinds[row], payload: batch.bodies.payloads[row], in: batch)
-        json.raw(#","attributes":"#)
-        json.otlpAttributes(batch.recordAttributes[row], of: batch.attributes, in: batch)
-        json.raw(#","dropped_attributes_count":"#)
-        json.uint(UInt64(batch.droppedAttributeCounts[row]))
-        json.raw(#","event_name":"#)
-        json.otlpOptionalString(batch.eventNames[row], in: batch)
-        json.raw(#","trace_id":"#)
-        json.hexTraceID(batch.traceIDs[row])
-        json.raw(#","span_id":"#)
-        json.hexSpanID(batch.spanIDs[row])
-        json.raw(#","flags":"#)
-        json.uint(UInt64(batch.flags[row]))
-        json.byte(UInt8(ascii: ","))
-        json.otlpOrigin(scope: Int(batch.scopeIndices[row]), services: services, in: batch)
-        json.byte(UInt8(ascii: "}"))
     }
 
     /// OTLP severity numbers of the names `severity` accepts: the lowest of each range.

@@ -290,17 +290,3 @@ public struct MetricRoutes: Sendable {
         return UInt64(seconds * 1e9)
     }
 }
-
-extension MetricType {
-    /// The type of the index's and the API's name for it.
-    init?(name: String) {
-        switch name {
-        case "gauge": self = .gauge
-        case "sum": self = .sum
-        case "histogram": self = .histogram
-        case "exponential_histogram": self = .exponentialHistogram
-        case "summary": self = .summary
-        default: return nil
-        }
-    }
-}

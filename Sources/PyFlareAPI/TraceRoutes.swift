@@ -106,7 +106,7 @@ public struct TraceRoutes: Sendable {
         json.raw(#","start_time_unix_nano":"#)
         json.uint(row.startTime)
         json.raw(#","start_time":"#)
-        json.string(TimeParsing.rfc3339(row.startTime))
+        json.string(RFC3339.string(row.startTime))
         json.raw(#","end_time_unix_nano":"#)
         json.uint(row.endTime)
         json.raw(#","duration_ms":"#)
@@ -177,11 +177,6 @@ enum TimeParsing {
     /// Exact to the nanosecond: the fraction is read as digits, not through a `Double`.
     // ISO8601DateFormatter is thread-safe once configured; making one per call costs more than the rest.
     nonisolated(unsafe) private static let wholeSeconds = ISO8601DateFormatter()
-    nonisolated(unsafe) private static let withFraction: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
-    }()
 
     static func nanoseconds(_ text: String) -> UInt64? {
         if let value = UInt64(text) { return value }
@@ -197,7 +192,4 @@ enum TimeParsing {
         return UInt64(date.timeIntervalSince1970.rounded()) * 1_000_000_000 + fraction
     }
 
-    static func rfc3339(_ nanoseconds: UInt64) -> String {
-        withFraction.string(from: Date(timeIntervalSince1970: Double(nanoseconds) / 1e9))
-    }
 }

@@ -94,7 +94,6 @@ public struct OTLPGRPCReceiver: Service {
             return OTLPResponse.exportProtobuf(rejected: rejected, message: message)
         case .malformed: code = .invalidArgument
         case .full, .closed, .failed: code = .unavailable
-        case .unsupported: code = .unimplemented
         }
         let message = outcome.errorMessage ?? ""
         export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: code.rawValue)

@@ -18,24 +18,22 @@ public struct OTLPExport: Sendable {
         case closed
         /// Storage failed (e.g. disk full): 503 / UNAVAILABLE.
         case failed(String)
-        /// The signal is not accepted by this server.
-        case unsupported(String)
 
         /// What the client is told when the export did not succeed; nil when it did.
         public var errorMessage: String? {
             switch self {
             case .accepted: nil
-            case .malformed(let text), .full(let text), .failed(let text), .unsupported(let text): text
+            case .malformed(let text), .full(let text), .failed(let text): text
             case .closed: "server is shutting down"
             }
         }
     }
 
     public let pipeline: IngestPipeline
-    /// Where logs and metrics go; nil when the configured sink keeps spans only.
-    public let records: (any RecordSink)?
+    /// Where logs and metrics go: the sink the batcher writes spans to.
+    public let records: any RecordSink
 
-    public init(pipeline: IngestPipeline, records: (any RecordSink)?) {
+    public init(pipeline: IngestPipeline, records: any RecordSink) {
         self.pipeline = pipeline
         self.records = records
     }
@@ -45,7 +43,7 @@ public struct OTLPExport: Sendable {
         switch outcome {
         case .full: 1
         case .closed, .failed: 5
-        case .accepted, .malformed, .unsupported: nil
+        case .accepted, .malformed: nil
         }
     }
 
@@ -70,9 +68,6 @@ public struct OTLPExport: Sendable {
         count: (Batch) -> (kept: Int, rejected: Int, message: String?),
         write: @Sendable (any RecordSink, Batch) async throws -> Void
     ) async -> Outcome {
-        guard let records else {
-            return .unsupported("\(items) are kept only by the durable store (sink.kind: store)")
-        }
         let batch: Batch
         do {
             batch = try decode(body, json)

@@ -66,7 +66,6 @@ public struct OTLPHTTPReceiver: Sendable {
         case .malformed: (status, grpcCode) = (.badRequest, 3)
         case .full: (status, grpcCode) = (.tooManyRequests, 8)
         case .closed, .failed: (status, grpcCode) = (.serviceUnavailable, 14)
-        case .unsupported: (status, grpcCode) = (.notImplemented, 12)
         }
         throw OTLPHTTPError(status, format: format, grpcCode: grpcCode, outcome.errorMessage ?? "",
                             retryAfterSeconds: OTLPExport.retryAfterSeconds(outcome))

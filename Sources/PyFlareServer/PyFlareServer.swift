@@ -43,7 +43,7 @@ public struct PyFlareServer: Sendable {
         let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: pricing), sampler: Sampler(samplerConfiguration),
                                       batcher: batcher, metrics: metrics)
 
-        let export = OTLPExport(pipeline: pipeline, records: store)
+        let export = OTLPExport(pipeline: pipeline, records: sink)
         let otlpGRPC = OTLPGRPCReceiver(
             export: export, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
             maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"))
@@ -103,7 +103,7 @@ public struct PyFlareServer: Sendable {
             logger: logger.with(label: label))
     }
 
-    func makeSink(pricing: PricingTable) async throws -> any SpanSink {
+    func makeSink(pricing: PricingTable) async throws -> any SpanSink & RecordSink {
         switch configuration.sink.kind {
         case .store:
             var store = configuration.store

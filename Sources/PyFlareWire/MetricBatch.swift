@@ -124,6 +124,29 @@ public struct MetricBatch: OTLPBatch, Sendable {
 /// The kind of data a `Metric` carries (the `data` oneof), which says which point columns apply.
 public enum MetricType: UInt8, Sendable {
     case gauge = 1, sum = 2, histogram = 3, exponentialHistogram = 4, summary = 5
+
+    /// The name the index, the API and the JSON-lines exporter use.
+    public var name: String {
+        switch self {
+        case .gauge: "gauge"
+        case .sum: "sum"
+        case .histogram: "histogram"
+        case .exponentialHistogram: "exponential_histogram"
+        case .summary: "summary"
+        }
+    }
+
+    /// The type of a ``name``.
+    public init?(name: String) {
+        switch name {
+        case "gauge": self = .gauge
+        case "sum": self = .sum
+        case "histogram": self = .histogram
+        case "exponential_histogram": self = .exponentialHistogram
+        case "summary": self = .summary
+        default: return nil
+        }
+    }
 }
 
 /// One row per `Metric` message: what the points of a time series have in common.

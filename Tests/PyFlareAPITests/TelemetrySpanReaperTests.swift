@@ -104,7 +104,6 @@ struct TelemetrySpanReaperTests {
         #expect(check(.full("full")).map { [$0.0, $0.1] } == [429, 1])
         #expect(check(.closed).map { [$0.0, $0.1] } == [503, 5])
         #expect(check(.failed("disk full")).map { [$0.0, $0.1] } == [503, 5])
-        #expect(check(.unsupported("no store"))?.0 == 503)
         #expect(check(.malformed("bug"))?.0 == 500)
         #expect(check(.accepted(rejected: 1, message: "zero id"))?.0 == 500)
     }

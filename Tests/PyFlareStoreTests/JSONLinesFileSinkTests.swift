@@ -59,6 +59,54 @@ struct JSONLinesFileSinkTests {
         #expect(pyflare["service"] as? String == "test-service")
     }
 
+    @Test func writesLogRecordsAndMetricPointsToTheirOwnFiles() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
+        let metrics = try MetricBatch.decodeProtobuf(wireFixture("metrics.pb"))
+        // Small files: each signal rotates on its own, and no line is lost or split.
+        let sink = try JSONLinesFileSink(configuration: .init(directory: directory.path, maxFileBytes: 4096, maxFiles: 0),
+                                         pricing: .builtIn())
+        try await sink.writeLogs(logs)
+        try await sink.writeMetrics(metrics)
+        try await sink.writeLogs(logs)
+        try await sink.close()
+        let files = try readLines(directory.path)
+        let logLines = files.filter { $0.key.hasPrefix("logs.") }.values.flatMap { $0 }
+        let metricLines = files.filter { $0.key.hasPrefix("metrics.") }.values.flatMap { $0 }
+        #expect(logLines.count == 2 * logs.count)
+        #expect(metricLines.count == metrics.count)
+        #expect(files["spans.jsonl"] == nil, "no spans, no file")
+        #expect(files.keys.contains { $0.hasPrefix("logs.") && $0 != "logs.jsonl" }, "rotated: \(files.keys.sorted())")
+
+        #expect(logLines.compactMap { $0["severity_number"] as? Int }.sorted()
+                == (0..<2 * logs.count).map { Int(logs.severityNumbers[$0 % logs.count]) }.sorted())
+        let traced = (0..<logs.count).filter { logs.traceIDs[$0] != .zero }.map { Hex.string(logs.traceIDs[$0]) }
+        #expect(logLines.compactMap { $0["trace_id"] as? String }.sorted() == (traced + traced).sorted())
+
+        var names: [String: Int] = [:]
+        for line in metricLines {
+            let metric = try #require(line["metric"] as? [String: Any])
+            names[try #require(metric["name"] as? String), default: 0] += 1
+            #expect(MetricType(name: metric["type"] as? String ?? "") != nil)
+            #expect(line["time_unix_nano"] is NSNumber && line["exemplars"] is [Any])
+        }
+        var expectedNames: [String: Int] = [:]
+        for row in 0..<metrics.count {
+            expectedNames[metrics.string(metrics.metrics.names[Int(metrics.metricIndices[row])]), default: 0] += 1
+        }
+        #expect(names == expectedNames)
+    }
+
+    @Test func theCountingSinkCountsEverySignal() async throws {
+        let sink = CountingSink()
+        let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
+        let metrics = try MetricBatch.decodeProtobuf(wireFixture("metrics.pb"))
+        try await sink.writeLogs(logs)
+        try await sink.writeMetrics(metrics)
+        #expect(sink.logRecordCount == logs.count && sink.metricPointCount == metrics.count)
+    }
+
     @Test func rotatesBetweenLinesAndKeepsEverySpanOnce() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

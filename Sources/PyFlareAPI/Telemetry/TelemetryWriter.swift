@@ -45,7 +45,7 @@ public struct TelemetryWriter: Sendable {
             throw APIError(.internalServerError, code: "internal", "the server built a request it cannot read: \(message)")
         case .full(let message):
             throw APIError(.tooManyRequests, code: "too_many_requests", message, retryAfterSeconds: retry)
-        case .closed, .failed, .unsupported:
+        case .closed, .failed:
             throw APIError(.serviceUnavailable, code: "unavailable", outcome.errorMessage ?? "unavailable", retryAfterSeconds: retry)
         }
     }

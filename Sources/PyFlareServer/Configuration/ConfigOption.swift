@@ -95,8 +95,9 @@ struct ConfigOption: Sendable {
             config.batcher.workers = try node.integer(key, in: 1...64)
         },
         option("sink.kind", """
-            Where spans go: store (the durable store: WAL, segments, index.db; the trace API reads it),
-            file (JSON lines, for debugging) or counting (discards, for benchmarks).
+            Where spans, log records and metric points go: store (the durable store: WAL, segments,
+            index.db; the trace, log and metric APIs read it), file (JSON lines, for debugging) or
+            counting (discards, for benchmarks).
             """, "store") { config, node, key throws(ConfigError) in
             let text = try node.nonEmptyString(key)
             guard let kind = PyFlareConfiguration.SinkConfiguration.Kind(rawValue: text) else {

@@ -50,16 +50,3 @@ struct MetricNameSummary: Sendable, Equatable {
         return byName.values.sorted { $0.name < $1.name }
     }
 }
-
-extension MetricType {
-    /// The name the index and the API use.
-    var name: String {
-        switch self {
-        case .gauge: "gauge"
-        case .sum: "sum"
-        case .histogram: "histogram"
-        case .exponentialHistogram: "exponential_histogram"
-        case .summary: "summary"
-        }
-    }
-}

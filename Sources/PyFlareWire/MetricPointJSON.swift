@@ -1,10 +1,49 @@
-import PyFlareWire
-
 /// A metric data point as the series API shows it: the fields of its type, named as in OTLP,
 /// and its exemplars with the trace and span they link to.
-enum MetricPointJSON {
-    static func point(_ row: Int, of batch: MetricBatch, into json: inout JSONWriter) {
+public enum MetricPointJSON {
+    public static func point(_ row: Int, of batch: MetricBatch, into json: inout JSONWriter) {
         json.byte(UInt8(ascii: "{"))
+        fields(row, of: batch, into: &json)
+        json.byte(UInt8(ascii: "}"))
+    }
+
+    /// Every point of `batch` as one self-contained line (the JSON-lines exporter's
+    /// `metrics.jsonl`): its metric, service, resource, scope and attributes, then the fields
+    /// of ``point(_:of:into:)``. `lineEnds` receives the offset after each newline.
+    public static func lines(_ batch: MetricBatch, into json: inout JSONWriter, lineEnds: inout [Int]) {
+        let services = batch.resourceServiceNames()
+        for row in 0..<batch.count {
+            let metric = Int(batch.metricIndices[row])
+            let metrics = batch.metrics
+            json.raw(#"{"metric":{"name":"#)
+            json.otlpString(metrics.names[metric], in: batch)
+            json.raw(#","type":"#)
+            json.string(metrics.types[metric].name)
+            json.raw(#","unit":"#)
+            json.otlpString(metrics.units[metric], in: batch)
+            json.raw(#","description":"#)
+            json.otlpString(metrics.descriptions[metric], in: batch)
+            json.raw(#","temporality":"#)
+            switch metrics.temporalities[metric] {
+            case 1: json.string("delta")
+            case 2: json.string("cumulative")
+            default: json.null()
+            }
+            json.raw(#","monotonic":"#)
+            json.bool(metrics.monotonic[metric])
+            json.raw("},")
+            json.otlpOrigin(scope: Int(metrics.scopeIndices[metric]), services: services, in: batch)
+            json.raw(#","attributes":"#)
+            json.otlpAttributes(batch.pointAttributes[row], of: batch.attributes, in: batch)
+            json.byte(UInt8(ascii: ","))
+            fields(row, of: batch, into: &json)
+            json.raw("}\n")
+            lineEnds.append(json.bytes.count)
+        }
+    }
+
+    /// The point's own fields, without braces.
+    static func fields(_ row: Int, of batch: MetricBatch, into json: inout JSONWriter) {
         json.time(batch.times[row], key: "time_unix_nano", textKey: "time")
         json.raw(#","start_time_unix_nano":"#)
         json.uint(batch.startTimes[row])
@@ -73,12 +112,12 @@ enum MetricPointJSON {
             json.otlpAttributes(exemplars.filteredAttributes[index], of: batch.exemplarAttributes, in: batch)
             json.byte(UInt8(ascii: "}"))
         }
-        json.raw("]}")
+        json.byte(UInt8(ascii: "]"))
     }
 
     /// Each attribute of `range` with its value as filter text (strings bare, numbers and
     /// booleans as written in JSON) and as JSON.
-    static func attributePairs(_ range: RowRange, of batch: MetricBatch) -> [(key: String, text: String, json: String)] {
+    public static func attributePairs(_ range: RowRange, of batch: MetricBatch) -> [(key: String, text: String, json: String)] {
         range.indices.map { row in
             var json = JSONWriter(capacity: 32)
             json.otlpValue(kind: batch.attributes.kinds[row], payload: batch.attributes.payloads[row], in: batch)

@@ -1,11 +1,9 @@
-import PyFlareWire
-
 /// JSON for the parts every OTLP batch shares (values, attributes, resource, scope, ids), in
 /// the shape the span API uses, so log records and metric points read like spans do:
 /// attributes as a plain object, ints exact, bytes as `{"bytes": base64}`, ids as hex.
 extension JSONWriter {
     /// An `AnyValue` of `batch`.
-    mutating func otlpValue(kind: ValueKind, payload: UInt64, in batch: some OTLPBatch) {
+    public mutating func otlpValue(kind: ValueKind, payload: UInt64, in batch: some OTLPBatch) {
         switch kind {
         case .empty: null()
         case .string: otlpString(StringRef(packed: payload), in: batch)
@@ -30,7 +28,7 @@ extension JSONWriter {
     }
 
     /// `{"key": value, …}` for the rows of `range` in `table`.
-    mutating func otlpAttributes(_ range: RowRange, of table: AttributeTable, in batch: some OTLPBatch) {
+    public mutating func otlpAttributes(_ range: RowRange, of table: AttributeTable, in batch: some OTLPBatch) {
         byte(UInt8(ascii: "{"))
         for row in range.indices {
             if row != Int(range.start) { byte(UInt8(ascii: ",")) }
@@ -41,36 +39,36 @@ extension JSONWriter {
         byte(UInt8(ascii: "}"))
     }
 
-    mutating func otlpString(_ ref: StringRef, in batch: some OTLPBatch) {
+    public mutating func otlpString(_ ref: StringRef, in batch: some OTLPBatch) {
         batch.withBytes(ref) { string(utf8: $0) }
     }
 
     /// The text of `ref`, or null when it is empty.
-    mutating func otlpOptionalString(_ ref: StringRef, in batch: some OTLPBatch) {
+    public mutating func otlpOptionalString(_ ref: StringRef, in batch: some OTLPBatch) {
         if ref.isEmpty { null() } else { otlpString(ref, in: batch) }
     }
 
     /// 32 hex digits, or null for the zero id (no trace).
-    mutating func hexTraceID(_ id: TraceID) {
+    public mutating func hexTraceID(_ id: TraceID) {
         if id == .zero { null() } else { string(Hex.string(id)) }
     }
 
     /// 16 hex digits, or null for the zero id.
-    mutating func hexSpanID(_ id: UInt64) {
+    public mutating func hexSpanID(_ id: UInt64) {
         if id == 0 { null() } else { string(Hex.string(id)) }
     }
 
     /// `"<prefix>time_unix_nano":n,"<prefix>time":"RFC 3339"` without the braces.
-    mutating func time(_ nanoseconds: UInt64, key: StaticString, textKey: StaticString) {
+    public mutating func time(_ nanoseconds: UInt64, key: StaticString, textKey: StaticString) {
         self.key(key)
         uint(nanoseconds)
         byte(UInt8(ascii: ","))
         self.key(textKey)
-        if nanoseconds == 0 { null() } else { string(TimeParsing.rfc3339(nanoseconds)) }
+        if nanoseconds == 0 { null() } else { string(RFC3339.string(nanoseconds)) }
     }
 
     /// `"service":…,"resource":{…},"scope":{…}` of scope `scope` (and its resource), without braces.
-    mutating func otlpOrigin(scope: Int, services: [String?], in batch: some OTLPBatch) {
+    public mutating func otlpOrigin(scope: Int, services: [String?], in batch: some OTLPBatch) {
         let resource = Int(batch.scopes.resourceIndices[scope])
         key("service")
         if let service = services[resource] { string(service) } else { null() }
