@@ -42,7 +42,7 @@ public struct LogRoutes: Sendable {
     }
 
     func traceLogs(_ id: String, _ request: Request) async throws -> Response {
-        let traceID = try Self.traceID(id)
+        let traceID = try IDParameters.traceID(id, field: "trace id")
         let parameters = QueryParameters(request)
         var query = LogQuery()
         query.traceID = traceID
@@ -59,13 +59,6 @@ public struct LogRoutes: Sendable {
         json.strings(page.warnings)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
-    }
-
-    static func traceID(_ id: String) throws(APIError) -> TraceID {
-        guard let traceID = Hex.parseTraceID(id.lowercased()), !traceID.isZero else {
-            throw APIError.badRequest("trace id must be 32 hex digits, not all zero: \"\(id)\"")
-        }
-        return traceID
     }
 
     /// `[{record}, …]` for the records of `page` in `order`.
@@ -98,7 +91,7 @@ public struct LogRoutes: Sendable {
                 throw .badRequest("severity must be a number from 1 to 24 or one of trace, debug, info, warn, error, fatal; not \"\(value)\"")
             }
         }
-        if let value = parameters.text("trace_id") { query.traceID = try traceID(value) }
+        if let value = parameters.text("trace_id") { query.traceID = try IDParameters.traceID(value, field: "trace id") }
         (query.since, query.until) = try parameters.timeRange()
         query.text = parameters.text("q")
         query.limit = try parameters.limit(default: defaultLimit, maximum: maxLimit)

@@ -92,7 +92,7 @@ public struct MetricRoutes: Sendable {
             throw APIError.badRequest(problem)
         }
         let (batches, warnings) = try await store.metricBatches(name: name, since: parameters.since, until: parameters.until)
-        var (series, total) = Self.select(name, parameters, in: batches)
+        let (series, total) = Self.select(name, parameters, in: batches)
 
         var json = JSONWriter(capacity: 4096)
         Self.header(row, into: &json)
@@ -130,7 +130,6 @@ public struct MetricRoutes: Sendable {
             json.raw("]")
             json.raw(#","truncated":"#)
             json.bool(total > parameters.limit)
-            series.removeAll()
         }
         json.raw(#","warnings":"#)
         json.strings(warnings)

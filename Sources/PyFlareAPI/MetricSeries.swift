@@ -164,9 +164,9 @@ struct MetricSeries {
                 || previous == nil && batch.startTimes[row] != 0 && windowStart.map { batch.startTimes[row] >= $0 } ?? false
             switch batch.metrics.types[metric] {
             case .gauge, .sum:
-                guard let value = Self.number(batch, row) else { break }
+                guard let value = batch.number(at: row) else { break }
                 bucket.sample(value, at: point.time)
-                if let prior, let before = Self.number(batches[prior.batch], prior.row) {
+                if let prior, let before = batches[prior.batch].number(at: prior.row) {
                     bucket.increase += value >= before ? value - before : value
                 } else if countsInFull {
                     bucket.increase += value
@@ -227,15 +227,6 @@ struct MetricSeries {
                 return match.value.sum / Double(match.value.count)
             }
             return bucket.histogramQuantile(q)
-        }
-    }
-
-    /// A gauge or sum point's value; nil when it has none (flagged "no recorded value").
-    static func number(_ batch: MetricBatch, _ row: Int) -> Double? {
-        switch batch.valueKinds[row] {
-        case 1: Double(bitPattern: batch.values[row])
-        case 2: Double(Int64(bitPattern: batch.values[row]))
-        default: nil
         }
     }
 

@@ -53,9 +53,7 @@ public struct TraceRoutes: Sendable {
     }
 
     func trace(_ id: String) async throws -> Response {
-        guard let traceID = Hex.parseTraceID(id.lowercased()), !traceID.isZero else {
-            throw APIError.badRequest("trace id must be 32 hex digits, not all zero: \"\(id)\"")
-        }
+        let traceID = try IDParameters.traceID(id, field: "trace id")
         let stored = try await store.trace(traceID)
         var logQuery = LogQuery()
         logQuery.traceID = traceID

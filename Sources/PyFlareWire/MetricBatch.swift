@@ -119,6 +119,16 @@ public struct MetricBatch: OTLPBatch, Sendable {
     /// The number of data points kept (refused ones are not in the columns).
     @inlinable public var count: Int { metricIndices.count }
     @inlinable public var isEmpty: Bool { metricIndices.isEmpty }
+
+    /// The value of gauge or sum point `row` as a `Double`; nil when it has none (flagged
+    /// "no recorded value", or a point of another type).
+    public func number(at row: Int) -> Double? {
+        switch valueKinds[row] {
+        case 1: Double(bitPattern: values[row])
+        case 2: Double(Int64(bitPattern: values[row]))
+        default: nil
+        }
+    }
 }
 
 /// The kind of data a `Metric` carries (the `data` oneof), which says which point columns apply.

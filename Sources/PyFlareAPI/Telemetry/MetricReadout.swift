@@ -54,12 +54,8 @@ struct MetricReadout {
                 let tags = batch.keyValues(in: batch.attributes, batch.pointAttributes[point])
                 switch batch.metrics.types[metric] {
                 case .gauge, .sum:
-                    let bits = batch.values[point]
-                    switch batch.valueKinds[point] {
-                    case 1: values.append(Value(time: time, value: Double(bitPattern: bits), tags: tags))
-                    case 2: values.append(Value(time: time, value: Double(Int64(bitPattern: bits)), tags: tags))
-                    default: continue
-                    }
+                    guard let value = batch.number(at: point) else { continue }
+                    values.append(Value(time: time, value: value, tags: tags))
                 case .histogram, .exponentialHistogram, .summary:
                     let count = batch.counts[point]
                     guard count > 0, let sum = batch.sums[point] else { continue }

@@ -13,11 +13,11 @@ extension TelemetryRoutes {
         let tags = try TelemetryTags(json: body["tags"], field: "tags")
         var traceID: TraceID?
         if let text = try fields.string("parent_trace_id") {
-            traceID = try Self.traceID(text, field: "parent_trace_id")
+            traceID = try IDParameters.traceID(text, field: "parent_trace_id")
         }
         var parentSpanID: UInt64 = 0
         if let text = try fields.string("parent_span_id") {
-            parentSpanID = try Self.spanID(text, field: "parent_span_id")
+            parentSpanID = try IDParameters.spanID(text, field: "parent_span_id")
             let known = spans.trace(of: parentSpanID)
             if let traceID, let known, known != traceID {
                 throw APIError.badRequest("parent_span_id \(text) is a span of trace \(Hex.string(known)), not of parent_trace_id \(Hex.string(traceID))")
@@ -58,7 +58,7 @@ extension TelemetryRoutes {
 
     /// `{"tags": {...}}` (or the tags object itself) → the span's tags after the merge.
     func addTags(_ request: Request, spanID text: String) async throws -> Response {
-        let id = try Self.spanID(text, field: "span id")
+        let id = try IDParameters.spanID(text, field: "span id")
         let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
         let tags = try TelemetryTags(json: body["tags"] ?? body, field: "tags")
         let span = try spans.update(id) { $0.tags.merge(tags) }
@@ -72,7 +72,7 @@ extension TelemetryRoutes {
 
     /// `{"message", "level"?, "tags"?, "timestamp"?}` → a span event; answers the span's log count.
     func addLog(_ request: Request, spanID text: String) async throws -> Response {
-        let id = try Self.spanID(text, field: "span id")
+        let id = try IDParameters.spanID(text, field: "span id")
         let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
         let fields = JSONFields(body)
         let message = try fields.requiredString("message")
@@ -96,7 +96,7 @@ extension TelemetryRoutes {
     /// Answers once the span is durable. If it cannot be written (429, 503), the span stays
     /// open as it was, so the client can finish it again.
     func finish(_ request: Request, spanID text: String) async throws -> Response {
-        let id = try Self.spanID(text, field: "span id")
+        let id = try IDParameters.spanID(text, field: "span id")
         let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes, allowEmpty: true)
         let fields = JSONFields(body)
         let statusText = try fields.string("status") ?? "ok"
