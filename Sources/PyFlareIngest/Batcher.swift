@@ -45,20 +45,21 @@ public final class Batcher: Service, Sendable {
         guard !batch.spans.isEmpty else { return .accepted }
         let now = ContinuousClock.now
         return await withCheckedContinuation { ack in
-            let (refusal, wake, queued) = state.withLock { state -> (SubmitResult?, [BatcherState.Dispatch], Int) in
-                if state.closed { return (.closed, [], state.heldSpans) }
-                guard state.heldSpans + batch.count <= configuration.maxQueuedSpans else { return (.full, [], state.heldSpans) }
+            let (refusal, wake) = state.withLock { state -> (SubmitResult?, [BatcherState.Dispatch]) in
+                if state.closed { return (.closed, []) }
+                guard state.heldSpans + batch.count <= configuration.maxQueuedSpans else { return (.full, []) }
                 state.open.append(batch)
                 state.openAcks.append(ack)
                 state.openSpans += batch.count
                 state.heldSpans += batch.count
                 if state.openSince == nil { state.openSince = now }
                 if state.openSpans >= configuration.maxBatchSpans { state.sealOpen() }
-                return (nil, state.dispatch(eager: configuration.writesEagerly), state.heldSpans)
+                // Under the lock: two submitters recording after it could leave the older figure last.
+                metrics.queueSpans.record(state.heldSpans)
+                return (nil, state.dispatch(eager: configuration.writesEagerly))
             }
             if let refusal { ack.resume(returning: refusal) }
             wake.resumeAll()
-            metrics.queueSpans.record(queued)
         }
     }
 
@@ -110,12 +111,11 @@ public final class Batcher: Service, Sendable {
                 logger.error("sink write failed", metadata: ["spans": "\(spans)", "error": "\(error)"])
                 result = .failed("\(error)")
             }
-            let queued = state.withLock { state in
+            state.withLock { state in
                 state.heldSpans -= spans
-                return state.heldSpans
+                metrics.queueSpans.record(state.heldSpans)
             }
             for ack in flush.acks { ack.resume(returning: result) }
-            metrics.queueSpans.record(queued)
         }
     }
 

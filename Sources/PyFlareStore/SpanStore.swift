@@ -52,13 +52,12 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                                  syncInterval: configuration.walSyncInterval, maxFileBytes: configuration.walMaxFileBytes),
             nextSequence: nextSequence, threadPool: threadPool
         ) { records in
-            let spans = unsealed.withLock { unsealed in
+            unsealed.withLock { unsealed in
                 for (sequence, item) in records { unsealed.append(Unsealed.Entry(sequence: sequence, item: item)) }
-                return unsealed.spanCount
+                metrics.unsealedSpans.record(unsealed.spanCount)
             }
             metrics.walGroups.increment()
             metrics.walRecords.increment(by: records.count)
-            metrics.unsealedSpans.record(spans)
         }
     }
 
@@ -193,7 +192,10 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                 }
                 throw error
             }
-            unsealed.withLock { $0.finishSeal() }
+            unsealed.withLock { unsealed in
+                unsealed.finishSeal()
+                metrics.unsealedSpans.record(unsealed.spanCount)
+            }
             recentSpans.withLock { $0.remember(keys) }
             let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
             for file in written {
