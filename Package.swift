@@ -79,10 +79,12 @@ let package = Package(
         .target(name: "PyFlareMigrations", path: "migrations", exclude: ["README.md"],
                 resources: migrationFiles.map { .embedInCode($0) }, swiftSettings: swiftSettings),
 
-        // the durable store (WAL, segments, SQLite index) and the JSON-lines debugging exporter
+        // the durable store (WAL, segments, SQLite index), SQL over it, and the JSON-lines debugging exporter
         .target(name: "PyFlareStore", dependencies: [
             "PyFlareWire", "PyFlareModel", "CZstd", "PyFlareMigrations",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // the raw C API, for the virtual tables, the authorizer and the progress handler of SQL
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

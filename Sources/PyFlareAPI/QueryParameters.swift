@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import PyFlareWire
 
 /// The query string of an API request, read with the checks every route shares: a malformed
 /// value is a 400 that names the parameter and says what it should be.
@@ -23,7 +24,7 @@ struct QueryParameters {
     /// RFC 3339 text or unix nanoseconds.
     func time(_ name: String) throws(APIError) -> UInt64? {
         guard let value = text(name) else { return nil }
-        guard let time = TimeParsing.nanoseconds(value) else {
+        guard let time = RFC3339.nanoseconds(value) else {
             throw .badRequest("\(name) must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, not \"\(value)\"")
         }
         return time

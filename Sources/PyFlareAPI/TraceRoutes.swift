@@ -169,25 +169,3 @@ public struct TraceRoutes: Sendable {
         return query
     }
 }
-
-/// Times in the API: RFC 3339 text or unix nanoseconds.
-enum TimeParsing {
-    /// Exact to the nanosecond: the fraction is read as digits, not through a `Double`.
-    // ISO8601DateFormatter is thread-safe once configured; making one per call costs more than the rest.
-    nonisolated(unsafe) private static let wholeSeconds = ISO8601DateFormatter()
-
-    static func nanoseconds(_ text: String) -> UInt64? {
-        if let value = UInt64(text) { return value }
-        var text = text.uppercased()
-        var fraction: UInt64 = 0
-        if let dot = text.firstIndex(of: ".") {
-            let digits = text[text.index(after: dot)...].prefix { $0.isASCII && $0.isNumber }
-            guard !digits.isEmpty, digits.count <= 9, let value = UInt64(digits) else { return nil }
-            fraction = value * UInt64(pow(10.0, Double(9 - digits.count)))
-            text.removeSubrange(dot..<text.index(dot, offsetBy: 1 + digits.count))
-        }
-        guard let date = wholeSeconds.date(from: text), date.timeIntervalSince1970 >= 0 else { return nil }
-        return UInt64(date.timeIntervalSince1970.rounded()) * 1_000_000_000 + fraction
-    }
-
-}

@@ -33,7 +33,8 @@ public struct SpanJSONLinesEncoder: Sendable {
     }
 }
 
-private struct LineWriter {
+/// Writes the parts of a span as JSON; shared by the JSON-lines encoder and SQL's JSON columns.
+struct LineWriter {
     let batch: SpanBatch
     let arena: UnsafeRawBufferPointer
 
@@ -98,6 +99,48 @@ private struct LineWriter {
         }
     }
 
+    /// The span's events as a JSON array.
+    func events(_ span: Int, into json: inout JSONWriter) {
+        json.byte(UInt8(ascii: "["))
+        let events = batch.spanEvents[span]
+        for event in events.indices {
+            if event != Int(events.start) { json.byte(UInt8(ascii: ",")) }
+            json.raw("{\"time_unix_nano\":")
+            json.uint(batch.events.times[event])
+            json.raw(",\"name\":")
+            string(batch.events.names[event], into: &json)
+            json.raw(",\"attributes\":")
+            attributes(batch.events.attributes[event], of: batch.eventAttributes, into: &json)
+            json.raw(",\"dropped_attributes_count\":")
+            json.uint(UInt64(batch.events.droppedAttributeCounts[event]))
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.byte(UInt8(ascii: "]"))
+    }
+
+    /// The span's links as a JSON array.
+    func links(_ span: Int, into json: inout JSONWriter) {
+        json.byte(UInt8(ascii: "["))
+        let links = batch.spanLinks[span]
+        for link in links.indices {
+            if link != Int(links.start) { json.byte(UInt8(ascii: ",")) }
+            json.raw("{\"trace_id\":")
+            traceID(batch.links.traceIDs[link], into: &json)
+            json.raw(",\"span_id\":")
+            spanID(batch.links.spanIDs[link], into: &json)
+            json.raw(",\"trace_state\":")
+            string(batch.links.traceStates[link], into: &json)
+            json.raw(",\"flags\":")
+            json.uint(UInt64(batch.links.flags[link]))
+            json.raw(",\"attributes\":")
+            attributes(batch.links.attributes[link], of: batch.linkAttributes, into: &json)
+            json.raw(",\"dropped_attributes_count\":")
+            json.uint(UInt64(batch.links.droppedAttributeCounts[link]))
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.byte(UInt8(ascii: "]"))
+    }
+
     func span(_ span: Int, columns: AIColumns, pricing: PricingTable, into json: inout JSONWriter) {
         json.raw("{\"trace_id\":")
         traceID(batch.traceIDs[span], into: &json)
@@ -126,42 +169,14 @@ private struct LineWriter {
         json.raw(",\"dropped_attributes_count\":")
         json.uint(UInt64(batch.droppedAttributeCounts[span]))
 
-        json.raw(",\"events\":[")
-        let events = batch.spanEvents[span]
-        for event in events.indices {
-            if event != Int(events.start) { json.byte(UInt8(ascii: ",")) }
-            json.raw("{\"time_unix_nano\":")
-            json.uint(batch.events.times[event])
-            json.raw(",\"name\":")
-            string(batch.events.names[event], into: &json)
-            json.raw(",\"attributes\":")
-            attributes(batch.events.attributes[event], of: batch.eventAttributes, into: &json)
-            json.raw(",\"dropped_attributes_count\":")
-            json.uint(UInt64(batch.events.droppedAttributeCounts[event]))
-            json.byte(UInt8(ascii: "}"))
-        }
-        json.raw("],\"dropped_events_count\":")
+        json.raw(",\"events\":")
+        events(span, into: &json)
+        json.raw(",\"dropped_events_count\":")
         json.uint(UInt64(batch.droppedEventCounts[span]))
 
-        json.raw(",\"links\":[")
-        let links = batch.spanLinks[span]
-        for link in links.indices {
-            if link != Int(links.start) { json.byte(UInt8(ascii: ",")) }
-            json.raw("{\"trace_id\":")
-            traceID(batch.links.traceIDs[link], into: &json)
-            json.raw(",\"span_id\":")
-            spanID(batch.links.spanIDs[link], into: &json)
-            json.raw(",\"trace_state\":")
-            string(batch.links.traceStates[link], into: &json)
-            json.raw(",\"flags\":")
-            json.uint(UInt64(batch.links.flags[link]))
-            json.raw(",\"attributes\":")
-            attributes(batch.links.attributes[link], of: batch.linkAttributes, into: &json)
-            json.raw(",\"dropped_attributes_count\":")
-            json.uint(UInt64(batch.links.droppedAttributeCounts[link]))
-            json.byte(UInt8(ascii: "}"))
-        }
-        json.raw("],\"dropped_links_count\":")
+        json.raw(",\"links\":")
+        links(span, into: &json)
+        json.raw(",\"dropped_links_count\":")
         json.uint(UInt64(batch.droppedLinkCounts[span]))
 
         json.raw(",\"status\":{\"code\":")

@@ -68,6 +68,9 @@ struct Unsealed {
         oldest = .now
     }
 
+    /// Every entry, sealing first: what a SQL statement's snapshot holds.
+    var entries: [Entry] { sealing + active }
+
     /// Every span batch, sealing first: what a read must search.
     var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.item.spanBatches) }
 

@@ -27,8 +27,8 @@ enum TelemetryTime {
             let whole = seconds.rounded(.down)
             return UInt64(whole) * 1_000_000_000 + UInt64(((seconds - whole) * 1e9).rounded())
         case .string(let text):
-            // TimeParsing also reads digits as nanoseconds; here a number must be a JSON number.
-            guard UInt64(text) == nil, let nanoseconds = TimeParsing.nanoseconds(text) else {
+            // RFC3339.nanoseconds also reads digits as nanoseconds; here a number must be a JSON number.
+            guard UInt64(text) == nil, let nanoseconds = RFC3339.nanoseconds(text) else {
                 throw .badRequest("\(name) must be unix seconds (a number) or RFC 3339 text (2026-11-21T10:00:00Z), not \"\(text)\"")
             }
             return nanoseconds

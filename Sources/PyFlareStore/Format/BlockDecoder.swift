@@ -210,66 +210,88 @@ struct BlockDecoder {
 
     /// Every column, back into a batch the rest of PyFlare reads like a decoded request.
     consuming func decodeBatch(pricing: PricingTable) throws(ColumnError) -> NormalizedBatch {
+        try decodeBatch(pricing: pricing, only: nil)
+    }
+
+    /// The columns a query reads, back into a batch (`only`, with ``SpanColumnSet/closure``;
+    /// every column when nil). Arrays of columns not read stay empty, so the batch's span
+    /// count is only meaningful when `spanID` was read: callers use ``rows``.
+    consuming func decodeBatch(pricing: PricingTable, only wanted: SpanColumnSet?) throws(ColumnError) -> NormalizedBatch {
+        func wants(_ column: SpanColumn) -> Bool { wanted?.contains(column) ?? true }
         var spans = SpanBatch()
-        spans.spanIDs = try fixed64s(SpanColumn.spanID)
-        spans.traceIDs = try traceIDs()
-        spans.parentSpanIDs = try parentSpanIDs(spanIDs: spans.spanIDs)
-        spans.traceStates = try strings(SpanColumn.traceState)
-        spans.flags = try varints(SpanColumn.flags).map { UInt32(truncatingIfNeeded: $0) }
-        spans.names = try strings(SpanColumn.name)
-        spans.kinds = try varints(SpanColumn.kind).map { UInt8(truncatingIfNeeded: $0) }
-        spans.startTimes = try startTimes()
-        spans.endTimes = zip(spans.startTimes, try zigzags(SpanColumn.duration)).map { $0 &+ UInt64(bitPattern: $1) }
-        spans.statusCodes = try varints(SpanColumn.statusCode).map { UInt8(truncatingIfNeeded: $0) }
-        spans.statusMessages = try strings(SpanColumn.statusMessage)
-        spans.droppedAttributeCounts = try varints(SpanColumn.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
-        spans.droppedEventCounts = try varints(SpanColumn.droppedEvents).map { UInt32(truncatingIfNeeded: $0) }
-        spans.droppedLinkCounts = try varints(SpanColumn.droppedLinks).map { UInt32(truncatingIfNeeded: $0) }
+        if wants(.spanID) { spans.spanIDs = try fixed64s(SpanColumn.spanID) }
+        if wants(.traceID) { spans.traceIDs = try traceIDs() }
+        if wants(.parentSpanID) { spans.parentSpanIDs = try parentSpanIDs(spanIDs: spans.spanIDs) }
+        if wants(.traceState) { spans.traceStates = try strings(SpanColumn.traceState) }
+        if wants(.flags) { spans.flags = try varints(SpanColumn.flags).map { UInt32(truncatingIfNeeded: $0) } }
+        if wants(.name) { spans.names = try strings(SpanColumn.name) }
+        if wants(.kind) { spans.kinds = try varints(SpanColumn.kind).map { UInt8(truncatingIfNeeded: $0) } }
+        if wants(.startTime) { spans.startTimes = try startTimes() }
+        if wants(.duration) {
+            spans.endTimes = zip(spans.startTimes, try zigzags(SpanColumn.duration)).map { $0 &+ UInt64(bitPattern: $1) }
+        }
+        if wants(.statusCode) { spans.statusCodes = try varints(SpanColumn.statusCode).map { UInt8(truncatingIfNeeded: $0) } }
+        if wants(.statusMessage) { spans.statusMessages = try strings(SpanColumn.statusMessage) }
+        if wants(.droppedAttributes) {
+            spans.droppedAttributeCounts = try varints(SpanColumn.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
+        }
+        if wants(.droppedEvents) { spans.droppedEventCounts = try varints(SpanColumn.droppedEvents).map { UInt32(truncatingIfNeeded: $0) } }
+        if wants(.droppedLinks) { spans.droppedLinkCounts = try varints(SpanColumn.droppedLinks).map { UInt32(truncatingIfNeeded: $0) } }
 
         var columns = AIColumns()
-        columns.service = try strings(SpanColumn.service)
-        columns.model = try strings(SpanColumn.model)
-        columns.responseModel = try strings(SpanColumn.responseModel)
-        columns.provider = try strings(SpanColumn.provider)
-        columns.operation = try strings(SpanColumn.operation)
-        columns.user = try strings(SpanColumn.user)
-        columns.session = try strings(SpanColumn.session)
-        columns.feature = try strings(SpanColumn.feature)
-        columns.environment = try strings(SpanColumn.environment)
-        columns.kind = try varints(SpanColumn.aiKind).map { AIKind(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
-        columns.costSource = try varints(SpanColumn.costSource).map { CostSource(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
-        columns.inputTokens = try nullables(SpanColumn.inputTokens)
-        columns.outputTokens = try nullables(SpanColumn.outputTokens)
-        columns.cacheReadTokens = try nullables(SpanColumn.cacheReadTokens)
-        columns.cacheWriteTokens = try nullables(SpanColumn.cacheWriteTokens)
-        columns.reasoningTokens = try nullables(SpanColumn.reasoningTokens)
-        columns.totalTokens = try nullables(SpanColumn.totalTokens)
-        columns.costMicros = try nullables(SpanColumn.costMicros)
+        if wants(.service) { columns.service = try strings(SpanColumn.service) }
+        if wants(.model) { columns.model = try strings(SpanColumn.model) }
+        if wants(.responseModel) { columns.responseModel = try strings(SpanColumn.responseModel) }
+        if wants(.provider) { columns.provider = try strings(SpanColumn.provider) }
+        if wants(.operation) { columns.operation = try strings(SpanColumn.operation) }
+        if wants(.user) { columns.user = try strings(SpanColumn.user) }
+        if wants(.session) { columns.session = try strings(SpanColumn.session) }
+        if wants(.feature) { columns.feature = try strings(SpanColumn.feature) }
+        if wants(.environment) { columns.environment = try strings(SpanColumn.environment) }
+        if wants(.aiKind) { columns.kind = try varints(SpanColumn.aiKind).map { AIKind(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none } }
+        if wants(.costSource) {
+            columns.costSource = try varints(SpanColumn.costSource).map { CostSource(rawValue: UInt8(truncatingIfNeeded: $0)) ?? .none }
+        }
+        if wants(.inputTokens) { columns.inputTokens = try nullables(SpanColumn.inputTokens) }
+        if wants(.outputTokens) { columns.outputTokens = try nullables(SpanColumn.outputTokens) }
+        if wants(.cacheReadTokens) { columns.cacheReadTokens = try nullables(SpanColumn.cacheReadTokens) }
+        if wants(.cacheWriteTokens) { columns.cacheWriteTokens = try nullables(SpanColumn.cacheWriteTokens) }
+        if wants(.reasoningTokens) { columns.reasoningTokens = try nullables(SpanColumn.reasoningTokens) }
+        if wants(.totalTokens) { columns.totalTokens = try nullables(SpanColumn.totalTokens) }
+        if wants(.costMicros) { columns.costMicros = try nullables(SpanColumn.costMicros) }
 
-        let owners = try owners(resource: SpanColumn.resource, scope: SpanColumn.scope)
-        let prices = try dictionary(SpanColumn.priceModel)
-        let attributes = try blobs(SpanColumn.attributes)
-        let largeText = try blobs(SpanColumn.largeText)
-        let events = try blobs(SpanColumn.events)
-        let links = try blobs(SpanColumn.links)
+        let owners = wants(.resource) ? try owners(resource: SpanColumn.resource, scope: SpanColumn.scope) : nil
+        let prices = wants(.priceModel) ? try dictionary(SpanColumn.priceModel) : nil
+        let attributes = wants(.attributes) ? try blobs(SpanColumn.attributes) : nil
+        let largeText = wants(.largeText) ? try blobs(SpanColumn.largeText) : nil
+        let events = wants(.events) ? try blobs(SpanColumn.events) : nil
+        let links = wants(.links) ? try blobs(SpanColumn.links) : nil
 
         let rows = self.rows
         try finish(&spans) { reader, spans throws(ColumnError) in
-            let priceIndices: [Int32] = prices.entries.map { ref in
-                guard !ref.isEmpty else { return -1 }
-                let name = String(decoding: UnsafeRawBufferPointer(rebasing: reader.arena[ref.range]), as: UTF8.self)
-                return Int32(pricing.index(for: name) ?? -1)
+            if let prices {
+                let priceIndices: [Int32] = prices.entries.map { ref in
+                    guard !ref.isEmpty else { return -1 }
+                    let name = String(decoding: UnsafeRawBufferPointer(rebasing: reader.arena[ref.range]), as: UTF8.self)
+                    return Int32(pricing.index(for: name) ?? -1)
+                }
+                columns.priceIndex = prices.codes.map { priceIndices[$0] }
             }
-            columns.priceIndex = prices.codes.map { priceIndices[$0] }
-            spans.scopeIndices = try reader.scopeIndices(owners, into: &spans)
-
-            spans.spanAttributes.reserveCapacity(rows)
-            spans.spanEvents.reserveCapacity(rows)
-            spans.spanLinks.reserveCapacity(rows)
-            for row in 0..<rows {
-                spans.spanAttributes.append(try reader.spanAttributes(attributes[row], largeText: largeText[row], into: &spans))
-                spans.spanEvents.append(try reader.events(events[row], start: spans.startTimes[row], into: &spans))
-                spans.spanLinks.append(try reader.links(links[row], into: &spans))
+            if let owners { spans.scopeIndices = try reader.scopeIndices(owners, into: &spans) }
+            if let attributes {
+                spans.spanAttributes.reserveCapacity(rows)
+                for row in 0..<rows {
+                    let text = largeText?[row] ?? 0..<0
+                    spans.spanAttributes.append(try reader.spanAttributes(attributes[row], largeText: text, into: &spans))
+                }
+            }
+            if let events {
+                spans.spanEvents.reserveCapacity(rows)
+                for row in 0..<rows { spans.spanEvents.append(try reader.events(events[row], start: spans.startTimes[row], into: &spans)) }
+            }
+            if let links {
+                spans.spanLinks.reserveCapacity(rows)
+                for row in 0..<rows { spans.spanLinks.append(try reader.links(links[row], into: &spans)) }
             }
         }
         return NormalizedBatch(spans: spans, columns: columns)

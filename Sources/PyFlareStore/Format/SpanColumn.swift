@@ -128,3 +128,37 @@ enum ColumnEncoding: UInt8, Sendable {
     /// Per row: 0 for null, or 1 and 8 bytes little-endian (a double's bit pattern).
     case nullableFixed64
 }
+
+/// A set of span columns as a bit mask of their raw values: what a scan decompresses.
+struct SpanColumnSet: Sendable, Equatable {
+    private(set) var bits: UInt64 = 0
+
+    init() {}
+
+    init(_ columns: some Sequence<SpanColumn>) {
+        for column in columns { insert(column) }
+    }
+
+    static var all: SpanColumnSet { SpanColumnSet(SpanColumn.allCases) }
+
+    func contains(_ column: SpanColumn) -> Bool { bits & (1 << UInt64(column.rawValue)) != 0 }
+
+    mutating func insert(_ column: SpanColumn) { bits |= 1 << UInt64(column.rawValue) }
+
+    var columns: [SpanColumn] { SpanColumn.allCases.filter(contains) }
+
+    /// With the columns the decoder needs to rebuild these: parents are stored as rows of
+    /// the block, durations and event times relative to the start, large text apart from
+    /// the attributes that refer to it, and scopes next to their resources.
+    var closure: SpanColumnSet {
+        var set = self
+        if contains(.parentSpanID) { set.insert(.spanID) }
+        if contains(.duration) || contains(.events) { set.insert(.startTime) }
+        if contains(.attributes) { set.insert(.largeText) }
+        if contains(.resource) || contains(.scope) {
+            set.insert(.resource)
+            set.insert(.scope)
+        }
+        return set
+    }
+}

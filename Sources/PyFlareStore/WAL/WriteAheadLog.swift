@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import PyFlareModel
 import Synchronization
 
 /// When the WAL forces its writes to the device, and so what a crash can cost.
@@ -228,6 +229,32 @@ final class WriteAheadLog<Item: Sendable>: Sendable {
         var skippedSealed = 0
         /// Files whose end was cut off, with the bytes dropped.
         var truncated: [(path: String, droppedBytes: Int)] = []
+    }
+
+    /// Every record of the WAL files in `directory`, decoded, without changing the files (which
+    /// a running server may be appending to: a record still being written fails its checksum
+    /// and ends the file's records, as in recovery). For SQL against a data directory.
+    static func read(directory: String, pricing: PricingTable) throws -> [Unsealed.Entry] where Item == WALEntry {
+        var entries: [Unsealed.Entry] = []
+        for (path, _) in files(in: directory) {
+            // A file reclaimed after a seal since it was listed: its records are in a segment.
+            guard let bytes = try contents(ofFileAt: path) else { continue }
+            for record in WALRecord.parse(bytes).records {
+                entries.append(Unsealed.Entry(sequence: record.sequence, item: try WALPayload.decode(record.payload, pricing: pricing)))
+            }
+        }
+        return entries
+    }
+
+    /// The bytes of the file at `path`; nil when it does not exist (any more).
+    private static func contents(ofFileAt path: String) throws(StoreError) -> [UInt8]? {
+        let handle: StoreFile
+        do {
+            handle = try StoreFile(path: path)
+        } catch where error.errno == ENOENT {
+            return nil
+        }
+        return try handle.read(count: try handle.size, at: 0)
     }
 
     /// Reads every record after `sealed`; a torn or corrupt tail of a file is cut off at its last good record.

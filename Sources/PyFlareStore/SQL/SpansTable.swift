@@ -1,0 +1,467 @@
+import GRDBSQLite
+import PyFlareModel
+import PyFlareWire
+
+/// The columns of the `spans` virtual table, in schema order (`docs/sql.md`), and the
+/// stored columns each one is decoded from.
+enum SpansSQLColumn: Int32, CaseIterable {
+    case traceID, spanID, parentSpanID, traceState, name, kind
+    case startTimeNs, endTimeNs, durationNs, startTime
+    case status, statusMessage
+    case service, model, responseModel, provider, operation, aiKind
+    case inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens, totalTokens
+    case costMicros, costUSD, costSource, priceModel
+    case userID, sessionID, feature, environment
+    case attributes, resource, scopeName, scopeVersion, events, links
+    case flags, droppedAttributesCount, droppedEventsCount, droppedLinksCount
+
+    var definition: String {
+        switch self {
+        case .traceID: "trace_id TEXT"
+        case .spanID: "span_id TEXT"
+        case .parentSpanID: "parent_span_id TEXT"
+        case .traceState: "trace_state TEXT"
+        case .name: "name TEXT"
+        case .kind: "kind TEXT"
+        case .startTimeNs: "start_time_ns INTEGER"
+        case .endTimeNs: "end_time_ns INTEGER"
+        case .durationNs: "duration_ns INTEGER"
+        case .startTime: "start_time TEXT"
+        case .status: "status TEXT"
+        case .statusMessage: "status_message TEXT"
+        case .service: "service TEXT"
+        case .model: "model TEXT"
+        case .responseModel: "response_model TEXT"
+        case .provider: "provider TEXT"
+        case .operation: "operation TEXT"
+        case .aiKind: "ai_kind TEXT"
+        case .inputTokens: "input_tokens INTEGER"
+        case .outputTokens: "output_tokens INTEGER"
+        case .cacheReadTokens: "cache_read_tokens INTEGER"
+        case .cacheWriteTokens: "cache_write_tokens INTEGER"
+        case .reasoningTokens: "reasoning_tokens INTEGER"
+        case .totalTokens: "total_tokens INTEGER"
+        case .costMicros: "cost_micros INTEGER"
+        case .costUSD: "cost_usd REAL"
+        case .costSource: "cost_source TEXT"
+        case .priceModel: "price_model TEXT"
+        case .userID: "user_id TEXT"
+        case .sessionID: "session_id TEXT"
+        case .feature: "feature TEXT"
+        case .environment: "environment TEXT"
+        case .attributes: "attributes TEXT"
+        case .resource: "resource TEXT"
+        case .scopeName: "scope_name TEXT"
+        case .scopeVersion: "scope_version TEXT"
+        case .events: "events TEXT"
+        case .links: "links TEXT"
+        case .flags: "flags INTEGER"
+        case .droppedAttributesCount: "dropped_attributes_count INTEGER"
+        case .droppedEventsCount: "dropped_events_count INTEGER"
+        case .droppedLinksCount: "dropped_links_count INTEGER"
+        }
+    }
+
+    var storage: [SpanColumn] {
+        switch self {
+        case .traceID: [.traceID]
+        case .spanID: [.spanID]
+        case .parentSpanID: [.parentSpanID]
+        case .traceState: [.traceState]
+        case .name: [.name]
+        case .kind: [.kind]
+        case .startTimeNs, .startTime: [.startTime]
+        case .endTimeNs, .durationNs: [.duration]
+        case .status: [.statusCode]
+        case .statusMessage: [.statusMessage]
+        case .service: [.service]
+        case .model: [.model]
+        case .responseModel: [.responseModel]
+        case .provider: [.provider]
+        case .operation: [.operation]
+        case .aiKind: [.aiKind]
+        case .inputTokens: [.inputTokens]
+        case .outputTokens: [.outputTokens]
+        case .cacheReadTokens: [.cacheReadTokens]
+        case .cacheWriteTokens: [.cacheWriteTokens]
+        case .reasoningTokens: [.reasoningTokens]
+        case .totalTokens: [.totalTokens]
+        case .costMicros, .costUSD: [.costMicros]
+        case .costSource: [.costSource]
+        case .priceModel: [.priceModel]
+        case .userID: [.user]
+        case .sessionID: [.session]
+        case .feature: [.feature]
+        case .environment: [.environment]
+        case .attributes: [.attributes]
+        case .resource, .scopeName, .scopeVersion: [.resource]
+        case .events: [.events]
+        case .links: [.links]
+        case .flags: [.flags]
+        case .droppedAttributesCount: [.droppedAttributes]
+        case .droppedEventsCount: [.droppedEvents]
+        case .droppedLinksCount: [.droppedLinks]
+        }
+    }
+
+    /// The dictionary column a grouped scan reads its groups from.
+    var dictionaryColumn: KeyPath<NormalizedBatch, [StringRef]>? {
+        switch self {
+        case .service: \.columns.service
+        case .model: \.columns.model
+        case .responseModel: \.columns.responseModel
+        case .provider: \.columns.provider
+        case .operation: \.columns.operation
+        case .userID: \.columns.user
+        case .sessionID: \.columns.session
+        case .feature: \.columns.feature
+        case .environment: \.columns.environment
+        case .name: \.spans.names
+        default: nil
+        }
+    }
+}
+
+/// `spans`: every stored span, from the segments and the unsealed WAL records.
+final class SpansTable: StoreTable {
+    override var schema: String {
+        "CREATE TABLE x(" + SpansSQLColumn.allCases.map(\.definition).joined(separator: ", ") + ")"
+    }
+
+    override var pushdown: [Int32: Pushdown] {
+        [SpansSQLColumn.startTimeNs.rawValue: .time, SpansSQLColumn.service.rawValue: .service,
+         SpansSQLColumn.model.rawValue: .model, SpansSQLColumn.traceID.rawValue: .traceID,
+         SpansSQLColumn.status.rawValue: .status]
+    }
+
+    override var orderable: Set<Int32> {
+        Set(SpansSQLColumn.allCases.filter { $0.dictionaryColumn != nil }.map(\.rawValue))
+    }
+
+    override func openCursor() -> VirtualCursor { SpansCursor(table: self) }
+}
+
+/// One scan of `spans`: the blocks and unsealed batches the bounds admit, one at a time,
+/// or, for a grouped plan, every group's rows from every block holding it, group by group.
+final class SpansCursor: VirtualCursor {
+    private let table: SpansTable
+    private var context: SQLScanContext { table.context }
+
+    private enum Source {
+        case block(SegmentReader, Int)
+        case unsealed(NormalizedBatch)
+    }
+
+    private var sources: [Source] = []
+    private var storage = SpanColumnSet()
+    private var bounds = ScanBounds()
+    /// Sources still to read (plain plan), or (group value, source) visits (grouped plan).
+    private var nextSource = 0
+    private var visits: [(value: [UInt8]?, source: Int)] = []
+    private var orderColumn: SpansSQLColumn?
+    private var cachedBlocks: [Int: BlockDecoder] = [:]
+
+    /// The batch being returned, and which of its rows.
+    private var batch = NormalizedBatch(spans: SpanBatch(), columns: AIColumns())
+    private var selected: [Int32] = []
+    private var position = 0
+    private var rowCounter: Int64 = 0
+
+    init(table: SpansTable) {
+        self.table = table
+    }
+
+    override func filter(indexNumber: Int32, indexString: String?, arguments: [OpaquePointer?]) throws(SQLError) {
+        guard let plan = indexString.flatMap(ScanPlan.init(encoded:)) else { throw SQLError(.invalid, "spans: unknown scan plan") }
+        bounds = table.bounds(plan, arguments)
+        var columns = SpanColumnSet()
+        for column in SpansSQLColumn.allCases where plan.uses(column.rawValue) {
+            for stored in column.storage { columns.insert(stored) }
+        }
+        if bounds.since != nil || bounds.until != nil { columns.insert(.startTime) }
+        if bounds.traceID != nil { columns.insert(.traceID) }
+        orderColumn = SpansSQLColumn(rawValue: plan.orderColumn)
+        if let orderColumn { for stored in orderColumn.storage { columns.insert(stored) } }
+        storage = columns.closure
+        sources = []
+        visits = []
+        cachedBlocks = [:]
+        nextSource = 0
+        selected = []
+        position = 0
+        guard !bounds.isEmpty else { return }
+        try collectSources()
+        if orderColumn != nil { try planGroups() }
+        try advance()
+    }
+
+    /// The segment blocks and unsealed batches that may hold matching spans.
+    private func collectSources() throws(SQLError) {
+        // Unsealed first: the snapshot's catalog decides which of them a segment already holds.
+        for entry in try context.unsealedEntries() {
+            guard case .spans(let batches) = entry.item else { continue }
+            for batch in batches { sources.append(.unsealed(batch)) }
+        }
+        let located: [(path: String, blocks: [Int]?)]
+        if let traceID = bounds.traceID {
+            located = try context.traceBlocks(traceID, kind: .spans).map { ($0.path, $0.blocks) }
+        } else {
+            located = try context.segmentPaths(kind: .spans, bounds).map { ($0, nil) }
+        }
+        for (path, blocks) in located {
+            let reader = try context.reader(path)
+            context.statistics.segments += 1
+            for index in blocks ?? Array(reader.footer.blocks.indices) {
+                let zone = reader.footer.blocks[index]
+                if !bounds.admits(zone) || (bounds.errorsOnly && !Self.mayHoldErrors(zone)) {
+                    context.statistics.blocksSkipped += 1
+                    continue
+                }
+                sources.append(.block(reader, index))
+            }
+        }
+    }
+
+    /// A block whose status chunk's maximum is below ERROR (2) holds no error.
+    private static func mayHoldErrors(_ zone: SegmentFooter.Block) -> Bool {
+        guard let chunk = zone.chunk(.statusCode), chunk.max.count == 8 else { return true }
+        return chunk.max.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } >= 2
+    }
+
+    private func decompress(_ reader: SegmentReader, _ index: Int) throws(SQLError) -> BlockDecoder {
+        try context.checkDeadline()
+        context.statistics.blocks += 1
+        do {
+            return try reader.readBlock(index, columns: storage.columns)
+        } catch {
+            throw SQLError(.unavailable, "\(error)")
+        }
+    }
+
+    private func decode(_ decoder: BlockDecoder, _ reader: SegmentReader, _ index: Int) throws(SQLError) -> NormalizedBatch {
+        do {
+            return try decoder.decodeBatch(pricing: context.pricing, only: storage)
+        } catch {
+            throw SQLError(.unavailable, "\(reader.path): block \(index), \(error)")
+        }
+    }
+
+    /// Source `index` decoded, and its row count.
+    private func load(_ index: Int) throws(SQLError) -> (NormalizedBatch, Int) {
+        switch sources[index] {
+        case .unsealed(let batch):
+            context.statistics.unsealedBatches += 1
+            return (batch, batch.count)
+        case .block(let reader, let block):
+            let decoder: BlockDecoder
+            if let cached = cachedBlocks[index] { decoder = cached } else { decoder = try decompress(reader, block) }
+            return (try decode(decoder, reader, block), decoder.rows)
+        }
+    }
+
+    /// The rows of `batch` the bounds' row-level checks keep (time range, trace id).
+    private func rowsPassing(_ batch: NormalizedBatch, count: Int, value: [UInt8]?? = nil) -> [Int32] {
+        var rows: [Int32] = []
+        rows.reserveCapacity(count)
+        let since = bounds.since ?? 0, until = bounds.until ?? .max
+        let checksTime = bounds.since != nil || bounds.until != nil
+        let group = orderColumn?.dictionaryColumn.map { batch[keyPath: $0] }
+        batch.spans.bytes.withUnsafeBytes { arena in
+            var matchingRef: UInt64?
+            for row in 0..<count {
+                if checksTime {
+                    let start = batch.spans.startTimes[row]
+                    if start < since || start >= until { continue }
+                }
+                if let traceID = bounds.traceID, batch.spans.traceIDs[row] != traceID { continue }
+                if let value, let group {
+                    let ref = group[row]
+                    if ref.packed != matchingRef {
+                        // Dictionary-decoded blocks repeat the same reference for the same string.
+                        guard Self.equals(ref, value, arena) else { continue }
+                        matchingRef = ref.packed
+                    }
+                }
+                rows.append(Int32(row))
+            }
+        }
+        return rows
+    }
+
+    private static func equals(_ ref: StringRef, _ value: [UInt8]?, _ arena: UnsafeRawBufferPointer) -> Bool {
+        guard let value else { return ref.isEmpty }
+        guard ref.length == value.count, ref.length > 0 else { return false }
+        return value.withUnsafeBytes { $0.elementsEqual(arena[ref.range]) }
+    }
+
+    /// For a grouped plan: which sources hold which values of the order column, so every
+    /// group is returned whole and the groups in ascending order (NULL first, as SQLite sorts).
+    private func planGroups() throws(SQLError) {
+        guard let keyPath = orderColumn?.dictionaryColumn else { return }
+        var holders: [[UInt8]?: [Int]] = [:]
+        var cachedBytes = 0
+        for index in sources.indices {
+            let batch: NormalizedBatch
+            switch sources[index] {
+            case .unsealed(let unsealed):
+                batch = unsealed
+            case .block(let reader, let block):
+                let decoder = try decompress(reader, block)
+                if cachedBytes + decoder.arena.count <= context.groupedScanBudgetBytes {
+                    cachedBlocks[index] = decoder
+                    cachedBytes += decoder.arena.count
+                }
+                batch = try decode(decoder, reader, block)
+            }
+            var distinct = Set<UInt64>()
+            var values = Set<[UInt8]?>()
+            batch.spans.bytes.withUnsafeBytes { arena in
+                for ref in batch[keyPath: keyPath] where distinct.insert(ref.packed).inserted {
+                    values.insert(ref.isEmpty ? nil : Array(arena[ref.range]))
+                }
+            }
+            for value in values { holders[value, default: []].append(index) }
+        }
+        let ordered = holders.keys.sorted { lhs, rhs in
+            guard let lhs else { return rhs != nil }
+            guard let rhs else { return false }
+            return lhs.lexicographicallyPrecedes(rhs)
+        }
+        for value in ordered {
+            for source in holders[value]! { visits.append((value, source)) }
+        }
+    }
+
+    /// Moves to the next row, loading the next source (or group visit) when the batch is done.
+    private func advance() throws(SQLError) {
+        while position >= selected.count {
+            try context.checkDeadline()
+            if orderColumn != nil {
+                guard nextSource < visits.count else { return }
+                let visit = visits[nextSource]
+                nextSource += 1
+                let (loaded, count) = try load(visit.source)
+                batch = loaded
+                selected = rowsPassing(loaded, count: count, value: .some(visit.value))
+            } else {
+                guard nextSource < sources.count else { return }
+                let index = nextSource
+                nextSource += 1
+                let (loaded, count) = try load(index)
+                batch = loaded
+                selected = rowsPassing(loaded, count: count)
+            }
+            position = 0
+        }
+    }
+
+    override func next() throws(SQLError) {
+        position += 1
+        rowCounter += 1
+        context.statistics.rows += 1
+        if position >= selected.count { try advance() }
+    }
+
+    override var isAtEnd: Bool { position >= selected.count }
+
+    override var rowID: Int64 { rowCounter }
+
+    override func column(_ index: Int32, into result: OpaquePointer?) {
+        guard let column = SpansSQLColumn(rawValue: index) else { return sqlite3_result_null(result) }
+        let row = Int(selected[position])
+        let spans = batch.spans, columns = batch.columns
+        switch column {
+        case .traceID: SpanSQLValues.hex(result, spans.traceIDs[row])
+        case .spanID: SpanSQLValues.hex(result, spans.spanIDs[row])
+        case .parentSpanID: SpanSQLValues.hex(result, spans.parentSpanIDs[row])
+        case .traceState: text(result, spans.traceStates[row])
+        case .name: text(result, spans.names[row])
+        case .kind: SpanSQLValues.name(result, SpanSQLValues.kindNames, Int(spans.kinds[row]))
+        case .startTimeNs: sqlite3_result_int64(result, Int64(bitPattern: spans.startTimes[row]))
+        case .endTimeNs: sqlite3_result_int64(result, Int64(bitPattern: spans.endTimes[row]))
+        case .durationNs: sqlite3_result_int64(result, Int64(bitPattern: spans.endTimes[row] &- spans.startTimes[row]))
+        case .startTime: SQLiteResult.text(result, RFC3339.string(spans.startTimes[row]))
+        case .status: SpanSQLValues.name(result, SpanSQLValues.statusNames, Int(spans.statusCodes[row]))
+        case .statusMessage: text(result, spans.statusMessages[row])
+        case .service: text(result, columns.service[row])
+        case .model: text(result, columns.model[row])
+        case .responseModel: text(result, columns.responseModel[row])
+        case .provider: text(result, columns.provider[row])
+        case .operation: text(result, columns.operation[row])
+        case .aiKind: SpanSQLValues.optional(result, columns.kind[row].name)
+        case .inputTokens: SQLiteResult.integer(result, columns.inputTokens[row])
+        case .outputTokens: SQLiteResult.integer(result, columns.outputTokens[row])
+        case .cacheReadTokens: SQLiteResult.integer(result, columns.cacheReadTokens[row])
+        case .cacheWriteTokens: SQLiteResult.integer(result, columns.cacheWriteTokens[row])
+        case .reasoningTokens: SQLiteResult.integer(result, columns.reasoningTokens[row])
+        case .totalTokens: SQLiteResult.integer(result, columns.totalTokens[row])
+        case .costMicros: SQLiteResult.integer(result, columns.costMicros[row])
+        case .costUSD: SQLiteResult.real(result, columns.costMicros[row].map { Double($0) / 1e6 })
+        case .costSource: SpanSQLValues.optional(result, columns.costSource[row].name)
+        case .priceModel:
+            let price = Int(columns.priceIndex[row])
+            let entries = context.pricing.entries
+            SpanSQLValues.optional(result, price >= 0 && price < entries.count ? entries[price].model : nil)
+        case .userID: text(result, columns.user[row])
+        case .sessionID: text(result, columns.session[row])
+        case .feature: text(result, columns.feature[row])
+        case .environment: text(result, columns.environment[row])
+        case .attributes:
+            json(result) { writer, json in writer.attributes(spans.spanAttributes[row], of: spans.attributes, into: &json) }
+        case .resource:
+            let resource = Int(spans.scopes.resourceIndices[Int(spans.scopeIndices[row])])
+            json(result) { writer, json in writer.attributes(spans.resources.attributes[resource], of: spans.attributes, into: &json) }
+        case .scopeName: text(result, spans.scopes.names[Int(spans.scopeIndices[row])])
+        case .scopeVersion: text(result, spans.scopes.versions[Int(spans.scopeIndices[row])])
+        case .events: json(result) { writer, json in writer.events(row, into: &json) }
+        case .links: json(result) { writer, json in writer.links(row, into: &json) }
+        case .flags: sqlite3_result_int64(result, Int64(spans.flags[row]))
+        case .droppedAttributesCount: sqlite3_result_int64(result, Int64(spans.droppedAttributeCounts[row]))
+        case .droppedEventsCount: sqlite3_result_int64(result, Int64(spans.droppedEventCounts[row]))
+        case .droppedLinksCount: sqlite3_result_int64(result, Int64(spans.droppedLinkCounts[row]))
+        }
+    }
+
+    /// A string of the batch; empty is NULL (OTLP does not tell an empty string from an absent one).
+    private func text(_ result: OpaquePointer?, _ ref: StringRef) {
+        guard !ref.isEmpty else { return sqlite3_result_null(result) }
+        batch.spans.bytes.withUnsafeBytes { SQLiteResult.text(result, UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
+    }
+
+    private func json(_ result: OpaquePointer?, _ body: (LineWriter, inout JSONWriter) -> Void) {
+        var json = JSONWriter()
+        batch.spans.bytes.withUnsafeBytes { arena in body(LineWriter(batch: batch.spans, arena: arena), &json) }
+        SQLiteResult.text(result, json.bytes)
+    }
+}
+
+/// Readable forms of coded span fields.
+enum SpanSQLValues {
+    static let kindNames = ["unspecified", "internal", "server", "client", "producer", "consumer"]
+    static let statusNames = ["unset", "ok", "error"]
+
+    static func name(_ result: OpaquePointer?, _ names: [String], _ code: Int) {
+        SQLiteResult.text(result, code < names.count ? names[code] : String(code))
+    }
+
+    static func optional(_ result: OpaquePointer?, _ text: String?) {
+        if let text { SQLiteResult.text(result, text) } else { sqlite3_result_null(result) }
+    }
+
+    /// A span id as 16 hex digits; 0 (no parent) is NULL.
+    static func hex(_ result: OpaquePointer?, _ id: UInt64) {
+        guard id != 0 else { return sqlite3_result_null(result) }
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        Hex.append(id, to: &out)
+        SQLiteResult.text(result, out)
+    }
+
+    static func hex(_ result: OpaquePointer?, _ id: TraceID) {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        Hex.append(id.high, to: &out)
+        Hex.append(id.low, to: &out)
+        SQLiteResult.text(result, out)
+    }
+}
