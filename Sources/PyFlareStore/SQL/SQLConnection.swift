@@ -130,6 +130,9 @@ final class SQLConnection: @unchecked Sendable {
         if context.timedOut || code == SQLITE_INTERRUPT {
             return SQLError(.timeout, "the statement ran past its time limit and was stopped")
         }
+        if code == SQLITE_READONLY || message.contains("may not be modified") {
+            return SQLError(.forbidden, "\(message): SQL in PyFlare is read-only")
+        }
         if code == SQLITE_AUTH || context.refusal != nil {
             return SQLError(.forbidden, "\(context.refusal ?? message): SQL in PyFlare is read-only")
         }
