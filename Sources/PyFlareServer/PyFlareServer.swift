@@ -60,6 +60,7 @@ public struct PyFlareServer: Sendable {
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
             MetricRoutes(store: store).addRoutes(to: apiRouter)
+            SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).addRoutes(to: apiRouter)
             let spans = TelemetrySpans(configuration: configuration.telemetry)
             let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
             TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: apiRouter)
@@ -69,6 +70,7 @@ public struct PyFlareServer: Sendable {
             TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             LogRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             MetricRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            SQLRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")

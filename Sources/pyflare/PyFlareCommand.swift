@@ -4,14 +4,16 @@ import Logging
 import Metrics
 import Prometheus
 import PyFlareServer
+import PyFlareModel
 import PyFlareStore
+import PyFlareWire
 
 @main
 struct PyFlareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyflare",
         abstract: "Observability and analytics server for AI/LLM applications.",
-        subcommands: [Serve.self, Config.self, Segment.self],
+        subcommands: [Serve.self, SQL.self, Config.self, Segment.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -75,6 +77,78 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ConfigError {
             logger.critical("\(error)")
             throw ExitCode(2)
+        }
+    }
+}
+
+struct SQL: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run read-only SQL against a data directory (the server may be running or not).",
+        discussion: """
+            Tables: spans, logs, metric_points (every stored record, sealed or not) and the index \
+            tables (traces, segments, metric_names, …); see docs/sql.md. Example:
+              pyflare sql "SELECT model, count(*), sum(cost_micros) FROM spans GROUP BY model"
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, csv, json
+    }
+
+    @Argument(help: "One SELECT statement; ? placeholders take --param values in order.")
+    var statement: String
+    @Option(name: .customLong("param"), help: "A value for the next ? placeholder (integers and decimals are numbers; 'null' is NULL).")
+    var parameters: [String] = []
+    @Option(help: "table, csv or json.")
+    var format: Format = .table
+    @Option(help: "YAML config file, for data_dir and the sql limits (default: \(ConfigurationLoader.defaultPath) if present).")
+    var config: String?
+    @Option(help: "Data directory (default ./data).")
+    var dataDir: String?
+    @Option(help: "Time limit of the statement in milliseconds (default sql.timeout_ms).")
+    var timeoutMs: Int?
+    @Option(help: "Row limit: more rows is an error (default sql.max_rows).")
+    var maxRows: Int?
+    @Option(help: "Print at most this many rows and say the answer was truncated.")
+    var limit: Int?
+
+    func run() async throws {
+        var flags: [(key: String, value: String)] = []
+        if let dataDir { flags.append(("data_dir", dataDir)) }
+        if let timeoutMs { flags.append(("sql.timeout_ms", String(timeoutMs))) }
+        if let maxRows { flags.append(("sql.max_rows", String(maxRows))) }
+        let configuration: PyFlareConfiguration
+        do {
+            configuration = try ConfigurationLoader().load(path: config, environment: ProcessInfo.processInfo.environment, flags: flags)
+        } catch {
+            FileHandle.standardError.write(Data("pyflare sql: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let values: [SQLValue] = parameters.map { text in
+            if text == "null" { return .null }
+            if let integer = Int64(text) { return .integer(integer) }
+            if let real = Double(text), text.contains(".") { return .real(real) }
+            return .text(text)
+        }
+        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
+        do {
+            let engine = try SQLEngine.offline(dataDirectory: configuration.dataDirectory, pricing: pricing, limits: configuration.sql)
+            let result = try await engine.run(statement, parameters: values, limit: limit)
+            switch format {
+            case .table: FileHandle.standardOutput.write(Data(result.table.utf8))
+            case .csv: FileHandle.standardOutput.write(Data(result.csv.utf8))
+            case .json:
+                var json = JSONWriter()
+                result.write(to: &json)
+                json.byte(0x0A)
+                FileHandle.standardOutput.write(Data(json.bytes))
+            }
+        } catch {
+            var message = "pyflare sql: \(error.kind.rawValue): \(error.message)"
+            if let offset = error.offset {
+                message += "\n  \(statement)\n  " + String(repeating: " ", count: statement.utf8.prefix(offset).count) + "^"
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            throw ExitCode(1)
         }
     }
 }

@@ -8,7 +8,7 @@ struct TelemetryMetricTests {
     static let now: UInt64 = 1_800_000_000_000_000_000
 
     func parse(_ text: String) throws(APIError) -> [TelemetryMetric] {
-        try TelemetryMetric.parseRequest(try TelemetryBody.parse(Array(text.utf8)), now: Self.now)
+        try TelemetryMetric.parseRequest(try JSONBody.parse(Array(text.utf8)), now: Self.now)
     }
 
     /// The 400 message `text` gets.
@@ -92,10 +92,10 @@ struct TelemetryMetricTests {
     }
 
     @Test func contentTypeMustBeJSON() throws {
-        try TelemetryBody.checkContentType("application/json")
-        try TelemetryBody.checkContentType("Application/JSON; charset=utf-8")
+        try JSONBody.checkContentType("application/json")
+        try JSONBody.checkContentType("Application/JSON; charset=utf-8")
         for type in [nil, "text/plain", "application/x-protobuf", "application/jsonx"] as [String?] {
-            let error = try #require(throws: APIError.self) { try TelemetryBody.checkContentType(type) }
+            let error = try #require(throws: APIError.self) { try JSONBody.checkContentType(type) }
             #expect(error.status == .unsupportedMediaType)
             #expect(error.message.hasPrefix("Content-Type must be application/json"))
         }

@@ -12,7 +12,7 @@ extension TelemetryRoutes {
 
     /// One metric or `{"metrics": [...]}` → `{"accepted": n}` once the points are durable.
     func postMetrics(_ request: Request) async throws -> Response {
-        let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
+        let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let metrics = try TelemetryMetric.parseRequest(body, now: spans.now())
         try await writer.write(metrics)
         var json = JSONWriter()

@@ -7,7 +7,7 @@ import PyFlareWire
 extension TelemetryRoutes {
     /// `{"name", "parent_trace_id"?, "parent_span_id"?, "tags"?}` → 201 `{"trace_id", "span_id", "parent_span_id"}`.
     func startSpan(_ request: Request) async throws -> Response {
-        let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
+        let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let fields = JSONFields(body)
         let name = try fields.requiredString("name")
         let tags = try TelemetryTags(json: body["tags"], field: "tags")
@@ -59,7 +59,7 @@ extension TelemetryRoutes {
     /// `{"tags": {...}}` (or the tags object itself) → the span's tags after the merge.
     func addTags(_ request: Request, spanID text: String) async throws -> Response {
         let id = try IDParameters.spanID(text, field: "span id")
-        let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
+        let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let tags = try TelemetryTags(json: body["tags"] ?? body, field: "tags")
         let span = try spans.update(id) { $0.tags.merge(tags) }
         var json = JSONWriter()
@@ -73,7 +73,7 @@ extension TelemetryRoutes {
     /// `{"message", "level"?, "tags"?, "timestamp"?}` → a span event; answers the span's log count.
     func addLog(_ request: Request, spanID text: String) async throws -> Response {
         let id = try IDParameters.spanID(text, field: "span id")
-        let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes)
+        let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let fields = JSONFields(body)
         let message = try fields.requiredString("message")
         let level = try fields.string("level") ?? "info"
@@ -97,7 +97,7 @@ extension TelemetryRoutes {
     /// open as it was, so the client can finish it again.
     func finish(_ request: Request, spanID text: String) async throws -> Response {
         let id = try IDParameters.spanID(text, field: "span id")
-        let body = try await TelemetryBody.read(request, maxBytes: configuration.maxBodyBytes, allowEmpty: true)
+        let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes, allowEmpty: true)
         let fields = JSONFields(body)
         let statusText = try fields.string("status") ?? "ok"
         guard let status = TelemetrySpan.Status(rawValue: statusText.lowercased()) else {

@@ -59,6 +59,12 @@ struct ConfigOption: Sendable {
         option("api.port", "Port of the REST API, /health and /metrics.", "8080") { config, node, key throws(ConfigError) in
             config.api.port = try node.integer(key, in: 0...65535)
         },
+        option("sql.timeout_ms", "A SQL statement still running after this long is stopped with an error.", "30000") { config, node, key throws(ConfigError) in
+            config.sql.timeout = .milliseconds(try node.integer(key, in: 1...86_400_000))
+        },
+        option("sql.max_rows", "A SQL statement returning more rows fails (a request's limit truncates instead).", "100000") { config, node, key throws(ConfigError) in
+            config.sql.maxRows = try node.integer(key, in: 1...100_000_000)
+        },
         option("telemetry.service_name", "service.name of metrics and spans of the JSON telemetry API (/api/v1/telemetry) without a plugin_id tag.", "pyflare-telemetry") { config, node, key throws(ConfigError) in
             config.telemetry.serviceName = try node.nonEmptyString(key)
         },

@@ -21,6 +21,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var api = Listener(host: "127.0.0.1", port: 8080)
     /// The JSON telemetry API on the REST port: span timeout, limits, default service name.
     public var telemetry = TelemetryConfiguration.defaults
+    /// Limits of ad-hoc SQL (`POST /api/v1/sql`, `pyflare sql`).
+    public var sql = SQLLimits()
     public var batcher = BatcherConfiguration.defaults
     public var sink = SinkConfiguration()
     /// The durable store's WAL and segment settings (its data directory is ``dataDirectory``).

@@ -3,8 +3,8 @@ import Hummingbird
 import NIOCore
 import PyFlareWire
 
-/// The JSON body of a telemetry request: checked for size, content type and syntax.
-enum TelemetryBody {
+/// The JSON body of an API request (telemetry, SQL): checked for size, content type and syntax.
+enum JSONBody {
     /// Reads `request`'s body as one JSON object, within `maxBytes`.
     ///
     /// - Parameter allowEmpty: an empty body (of any content type) reads as `{}`, for routes
