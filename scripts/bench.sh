@@ -2,8 +2,8 @@
 # Benchmarks: the decoder (ordo-one/benchmark) on the reference workload's payloads, then
 # OTLP/HTTP ingest load runs with ../shared/bench/loadgen.py against the release server,
 # into the counting sink, the file sink and the durable store; then the store's bytes on
-# disk per span (with and without large text), segment scan speed, and trace lookups
-# with LOOKUP_SPANS stored. Writes bench-results/ and the "Latest run" section of
+# disk per span (with and without large text), segment scan speed, trace lookups and SQL
+# aggregates with LOOKUP_SPANS stored. Writes bench-results/ and the "Latest run" section of
 # docs/benchmarks.md.
 #
 #   SPANS=200000 CONCURRENCY=4 LOOKUP_SPANS=10000000 scripts/bench.sh
@@ -151,6 +151,7 @@ echo "== store: bytes on disk, scan speed, trace lookups"
     start_server "$data" store
     lookup=$("$PY" scripts/bench_store.py lookup --api "http://127.0.0.1:$API" --ids "$OUT/lookup-ids.txt" --samples 2000)
     kill -TERM "$PID"; wait "$PID" || true
+    "$PY" scripts/bench_store.py sql --pyflare "$SCRATCH/release/pyflare" --data "$data"
     read -r spans bytes < <(stored_bytes "$data")
     echo "| GET /api/v1/traces/{id}, $spans spans stored ($(du -sh "$data" | cut -f1) on disk), 2,000 random traces, one connection | $lookup |"
     rm -rf "$data"

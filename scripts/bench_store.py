@@ -11,6 +11,10 @@
   bench_store.py payloads --loadgen PATH --out DIR --count N
       Writes N distinct 500-span protobuf payloads of the reference workload to
       DIR/pool-NN.pb, for the store's in-process benchmarks (WAL record, segment build).
+  bench_store.py sql --pyflare BIN --data DIR [--runs N]
+      Times `pyflare sql` (the engine's own elapsed_ms, best of N) on the stored spans: the
+      per-model aggregate over everything, and the same bounded to 1% of the time range;
+      prints markdown table rows with spans/s and the blocks read.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import http.client
 import importlib.util
 import json
 import random
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -94,6 +99,33 @@ def payloads(args) -> None:
             f.write(payload.body)
 
 
+def run_sql(binary: str, data: str, statement: str, params: list[str] = ()) -> dict:
+    args = [binary, "sql", "--data-dir", data, "--format", "json", "--timeout-ms", "3600000", statement]
+    for param in params:
+        args += ["--param", str(param)]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def sql(args) -> None:
+    spans = run_sql(args.pyflare, args.data, "SELECT count(*) FROM spans")["rows"][0][0]
+    low, high = run_sql(args.pyflare, args.data,
+                        "SELECT min(min_time_ns), max(max_time_ns) FROM segments WHERE kind = 'spans' AND state = 'active'")["rows"][0]
+    aggregate = "SELECT model, count(*), sum(cost_micros) FROM spans"
+    cases = [
+        (f"`{aggregate} GROUP BY model`, {spans:,} spans", aggregate + " GROUP BY model", []),
+        ("the same with `WHERE start_time_ns >= ? AND start_time_ns < ?` over 1% of the time range",
+         aggregate + " WHERE start_time_ns >= ? AND start_time_ns < ? GROUP BY model", [low, low + (high - low) // 100]),
+    ]
+    for label, statement, params in cases:
+        best = min((run_sql(args.pyflare, args.data, statement, params) for _ in range(args.runs)),
+                   key=lambda result: result["elapsed_ms"])
+        scanned = best["scan"]["rows_scanned"]
+        rate = scanned / (best["elapsed_ms"] / 1000) if best["elapsed_ms"] else 0
+        print(f"| SQL {label}, one core | {best['elapsed_ms']:,.0f} ms, {rate / 1e6:.1f} M spans/s scanned "
+              f"({scanned:,} spans; {best['scan']['blocks_read']:,} blocks read, {best['scan']['blocks_skipped']:,} skipped) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,8 +142,12 @@ def main() -> None:
     p.add_argument("--loadgen", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--count", type=int, default=20)
+    p = sub.add_parser("sql")
+    p.add_argument("--pyflare", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    {"no-text": no_text, "lookup": lookup, "payloads": payloads}[args.command](args)
+    {"no-text": no_text, "lookup": lookup, "payloads": payloads, "sql": sql}[args.command](args)
 
 
 if __name__ == "__main__":

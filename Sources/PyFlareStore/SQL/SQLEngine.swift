@@ -42,16 +42,23 @@ public final class SQLEngine: Sendable {
         self.unsealed = unsealed
     }
 
+    /// Threads of SQL statements, apart from the store's: a long statement must not hold up
+    /// the WAL's fsyncs, seals and trace reads.
+    static let statementThreads: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return pool
+    }()
+
     /// An engine over a data directory another process (a running server) may be writing,
     /// or nobody: the unsealed records come from the WAL files, read without changing them.
-    public static func offline(dataDirectory: String, pricing: PricingTable, limits: SQLLimits,
-                               threadPool: NIOThreadPool = .singleton) throws(SQLError) -> SQLEngine {
+    public static func offline(dataDirectory: String, pricing: PricingTable, limits: SQLLimits) throws(SQLError) -> SQLEngine {
         guard StoreDirectory.exists(dataDirectory + "/index.db") else {
             throw SQLError(.unavailable, "\(dataDirectory) holds no PyFlare index (index.db); is it the server's data directory?")
         }
         let walDirectory = dataDirectory + "/wal"
         return SQLEngine(dataDirectory: dataDirectory, pricing: pricing, readers: SegmentReaderCache(), limits: limits,
-                         threadPool: threadPool) { () throws(SQLError) in
+                         threadPool: statementThreads) { () throws(SQLError) in
             do {
                 return try WriteAheadLog<WALEntry>.read(directory: walDirectory, pricing: pricing)
             } catch {
@@ -127,6 +134,6 @@ extension SpanStore {
     /// SQL over this store: unsealed records come from its memory.
     public func sqlEngine(limits: SQLLimits) -> SQLEngine {
         SQLEngine(dataDirectory: configuration.dataDirectory, pricing: pricing, readers: readers, limits: limits,
-                  threadPool: threadPool) { [unsealed] in unsealed.withLock { $0.entries } }
+                  threadPool: SQLEngine.statementThreads) { [unsealed] in unsealed.withLock { $0.entries } }
     }
 }

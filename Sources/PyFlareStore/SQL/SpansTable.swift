@@ -311,7 +311,11 @@ final class SpansCursor: VirtualCursor {
                     cachedBlocks[index] = decoder
                     cachedBytes += decoder.arena.count
                 }
-                batch = try decode(decoder, reader, block)
+                do {
+                    batch = try decoder.decodeBatch(pricing: context.pricing, only: SpanColumnSet(orderColumn?.storage ?? []))
+                } catch {
+                    throw SQLError(.unavailable, "\(reader.path): block \(block), \(error)")
+                }
             }
             var distinct = Set<UInt64>()
             var values = Set<[UInt8]?>()
@@ -369,56 +373,57 @@ final class SpansCursor: VirtualCursor {
     override func column(_ index: Int32, into result: OpaquePointer?) {
         guard let column = SpansSQLColumn(rawValue: index) else { return sqlite3_result_null(result) }
         let row = Int(selected[position])
-        let spans = batch.spans, columns = batch.columns
+        // Fields are read through `batch` each time: a local copy of the batch's structs would
+        // retain every one of their arrays on every call.
         switch column {
-        case .traceID: SpanSQLValues.hex(result, spans.traceIDs[row])
-        case .spanID: SpanSQLValues.hex(result, spans.spanIDs[row])
-        case .parentSpanID: SpanSQLValues.hex(result, spans.parentSpanIDs[row])
-        case .traceState: text(result, spans.traceStates[row])
-        case .name: text(result, spans.names[row])
-        case .kind: SpanSQLValues.name(result, SpanSQLValues.kindNames, Int(spans.kinds[row]))
-        case .startTimeNs: sqlite3_result_int64(result, Int64(bitPattern: spans.startTimes[row]))
-        case .endTimeNs: sqlite3_result_int64(result, Int64(bitPattern: spans.endTimes[row]))
-        case .durationNs: sqlite3_result_int64(result, Int64(bitPattern: spans.endTimes[row] &- spans.startTimes[row]))
-        case .startTime: SQLiteResult.text(result, RFC3339.string(spans.startTimes[row]))
-        case .status: SpanSQLValues.name(result, SpanSQLValues.statusNames, Int(spans.statusCodes[row]))
-        case .statusMessage: text(result, spans.statusMessages[row])
-        case .service: text(result, columns.service[row])
-        case .model: text(result, columns.model[row])
-        case .responseModel: text(result, columns.responseModel[row])
-        case .provider: text(result, columns.provider[row])
-        case .operation: text(result, columns.operation[row])
-        case .aiKind: SpanSQLValues.optional(result, columns.kind[row].name)
-        case .inputTokens: SQLiteResult.integer(result, columns.inputTokens[row])
-        case .outputTokens: SQLiteResult.integer(result, columns.outputTokens[row])
-        case .cacheReadTokens: SQLiteResult.integer(result, columns.cacheReadTokens[row])
-        case .cacheWriteTokens: SQLiteResult.integer(result, columns.cacheWriteTokens[row])
-        case .reasoningTokens: SQLiteResult.integer(result, columns.reasoningTokens[row])
-        case .totalTokens: SQLiteResult.integer(result, columns.totalTokens[row])
-        case .costMicros: SQLiteResult.integer(result, columns.costMicros[row])
-        case .costUSD: SQLiteResult.real(result, columns.costMicros[row].map { Double($0) / 1e6 })
-        case .costSource: SpanSQLValues.optional(result, columns.costSource[row].name)
+        case .traceID: SpanSQLValues.hex(result, batch.spans.traceIDs[row])
+        case .spanID: SpanSQLValues.hex(result, batch.spans.spanIDs[row])
+        case .parentSpanID: SpanSQLValues.hex(result, batch.spans.parentSpanIDs[row])
+        case .traceState: text(result, batch.spans.traceStates[row])
+        case .name: text(result, batch.spans.names[row])
+        case .kind: SpanSQLValues.name(result, SpanSQLValues.kindNames, Int(batch.spans.kinds[row]))
+        case .startTimeNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.startTimes[row]))
+        case .endTimeNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.endTimes[row]))
+        case .durationNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.endTimes[row] &- batch.spans.startTimes[row]))
+        case .startTime: SQLiteResult.text(result, RFC3339.string(batch.spans.startTimes[row]))
+        case .status: SpanSQLValues.name(result, SpanSQLValues.statusNames, Int(batch.spans.statusCodes[row]))
+        case .statusMessage: text(result, batch.spans.statusMessages[row])
+        case .service: text(result, batch.columns.service[row])
+        case .model: text(result, batch.columns.model[row])
+        case .responseModel: text(result, batch.columns.responseModel[row])
+        case .provider: text(result, batch.columns.provider[row])
+        case .operation: text(result, batch.columns.operation[row])
+        case .aiKind: SpanSQLValues.optional(result, batch.columns.kind[row].name)
+        case .inputTokens: SQLiteResult.integer(result, batch.columns.inputTokens[row])
+        case .outputTokens: SQLiteResult.integer(result, batch.columns.outputTokens[row])
+        case .cacheReadTokens: SQLiteResult.integer(result, batch.columns.cacheReadTokens[row])
+        case .cacheWriteTokens: SQLiteResult.integer(result, batch.columns.cacheWriteTokens[row])
+        case .reasoningTokens: SQLiteResult.integer(result, batch.columns.reasoningTokens[row])
+        case .totalTokens: SQLiteResult.integer(result, batch.columns.totalTokens[row])
+        case .costMicros: SQLiteResult.integer(result, batch.columns.costMicros[row])
+        case .costUSD: SQLiteResult.real(result, batch.columns.costMicros[row].map { Double($0) / 1e6 })
+        case .costSource: SpanSQLValues.optional(result, batch.columns.costSource[row].name)
         case .priceModel:
-            let price = Int(columns.priceIndex[row])
+            let price = Int(batch.columns.priceIndex[row])
             let entries = context.pricing.entries
             SpanSQLValues.optional(result, price >= 0 && price < entries.count ? entries[price].model : nil)
-        case .userID: text(result, columns.user[row])
-        case .sessionID: text(result, columns.session[row])
-        case .feature: text(result, columns.feature[row])
-        case .environment: text(result, columns.environment[row])
+        case .userID: text(result, batch.columns.user[row])
+        case .sessionID: text(result, batch.columns.session[row])
+        case .feature: text(result, batch.columns.feature[row])
+        case .environment: text(result, batch.columns.environment[row])
         case .attributes:
-            json(result) { writer, json in writer.attributes(spans.spanAttributes[row], of: spans.attributes, into: &json) }
+            json(result) { writer, json in writer.attributes(batch.spans.spanAttributes[row], of: batch.spans.attributes, into: &json) }
         case .resource:
-            let resource = Int(spans.scopes.resourceIndices[Int(spans.scopeIndices[row])])
-            json(result) { writer, json in writer.attributes(spans.resources.attributes[resource], of: spans.attributes, into: &json) }
-        case .scopeName: text(result, spans.scopes.names[Int(spans.scopeIndices[row])])
-        case .scopeVersion: text(result, spans.scopes.versions[Int(spans.scopeIndices[row])])
+            let resource = Int(batch.spans.scopes.resourceIndices[Int(batch.spans.scopeIndices[row])])
+            json(result) { writer, json in writer.attributes(batch.spans.resources.attributes[resource], of: batch.spans.attributes, into: &json) }
+        case .scopeName: text(result, batch.spans.scopes.names[Int(batch.spans.scopeIndices[row])])
+        case .scopeVersion: text(result, batch.spans.scopes.versions[Int(batch.spans.scopeIndices[row])])
         case .events: json(result) { writer, json in writer.events(row, into: &json) }
         case .links: json(result) { writer, json in writer.links(row, into: &json) }
-        case .flags: sqlite3_result_int64(result, Int64(spans.flags[row]))
-        case .droppedAttributesCount: sqlite3_result_int64(result, Int64(spans.droppedAttributeCounts[row]))
-        case .droppedEventsCount: sqlite3_result_int64(result, Int64(spans.droppedEventCounts[row]))
-        case .droppedLinksCount: sqlite3_result_int64(result, Int64(spans.droppedLinkCounts[row]))
+        case .flags: sqlite3_result_int64(result, Int64(batch.spans.flags[row]))
+        case .droppedAttributesCount: sqlite3_result_int64(result, Int64(batch.spans.droppedAttributeCounts[row]))
+        case .droppedEventsCount: sqlite3_result_int64(result, Int64(batch.spans.droppedEventCounts[row]))
+        case .droppedLinksCount: sqlite3_result_int64(result, Int64(batch.spans.droppedLinkCounts[row]))
         }
     }
 

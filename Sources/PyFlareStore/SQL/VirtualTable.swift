@@ -77,8 +77,11 @@ enum VirtualTableModule {
         UnsafeMutableRawPointer(vtab!).assumingMemoryBound(to: TableBox.self).pointee.table.takeUnretainedValue()
     }
 
-    private static func cursor(_ cursor: UnsafeMutablePointer<sqlite3_vtab_cursor>?) -> VirtualCursor {
-        UnsafeMutableRawPointer(cursor!).assumingMemoryBound(to: CursorBox.self).pointee.cursor.takeUnretainedValue()
+    /// Runs `body` with the Swift cursor, without retaining it: SQLite calls xEof, xColumn and
+    /// xNext for every row, and an atomic retain and release each time cost more than the rest.
+    private static func withCursor<Result>(_ cursor: UnsafeMutablePointer<sqlite3_vtab_cursor>?,
+                                           _ body: (VirtualCursor) -> Result) -> Result {
+        UnsafeMutableRawPointer(cursor!).assumingMemoryBound(to: CursorBox.self).pointee.cursor._withUnsafeGuaranteedRef(body)
     }
 
     /// Reports `error` on the cursor's table, where SQLite looks for the message.
@@ -136,29 +139,26 @@ enum VirtualTableModule {
         }
         module.xFilter = { pointer, indexNumber, indexString, count, values in
             let arguments = (0..<Int(count)).map { values![$0] }
-            do throws(SQLError) {
-                try cursor(pointer).filter(indexNumber: indexNumber, indexString: indexString.map { String(cString: $0) },
-                                           arguments: arguments)
-                return SQLITE_OK
-            } catch {
-                return fail(pointer, error)
+            let outcome = withCursor(pointer) { cursor in
+                Result { () throws(SQLError) in
+                    try cursor.filter(indexNumber: indexNumber, indexString: indexString.map { String(cString: $0) }, arguments: arguments)
+                }
             }
+            if case .failure(let error) = outcome { return fail(pointer, error) }
+            return SQLITE_OK
         }
         module.xNext = { pointer in
-            do throws(SQLError) {
-                try cursor(pointer).next()
-                return SQLITE_OK
-            } catch {
-                return fail(pointer, error)
-            }
+            let outcome = withCursor(pointer) { cursor in Result { () throws(SQLError) in try cursor.next() } }
+            if case .failure(let error) = outcome { return fail(pointer, error) }
+            return SQLITE_OK
         }
-        module.xEof = { pointer in cursor(pointer).isAtEnd ? 1 : 0 }
+        module.xEof = { pointer in withCursor(pointer) { $0.isAtEnd } ? 1 : 0 }
         module.xColumn = { pointer, context, column in
-            cursor(pointer).column(column, into: context)
+            withCursor(pointer) { $0.column(column, into: context) }
             return SQLITE_OK
         }
         module.xRowid = { pointer, rowID in
-            rowID?.pointee = cursor(pointer).rowID
+            rowID?.pointee = withCursor(pointer) { $0.rowID }
             return SQLITE_OK
         }
         let pointer = UnsafeMutablePointer<sqlite3_module>.allocate(capacity: 1)
