@@ -262,6 +262,27 @@ import Testing
         await #expect(throws: SQLError.self) { _ = try await engine.run("SELECT ?", parameters: []) }
     }
 
+    @Test func aCorruptSegmentIsReportedAsUnavailable() async throws {
+        let fixture = try await makeStore(sealedBatches: 1)
+        defer { fixture.directory.remove() }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: fixture.directory.path + "/segments")
+        let path = fixture.directory.path + "/segments/" + segments.first { $0.hasSuffix(".seg") }!
+        let nameChunk = try SegmentReader(path: path).footer.blocks[0].chunk(.name)!
+        var bytes = try readFile(path)
+        bytes[nameChunk.offset] ^= 0xFF
+        try writeFile(path, bytes)
+        let engine = fixture.store.sqlEngine(limits: SQLLimits())
+        do {
+            _ = try await engine.run("SELECT sum(length(name)) FROM spans")
+            Issue.record("read a corrupt segment")
+        } catch {
+            #expect(error.kind == .unavailable, "\(error)")
+            #expect(error.message.contains("checksum"), "\(error)")
+        }
+        // What the statement does not read is still answered.
+        #expect(try await rows(engine, "SELECT count(*) FROM spans") == [[.integer(1200)]])
+    }
+
     @Test func logsAndMetricPointsAreTablesToo() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

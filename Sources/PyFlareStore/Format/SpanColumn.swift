@@ -139,8 +139,6 @@ struct SpanColumnSet: Sendable, Equatable {
         for column in columns { insert(column) }
     }
 
-    static var all: SpanColumnSet { SpanColumnSet(SpanColumn.allCases) }
-
     func contains(_ column: SpanColumn) -> Bool { bits & (1 << UInt64(column.rawValue)) != 0 }
 
     mutating func insert(_ column: SpanColumn) { bits |= 1 << UInt64(column.rawValue) }

@@ -25,9 +25,8 @@ final class RecordTable<Kind: RecordSQLKind>: StoreTable {
     override func openCursor() -> VirtualCursor { RecordCursor<Kind>(table: self) }
 }
 
-final class RecordCursor<Kind: RecordSQLKind>: VirtualCursor {
+final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
     private let table: RecordTable<Kind>
-    private var context: SQLScanContext { table.context }
 
     private enum Source {
         case block(SegmentReader, Int)
@@ -39,12 +38,10 @@ final class RecordCursor<Kind: RecordSQLKind>: VirtualCursor {
     private var bounds = ScanBounds()
     private var batch: Kind.Batch?
     private var services: [String?] = []
-    private var selected: [Int] = []
-    private var position = 0
-    private var rowCounter: Int64 = 0
 
     init(table: RecordTable<Kind>) {
         self.table = table
+        super.init(context: table.context)
     }
 
     override func filter(indexNumber: Int32, indexString: String?, arguments: [OpaquePointer?]) throws(SQLError) {
@@ -54,85 +51,49 @@ final class RecordCursor<Kind: RecordSQLKind>: VirtualCursor {
         bounds = table.bounds(plan, arguments)
         sources = []
         nextSource = 0
-        selected = []
-        position = 0
+        reset()
         guard !bounds.isEmpty else { return }
         for entry in try context.unsealedEntries() {
             if let batch = Kind.batch(of: entry.item) { sources.append(.unsealed(batch)) }
         }
-        let located: [(path: String, blocks: [Int]?)]
-        if let traceID = bounds.traceID {
-            located = try context.traceBlocks(traceID, kind: Kind.segmentKind).map { ($0.path, $0.blocks) }
-        } else {
-            located = try context.segmentPaths(kind: Kind.segmentKind, bounds).map { ($0, nil) }
-        }
-        for (path, blocks) in located {
-            let reader = try context.reader(path)
-            context.statistics.segments += 1
-            for index in blocks ?? Array(reader.footer.blocks.indices) {
-                if bounds.admits(reader.footer.blocks[index]) {
-                    sources.append(.block(reader, index))
-                } else {
-                    context.statistics.blocksSkipped += 1
-                }
-            }
-        }
+        sources += try context.segmentBlocks(kind: Kind.segmentKind, bounds).map { .block($0.reader, $0.block) }
         try advance()
     }
 
-    private func advance() throws(SQLError) {
-        while position >= selected.count {
-            try context.checkDeadline()
-            guard nextSource < sources.count else { return }
-            let loaded: Kind.Batch
-            switch sources[nextSource] {
-            case .unsealed(let unsealed):
-                context.statistics.unsealedBatches += 1
-                loaded = unsealed
-            case .block(let reader, let index):
-                context.statistics.blocks += 1
-                do {
-                    loaded = try Kind.read(reader, block: index)
-                } catch {
-                    throw SQLError(.unavailable, "\(error)")
-                }
+    override func loadNext() throws(SQLError) -> Bool {
+        guard nextSource < sources.count else { return false }
+        let loaded: Kind.Batch
+        switch sources[nextSource] {
+        case .unsealed(let unsealed):
+            context.statistics.unsealedBatches += 1
+            loaded = unsealed
+        case .block(let reader, let index):
+            context.statistics.blocks += 1
+            do {
+                loaded = try Kind.read(reader, block: index)
+            } catch {
+                throw SQLError(.unavailable, "\(error)")
             }
-            nextSource += 1
-            let since = bounds.since ?? 0, until = bounds.until ?? .max
-            selected = (0..<Kind.count(loaded)).filter { row in
-                let time = Kind.time(loaded, row)
-                guard time >= since, time < until else { return false }
-                if let traceID = bounds.traceID, Kind.traceID(loaded, row) != traceID { return false }
-                return true
-            }
-            batch = loaded
-            services = selected.isEmpty ? [] : loaded.resourceServiceNames()
-            position = 0
         }
+        nextSource += 1
+        selected = (0..<Int32(Kind.count(loaded))).filter { row in
+            bounds.keeps(time: Kind.time(loaded, Int(row)), traceID: Kind.traceID(loaded, Int(row)))
+        }
+        batch = loaded
+        services = selected.isEmpty ? [] : loaded.resourceServiceNames()
+        return true
     }
-
-    override func next() throws(SQLError) {
-        position += 1
-        rowCounter += 1
-        context.statistics.rows += 1
-        if position >= selected.count { try advance() }
-    }
-
-    override var isAtEnd: Bool { position >= selected.count }
-
-    override var rowID: Int64 { rowCounter }
 
     override func column(_ index: Int32, into result: OpaquePointer?) {
         guard let batch else { return sqlite3_result_null(result) }
-        Kind.column(index, of: batch, row: selected[position], services: services, into: result)
+        Kind.column(index, of: batch, row: Int(selected[position]), services: services, into: result)
     }
 }
 
 /// Values shared by the record tables.
 enum RecordSQLValues {
     static func text(_ result: OpaquePointer?, _ ref: StringRef, in batch: some OTLPBatch) {
-        guard !ref.isEmpty else { return sqlite3_result_null(result) }
-        batch.bytes.withUnsafeBytes { SQLiteResult.text(result, UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
+        SQLiteResult.text(result, ref, in: batch.bytes)
     }
 
     /// `{"key": value, …}` of the rows `range` of `table`.

@@ -68,6 +68,7 @@ final class SQLConnection: @unchecked Sendable {
         context.deadline = started.advanced(by: timeout)
         context.timedOut = false
         context.refusal = nil
+        context.scanFailure = nil
         context.statistics = SQLScanStatistics()
         defer { context.unsealed = [] }
 
@@ -136,10 +137,8 @@ final class SQLConnection: @unchecked Sendable {
         if code == SQLITE_AUTH || context.refusal != nil {
             return SQLError(.forbidden, "\(context.refusal ?? message): SQL in PyFlare is read-only")
         }
-        // A virtual table's failure to read a segment is the store's problem, not the statement's.
-        if message.contains("segment") && (message.contains("checksum") || message.contains("corrupt") || message.contains("cannot")) {
-            return SQLError(.unavailable, message)
-        }
+        // A scan's own failure (an unreadable segment, the deadline) keeps its kind.
+        if let failure = context.scanFailure { return failure }
         return SQLError(.invalid, message, offset: offset >= 0 ? Int(offset) : nil)
     }
 }

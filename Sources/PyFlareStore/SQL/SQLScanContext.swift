@@ -14,12 +14,19 @@ final class SQLScanContext {
     /// Set once the connection is open.
     var db: OpaquePointer?
     /// Unsealed records as of the statement's start; those a segment of the snapshot holds are skipped.
-    var unsealed: [Unsealed.Entry] = []
+    var unsealed: [Unsealed.Entry] = [] {
+        didSet { statementUnsealed = nil }
+    }
+    /// ``unsealed`` without what the snapshot's segments hold, once per statement (a join
+    /// filters the inner table once per outer row).
+    private var statementUnsealed: [Unsealed.Entry]?
     var deadline = ContinuousClock.now.advanced(by: .seconds(3600))
     var timedOut = false
     var statistics = SQLScanStatistics()
     /// While a virtual table declares its schema, which SQLite checks with the authorizer too.
     var declaringTable = false
+    /// Why a scan failed: the error SQLite reports as the virtual table's message, with its kind.
+    var scanFailure: SQLError?
     /// Why the authorizer refused the statement, for a clearer message than SQLite's.
     var refusal: String?
     /// Memory a grouped scan may keep decompressed blocks in, before it reads them again instead.
@@ -117,8 +124,38 @@ final class SQLScanContext {
 
     /// The unsealed entries no segment of this snapshot holds.
     func unsealedEntries() throws(SQLError) -> [Unsealed.Entry] {
+        if let statementUnsealed { return statementUnsealed }
         let sealed = try sealedSequence()
-        return unsealed.filter { $0.sequence > sealed }
+        let entries = unsealed.filter { $0.sequence > sealed }
+        statementUnsealed = entries
+        return entries
+    }
+
+    /// The blocks of active `kind` segments that may hold rows of `bounds`: those the trace
+    /// index names for a trace, else every block of the segments the catalog admits; each
+    /// then kept only if its zone map (and `admits`) allows.
+    func segmentBlocks(kind: SegmentKind, _ bounds: ScanBounds,
+                       admits: (SegmentFooter.Block) -> Bool = { _ in true }) throws(SQLError) -> [(reader: SegmentReader, block: Int)] {
+        let located: [(path: String, blocks: [Int]?)]
+        if let traceID = bounds.traceID {
+            located = try traceBlocks(traceID, kind: kind).map { ($0.path, $0.blocks) }
+        } else {
+            located = try segmentPaths(kind: kind, bounds).map { ($0, nil) }
+        }
+        var blocks: [(reader: SegmentReader, block: Int)] = []
+        for (path, indices) in located {
+            let reader = try reader(path)
+            statistics.segments += 1
+            for index in indices ?? Array(reader.footer.blocks.indices) {
+                let zone = reader.footer.blocks[index]
+                if bounds.admits(zone) && admits(zone) {
+                    blocks.append((reader, index))
+                } else {
+                    statistics.blocksSkipped += 1
+                }
+            }
+        }
+        return blocks
     }
 }
 
@@ -151,6 +188,14 @@ struct ScanBounds {
 
     private mutating func narrow(since value: UInt64) { since = max(since ?? 0, value) }
     private mutating func narrow(until value: UInt64) { until = min(until ?? .max, value) }
+
+    /// Whether a row at `time` of trace `traceID` may match: the row-level checks of a scan.
+    func keeps(time: UInt64, traceID rowTraceID: TraceID?) -> Bool {
+        if let since, time < since { return false }
+        if let until, time >= until { return false }
+        if let traceID, rowTraceID != traceID { return false }
+        return true
+    }
 
     /// Whether a block with these zone maps may hold a matching row.
     func admits(_ zone: SegmentFooter.Block) -> Bool {

@@ -4,13 +4,11 @@ import PyFlareWire
 /// What xBestIndex chose and xFilter carries out: the columns a statement reads, the
 /// constraints pushed down (in the order of xFilter's arguments) and the column whose
 /// order the scan delivers, if any. Travels as `idxStr`.
-struct ScanPlan: Equatable {
+struct ScanPlan {
     var columnsUsed: UInt64 = 0
     /// The column the scan returns its rows grouped and ascending by, or -1.
     var orderColumn: Int32 = -1
     var constraints: [(column: Int32, op: Int32)] = []
-
-    static func == (lhs: ScanPlan, rhs: ScanPlan) -> Bool { lhs.encoded == rhs.encoded }
 
     init() {}
 
@@ -61,6 +59,10 @@ class StoreTable: VirtualTable {
         context.declaringTable = true
         defer { context.declaringTable = false }
         return body()
+    }
+
+    override func failed(_ error: SQLError) {
+        context.scanFailure = error
     }
 
     /// Pushdown by SQL column index.

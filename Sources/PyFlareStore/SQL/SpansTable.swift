@@ -143,9 +143,8 @@ final class SpansTable: StoreTable {
 
 /// One scan of `spans`: the blocks and unsealed batches the bounds admit, one at a time,
 /// or, for a grouped plan, every group's rows from every block holding it, group by group.
-final class SpansCursor: VirtualCursor {
+final class SpansCursor: RowCursor {
     private let table: SpansTable
-    private var context: SQLScanContext { table.context }
 
     private enum Source {
         case block(SegmentReader, Int)
@@ -161,14 +160,12 @@ final class SpansCursor: VirtualCursor {
     private var orderColumn: SpansSQLColumn?
     private var cachedBlocks: [Int: BlockDecoder] = [:]
 
-    /// The batch being returned, and which of its rows.
+    /// The batch whose ``selected`` rows are being returned.
     private var batch = NormalizedBatch(spans: SpanBatch(), columns: AIColumns())
-    private var selected: [Int32] = []
-    private var position = 0
-    private var rowCounter: Int64 = 0
 
     init(table: SpansTable) {
         self.table = table
+        super.init(context: table.context)
     }
 
     override func filter(indexNumber: Int32, indexString: String?, arguments: [OpaquePointer?]) throws(SQLError) {
@@ -187,8 +184,7 @@ final class SpansCursor: VirtualCursor {
         visits = []
         cachedBlocks = [:]
         nextSource = 0
-        selected = []
-        position = 0
+        reset()
         guard !bounds.isEmpty else { return }
         try collectSources()
         if orderColumn != nil { try planGroups() }
@@ -202,30 +198,17 @@ final class SpansCursor: VirtualCursor {
             guard case .spans(let batches) = entry.item else { continue }
             for batch in batches { sources.append(.unsealed(batch)) }
         }
-        let located: [(path: String, blocks: [Int]?)]
-        if let traceID = bounds.traceID {
-            located = try context.traceBlocks(traceID, kind: .spans).map { ($0.path, $0.blocks) }
-        } else {
-            located = try context.segmentPaths(kind: .spans, bounds).map { ($0, nil) }
+        let blocks = try context.segmentBlocks(kind: .spans, bounds) { [bounds] zone in
+            !bounds.errorsOnly || Self.mayHoldErrors(zone)
         }
-        for (path, blocks) in located {
-            let reader = try context.reader(path)
-            context.statistics.segments += 1
-            for index in blocks ?? Array(reader.footer.blocks.indices) {
-                let zone = reader.footer.blocks[index]
-                if !bounds.admits(zone) || (bounds.errorsOnly && !Self.mayHoldErrors(zone)) {
-                    context.statistics.blocksSkipped += 1
-                    continue
-                }
-                sources.append(.block(reader, index))
-            }
-        }
+        sources += blocks.map { .block($0.reader, $0.block) }
     }
 
     /// A block whose status chunk's maximum is below ERROR (2) holds no error.
     private static func mayHoldErrors(_ zone: SegmentFooter.Block) -> Bool {
-        guard let chunk = zone.chunk(.statusCode), chunk.max.count == 8 else { return true }
-        return chunk.max.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } >= 2
+        guard let chunk = zone.chunk(.statusCode),
+              let range = ColumnStats(nulls: chunk.nullCount, min: chunk.min, max: chunk.max).unsignedRange else { return true }
+        return range.upperBound >= 2
     }
 
     private func decompress(_ reader: SegmentReader, _ index: Int) throws(SQLError) -> BlockDecoder {
@@ -259,21 +242,18 @@ final class SpansCursor: VirtualCursor {
         }
     }
 
-    /// The rows of `batch` the bounds' row-level checks keep (time range, trace id).
+    /// The rows of `batch` the bounds' row-level checks keep; with `value`, only those whose
+    /// order column holds it (nil: the empty string, NULL).
     private func rowsPassing(_ batch: NormalizedBatch, count: Int, value: [UInt8]?? = nil) -> [Int32] {
         var rows: [Int32] = []
         rows.reserveCapacity(count)
-        let since = bounds.since ?? 0, until = bounds.until ?? .max
-        let checksTime = bounds.since != nil || bounds.until != nil
+        let checksRows = bounds.since != nil || bounds.until != nil || bounds.traceID != nil
         let group = orderColumn?.dictionaryColumn.map { batch[keyPath: $0] }
         batch.spans.bytes.withUnsafeBytes { arena in
             var matchingRef: UInt64?
             for row in 0..<count {
-                if checksTime {
-                    let start = batch.spans.startTimes[row]
-                    if start < since || start >= until { continue }
-                }
-                if let traceID = bounds.traceID, batch.spans.traceIDs[row] != traceID { continue }
+                if checksRows, !bounds.keeps(time: batch.spans.startTimes.isEmpty ? 0 : batch.spans.startTimes[row],
+                                             traceID: batch.spans.traceIDs.isEmpty ? nil : batch.spans.traceIDs[row]) { continue }
                 if let value, let group {
                     let ref = group[row]
                     if ref.packed != matchingRef {
@@ -336,39 +316,24 @@ final class SpansCursor: VirtualCursor {
         }
     }
 
-    /// Moves to the next row, loading the next source (or group visit) when the batch is done.
-    private func advance() throws(SQLError) {
-        while position >= selected.count {
-            try context.checkDeadline()
-            if orderColumn != nil {
-                guard nextSource < visits.count else { return }
-                let visit = visits[nextSource]
-                nextSource += 1
-                let (loaded, count) = try load(visit.source)
-                batch = loaded
-                selected = rowsPassing(loaded, count: count, value: .some(visit.value))
-            } else {
-                guard nextSource < sources.count else { return }
-                let index = nextSource
-                nextSource += 1
-                let (loaded, count) = try load(index)
-                batch = loaded
-                selected = rowsPassing(loaded, count: count)
-            }
-            position = 0
+    override func loadNext() throws(SQLError) -> Bool {
+        if orderColumn != nil {
+            guard nextSource < visits.count else { return false }
+            let visit = visits[nextSource]
+            nextSource += 1
+            let (loaded, count) = try load(visit.source)
+            batch = loaded
+            selected = rowsPassing(loaded, count: count, value: .some(visit.value))
+        } else {
+            guard nextSource < sources.count else { return false }
+            let index = nextSource
+            nextSource += 1
+            let (loaded, count) = try load(index)
+            batch = loaded
+            selected = rowsPassing(loaded, count: count)
         }
+        return true
     }
-
-    override func next() throws(SQLError) {
-        position += 1
-        rowCounter += 1
-        context.statistics.rows += 1
-        if position >= selected.count { try advance() }
-    }
-
-    override var isAtEnd: Bool { position >= selected.count }
-
-    override var rowID: Int64 { rowCounter }
 
     override func column(_ index: Int32, into result: OpaquePointer?) {
         guard let column = SpansSQLColumn(rawValue: index) else { return sqlite3_result_null(result) }
@@ -427,10 +392,8 @@ final class SpansCursor: VirtualCursor {
         }
     }
 
-    /// A string of the batch; empty is NULL (OTLP does not tell an empty string from an absent one).
     private func text(_ result: OpaquePointer?, _ ref: StringRef) {
-        guard !ref.isEmpty else { return sqlite3_result_null(result) }
-        batch.spans.bytes.withUnsafeBytes { SQLiteResult.text(result, UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
+        SQLiteResult.text(result, ref, in: batch.spans.bytes)
     }
 
     private func json(_ result: OpaquePointer?, _ body: (LineWriter, inout JSONWriter) -> Void) {

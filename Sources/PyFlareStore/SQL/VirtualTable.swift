@@ -1,4 +1,5 @@
 import GRDBSQLite
+import PyFlareWire
 
 /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns (the C macro is a cast of -1).
 let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
@@ -19,6 +20,9 @@ class VirtualTable {
 
     /// Runs SQLite's declaration of the schema (which the connection's authorizer must let through).
     func declare(_ body: () -> Int32) -> Int32 { body() }
+
+    /// A cursor of this table failed with `error`; SQLite reports only its message.
+    func failed(_ error: SQLError) {}
 }
 
 /// A scan of a ``VirtualTable``.
@@ -30,6 +34,48 @@ class VirtualCursor {
     /// Sets `context`'s result to column `column` of the current row.
     func column(_ column: Int32, into context: OpaquePointer?) {}
     var rowID: Int64 { 0 }
+}
+
+/// A cursor returning the `selected` rows of one loaded batch at a time.
+class RowCursor: VirtualCursor {
+    let context: SQLScanContext
+    /// Rows of the loaded batch to return, and the one being returned.
+    var selected: [Int32] = []
+    var position = 0
+    private var rowCounter: Int64 = 0
+
+    init(context: SQLScanContext) {
+        self.context = context
+    }
+
+    /// Loads the next batch and sets ``selected``; false when there is none left.
+    func loadNext() throws(SQLError) -> Bool { false }
+
+    /// Loads batches until one has rows to return, or none is left.
+    final func advance() throws(SQLError) {
+        while position >= selected.count {
+            try context.checkDeadline()
+            guard try loadNext() else { return }
+            position = 0
+        }
+    }
+
+    /// Starts a scan: nothing selected yet.
+    final func reset() {
+        selected = []
+        position = 0
+    }
+
+    override final func next() throws(SQLError) {
+        position += 1
+        rowCounter += 1
+        context.statistics.rows += 1
+        if position >= selected.count { try advance() }
+    }
+
+    override final var isAtEnd: Bool { position >= selected.count }
+
+    override final var rowID: Int64 { rowCounter }
 }
 
 /// `sqlite3_vtab` followed by the Swift table: SQLite hands back a pointer to the first field.
@@ -87,6 +133,7 @@ enum VirtualTableModule {
     /// Reports `error` on the cursor's table, where SQLite looks for the message.
     private static func fail(_ cursor: UnsafeMutablePointer<sqlite3_vtab_cursor>?, _ error: SQLError) -> Int32 {
         if let vtab = cursor?.pointee.pVtab {
+            table(vtab).failed(error)
             sqlite3_free(vtab.pointee.zErrMsg)
             vtab.pointee.zErrMsg = sqliteString(error.message)
         }
@@ -214,6 +261,12 @@ enum SQLiteResult {
     static func text(_ context: OpaquePointer?, _ string: String) {
         var string = string
         string.withUTF8 { text(context, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A string of a batch's arena; empty is NULL (OTLP does not tell an empty string from an absent one).
+    static func text(_ context: OpaquePointer?, _ ref: StringRef, in arena: [UInt8]) {
+        guard !ref.isEmpty else { return sqlite3_result_null(context) }
+        arena.withUnsafeBytes { text(context, UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
     }
 
     static func integer(_ context: OpaquePointer?, _ value: Int64?) {
