@@ -9,6 +9,15 @@ import Foundation
 let migrationFiles = [
     "0001_initial.sql",
     "0002_logs_and_metrics.sql",
+    "0003_analytics.sql",
+]
+
+// The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
+let builtInQueryFiles = [
+    "rollup_1m.sql",
+    "rollup_1h.sql",
+    "rollup_1d.sql",
+    "cost_attribution_1h.sql",
 ]
 
 // One set of settings for every target.
@@ -37,6 +46,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
@@ -91,9 +101,27 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareTesting"], swiftSettings: swiftSettings),
 
+        // the built-in scheduled SQL jobs, embedded in the binary
+        .target(name: "PyFlareQueries", path: "queries", exclude: ["README.md"],
+                resources: builtInQueryFiles.map { .embedInCode($0) }, swiftSettings: swiftSettings),
+
+        // the scheduler and its jobs: rollups, cost attribution, budgets
+        .target(name: "PyFlareAnalytics", dependencies: [
+            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareQueries",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareAnalyticsTests", dependencies: ["PyFlareAnalytics", "PyFlareQueries", "PyFlareWire", "PyFlareTesting"], swiftSettings: swiftSettings),
+
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAnalytics",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
@@ -106,7 +134,7 @@ let package = Package(
 
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAPI",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAnalytics", "PyFlareAPI",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
@@ -117,7 +145,7 @@ let package = Package(
         .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "pyflare", dependencies: [
-            "PyFlareServer", "PyFlareStore", "PyFlareModel", "PyFlareWire",
+            "PyFlareServer", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

@@ -16,5 +16,6 @@ public struct IndexMigration: Sendable {
     public static let all: [IndexMigration] = [
         IndexMigration("0001_initial", PackageResources._001_initial_sql),
         IndexMigration("0002_logs_and_metrics", PackageResources._002_logs_and_metrics_sql),
+        IndexMigration("0003_analytics", PackageResources._003_analytics_sql),
     ]
 }

@@ -10,12 +10,20 @@ public struct APIError: Error, Sendable {
     public var message: String
     /// Sent as `Retry-After` (429, 503): when the client may try again.
     public var retryAfterSeconds: Int?
+    /// The request member a validation error is about.
+    public var field: String?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil, field: String? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
+        self.field = field
+    }
+
+    /// A 400 about one member of the request: the message says what it must be.
+    public static func invalid(_ field: String, _ message: String) -> APIError {
+        APIError(.badRequest, code: "bad_request", "\(field) \(message)", field: field)
     }
 
     public static func badRequest(_ message: String) -> APIError { APIError(.badRequest, code: "bad_request", message) }
@@ -27,6 +35,10 @@ public struct APIError: Error, Sendable {
         json.string(code)
         json.raw(#","message":"#)
         json.string(message)
+        if let field {
+            json.raw(#","field":"#)
+            json.string(field)
+        }
         json.raw("}}")
         var response = Response.json(json, status: status)
         if let retryAfterSeconds { response.headers[.retryAfter] = String(retryAfterSeconds) }

@@ -49,9 +49,15 @@ extension AIKind {
 /// Price lookups of one batch, keyed by the model name's bytes: a batch names few models
 /// but many spans, so each distinct name is looked up (and turned into a String) once.
 struct PriceLookupCache {
+    /// The batch's snapshot of the prices.
+    let pricing: PricingTable
     private var entries: [UInt64: [(name: [UInt8], index: Int?)]] = [:]
 
-    mutating func index(for model: StringRef, in batch: SpanBatch, pricing: PricingTable) -> Int? {
+    init(pricing: PricingTable) {
+        self.pricing = pricing
+    }
+
+    mutating func index(for model: StringRef, in batch: SpanBatch) -> Int? {
         batch.withBytes(model) { bytes in
             let key = ByteMatching.hash(bytes)
             if let candidates = entries[key], let hit = candidates.first(where: { $0.name.elementsEqual(bytes) }) {

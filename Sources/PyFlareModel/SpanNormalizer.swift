@@ -6,12 +6,23 @@ public import PyFlareWire
 /// `pyflare.*`). Span attributes win over resource attributes; original attributes
 /// are left untouched.
 public struct SpanNormalizer: Sendable {
-    public let pricing: PricingTable
+    private let fixedPricing: PricingTable?
+    private let livePricing: LivePricing?
     private let matcher = AttributeKeyMatcher()
 
     public init(pricing: PricingTable = .builtIn()) {
-        self.pricing = pricing
+        fixedPricing = pricing
+        livePricing = nil
     }
+
+    /// Prices from `pricing` as it is when each batch arrives.
+    public init(pricing: LivePricing) {
+        fixedPricing = nil
+        livePricing = pricing
+    }
+
+    /// The prices the next batch is normalized with.
+    public var pricing: PricingTable { fixedPricing ?? livePricing!.table }
 
     /// The best value found so far for each column: its precedence rank and raw value.
     struct Found {
@@ -45,7 +56,7 @@ public struct SpanNormalizer: Sendable {
             collect(batch.resources.attributes[resource], of: batch, into: &found)
             resourceFound.append(found)
         }
-        var priceCache = PriceLookupCache()
+        var priceCache = PriceLookupCache(pricing: pricing)
         var found = Found()
         for span in 0..<batch.count {
             found.reset()
@@ -145,7 +156,7 @@ public struct SpanNormalizer: Sendable {
                 ?? lookUpPrice(model, batch: batch, cache: &priceCache)
             if let index {
                 let usage = TokenUsage(input: input ?? 0, output: output ?? 0, cacheRead: cacheRead ?? 0, cacheWrite: cacheWrite ?? 0)
-                cost = pricing.entries[index].costMicros(usage)
+                cost = priceCache.pricing.entries[index].costMicros(usage)
                 source = .pricing
                 priceIndex = Int32(index)
             } else {
@@ -159,6 +170,6 @@ public struct SpanNormalizer: Sendable {
 
     private func lookUpPrice(_ model: StringRef, batch: SpanBatch, cache: inout PriceLookupCache) -> Int? {
         guard !model.isEmpty else { return nil }
-        return cache.index(for: model, in: batch, pricing: pricing)
+        return cache.index(for: model, in: batch)
     }
 }

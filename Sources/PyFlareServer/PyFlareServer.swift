@@ -3,6 +3,7 @@ public import Logging
 import Hummingbird
 import NIOCore
 import Prometheus
+import PyFlareAnalytics
 import PyFlareAPI
 import PyFlareGRPC
 import PyFlareIngest
@@ -36,11 +37,15 @@ public struct PyFlareServer: Sendable {
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         let sink = try await makeSink(pricing: pricing)
         let store = sink as? SpanStore
+        // Prices set through the API live in the index, so only a server with the store has them.
+        var apiPrices: [ModelPrice] = []
+        if let store { apiPrices = try await PricingOverrides(pool: store.indexPool).load() }
+        let livePricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices)
         let samplerConfiguration = try configuration.samplerConfiguration()
         let metrics = IngestMetrics(samplerStrategy: samplerConfiguration.name)
         let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
                               logger: logger.with(label: "pyflare.batcher"))
-        let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: pricing), sampler: Sampler(samplerConfiguration),
+        let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: livePricing), sampler: Sampler(samplerConfiguration),
                                       batcher: batcher, metrics: metrics)
 
         let export = OTLPExport(pipeline: pipeline, records: sink)
@@ -56,7 +61,13 @@ public struct PyFlareServer: Sendable {
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
         var telemetryReaper: TelemetrySpanReaper?
+        var scheduler: Scheduler?
         if let store {
+            let jobScheduler = await makeScheduler(store: store)
+            JobRoutes(scheduler: jobScheduler).addRoutes(to: apiRouter)
+            CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
+            PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
+            scheduler = jobScheduler
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
             MetricRoutes(store: store).addRoutes(to: apiRouter)
@@ -71,18 +82,23 @@ public struct PyFlareServer: Sendable {
             LogRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             MetricRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             SQLRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            JobRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            CostRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
-            "sampler": "\(samplerConfiguration.name)", "pricing": "\(pricing.entries.count) models (\(pricing.version))",
+            "sampler": "\(samplerConfiguration.name)", "pricing": "\(livePricing.entries.count) models (\(livePricing.version))",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
         // batcher's flush interval are answered), then the telemetry reaper (it writes the open
         // telemetry spans while the API still answers), then the API and the receivers, then the batcher.
-        var services: [any Service] = [batcher, otlpHTTP, otlpGRPC, api]
+        // The scheduler stops after the API and before the batcher closes the store.
+        var services: [any Service] = [batcher]
+        if let scheduler { services.append(scheduler) }
+        services.append(contentsOf: [otlpHTTP, otlpGRPC, api] as [any Service])
         if let telemetryReaper { services.append(telemetryReaper) }
         services.append(DrainTrigger(batcher: batcher))
         let group = ServiceGroup(
@@ -103,6 +119,21 @@ public struct PyFlareServer: Sendable {
                 logger.info("\(name) listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger.with(label: label))
+    }
+
+    /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
+    func makeScheduler(store: SpanStore) async -> Scheduler {
+        var settings = configuration.scheduler
+        if let directory = settings.queriesDirectory, !directory.hasPrefix("/") {
+            settings.queriesDirectory = configuration.dataDirectory + "/" + directory
+        }
+        let engine = store.sqlEngine(limits: settings.jobLimits)
+        let notifier = configuration.budgetWebhookURL.map {
+            WebhookNotifier(url: $0, attempts: configuration.budgetWebhookAttempts, logger: logger.with(label: "pyflare.budgets"))
+        }
+        let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: [BudgetJob(notifier: notifier)], engine: engine)
+        return Scheduler(catalog: catalog, pool: store.indexPool, engine: engine, settings: settings,
+                         logger: logger.with(label: "pyflare.scheduler"))
     }
 
     func makeSink(pricing: PricingTable) async throws -> any SpanSink & RecordSink {

@@ -109,6 +109,8 @@ struct SchemaTests {
         let tables = try index.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        #expect(tables == ["metric_names", "schema_migrations", "segments", "store_state", "trace_index", "traces"])
+        #expect(tables == ["budget_alerts", "budgets", "cost_attribution_1h", "job_runs", "jobs", "metric_names",
+                           "pricing_overrides", "rollup_1d", "rollup_1h", "rollup_1m", "schema_migrations", "segments",
+                           "store_state", "trace_index", "traces"])
     }
 }

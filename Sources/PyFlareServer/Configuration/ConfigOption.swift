@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PyFlareAnalytics
 import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
@@ -64,6 +65,27 @@ struct ConfigOption: Sendable {
         },
         option("sql.max_rows", "A SQL statement returning more rows fails (a request's limit truncates instead).", "100000") { config, node, key throws(ConfigError) in
             config.sql.maxRows = try node.integer(key, in: 1...100_000_000)
+        },
+        option("scheduler.enabled", "Run the scheduled jobs (rollups, cost attribution, budgets, queries_dir) on their schedules; false runs them only when asked (POST /api/v1/jobs/{name}/run, pyflare jobs run).", "true") { config, node, key throws(ConfigError) in
+            config.scheduler.enabled = try node.boolean(key)
+        },
+        option("scheduler.queries_dir", "A directory of your own .sql jobs, loaded next to the built-in ones (docs/jobs.md); empty for none. Relative paths are under the data directory.", "\"\"") { config, node, key throws(ConfigError) in
+            config.scheduler.queriesDirectory = try node.optionalString(key)
+        },
+        option("scheduler.lateness_seconds", "Every job run recomputes at least this far back from its last run, so that spans arriving this late still count in their minute (older late data is found through the segment catalog too).", "300") { config, node, key throws(ConfigError) in
+            config.scheduler.lateness = Int64(try node.integer(key, in: 0...30 * 86_400)) * 1_000_000_000
+        },
+        option("scheduler.job_timeout_seconds", "A job statement still running after this long is stopped and the run fails.", "600") { config, node, key throws(ConfigError) in
+            config.scheduler.jobLimits.timeout = .seconds(try node.integer(key, in: 1...86_400))
+        },
+        option("budgets.webhook_url", "Budget alerts are POSTed here as JSON (docs/jobs.md), retried with backoff; empty for none.", "\"\"") { config, node, key throws(ConfigError) in
+            config.budgetWebhookURL = try node.optionalString(key)
+            if let url = config.budgetWebhookURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"")
+            }
+        },
+        option("budgets.webhook_attempts", "Attempts to deliver one budget alert before it is marked failed (1 s, 2 s, 4 s… apart).", "5") { config, node, key throws(ConfigError) in
+            config.budgetWebhookAttempts = try node.integer(key, in: 1...20)
         },
         option("telemetry.service_name", "service.name of metrics and spans of the JSON telemetry API (/api/v1/telemetry) without a plugin_id tag.", "pyflare-telemetry") { config, node, key throws(ConfigError) in
             config.telemetry.serviceName = try node.nonEmptyString(key)

@@ -10,6 +10,21 @@ extension Node {
         return scalar.string
     }
 
+    /// A string that may be empty, read as nil.
+    func optionalString(_ key: String) throws(ConfigError) -> String? {
+        guard case .scalar(let scalar) = self else { throw ConfigError(key: key, "expected a string, got \(describe)") }
+        return scalar.string.isEmpty || scalar.string == "null" ? nil : scalar.string
+    }
+
+    func boolean(_ key: String) throws(ConfigError) -> Bool {
+        guard case .scalar(let scalar) = self else { throw ConfigError(key: key, "expected true or false, got \(describe)") }
+        switch scalar.string.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigError(key: key, "expected true or false, got \(describe)")
+        }
+    }
+
     func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = self, let value = Int(scalar.string.replacingOccurrences(of: "_", with: "")) else {
             throw ConfigError(key: key, "expected an integer, got \(describe)")

@@ -1,4 +1,5 @@
 public import Logging
+public import PyFlareAnalytics
 public import PyFlareAPI
 public import PyFlareIngest
 public import PyFlareModel
@@ -30,6 +31,11 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var sampler = SamplerSettings()
     /// Prices that replace or extend the built-in table.
     public var pricingOverrides: [ModelPrice] = []
+    /// Scheduled jobs: on or off, the user's queries directory, lateness, limits.
+    public var scheduler = SchedulerSettings()
+    /// Where budget alerts are posted; nil posts nowhere.
+    public var budgetWebhookURL: String?
+    public var budgetWebhookAttempts = 5
 
     public init() {}
 

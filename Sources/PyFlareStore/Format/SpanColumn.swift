@@ -1,10 +1,10 @@
 /// What a segment file holds; the header's kind field (`docs/segment-format.md`).
-enum SegmentKind: UInt16, Sendable, CaseIterable {
+public enum SegmentKind: UInt16, Sendable, CaseIterable {
     case spans = 0
     case logs = 1
     case metricPoints = 2
 
-    var name: String {
+    public var name: String {
         switch self {
         case .spans: "spans"
         case .logs: "logs"
@@ -39,7 +39,7 @@ enum SpanColumn: UInt8, SegmentColumn {
     case inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens, totalTokens
     case costMicros, costSource, priceModel, user, session, feature, environment
 
-    var name: String {
+    public var name: String {
         switch self {
         case .traceID: "trace_id"
         case .spanID: "span_id"

@@ -61,7 +61,7 @@ final class SQLConnection: @unchecked Sendable {
 
     /// Runs one statement. `maxRows` is the row limit (more is an error); with `limit`,
     /// the answer stops there instead and says it was truncated.
-    func run(_ sql: String, parameters: [SQLValue], timeout: Duration, maxRows: Int, limit: Int?,
+    func run(_ sql: String, parameters: SQLParameters, timeout: Duration, maxRows: Int, limit: Int?,
              unsealed: [Unsealed.Entry]) throws(SQLError) -> SQLResult {
         let started = ContinuousClock.now
         context.unsealed = unsealed
@@ -95,11 +95,7 @@ final class SQLConnection: @unchecked Sendable {
             throw SQLError(.forbidden, "the statement would write; SQL in PyFlare is read-only")
         }
 
-        let expected = Int(sqlite3_bind_parameter_count(statement))
-        guard expected == parameters.count else {
-            throw SQLError(.invalid, "the statement has \(expected) parameter\(expected == 1 ? "" : "s"), \(parameters.count) given")
-        }
-        for (index, parameter) in parameters.enumerated() { SQLStatement.bind(parameter, at: Int32(index + 1), of: statement) }
+        try SQLStatement.bind(parameters, to: statement)
 
         let columnCount = sqlite3_column_count(statement)
         let columns = (0..<columnCount).map { String(cString: sqlite3_column_name(statement, $0)) }
@@ -180,6 +176,26 @@ enum SQLAuthorizer {
 
 /// Binding values to prepared statements.
 enum SQLStatement {
+    static func bind(_ parameters: SQLParameters, to statement: OpaquePointer) throws(SQLError) {
+        let expected = Int(sqlite3_bind_parameter_count(statement))
+        switch parameters {
+        case .positional(let values):
+            guard expected == values.count else {
+                throw SQLError(.invalid, "the statement has \(expected) parameter\(expected == 1 ? "" : "s"), \(values.count) given")
+            }
+            for (index, value) in values.enumerated() { bind(value, at: Int32(index + 1), of: statement) }
+        case .named(let values):
+            for index in Int32(1)...Int32(max(expected, 1)) where index <= expected {
+                let name = sqlite3_bind_parameter_name(statement, index).map { String(cString: $0) } ?? "?"
+                guard let value = values[String(name.dropFirst())] else {
+                    let known = values.keys.sorted().map { ":" + $0 }.joined(separator: ", ")
+                    throw SQLError(.invalid, "unknown parameter \(name); this statement is given \(known.isEmpty ? "none" : known)")
+                }
+                bind(value, at: index, of: statement)
+            }
+        }
+    }
+
     static func bind(_ value: SQLValue, at index: Int32, of statement: OpaquePointer) {
         switch value {
         case .null: sqlite3_bind_null(statement, index)

@@ -1,6 +1,7 @@
 import CoreMetrics
 import NIOPosix
 public import PyFlareModel
+import PyFlareWire
 import Synchronization
 
 /// The limits every statement runs under.
@@ -69,7 +70,11 @@ public final class SQLEngine: Sendable {
 
     /// Runs `sql` with `parameters` bound to its `?` placeholders, in order.
     public func run(_ sql: String, parameters: [SQLValue] = [], limit: Int? = nil) async throws(SQLError) -> SQLResult {
-        let limits = self.limits
+        try await run(sql, parameters: .positional(parameters), limit: limit, limits: limits)
+    }
+
+    /// Runs `sql` under `limits` (a scheduled job's, say) instead of the engine's.
+    public func run(_ sql: String, parameters: SQLParameters, limit: Int? = nil, limits: SQLLimits) async throws(SQLError) -> SQLResult {
         let outcome: Result<SQLResult, SQLError>
         do {
             outcome = try await threadPool.runIfActive { [self] in
@@ -95,6 +100,29 @@ public final class SQLEngine: Sendable {
             metrics.record(error)
             throw error
         }
+    }
+
+    /// The earliest and latest time of the acknowledged, not yet sealed records of `kind`
+    /// (span start, log or metric point time); nil when there are none.
+    public func unsealedTimeRange(of kind: SegmentKind) async throws(SQLError) -> ClosedRange<Int64>? {
+        let entries = try unsealed()
+        var lower = Int64.max, upper = Int64.min
+        func include(_ times: some Sequence<UInt64>) {
+            for time in times {
+                let clamped = Int64(clamping: time)
+                lower = min(lower, clamped)
+                upper = max(upper, clamped)
+            }
+        }
+        for entry in entries {
+            switch (kind, entry.item) {
+            case (.spans, _): for batch in entry.item.spanBatches { include(batch.spans.startTimes) }
+            case (.logs, .logs(let batch)): include(batch.times)
+            case (.metricPoints, .metrics(let batch)): include(batch.times)
+            default: break
+            }
+        }
+        return lower <= upper ? lower...upper : nil
     }
 
     private func checkOut() throws(SQLError) -> SQLConnection {

@@ -32,6 +32,12 @@ public enum SQLValue: Sendable, Equatable {
     }
 }
 
+/// The values bound to a statement's parameters: `?` in order, or `:name` by name.
+public enum SQLParameters: Sendable {
+    case positional([SQLValue])
+    case named([String: SQLValue])
+}
+
 /// The answer to one statement.
 public struct SQLResult: Sendable {
     public var columns: [String]

@@ -235,12 +235,17 @@ enum SQLiteValue {
         case SQLITE_INTEGER: return .integer(sqlite3_value_int64(value))
         case SQLITE_FLOAT: return .real(sqlite3_value_double(value))
         case SQLITE_TEXT: return .text(sqlite3_value_text(value).map { String(cString: $0) } ?? "")
-        case SQLITE_BLOB:
-            let count = Int(sqlite3_value_bytes(value))
-            guard count > 0, let bytes = sqlite3_value_blob(value) else { return .blob([]) }
-            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
+        case SQLITE_BLOB: return .blob(blob(value).map { Array($0) } ?? [])
         default: return .null
         }
+    }
+
+    /// The bytes of a BLOB, valid until the value changes or the function returns; nil for other types.
+    static func blob(_ value: OpaquePointer?) -> UnsafeRawBufferPointer? {
+        guard sqlite3_value_type(value) == SQLITE_BLOB else { return nil }
+        // SQLite's order: the pointer first, then the size (an empty BLOB has a NULL pointer).
+        let start = sqlite3_value_blob(value)
+        return UnsafeRawBufferPointer(start: start, count: start == nil ? 0 : Int(sqlite3_value_bytes(value)))
     }
 }
 
@@ -267,6 +272,14 @@ enum SQLiteResult {
     static func text(_ context: OpaquePointer?, _ ref: StringRef, in arena: [UInt8]) {
         guard !ref.isEmpty else { return sqlite3_result_null(context) }
         arena.withUnsafeBytes { text(context, UnsafeRawBufferPointer(rebasing: $0[ref.range])) }
+    }
+
+    static func blob(_ context: OpaquePointer?, _ bytes: [UInt8]) {
+        // A NULL pointer would make the result NULL rather than an empty BLOB.
+        guard !bytes.isEmpty else { return sqlite3_result_zeroblob(context, 0) }
+        bytes.withUnsafeBytes { raw in
+            sqlite3_result_blob(context, raw.baseAddress, Int32(raw.count), sqliteTransient)
+        }
     }
 
     static func integer(_ context: OpaquePointer?, _ value: Int64?) {

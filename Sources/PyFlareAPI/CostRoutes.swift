@@ -1,0 +1,284 @@
+import Foundation
+public import GRDB
+public import Hummingbird
+public import PyFlareAnalytics
+import PyFlareWire
+
+/// `GET /api/v1/costs/summary` and the budgets (`GET/POST /api/v1/costs/budgets`,
+/// `GET/DELETE /api/v1/costs/budgets/{id}`, `GET /api/v1/costs/budgets/{id}/alerts`), all
+/// answered from materialized tables.
+public struct CostRoutes: Sendable {
+    let pool: DatabasePool
+    /// The version of the prices costs are computed with, said in every summary.
+    let pricingVersion: @Sendable () -> String
+    static let maxBodyBytes = 64 << 10
+
+    public init(pool: DatabasePool, pricingVersion: @escaping @Sendable () -> String) {
+        self.pool = pool
+        self.pricingVersion = pricingVersion
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/costs/summary") { request, _ in try await summary(QueryParameters(request)) }
+        router.api("/api/v1/costs/budgets") { _, _ in try await listBudgets() }
+        router.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
+        router.api("/api/v1/costs/budgets/:id") { _, context in
+            let budget = try await budget(context.parameters.get("id"))
+            let status = try await BudgetBook(pool: pool).statuses([budget], now: Self.now())
+            var json = JSONWriter()
+            Self.write(status[0], into: &json)
+            return .json(json)
+        }
+        router.api("/api/v1/costs/budgets/:id", method: .delete) { _, context in
+            let id = try Self.budgetID(context.parameters.get("id"))
+            guard try await BudgetBook(pool: pool).delete(id) else { throw APIError.notFound("no budget \(id)") }
+            return Response(status: .noContent)
+        }
+        router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(context.parameters.get("id")) }
+    }
+
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        let paths: [(String, HTTPRequest.Method)] = [
+            ("/api/v1/costs/summary", .get), ("/api/v1/costs/budgets", .get), ("/api/v1/costs/budgets", .post),
+            ("/api/v1/costs/budgets/:id", .get), ("/api/v1/costs/budgets/:id", .delete), ("/api/v1/costs/budgets/:id/alerts", .get),
+        ]
+        for (path, method) in paths {
+            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        }
+    }
+
+    static func now() -> Int64 {
+        Int64(Date().timeIntervalSince1970 * 1e9)
+    }
+
+    // MARK: - Summary
+
+    func summary(_ parameters: QueryParameters) async throws -> Response {
+        let groupBy: CostSummaryQuery.GroupBy
+        if let text = parameters.text("group_by") {
+            guard let value = CostSummaryQuery.GroupBy(rawValue: text) else {
+                throw APIError.invalid("group_by", "must be one of \(CostSummaryQuery.GroupBy.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(text)\"")
+            }
+            groupBy = value
+        } else {
+            groupBy = .model
+        }
+        var interval: Int64?
+        if let text = parameters.text("interval") {
+            switch text {
+            case "1h": interval = 3_600_000_000_000
+            case "1d": interval = 86_400_000_000_000
+            default: throw APIError.invalid("interval", "must be 1h or 1d, not \"\(text)\"")
+            }
+        }
+        let (since, until) = try parameters.timeRange()
+        let end = until.map { Int64(clamping: $0) } ?? Self.now()
+        let start = since.map { Int64(clamping: $0) } ?? end - 86_400_000_000_000
+        guard start < end else { throw APIError.invalid("since", "must be before until") }
+        let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval)
+        let summary = try await query.run(pool)
+
+        var json = JSONWriter(capacity: 256 * summary.groups.count + 256)
+        json.raw(#"{"materialized_at":"#)
+        JobRoutes.time(summary.materializedAt, into: &json)
+        json.raw(#","currency":"USD","pricing_version":"#)
+        json.string(pricingVersion())
+        json.raw(#","group_by":"#)
+        json.string(groupBy.rawValue)
+        json.raw(#","since":"#)
+        JobRoutes.time(summary.coveredSince, into: &json)
+        json.raw(#","until":"#)
+        JobRoutes.time(summary.coveredUntil, into: &json)
+        json.raw(#","interval":"#)
+        if let text = parameters.text("interval") { json.string(text) } else { json.null() }
+        json.raw(#","groups":["#)
+        for (index, group) in summary.groups.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.raw(#"{"key":"#)
+            json.string(group.key)
+            json.byte(UInt8(ascii: ","))
+            Self.figures(group.figures, into: &json)
+            json.raw(#","series":["#)
+            for (position, bucket) in group.series.enumerated() {
+                if position > 0 { json.byte(UInt8(ascii: ",")) }
+                json.raw(#"{"start":"#)
+                JobRoutes.time(bucket.start, into: &json)
+                json.byte(UInt8(ascii: ","))
+                Self.figures(bucket.figures, into: &json)
+                json.byte(UInt8(ascii: "}"))
+            }
+            json.raw("]}")
+        }
+        json.raw(#"],"total":{"#)
+        Self.figures(summary.total, into: &json)
+        json.raw("}}")
+        return .json(json)
+    }
+
+    /// The members of one group, bucket or total (without braces).
+    static func figures(_ figures: CostFigures, into json: inout JSONWriter) {
+        json.raw(#""requests":"#)
+        json.int(figures.requests)
+        json.raw(#","input_tokens":"#)
+        json.int(figures.inputTokens)
+        json.raw(#","output_tokens":"#)
+        json.int(figures.outputTokens)
+        json.raw(#","cached_tokens":"#)
+        json.int(figures.cachedTokens)
+        json.raw(#","reasoning_tokens":"#)
+        json.int(figures.reasoningTokens)
+        json.raw(#","cost_micros":"#)
+        json.int(figures.costMicros)
+        json.raw(#","cost_usd":"#)
+        json.double(Double(figures.costMicros) / 1e6)
+        json.raw(#","unpriced_requests":"#)
+        json.int(figures.unpricedRequests)
+    }
+
+    // MARK: - Budgets
+
+    func listBudgets() async throws -> Response {
+        let book = BudgetBook(pool: pool)
+        let statuses = try await book.statuses(try await book.budgets(), now: Self.now())
+        var json = JSONWriter(capacity: 384 * statuses.count + 32)
+        json.raw(#"{"budgets":["#)
+        for (index, status) in statuses.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.write(status, into: &json)
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    func createBudget(_ request: Request) async throws -> Response {
+        let fields = JSONFields(try await JSONBody.read(request, maxBytes: Self.maxBodyBytes))
+        let budget = try Self.budget(from: fields, now: Self.now())
+        let created = try await BudgetBook(pool: pool).create(budget)
+        let status = try await BudgetBook(pool: pool).statuses([created], now: Self.now())
+        var json = JSONWriter()
+        Self.write(status[0], into: &json)
+        return .json(json, status: .created)
+    }
+
+    /// A budget from a request body; 400 naming the member that is wrong.
+    static func budget(from fields: JSONFields, now: Int64) throws(APIError) -> Budget {
+        let dimensionText = try fields.string("dimension") ?? "global"
+        guard let dimension = Budget.Dimension(rawValue: dimensionText) else {
+            throw .invalid("dimension", "must be one of \(Budget.Dimension.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(dimensionText)\"")
+        }
+        var value: String?
+        if dimension == .global {
+            if try fields.string("value") != nil { throw .invalid("value", "must be absent for the global budget") }
+        } else {
+            guard let text = try fields.string("value"), !text.isEmpty else {
+                throw .invalid("value", "is required for a budget by \(dimension.rawValue): the \(dimension.rawValue) it limits")
+            }
+            value = text
+        }
+        guard let periodText = try fields.string("period") else { throw .invalid("period", "is required (hourly, daily, weekly or monthly)") }
+        guard let period = Budget.Period(rawValue: periodText) else {
+            throw .invalid("period", "must be hourly, daily, weekly or monthly, not \"\(periodText)\"")
+        }
+        guard let limit = try fields.number("limit_usd") else { throw .invalid("limit_usd", "is required") }
+        let limitMicros = (limit * 1e6).rounded()
+        guard limit > 0, limitMicros >= 1, limitMicros < 9e15 else {
+            throw .invalid("limit_usd", "must be a positive amount of US dollars (at least 0.000001)")
+        }
+        var thresholds = [0.5, 0.8, 1.0]
+        if let value = fields.value("alert_thresholds") {
+            guard case .array(let elements) = value else { throw .invalid("alert_thresholds", "must be an array of numbers") }
+            thresholds = try elements.map { (element) throws(APIError) -> Double in
+                guard let number = element.number, number.isFinite, number > 0, number <= 10 else {
+                    throw .invalid("alert_thresholds", "must hold fractions of the limit above 0 and at most 10 (0.8 is 80%)")
+                }
+                return number
+            }
+            thresholds = Array(Set(thresholds)).sorted()
+        }
+        return Budget(dimension: dimension, value: value, period: period, limitMicros: Int64(limitMicros),
+                      alertThresholds: thresholds, createdAt: now)
+    }
+
+    func budget(_ text: String?) async throws -> Budget {
+        let id = try Self.budgetID(text)
+        guard let budget = try await BudgetBook(pool: pool).budget(id) else { throw APIError.notFound("no budget \(id)") }
+        return budget
+    }
+
+    static func budgetID(_ text: String?) throws(APIError) -> Int64 {
+        guard let text, let id = Int64(text), id > 0 else { throw .invalid("id", "must be a budget id (a positive integer), not \"\(text ?? "")\"") }
+        return id
+    }
+
+    func alerts(_ id: String?) async throws -> Response {
+        let budget = try await budget(id)
+        let alerts = try await BudgetBook(pool: pool).alerts(of: budget.id)
+        var json = JSONWriter(capacity: 256 * alerts.count + 32)
+        json.raw(#"{"alerts":["#)
+        for (index, alert) in alerts.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            let period = budget.period.bounds(containing: alert.periodStart)
+            json.raw(#"{"id":"#)
+            json.int(alert.id)
+            json.raw(#","budget_id":"#)
+            json.int(alert.budgetID)
+            json.raw(#","threshold":"#)
+            json.double(alert.threshold)
+            json.raw(#","spent_usd":"#)
+            json.double(Double(alert.spentMicros) / 1e6)
+            json.raw(#","limit_usd":"#)
+            json.double(Double(alert.limitMicros) / 1e6)
+            json.raw(#","period_start":"#)
+            JobRoutes.time(period.lowerBound, into: &json)
+            json.raw(#","period_end":"#)
+            JobRoutes.time(period.upperBound, into: &json)
+            json.raw(#","fired_at":"#)
+            JobRoutes.time(alert.firedAt, into: &json)
+            json.raw(#","webhook_status":"#)
+            json.string(alert.webhookStatus)
+            json.raw(#","webhook_attempts":"#)
+            json.int(Int64(alert.webhookAttempts))
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    static func write(_ status: BudgetStatus, into json: inout JSONWriter) {
+        let budget = status.budget
+        json.raw(#"{"id":"#)
+        json.int(budget.id)
+        json.raw(#","dimension":"#)
+        json.string(budget.dimension.rawValue)
+        json.raw(#","value":"#)
+        if let value = budget.value { json.string(value) } else { json.null() }
+        json.raw(#","period":"#)
+        json.string(budget.period.rawValue)
+        json.raw(#","limit_usd":"#)
+        json.double(Double(budget.limitMicros) / 1e6)
+        json.raw(#","alert_thresholds":["#)
+        for (index, threshold) in budget.alertThresholds.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.double(threshold)
+        }
+        json.raw(#"],"spent_usd":"#)
+        json.double(Double(status.spentMicros) / 1e6)
+        json.raw(#","remaining_usd":"#)
+        json.double(Double(status.remainingMicros) / 1e6)
+        json.raw(#","percent_used":"#)
+        json.double((status.fractionUsed * 10_000).rounded() / 100)
+        json.raw(#","status":"#)
+        json.string(status.state.rawValue)
+        json.raw(#","forecast_usd":"#)
+        json.double(Double(status.forecastMicros) / 1e6)
+        json.raw(#","period_start":"#)
+        JobRoutes.time(status.period.lowerBound, into: &json)
+        json.raw(#","period_end":"#)
+        JobRoutes.time(status.period.upperBound, into: &json)
+        json.raw(#","created_at":"#)
+        JobRoutes.time(budget.createdAt, into: &json)
+        json.raw(#","materialized_at":"#)
+        JobRoutes.time(status.materializedAt, into: &json)
+        json.byte(UInt8(ascii: "}"))
+    }
+}

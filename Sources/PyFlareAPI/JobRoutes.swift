@@ -1,0 +1,130 @@
+import Foundation
+public import Hummingbird
+public import PyFlareAnalytics
+import PyFlareWire
+
+/// `GET /api/v1/jobs` (every job with its last run, next run and watermark),
+/// `GET /api/v1/jobs/{name}/runs` and `POST /api/v1/jobs/{name}/run` (202: the run starts
+/// as soon as the scheduler is free and shows in the runs).
+public struct JobRoutes: Sendable {
+    let scheduler: Scheduler
+
+    public init(scheduler: Scheduler) {
+        self.scheduler = scheduler
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/jobs") { _, _ in try await list() }
+        router.api("/api/v1/jobs/:name/runs") { request, context in
+            try await runs(context.parameters.get("name") ?? "", QueryParameters(request))
+        }
+        router.api("/api/v1/jobs/:name/run", method: .post) { _, context in
+            let name = context.parameters.get("name") ?? ""
+            guard scheduler.request(name) else { throw APIError.notFound("no job named \"\(name)\"") }
+            var json = JSONWriter()
+            json.raw(#"{"job":"#)
+            json.string(name)
+            json.raw(#","status":"queued"}"#)
+            return .json(json, status: .accepted)
+        }
+    }
+
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        router.api("/api/v1/jobs") { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        router.api("/api/v1/jobs/:name/runs") { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        router.api("/api/v1/jobs/:name/run", method: .post) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+    }
+
+    func list() async throws -> Response {
+        let statuses = try await JobLedger(pool: scheduler.pool).jobs()
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        var json = JSONWriter(capacity: 512 * statuses.count + 64)
+        json.raw(#"{"jobs":["#)
+        var first = true
+        for job in scheduler.catalog.jobs {
+            guard let status = statuses.first(where: { $0.name == job.name }) else { continue }
+            if !first { json.byte(UInt8(ascii: ",")) }
+            first = false
+            json.raw(#"{"name":"#)
+            json.string(job.name)
+            json.raw(#","kind":"#)
+            json.string(job.kind)
+            json.raw(#","source":"#)
+            json.string(job.source)
+            json.raw(#","schedule":"#)
+            json.string(job.schedule.description)
+            json.raw(#","output_table":"#)
+            if let output = job.outputTable { json.string(output) } else { json.null() }
+            json.raw(#","watermark":"#)
+            Self.time(status.watermark, into: &json)
+            json.raw(#","running":"#)
+            json.bool(status.runningSince != nil)
+            json.raw(#","next_run":"#)
+            if scheduler.isScheduling {
+                let next = status.lastRun.map { job.schedule.nextRun(after: $0.finished ?? $0.started) } ?? now
+                Self.time(max(next, now), into: &json)
+            } else {
+                json.null()
+            }
+            json.raw(#","last_run":"#)
+            if let run = status.lastRun { Self.run(run, into: &json) } else { json.null() }
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw(#"],"problems":["#)
+        for (index, problem) in scheduler.catalog.problems.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.raw(#"{"file":"#)
+            json.string(problem.file)
+            json.raw(#","line":"#)
+            json.int(Int64(problem.line))
+            json.raw(#","message":"#)
+            json.string(problem.message)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    func runs(_ name: String, _ parameters: QueryParameters) async throws -> Response {
+        guard scheduler.catalog[name] != nil else { throw APIError.notFound("no job named \"\(name)\"") }
+        let limit = try parameters.limit(default: 50, maximum: 500)
+        let runs = try await JobLedger(pool: scheduler.pool).runs(of: name, limit: limit)
+        var json = JSONWriter(capacity: 256 * runs.count + 32)
+        json.raw(#"{"runs":["#)
+        for (index, run) in runs.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.run(run, into: &json)
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    static func run(_ run: JobLedger.RunRecord, into json: inout JSONWriter) {
+        json.raw(#"{"id":"#)
+        json.int(run.id)
+        json.raw(#","trigger":"#)
+        json.string(run.trigger)
+        json.raw(#","status":"#)
+        json.string(run.status)
+        json.raw(#","started_at":"#)
+        time(run.started, into: &json)
+        json.raw(#","finished_at":"#)
+        time(run.finished, into: &json)
+        json.raw(#","duration_ms":"#)
+        if let finished = run.finished { json.double(Double(finished - run.started) / 1e6) } else { json.null() }
+        json.raw(#","rows":"#)
+        if let rows = run.rows { json.int(rows) } else { json.null() }
+        json.raw(#","window_start":"#)
+        time(run.windowStart, into: &json)
+        json.raw(#","window_end":"#)
+        time(run.windowEnd, into: &json)
+        json.raw(#","error":"#)
+        if let error = run.error { json.string(error) } else { json.null() }
+        json.byte(UInt8(ascii: "}"))
+    }
+
+    /// Unix nanoseconds as RFC 3339 text; null when absent.
+    static func time(_ nanoseconds: Int64?, into json: inout JSONWriter) {
+        if let nanoseconds { json.string(RFC3339.string(UInt64(max(0, nanoseconds)))) } else { json.null() }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+public import PyFlareAnalytics
+public import Hummingbird
+public import PyFlareModel
+import PyFlareWire
+
+/// `GET /api/v1/pricing` (every price in force, with where it came from and the table's
+/// version) and `PUT /api/v1/pricing/{model}` (adds or replaces one price; spans received
+/// from then on are priced with it, and it is kept across restarts).
+public struct PricingRoutes: Sendable {
+    let pricing: LivePricing
+    let overrides: PricingOverrides
+
+    public init(pricing: LivePricing, overrides: PricingOverrides) {
+        self.pricing = pricing
+        self.overrides = overrides
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/pricing") { _, _ in list() }
+        router.api("/api/v1/pricing/:model", method: .put) { request, context in
+            try await put(context.parameters.get("model") ?? "", request)
+        }
+    }
+
+    func list() -> Response {
+        let entries = pricing.entries
+        var json = JSONWriter(capacity: 160 * entries.count + 128)
+        json.raw(#"{"version":"#)
+        json.string(pricing.version)
+        json.raw(#","currency":"USD","unit":"per_million_tokens","models":["#)
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.write(entry.price, source: entry.source, into: &json)
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    func put(_ model: String, _ request: Request) async throws -> Response {
+        let name = model.trimmingCharacters(in: .whitespaces).lowercased()
+        guard !name.isEmpty, name.count <= 200 else { throw APIError.invalid("model", "must be a model id of 1 to 200 characters") }
+        let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
+        func price(_ key: String, required: Bool) throws(APIError) -> Double? {
+            guard let value = try fields.number(key) else {
+                if required { throw .invalid(key, "is required (USD per million tokens)") }
+                return nil
+            }
+            guard value >= 0, value < 1_000_000 else { throw .invalid(key, "must be a price in USD per million tokens, from 0") }
+            return value
+        }
+        let price = ModelPrice(model: name, provider: try fields.string("provider"), input: try price("input", required: true)!,
+                               output: try price("output", required: true)!, cacheRead: try price("cache_read", required: false),
+                               cacheWrite: try price("cache_write", required: false))
+        try await overrides.save(price, now: Int64(Date().timeIntervalSince1970 * 1e9))
+        pricing.set(price)
+        var json = JSONWriter()
+        json.raw(#"{"version":"#)
+        json.string(pricing.version)
+        json.raw(#","model":"#)
+        Self.write(price, source: .api, into: &json)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    static func write(_ price: ModelPrice, source: LivePricing.Source, into json: inout JSONWriter) {
+        json.raw(#"{"model":"#)
+        json.string(price.model)
+        json.raw(#","provider":"#)
+        if let provider = price.provider { json.string(provider) } else { json.null() }
+        json.raw(#","input":"#)
+        json.double(price.input)
+        json.raw(#","output":"#)
+        json.double(price.output)
+        json.raw(#","cache_read":"#)
+        if let value = price.cacheRead { json.double(value) } else { json.null() }
+        json.raw(#","cache_write":"#)
+        if let value = price.cacheWrite { json.double(value) } else { json.null() }
+        json.raw(#","source":"#)
+        json.string(source.rawValue)
+        json.byte(UInt8(ascii: "}"))
+    }
+}

@@ -1,0 +1,72 @@
+import Synchronization
+
+/// The prices in force, changeable while the server runs (`PUT /api/v1/pricing/{model}`):
+/// the built-in table, then the config's entries, then the API's, each replacing entries of
+/// the same model. Normalization takes one snapshot per batch, so a change applies to spans
+/// received after it and a batch is never priced half one way and half the other.
+public final class LivePricing: Sendable {
+    /// Where an entry of the table came from.
+    public enum Source: String, Sendable {
+        case builtIn = "built-in"
+        case config
+        case api
+    }
+
+    private struct State: Sendable {
+        var table: PricingTable
+        var sources: [String: Source]
+        var overrides: [ModelPrice]
+    }
+
+    private let state: Mutex<State>
+    private let builtInVersion: String
+
+    public init(builtIn: PricingTable = .builtIn(), config: [ModelPrice] = [], api: [ModelPrice] = []) {
+        var table = builtIn
+        var sources: [String: Source] = [:]
+        for price in config {
+            table.upsert(price)
+            sources[price.model] = .config
+        }
+        for price in api {
+            table.upsert(price)
+            sources[price.model] = .api
+        }
+        builtInVersion = builtIn.version
+        state = Mutex(State(table: table, sources: sources, overrides: config + api))
+    }
+
+    public var table: PricingTable { state.withLock { $0.table } }
+
+    /// The entries with where each came from, in table order.
+    public var entries: [(price: ModelPrice, source: Source)] {
+        state.withLock { state in state.table.entries.map { ($0, state.sources[$0.model] ?? .builtIn) } }
+    }
+
+    /// Adds or replaces the price of `price.model`; entries are never removed, so a price
+    /// index taken from an earlier snapshot names the same model in every later one.
+    public func set(_ price: ModelPrice) {
+        state.withLock { state in
+            state.table.upsert(price)
+            state.sources[price.model] = .api
+            state.overrides.removeAll { $0.model == price.model }
+            state.overrides.append(price)
+        }
+    }
+
+    /// The built-in table's version, and with overrides a digest of them
+    /// (`2026-11-01+c0ffee12`): equal versions price equal tokens equally.
+    public var version: String {
+        let overrides = state.withLock { $0.overrides }
+        guard !overrides.isEmpty else { return builtInVersion }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for price in overrides.sorted(by: { $0.model < $1.model }) {
+            let text = "\(price.model)|\(price.provider ?? "")|\(price.input)|\(price.output)|\(price.cacheRead.map { "\($0)" } ?? "")|\(price.cacheWrite.map { "\($0)" } ?? "");"
+            for byte in text.utf8 {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return builtInVersion + "+" + String(repeating: "0", count: 16 - hex.count) + hex.prefix(8)
+    }
+}

@@ -1,0 +1,23 @@
+-- The minute rollups merged per hour.
+-- schedule: every 1m
+-- output: rollup_1h
+-- window: 1h
+-- source: rollup_1m
+SELECT
+    bucket_ns - bucket_ns % :window_ns AS bucket_ns,
+    service, model, provider, operation, environment, feature, status,
+    sum(requests) AS requests,
+    sum(errors) AS errors,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cached_tokens) AS cached_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    sum(cost_micros) AS cost_micros,
+    sum(priced_requests) AS priced_requests,
+    sum(unpriced_requests) AS unpriced_requests,
+    sum(duration_sum_ns) AS duration_sum_ns,
+    sketch_merge(latency_sketch) AS latency_sketch
+FROM rollup_1m
+WHERE bucket_ns >= :window_start_ns AND bucket_ns < :window_end_ns
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
