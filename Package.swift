@@ -135,6 +135,7 @@ let package = Package(
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAnalytics", "PyFlareAPI",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),

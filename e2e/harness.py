@@ -85,6 +85,8 @@ def _yaml_scalar(v) -> str:
         return str(v)
     if v is None:
         return "null"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)  # JSON is YAML flow syntax
     return json.dumps(str(v))  # a JSON string is a valid YAML double-quoted scalar
 
 

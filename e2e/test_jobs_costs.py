@@ -426,3 +426,43 @@ def test_jobs_api_user_queries_and_command(start_server, tmp_path):
     out = subprocess.run([str(srv.binary), "jobs", "run", "nope", "--data-dir", str(srv.data_dir)],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 2 and "no job named nope" in out.stderr
+
+
+def test_prices_set_through_the_api_price_later_spans_and_survive_a_restart(start_server):
+    srv = start_server(merge_config(JOB_CONFIG, {"pricing": {"models": [
+        {"model": "team-tuned-4o", "provider": "openai", "input": 4.0, "output": 16.0}]}}), name="pricing")
+    body = requests.get(f"{srv.api_base}/api/v1/pricing", timeout=10).json()
+    sources = {m["model"]: m["source"] for m in body["models"]}
+    assert sources["gpt-4o"] == "built-in" and sources["team-tuned-4o"] == "config"
+    builtin_version = body["version"]
+
+    end = (time.time_ns() // HOUR) * HOUR - HOUR
+    before = [dict(s, model="in-house-llm-7b", provider="acme") for s in workload(seed=21, count=10, start_ns=end - 30 * MINUTE, step_ns=MINUTE)]
+    send(srv, before)
+    r = requests.put(f"{srv.api_base}/api/v1/pricing/in-house-llm-7b", json={"input": 0.5, "output": 1.5, "provider": "acme"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] != builtin_version and r.json()["model"]["source"] == "api"
+    bad = requests.put(f"{srv.api_base}/api/v1/pricing/x", json={"input": -1, "output": 1}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "input"
+    after = [dict(s, model="in-house-llm-7b", provider="acme") for s in workload(seed=22, count=10, start_ns=end - 15 * MINUTE, step_ns=MINUTE)]
+    send(srv, after)
+    run_all(srv)
+
+    body = summary(srv, group_by="model", since=end - HOUR, until=end)
+    assert body["pricing_version"] == r.json()["version"]
+    [group] = body["groups"]
+    # spans before the PUT stay unpriced; spans after it are priced with the new price
+    PRICES["in-house-llm-7b"] = {"input": 0.5, "output": 1.5, "cache_read": None}
+    try:
+        assert group["unpriced_requests"] == len(before)
+        assert group["cost_micros"] == sum(cost_micros(s) for s in after)
+    finally:
+        del PRICES["in-house-llm-7b"]
+
+    srv.stop_ok()
+    srv.start()
+    body = requests.get(f"{srv.api_base}/api/v1/pricing", timeout=10).json()
+    assert body["version"] == r.json()["version"]
+    [kept] = [m for m in body["models"] if m["model"] == "in-house-llm-7b"]
+    assert kept == {"model": "in-house-llm-7b", "provider": "acme", "input": 0.5, "output": 1.5,
+                    "cache_read": None, "cache_write": None, "source": "api"}

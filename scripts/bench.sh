@@ -17,6 +17,7 @@ SCRATCH=.build-bench
 SPANS="${SPANS:-200000}"
 CONCURRENCY="${CONCURRENCY:-4}"
 LOOKUP_SPANS="${LOOKUP_SPANS:-10000000}"
+JOB_SPANS="${JOB_SPANS:-3600000}"
 OUT=bench-results
 export PYFLARE_BENCHMARKS=1
 mkdir -p "$SCRATCH/payloads" "$OUT"
@@ -159,6 +160,29 @@ echo "== store: bytes on disk, scan speed, trace lookups"
 rm -rf "$OUT/protobuf-store.data"
 cat "$OUT/store.md"
 
+echo "== scheduled jobs: one cycle over JOB_SPANS spans (an hour at 1,000 spans/s), summaries from the rollups"
+{
+    echo "| measure | result |"
+    echo "|---|---|"
+    data=$(mktemp -d)
+    PYFLARE_SCHEDULER_ENABLED=false start_server "$data" store
+    "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$JOB_SPANS" --batch 500 \
+        --concurrency "$CONCURRENCY" --retries 5 > "$OUT/jobs-load.txt" 2>&1
+    kill -TERM "$PID"; wait "$PID" || true   # seals the rest
+    read -r spans bytes < <(stored_bytes "$data")
+    cycle=0
+    for job in rollup_1m rollup_1h rollup_1d cost_attribution_1h budgets; do
+        line=$(/usr/bin/time -f "%e %M" -o "$OUT/jobs-time.txt" "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data")
+        read -r seconds kilobytes < "$OUT/jobs-time.txt"
+        echo "| \`pyflare jobs run $job\` over $spans spans (first run: everything) | ${line#*: }; ${seconds} s wall, $((kilobytes / 1024)) MB peak RSS |"
+        cycle=$("$PY" -c "print(round($cycle + $seconds, 2))")
+    done
+    echo "| one full cycle (the five jobs, in order) | ${cycle} s |"
+    rm -rf "$data"
+} > "$OUT/jobs.md"
+"$PY" scripts/bench_costs.py --bin "$SCRATCH/release/pyflare" > "$OUT/costs.md"
+cat "$OUT/jobs.md" "$OUT/costs.md"
+
 # Replace the "Latest run" section of docs/benchmarks.md.
 {
     sed '/^## Latest run/,$d' docs/benchmarks.md
@@ -181,6 +205,14 @@ cat "$OUT/store.md"
     echo "### Durable store"
     echo
     cat "$OUT/store.md"
+    echo
+    echo "### Scheduled jobs and cost summaries"
+    echo
+    cat "$OUT/jobs.md"
+    echo
+    echo "\`GET /api/v1/costs/summary\` over 30 days of materialized rollups (\`scripts/bench_costs.py\`, one connection):"
+    echo
+    cat "$OUT/costs.md"
 } > "$OUT/benchmarks.md.new"
 mv "$OUT/benchmarks.md.new" docs/benchmarks.md
 echo "bench: docs/benchmarks.md updated"

@@ -8,6 +8,7 @@ dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)        # segment c
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)  # the index (GRDB)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[ -x /usr/bin/time ] || missing+=(time)                            # peak memory of benchmark steps
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"

@@ -24,7 +24,7 @@ public struct CostRoutes: Sendable {
         router.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
         router.api("/api/v1/costs/budgets/:id") { _, context in
             let budget = try await budget(context.parameters.get("id"))
-            let status = try await BudgetBook(pool: pool).statuses([budget], now: Self.now())
+            let status = try await BudgetBook(pool: pool).statuses([budget], now: UnixTime.nowNanoseconds())
             var json = JSONWriter()
             Self.write(status[0], into: &json)
             return .json(json)
@@ -45,10 +45,6 @@ public struct CostRoutes: Sendable {
         for (path, method) in paths {
             router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
         }
-    }
-
-    static func now() -> Int64 {
-        Int64(Date().timeIntervalSince1970 * 1e9)
     }
 
     // MARK: - Summary
@@ -72,7 +68,7 @@ public struct CostRoutes: Sendable {
             }
         }
         let (since, until) = try parameters.timeRange()
-        let end = until.map { Int64(clamping: $0) } ?? Self.now()
+        let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds()
         let start = since.map { Int64(clamping: $0) } ?? end - 86_400_000_000_000
         guard start < end else { throw APIError.invalid("since", "must be before until") }
         let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval)
@@ -80,15 +76,15 @@ public struct CostRoutes: Sendable {
 
         var json = JSONWriter(capacity: 256 * summary.groups.count + 256)
         json.raw(#"{"materialized_at":"#)
-        JobRoutes.time(summary.materializedAt, into: &json)
+        json.time(summary.materializedAt)
         json.raw(#","currency":"USD","pricing_version":"#)
         json.string(pricingVersion())
         json.raw(#","group_by":"#)
         json.string(groupBy.rawValue)
         json.raw(#","since":"#)
-        JobRoutes.time(summary.coveredSince, into: &json)
+        json.time(summary.coveredSince)
         json.raw(#","until":"#)
-        JobRoutes.time(summary.coveredUntil, into: &json)
+        json.time(summary.coveredUntil)
         json.raw(#","interval":"#)
         if let text = parameters.text("interval") { json.string(text) } else { json.null() }
         json.raw(#","groups":["#)
@@ -102,7 +98,7 @@ public struct CostRoutes: Sendable {
             for (position, bucket) in group.series.enumerated() {
                 if position > 0 { json.byte(UInt8(ascii: ",")) }
                 json.raw(#"{"start":"#)
-                JobRoutes.time(bucket.start, into: &json)
+                json.time(bucket.start)
                 json.byte(UInt8(ascii: ","))
                 Self.figures(bucket.figures, into: &json)
                 json.byte(UInt8(ascii: "}"))
@@ -139,7 +135,7 @@ public struct CostRoutes: Sendable {
 
     func listBudgets() async throws -> Response {
         let book = BudgetBook(pool: pool)
-        let statuses = try await book.statuses(try await book.budgets(), now: Self.now())
+        let statuses = try await book.statuses(try await book.budgets(), now: UnixTime.nowNanoseconds())
         var json = JSONWriter(capacity: 384 * statuses.count + 32)
         json.raw(#"{"budgets":["#)
         for (index, status) in statuses.enumerated() {
@@ -152,9 +148,9 @@ public struct CostRoutes: Sendable {
 
     func createBudget(_ request: Request) async throws -> Response {
         let fields = JSONFields(try await JSONBody.read(request, maxBytes: Self.maxBodyBytes))
-        let budget = try Self.budget(from: fields, now: Self.now())
+        let budget = try Self.budget(from: fields, now: UnixTime.nowNanoseconds())
         let created = try await BudgetBook(pool: pool).create(budget)
-        let status = try await BudgetBook(pool: pool).statuses([created], now: Self.now())
+        let status = try await BudgetBook(pool: pool).statuses([created], now: UnixTime.nowNanoseconds())
         var json = JSONWriter()
         Self.write(status[0], into: &json)
         return .json(json, status: .created)
@@ -229,11 +225,11 @@ public struct CostRoutes: Sendable {
             json.raw(#","limit_usd":"#)
             json.double(Double(alert.limitMicros) / 1e6)
             json.raw(#","period_start":"#)
-            JobRoutes.time(period.lowerBound, into: &json)
+            json.time(period.lowerBound)
             json.raw(#","period_end":"#)
-            JobRoutes.time(period.upperBound, into: &json)
+            json.time(period.upperBound)
             json.raw(#","fired_at":"#)
-            JobRoutes.time(alert.firedAt, into: &json)
+            json.time(alert.firedAt)
             json.raw(#","webhook_status":"#)
             json.string(alert.webhookStatus)
             json.raw(#","webhook_attempts":"#)
@@ -272,13 +268,13 @@ public struct CostRoutes: Sendable {
         json.raw(#","forecast_usd":"#)
         json.double(Double(status.forecastMicros) / 1e6)
         json.raw(#","period_start":"#)
-        JobRoutes.time(status.period.lowerBound, into: &json)
+        json.time(status.period.lowerBound)
         json.raw(#","period_end":"#)
-        JobRoutes.time(status.period.upperBound, into: &json)
+        json.time(status.period.upperBound)
         json.raw(#","created_at":"#)
-        JobRoutes.time(budget.createdAt, into: &json)
+        json.time(budget.createdAt)
         json.raw(#","materialized_at":"#)
-        JobRoutes.time(status.materializedAt, into: &json)
+        json.time(status.materializedAt)
         json.byte(UInt8(ascii: "}"))
     }
 }

@@ -37,7 +37,7 @@ public struct JobRoutes: Sendable {
 
     func list() async throws -> Response {
         let statuses = try await JobLedger(pool: scheduler.pool).jobs()
-        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let now = UnixTime.nowNanoseconds()
         var json = JSONWriter(capacity: 512 * statuses.count + 64)
         json.raw(#"{"jobs":["#)
         var first = true
@@ -56,13 +56,13 @@ public struct JobRoutes: Sendable {
             json.raw(#","output_table":"#)
             if let output = job.outputTable { json.string(output) } else { json.null() }
             json.raw(#","watermark":"#)
-            Self.time(status.watermark, into: &json)
+            json.time(status.watermark)
             json.raw(#","running":"#)
             json.bool(status.runningSince != nil)
             json.raw(#","next_run":"#)
             if scheduler.isScheduling {
                 let next = status.lastRun.map { job.schedule.nextRun(after: $0.finished ?? $0.started) } ?? now
-                Self.time(max(next, now), into: &json)
+                json.time(max(next, now))
             } else {
                 json.null()
             }
@@ -107,24 +107,19 @@ public struct JobRoutes: Sendable {
         json.raw(#","status":"#)
         json.string(run.status)
         json.raw(#","started_at":"#)
-        time(run.started, into: &json)
+        json.time(run.started)
         json.raw(#","finished_at":"#)
-        time(run.finished, into: &json)
+        json.time(run.finished)
         json.raw(#","duration_ms":"#)
         if let finished = run.finished { json.double(Double(finished - run.started) / 1e6) } else { json.null() }
         json.raw(#","rows":"#)
         if let rows = run.rows { json.int(rows) } else { json.null() }
         json.raw(#","window_start":"#)
-        time(run.windowStart, into: &json)
+        json.time(run.windowStart)
         json.raw(#","window_end":"#)
-        time(run.windowEnd, into: &json)
+        json.time(run.windowEnd)
         json.raw(#","error":"#)
         if let error = run.error { json.string(error) } else { json.null() }
         json.byte(UInt8(ascii: "}"))
-    }
-
-    /// Unix nanoseconds as RFC 3339 text; null when absent.
-    static func time(_ nanoseconds: Int64?, into json: inout JSONWriter) {
-        if let nanoseconds { json.string(RFC3339.string(UInt64(max(0, nanoseconds)))) } else { json.null() }
     }
 }

@@ -52,7 +52,7 @@ public struct PricingRoutes: Sendable {
         let price = ModelPrice(model: name, provider: try fields.string("provider"), input: try price("input", required: true)!,
                                output: try price("output", required: true)!, cacheRead: try price("cache_read", required: false),
                                cacheWrite: try price("cache_write", required: false))
-        try await overrides.save(price, now: Int64(Date().timeIntervalSince1970 * 1e9))
+        try await overrides.save(price, now: UnixTime.nowNanoseconds())
         pricing.set(price)
         var json = JSONWriter()
         json.raw(#"{"version":"#)

@@ -140,11 +140,11 @@ public final class WebhookNotifier: Sendable {
         json.raw(#","percent_used":"#)
         json.double((Double(alert.spentMicros) / Double(alert.limitMicros) * 10_000).rounded() / 100)
         json.raw(#","period_start":"#)
-        json.string(RFC3339.string(UInt64(max(0, bounds.lowerBound))))
+        json.time(bounds.lowerBound)
         json.raw(#","period_end":"#)
-        json.string(RFC3339.string(UInt64(max(0, bounds.upperBound))))
+        json.time(bounds.upperBound)
         json.raw(#","fired_at":"#)
-        json.string(RFC3339.string(UInt64(max(0, alert.firedAt))))
+        json.time(alert.firedAt)
         json.raw("}")
         return json.bytes
     }

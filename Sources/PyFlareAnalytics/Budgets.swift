@@ -15,17 +15,17 @@ public struct Budget: Sendable, Equatable {
             let second: Int64 = 1_000_000_000, hour = 3_600 * second, day = 24 * hour
             switch self {
             case .hourly:
-                let start = SQLJobRunner.floor(time, hour)
+                let start = TimeBucket.floor(time, hour)
                 return start..<start + hour
             case .daily:
-                let start = SQLJobRunner.floor(time, day)
+                let start = TimeBucket.floor(time, day)
                 return start..<start + day
             case .weekly:
                 // 1970-01-01 was a Thursday: Mondays are 4 days after the epoch's weeks.
-                let start = SQLJobRunner.floor(time - 4 * day, 7 * day) + 4 * day
+                let start = TimeBucket.floor(time - 4 * day, 7 * day) + 4 * day
                 return start..<start + 7 * day
             case .monthly:
-                let days = SQLJobRunner.floor(time, day) / day
+                let days = TimeBucket.floor(time, day) / day
                 let date = CivilDate(daysSinceEpoch: days)
                 let first = days - Int64(date.day - 1)
                 return first * day..<(first + Int64(date.daysInMonth)) * day

@@ -83,18 +83,19 @@ extension CostSummaryQuery {
         let pieces: [(table: String, range: Range<Int64>)]
         let covered: Range<Int64>
         if groupBy.fromAttribution {
-            covered = SQLJobRunner.floor(since, Self.hour)..<Self.ceil(until, Self.hour)
+            covered = TimeBucket.floor(since, Self.hour)..<TimeBucket.ceil(until, Self.hour)
             pieces = [("cost_attribution_1h", covered)]
         } else {
-            covered = SQLJobRunner.floor(since, Self.minute)..<Self.ceil(until, Self.minute)
+            covered = TimeBucket.floor(since, Self.minute)..<TimeBucket.ceil(until, Self.minute)
             pieces = Self.split(covered, seriesInterval: interval)
         }
         let column = groupBy.column
-        let figures = "count(*) AS n, sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+        let figures = "sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
             + "sum(cached_tokens) AS cached_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost_micros) AS cost_micros, "
             + "sum(unpriced_requests) AS unpriced_requests"
         let bucket = interval.map { "bucket_ns - bucket_ns % \($0)" } ?? "0"
-        var byKey: [String: CostSummary.Group] = [:]
+        var totals: [String: CostFigures] = [:]
+        var buckets: [String: [Int64: CostFigures]] = [:]
         for piece in pieces where !piece.range.isEmpty {
             let llmOnly = piece.table.hasPrefix("rollup") ? " AND model != ''" : ""
             let rows = try Row.fetchCursor(db, sql: """
@@ -111,21 +112,14 @@ extension CostSummaryQuery {
                 values.reasoningTokens = row["reasoning_tokens"]
                 values.costMicros = row["cost_micros"]
                 values.unpricedRequests = row["unpriced_requests"]
-                var group = byKey[key] ?? CostSummary.Group(key: key, figures: CostFigures(), series: [])
-                group.figures.add(values)
-                if interval != nil {
-                    let start: Int64 = row["bucket"]
-                    if let index = group.series.firstIndex(where: { $0.start == start }) {
-                        group.series[index].figures.add(values)
-                    } else {
-                        group.series.append((start, values))
-                    }
-                }
-                byKey[key] = group
+                totals[key, default: CostFigures()].add(values)
+                if interval != nil { buckets[key, default: [:]][row["bucket"], default: CostFigures()].add(values) }
             }
         }
-        var groups = Array(byKey.values)
-        for index in groups.indices { groups[index].series.sort { $0.start < $1.start } }
+        var groups = totals.map { key, figures in
+            CostSummary.Group(key: key, figures: figures,
+                              series: (buckets[key] ?? [:]).sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
+        }
         groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
         var total = CostFigures()
         for group in groups { total.add(group.figures) }
@@ -141,7 +135,7 @@ extension CostSummaryQuery {
     /// series, a coarser table is used only where its buckets fit the series' buckets.
     static func split(_ range: Range<Int64>, seriesInterval: Int64?) -> [(table: String, range: Range<Int64>)] {
         func fits(_ width: Int64) -> Bool { seriesInterval.map { $0 % width == 0 } ?? true }
-        let dayStart = ceil(range.lowerBound, day), dayEnd = SQLJobRunner.floor(range.upperBound, day)
+        let dayStart = TimeBucket.ceil(range.lowerBound, day), dayEnd = TimeBucket.floor(range.upperBound, day)
         guard fits(day), dayStart < dayEnd else { return hoursAndMinutes(range, fitsHour: fits(hour)) }
         return hoursAndMinutes(range.lowerBound..<dayStart, fitsHour: fits(hour)) + [("rollup_1d", dayStart..<dayEnd)]
             + hoursAndMinutes(dayEnd..<range.upperBound, fitsHour: fits(hour))
@@ -149,13 +143,8 @@ extension CostSummaryQuery {
 
     private static func hoursAndMinutes(_ range: Range<Int64>, fitsHour: Bool) -> [(table: String, range: Range<Int64>)] {
         guard !range.isEmpty else { return [] }
-        let start = ceil(range.lowerBound, hour), end = SQLJobRunner.floor(range.upperBound, hour)
+        let start = TimeBucket.ceil(range.lowerBound, hour), end = TimeBucket.floor(range.upperBound, hour)
         guard fitsHour, start < end else { return [("rollup_1m", range)] }
         return [("rollup_1m", range.lowerBound..<start), ("rollup_1h", start..<end), ("rollup_1m", end..<range.upperBound)]
-    }
-
-    static func ceil(_ time: Int64, _ width: Int64) -> Int64 {
-        let floored = SQLJobRunner.floor(time, width)
-        return floored == time ? time : floored + width
     }
 }

@@ -131,21 +131,22 @@ public struct JobLedger: Sendable {
                 try db.execute(sql: "UPDATE job_runs SET status = 'error', finished_ns = ?, error = ? WHERE id = ?",
                                arguments: [now, "\(error)", id])
             }
-            try db.execute(sql: "DELETE FROM job_runs WHERE job = ? AND id <= ? - ?", arguments: [job, id, Self.keptRuns])
+            try db.execute(sql: """
+                DELETE FROM job_runs WHERE job = :job
+                AND id < (SELECT id FROM job_runs WHERE job = :job ORDER BY id DESC LIMIT 1 OFFSET :kept)
+                """, arguments: ["job": job, "kept": Self.keptRuns - 1])
         }
     }
 
     public func jobs() async throws -> [JobStatus] {
+        // The two tables share no column name, so one row carries the job and its last run.
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT j.*, r.id AS run_id FROM jobs j
+                SELECT j.*, r.* FROM jobs j
                 LEFT JOIN job_runs r ON r.id = (SELECT max(id) FROM job_runs WHERE job = j.name)
                 ORDER BY j.name
                 """).map { row in
-                let runID: Int64? = row["run_id"]
-                let lastRun = try runID.flatMap { id in
-                    try Row.fetchOne(db, sql: "SELECT * FROM job_runs WHERE id = ?", arguments: [id]).map(RunRecord.init)
-                }
+                let lastRun = (row["id"] as Int64?) == nil ? nil : RunRecord(row)
                 return JobStatus(name: row["name"], kind: row["kind"], source: row["source"], schedule: row["schedule"],
                                  outputTable: row["output_table"], watermark: row["watermark_ns"],
                                  runningSince: row["running_since_ns"], lastRun: lastRun)

@@ -46,11 +46,11 @@ public enum JobSchedule: Sendable, Equatable, CustomStringConvertible {
         case .every(let seconds):
             precondition(seconds > 0 && seconds <= Self.maxIntervalSeconds, "every(seconds: \(seconds)) is out of range")
             let interval = seconds * 1_000_000_000
-            let (next, overflow) = (floorDivision(nanoseconds, interval) + 1).multipliedReportingOverflow(by: interval)
+            let (next, overflow) = (TimeBucket.floor(nanoseconds, interval) / interval + 1).multipliedReportingOverflow(by: interval)
             return overflow ? .max : next
         case .cron(let expression):
             // Minutes since the epoch of the first whole minute after `nanoseconds`.
-            let minute = expression.firstMatch(from: floorDivision(nanoseconds, 60_000_000_000) + 1)
+            let minute = expression.firstMatch(from: TimeBucket.floor(nanoseconds, 60_000_000_000) / 60_000_000_000 + 1)
             let (next, overflow) = (minute ?? .max).multipliedReportingOverflow(by: 60_000_000_000)
             return overflow ? .max : next
         }
@@ -123,7 +123,7 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
     /// The first matching minute at or after `minute` (both in minutes since the epoch), nil
     /// when none is within a 400-year cycle, which means never.
     func firstMatch(from minute: Int64) -> Int64? {
-        var day = floorDivision(minute, 1_440)
+        var day = TimeBucket.floor(minute, 1_440) / 1_440
         var minuteOfDay = Int(minute - day * 1_440)
         var date = CivilDate(daysSinceEpoch: day)
         // The first day may be partly over: one more than the cycle.
@@ -256,12 +256,6 @@ struct CivilDate {
         default: 31
         }
     }
-}
-
-/// Division rounding toward negative infinity, for times before the epoch; `divisor` > 0.
-private func floorDivision(_ dividend: Int64, _ divisor: Int64) -> Int64 {
-    let quotient = dividend / divisor
-    return dividend % divisor < 0 ? quotient - 1 : quotient
 }
 
 /// A schedule text that does not parse, with the part at fault.

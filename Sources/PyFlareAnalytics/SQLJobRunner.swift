@@ -43,8 +43,8 @@ struct SQLJobRunner {
         let newPosition = JobLedger.Position(watermark: context.now, input: input)
         guard let range else { return JobOutcome(rows: 0, position: newPosition) }
 
-        let start = Self.floor(range.lowerBound, job.window)
-        let end = Self.floor(range.upperBound - 1, job.window) + job.window
+        let start = TimeBucket.floor(range.lowerBound, job.window)
+        let end = TimeBucket.ceil(range.upperBound, job.window)
         var rows = 0
         var chunkStart = start
         while chunkStart < end {
@@ -118,8 +118,11 @@ struct SQLJobRunner {
         let output = job.output, timeColumn = job.timeColumn, columns = result.columns, rows = result.rows
         try await context.pool.write { db in
             let quoted = columns.map { "\"\($0)\"" }
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS \"\(output)\" (\(quoted.joined(separator: ", ")))")
-            try db.execute(sql: "CREATE INDEX IF NOT EXISTS \"\(output)_by_\(timeColumn)\" ON \"\(output)\" (\"\(timeColumn)\")")
+            // A user job's first run creates its output; the built-in outputs come from the migrations.
+            if try !db.tableExists(output) {
+                try db.execute(sql: "CREATE TABLE \"\(output)\" (\(quoted.joined(separator: ", ")))")
+                try db.execute(sql: "CREATE INDEX \"\(output)_by_\(timeColumn)\" ON \"\(output)\" (\"\(timeColumn)\")")
+            }
             try db.execute(sql: "DELETE FROM \"\(output)\" WHERE \"\(timeColumn)\" >= ? AND \"\(timeColumn)\" < ?",
                            arguments: [window.lowerBound, window.upperBound])
             let insert = try db.makeStatement(sql: """
@@ -130,11 +133,6 @@ struct SQLJobRunner {
             }
         }
         return rows.count
-    }
-
-    static func floor(_ time: Int64, _ window: Int64) -> Int64 {
-        let remainder = time % window
-        return remainder < 0 ? time - remainder - window : time - remainder
     }
 }
 

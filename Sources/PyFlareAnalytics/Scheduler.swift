@@ -2,6 +2,7 @@ import Foundation
 public import GRDB
 public import Logging
 import Metrics
+import PyFlareWire
 public import PyFlareStore
 public import ServiceLifecycle
 import Synchronization
@@ -56,7 +57,7 @@ public final class Scheduler: Service, Sendable {
 
     /// Records the catalog in `jobs` and drops the leases an earlier run of this owner left.
     public func prepare() async throws {
-        try await ledger.register(catalog.jobs, now: Self.now())
+        try await ledger.register(catalog.jobs, now: UnixTime.nowNanoseconds())
         try await ledger.releaseAll(owner: owner)
         for problem in catalog.problems {
             logger.error("a job file cannot be used; the server runs without it", metadata: ["problem": "\(problem)"])
@@ -73,7 +74,7 @@ public final class Scheduler: Service, Sendable {
             let last = try await ledger.lastStarted(job.name)
             due[job.name] = last.map { job.schedule.nextRun(after: $0) } ?? 0
         }
-        try await cancelWhenGracefulShutdown { [due] in await self.loop(due: due) }
+        await cancelWhenGracefulShutdown { [due] in await self.loop(due: due) }
     }
 
     private func loop(due: [String: Int64]) async {
@@ -84,14 +85,14 @@ public final class Scheduler: Service, Sendable {
                 _ = await execute(job, trigger: trigger)
             }
             if settings.enabled {
-                for job in catalog.jobs where due[job.name, default: 0] <= Self.now() {
+                for job in catalog.jobs where due[job.name, default: 0] <= UnixTime.nowNanoseconds() {
                     _ = await execute(job, trigger: .schedule)
-                    due[job.name] = job.schedule.nextRun(after: Self.now())
+                    due[job.name] = job.schedule.nextRun(after: UnixTime.nowNanoseconds())
                 }
             }
             // Short naps, so that a run asked for through the API starts within a moment.
             let wake = settings.enabled ? (due.values.min() ?? .max) : .max
-            try? await Task.sleep(for: .nanoseconds(min(max(wake - Self.now(), 0), 200_000_000)))
+            try? await Task.sleep(for: .nanoseconds(min(max(wake - UnixTime.nowNanoseconds(), 0), 200_000_000)))
         }
     }
 
@@ -107,7 +108,7 @@ public final class Scheduler: Service, Sendable {
     public func execute(_ job: JobDefinition, trigger: JobTrigger) async -> JobLedger.RunRecord? {
         guard running.withLock({ $0.insert(job.name).inserted }) else { return nil }
         defer { _ = running.withLock { $0.remove(job.name) } }
-        let started = Self.now()
+        let started = UnixTime.nowNanoseconds()
         do {
             guard try await ledger.acquire(job.name, owner: owner, now: started, staleAfter: settings.staleLease) else {
                 logger.info("job skipped: another process is running it", metadata: ["job": "\(job.name)"])
@@ -124,7 +125,7 @@ public final class Scheduler: Service, Sendable {
             } catch {
                 outcome = .failure(error)
             }
-            let finished = Self.now()
+            let finished = UnixTime.nowNanoseconds()
             try await ledger.finishRun(runID, job: job.name, now: finished, outcome: outcome)
             try await ledger.release(job.name, owner: owner)
             record(job.name, outcome: outcome, seconds: Double(finished - started) / 1e9)
@@ -147,9 +148,5 @@ public final class Scheduler: Service, Sendable {
             Counter(label: "pyflare_job_runs_total", dimensions: [("job", name), ("outcome", "error")]).increment()
             logger.error("job failed", metadata: ["job": "\(name)", "error": "\(error)"])
         }
-    }
-
-    static func now() -> Int64 {
-        Int64(Date().timeIntervalSince1970 * 1e9)
     }
 }

@@ -6,23 +6,20 @@ public import PyFlareWire
 /// `pyflare.*`). Span attributes win over resource attributes; original attributes
 /// are left untouched.
 public struct SpanNormalizer: Sendable {
-    private let fixedPricing: PricingTable?
-    private let livePricing: LivePricing?
+    private let prices: LivePricing
     private let matcher = AttributeKeyMatcher()
 
     public init(pricing: PricingTable = .builtIn()) {
-        fixedPricing = pricing
-        livePricing = nil
+        prices = LivePricing(builtIn: pricing)
     }
 
     /// Prices from `pricing` as it is when each batch arrives.
     public init(pricing: LivePricing) {
-        fixedPricing = nil
-        livePricing = pricing
+        prices = pricing
     }
 
     /// The prices the next batch is normalized with.
-    public var pricing: PricingTable { fixedPricing ?? livePricing!.table }
+    public var pricing: PricingTable { prices.table }
 
     /// The best value found so far for each column: its precedence rank and raw value.
     struct Found {

@@ -1,14 +1,15 @@
 import Foundation
+public import GRDB
 public import Logging
 import Hummingbird
 import NIOCore
 import Prometheus
-import PyFlareAnalytics
+public import PyFlareAnalytics
 import PyFlareAPI
 import PyFlareGRPC
 import PyFlareIngest
 import PyFlareModel
-import PyFlareStore
+public import PyFlareStore
 import ServiceLifecycle
 import UnixSignals
 
@@ -123,17 +124,21 @@ public struct PyFlareServer: Sendable {
 
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
     func makeScheduler(store: SpanStore) async -> Scheduler {
-        var settings = configuration.scheduler
-        if let directory = settings.queriesDirectory, !directory.hasPrefix("/") {
-            settings.queriesDirectory = configuration.dataDirectory + "/" + directory
-        }
-        let engine = store.sqlEngine(limits: settings.jobLimits)
         let notifier = configuration.budgetWebhookURL.map {
             WebhookNotifier(url: $0, attempts: configuration.budgetWebhookAttempts, logger: logger.with(label: "pyflare.budgets"))
         }
+        return await Self.scheduler(configuration: configuration, pool: store.indexPool,
+                                    engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits),
+                                    notifier: notifier, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+    }
+
+    /// The jobs of `configuration` (built-in, its queries directory, budgets) on a data
+    /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
+    public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
+                                 notifier: WebhookNotifier?, owner: String, logger: Logger) async -> Scheduler {
+        let settings = configuration.schedulerSettings
         let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: [BudgetJob(notifier: notifier)], engine: engine)
-        return Scheduler(catalog: catalog, pool: store.indexPool, engine: engine, settings: settings,
-                         logger: logger.with(label: "pyflare.scheduler"))
+        return Scheduler(catalog: catalog, pool: pool, engine: engine, settings: settings, owner: owner, logger: logger)
     }
 
     func makeSink(pricing: PricingTable) async throws -> any SpanSink & RecordSink {

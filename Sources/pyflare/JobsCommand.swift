@@ -24,12 +24,7 @@ struct Jobs: AsyncParsableCommand {
         func load() throws -> PyFlareConfiguration {
             var flags: [(key: String, value: String)] = []
             if let dataDir { flags.append(("data_dir", dataDir)) }
-            do {
-                return try ConfigurationLoader().load(path: config, environment: ProcessInfo.processInfo.environment, flags: flags)
-            } catch {
-                FileHandle.standardError.write(Data("pyflare jobs: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            return try loadConfiguration(path: config, flags: flags, command: "pyflare jobs")
         }
     }
 
@@ -39,18 +34,14 @@ struct Jobs: AsyncParsableCommand {
             FileHandle.standardError.write(Data("pyflare jobs: \(configuration.dataDirectory) holds no PyFlare index (index.db)\n".utf8))
             throw ExitCode(2)
         }
-        var settings = configuration.scheduler
-        if let directory = settings.queriesDirectory, !directory.hasPrefix("/") {
-            settings.queriesDirectory = configuration.dataDirectory + "/" + directory
-        }
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
-        let engine = try SQLEngine.offline(dataDirectory: configuration.dataDirectory, pricing: pricing, limits: settings.jobLimits)
+        let engine = try SQLEngine.offline(dataDirectory: configuration.dataDirectory, pricing: pricing,
+                                           limits: configuration.schedulerSettings.jobLimits)
         let pool = try SpanStore.openIndex(dataDirectory: configuration.dataDirectory)
         var logger = Logger(label: "pyflare.jobs")
         logger.logLevel = .warning
-        let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: [BudgetJob(notifier: nil)], engine: engine)
-        return Scheduler(catalog: catalog, pool: pool, engine: engine, settings: settings,
-                         owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
+        return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine, notifier: nil,
+                                             owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
     }
 
     struct List: AsyncParsableCommand {
@@ -66,9 +57,9 @@ struct Jobs: AsyncParsableCommand {
                 let run = status?.lastRun
                 rows.append([
                     job.name, job.kind, job.schedule.description, job.outputTable ?? "",
-                    run.map { Jobs.time($0.started) } ?? "never", run?.status ?? "",
+                    run.map { RFC3339.string(signed: $0.started) } ?? "never", run?.status ?? "",
                     run.flatMap { run in run.finished.map { String(($0 - run.started) / 1_000_000) } } ?? "",
-                    run?.rows.map(String.init) ?? "", status?.watermark.map(Jobs.time) ?? "", run?.error ?? "",
+                    run?.rows.map(String.init) ?? "", status?.watermark.map { RFC3339.string(signed: $0) } ?? "", run?.error ?? "",
                 ])
             }
             var text = SQLResult(columns: rows[0], rows: rows.dropFirst().map { $0.map(SQLValue.text) },
@@ -102,12 +93,8 @@ struct Jobs: AsyncParsableCommand {
                 throw ExitCode(1)
             }
             var line = "\(name): ok, \(run.rows ?? 0) rows in \(milliseconds) ms"
-            if let start = run.windowStart, let end = run.windowEnd { line += ", window \(Jobs.time(start)) – \(Jobs.time(end))" }
+            if let start = run.windowStart, let end = run.windowEnd { line += ", window \(RFC3339.string(signed: start)) – \(RFC3339.string(signed: end))" }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
-    }
-
-    static func time(_ nanoseconds: Int64) -> String {
-        RFC3339.string(UInt64(max(0, nanoseconds)))
     }
 }

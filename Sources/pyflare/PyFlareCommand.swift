@@ -17,6 +17,17 @@ struct PyFlareCommand: AsyncParsableCommand {
         defaultSubcommand: Serve.self)
 }
 
+/// The configuration from `path`, the environment and `flags`; a problem is printed
+/// after `command` and exits with status 2.
+func loadConfiguration(path: String?, flags: [(key: String, value: String)], command: String) throws -> PyFlareConfiguration {
+    do {
+        return try ConfigurationLoader().load(path: path, environment: ProcessInfo.processInfo.environment, flags: flags)
+    } catch {
+        FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Receive OTLP telemetry and serve the API.",
@@ -55,13 +66,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration: PyFlareConfiguration
-        do {
-            configuration = try ConfigurationLoader().load(path: config, environment: ProcessInfo.processInfo.environment, flags: flagOverrides)
-        } catch {
-            FileHandle.standardError.write(Data("pyflare: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(path: config, flags: flagOverrides, command: "pyflare")
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -116,13 +121,7 @@ struct SQL: AsyncParsableCommand {
         if let dataDir { flags.append(("data_dir", dataDir)) }
         if let timeoutMs { flags.append(("sql.timeout_ms", String(timeoutMs))) }
         if let maxRows { flags.append(("sql.max_rows", String(maxRows))) }
-        let configuration: PyFlareConfiguration
-        do {
-            configuration = try ConfigurationLoader().load(path: config, environment: ProcessInfo.processInfo.environment, flags: flags)
-        } catch {
-            FileHandle.standardError.write(Data("pyflare sql: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(path: config, flags: flags, command: "pyflare sql")
         let values: [SQLValue] = parameters.map { text in
             if text == "null" { return .null }
             if let integer = Int64(text) { return .integer(integer) }

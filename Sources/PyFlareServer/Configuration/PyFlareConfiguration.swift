@@ -39,6 +39,15 @@ public struct PyFlareConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// ``scheduler`` with a relative `queries_dir` taken under the data directory.
+    public var schedulerSettings: SchedulerSettings {
+        var settings = scheduler
+        if let directory = settings.queriesDirectory, !directory.hasPrefix("/") {
+            settings.queriesDirectory = dataDirectory + "/" + directory
+        }
+        return settings
+    }
+
     public struct Listener: Sendable, Equatable {
         public var host: String
         public var port: Int

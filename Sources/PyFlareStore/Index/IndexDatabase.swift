@@ -39,7 +39,7 @@ final class IndexDatabase: Sendable {
     }
 
     static func nowNanoseconds() -> Int64 {
-        Int64(Date().timeIntervalSince1970 * 1e9)
+        UnixTime.nowNanoseconds()
     }
 
     /// Separates the members of a set stored as text (`traces.services`, `traces.models`):

@@ -34,7 +34,7 @@ enum SQLFunctions {
             SQLiteResult.text(context, RFC3339.string(UInt64(nanoseconds)))
         }, nil, nil, nil)
         sqlite3_create_function_v2(db, "now_ns", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, nil, { context, _, _ in
-            sqlite3_result_int64(context, Int64(Date().timeIntervalSince1970 * 1e9))
+            sqlite3_result_int64(context, UnixTime.nowNanoseconds())
         }, nil, nil, nil)
         sqlite3_create_function_v2(db, "latency_sketch", 1, deterministic, nil, nil, { context, _, arguments in
             SQLFunctions.addValue(context, arguments![0])
