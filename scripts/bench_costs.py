@@ -42,8 +42,8 @@ def free_port() -> int:
 def fill(db_path: Path, groups: int, days: int, end: int) -> int:
     db = sqlite3.connect(db_path)
     rng = random.Random(1)
-    combos = [(f"svc-{i % 4}", f"model-{i % 8}", f"prov-{i % 3}", "chat", ("prod", "staging")[i % 2],
-               f"feature-{i % 6}", ("ok", "error")[i % 7 == 0]) for i in range(groups)]
+    combos = [(f"svc-{i % 4}", f"model-{i % 8}", f"prov-{i % 3}", f"op-{i % 12}", ("prod", "staging")[i % 2],
+               f"feature-{i % 6}", ("ok", "error")[i // 24 % 2]) for i in range(groups)]
     sketch = bytes([1, 0, 0, 0, 0, 0])
     rows = 0
     for table, width in [("rollup_1m", MINUTE), ("rollup_1h", HOUR), ("rollup_1d", DAY)]:

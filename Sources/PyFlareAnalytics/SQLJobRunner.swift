@@ -69,11 +69,15 @@ struct SQLJobRunner {
         switch job.input {
         case .records(let kind):
             // The unsealed snapshot first: what it misses was sealed since, so the catalog has it.
-            if let unsealed = try await context.engine.unsealedTimeRange(of: kind) {
-                include(unsealed.lowerBound, unsealed.upperBound + 1)
-            }
+            let unsealed = try await context.engine.unsealedTimeRanges(of: kind)
             let firstRun = position.watermark == nil
             (input, lower, upper) = try await context.pool.read { [lower, upper] db in
+                let sealed = try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = 'sealed_wal_sequence'") ?? 0
+                var lower = lower, upper = upper
+                for record in unsealed where record.sequence > UInt64(max(0, sealed)) {
+                    lower = min(lower, record.times.lowerBound)
+                    upper = max(upper, record.times.upperBound + 1)
+                }
                 let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM segments") ?? 0
                 let row = try Row.fetchOne(db, sql: """
                     SELECT min(min_time_ns) AS low, max(max_time_ns) AS high FROM segments

@@ -102,27 +102,28 @@ public final class SQLEngine: Sendable {
         }
     }
 
-    /// The earliest and latest time of the acknowledged, not yet sealed records of `kind`
-    /// (span start, log or metric point time); nil when there are none.
-    public func unsealedTimeRange(of kind: SegmentKind) async throws(SQLError) -> ClosedRange<Int64>? {
-        let entries = try unsealed()
-        var lower = Int64.max, upper = Int64.min
-        func include(_ times: some Sequence<UInt64>) {
-            for time in times {
-                let clamped = Int64(clamping: time)
-                lower = min(lower, clamped)
-                upper = max(upper, clamped)
+    /// The earliest and latest time (span start, log or metric point time) of each
+    /// acknowledged record of `kind` not known to be sealed, with its WAL sequence. Offline,
+    /// the WAL files may still hold sealed records: drop those at or below the index's sealed
+    /// position, read after this call.
+    public func unsealedTimeRanges(of kind: SegmentKind) async throws(SQLError) -> [(sequence: UInt64, times: ClosedRange<Int64>)] {
+        try unsealed().compactMap { entry in
+            var lower = Int64.max, upper = Int64.min
+            func include(_ times: some Sequence<UInt64>) {
+                for time in times {
+                    let clamped = Int64(clamping: time)
+                    lower = min(lower, clamped)
+                    upper = max(upper, clamped)
+                }
             }
-        }
-        for entry in entries {
             switch (kind, entry.item) {
             case (.spans, _): for batch in entry.item.spanBatches { include(batch.spans.startTimes) }
             case (.logs, .logs(let batch)): include(batch.times)
             case (.metricPoints, .metrics(let batch)): include(batch.times)
             default: break
             }
+            return lower <= upper ? (entry.sequence, lower...upper) : nil
         }
-        return lower <= upper ? lower...upper : nil
     }
 
     private func checkOut() throws(SQLError) -> SQLConnection {
