@@ -10,6 +10,7 @@ let migrationFiles = [
     "0001_initial.sql",
     "0002_logs_and_metrics.sql",
     "0003_analytics.sql",
+    "0004_cost_by_dimension.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -18,6 +19,8 @@ let builtInQueryFiles = [
     "rollup_1h.sql",
     "rollup_1d.sql",
     "cost_attribution_1h.sql",
+    "cost_by_dimension_1h.sql",
+    "cost_by_dimension_1d.sql",
 ]
 
 // One set of settings for every target.
@@ -109,6 +112,7 @@ let package = Package(
         .target(name: "PyFlareAnalytics", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareQueries",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

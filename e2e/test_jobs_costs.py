@@ -9,6 +9,7 @@ import calendar
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import threading
 import time
@@ -35,8 +36,9 @@ MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-3-5-sonnet-2
 USERS = ["alice", "bob", "carol"]
 FEATURES = ["chat", "search", "summarize"]
 SERVICES = ["web", "worker"]
+TEAMS = {"web": "growth", "worker": "platform"}  # the resource attribute pyflare.team of each service
 ENVIRONMENTS = ["prod", "staging"]
-JOBS = ["rollup_1m", "rollup_1h", "rollup_1d", "cost_attribution_1h"]
+JOBS = ["rollup_1m", "rollup_1h", "rollup_1d", "cost_attribution_1h", "cost_by_dimension_1h", "cost_by_dimension_1d"]
 
 JOB_CONFIG = merge_config(STORE_CONFIG, {"scheduler": {"enabled": False}, "segments": {"max_age_ms": 500}})
 
@@ -74,9 +76,10 @@ def workload(seed: int, count: int, start_ns: int, step_ns: int) -> list[dict]:
     spans = []
     for i in range(count):
         model, provider = rng.choice(MODELS)
+        service = rng.choice(SERVICES)
         spans.append({
             "model": model, "provider": provider, "user": rng.choice(USERS), "feature": rng.choice(FEATURES),
-            "service": rng.choice(SERVICES), "environment": rng.choice(ENVIRONMENTS),
+            "service": service, "team": TEAMS[service], "environment": rng.choice(ENVIRONMENTS),
             "input": rng.randint(50, 4000), "output": rng.randint(5, 900), "cached": rng.choice([0, 0, 32, 512]),
             "reasoning": rng.choice([0, 0, 64]), "error": rng.random() < 0.1,
             "start": start_ns + i * step_ns, "duration": rng.randint(1, 3000) * 1_000_000,
@@ -88,7 +91,7 @@ def send(srv, spans: list[dict]) -> None:
     """One TracerProvider per service (service.name is a resource attribute); a plain parent span
     without a model in each trace, so that only LLM calls are counted as requests."""
     for service in sorted({s["service"] for s in spans}):
-        provider = TracerProvider(resource=Resource.create({"service.name": service}))
+        provider = TracerProvider(resource=Resource.create({"service.name": service, "pyflare.team": TEAMS[service]}))
         provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=srv.traces_url)))
         tracer = provider.get_tracer("pyflare.e2e.jobs")
         for s in (s for s in spans if s["service"] == service):
@@ -159,7 +162,7 @@ def figures(group: dict) -> dict:
 
 def check_summary(srv, spans: list[dict], since: int, until: int) -> None:
     for group_by, key in [("model", "model"), ("provider", "provider"), ("service", "service"), ("user", "user"),
-                          ("feature", "feature"), ("environment", "environment")]:
+                          ("feature", "feature"), ("environment", "environment"), ("team", "team")]:
         body = summary(srv, group_by=group_by, since=since, until=until)
         assert body["currency"] == "USD" and body["materialized_at"] and body["pricing_version"]
         got = {g["key"]: figures(g) for g in body["groups"]}
@@ -172,12 +175,13 @@ def check_summary(srv, spans: list[dict], since: int, until: int) -> None:
 
 def test_cost_summary_equals_what_was_sent(start_server):
     srv = start_server(JOB_CONFIG, name="costs")
-    # 600 calls over the last 10 hours, 1 minute apart, ending on a minute boundary
+    # 600 calls over 50 hours, 5 minutes apart, ending on an hour boundary: at least one whole
+    # UTC day, so summaries read the daily table too
     end = (time.time_ns() // HOUR) * HOUR - 2 * HOUR
-    spans = workload(seed=11, count=600, start_ns=end - 600 * MINUTE, step_ns=MINUTE)
+    spans = workload(seed=11, count=600, start_ns=end - 600 * 5 * MINUTE, step_ns=5 * MINUTE)
     send(srv, spans)
     run_all(srv)
-    since, until = end - 600 * MINUTE, end
+    since, until = end - 600 * 5 * MINUTE, end
     check_summary(srv, spans, since, until)
     unpriced = summary(srv, group_by="model", since=since, until=until)["groups"]
     [inhouse] = [g for g in unpriced if g["key"] == "in-house-llm-7b"]
@@ -191,7 +195,30 @@ def test_cost_summary_equals_what_was_sent(start_server):
         assert [(b["start"], figures(b)) for b in g["series"]] == \
             [(iso(h), by_hour[h]) for h in sorted(by_hour)]
 
-    # a part of the range: minutes at the edges, whole hours in the middle
+    # the costliest groups one by one, the rest summed as `other`, series included
+    full = summary(srv, group_by="user", since=since, until=until, interval="1h")
+    top = summary(srv, group_by="user", since=since, until=until, interval="1h", limit=1)
+    assert full["group_count"] == top["group_count"] == len(USERS) and full["other"] is None
+    assert top["groups"] == full["groups"][:1] and top["total"] == full["total"]
+    rest = full["groups"][1:]
+    assert figures(top["other"]) == {k: sum(g[k] for g in rest) for k in figures(top["other"])}
+    by_start: dict = {}
+    for g in rest:
+        for b in g["series"]:
+            by_start[b["start"]] = by_start.get(b["start"], 0) + b["cost_micros"]
+    assert [(b["start"], b["cost_micros"]) for b in top["other"]["series"]] == sorted(by_start.items())
+    r = requests.get(f"{srv.api_base}/api/v1/costs/summary", params={"limit": 0}, timeout=10)
+    assert r.status_code == 400
+
+    # a series per day, for user (from the attribution) and service (from the rollups)
+    for group_by in ("user", "service"):
+        body = summary(srv, group_by=group_by, since=since, until=until, interval="1d")
+        for g in body["groups"]:
+            mine = [s for s in spans if s[group_by] == g["key"]]
+            by_day = expected_groups([dict(s, day=s["start"] // (24 * HOUR) * 24 * HOUR) for s in mine], "day")
+            assert [(b["start"], figures(b)) for b in g["series"]] == [(iso(d), by_day[d]) for d in sorted(by_day)]
+
+    # a part of the range: minutes at the edges, whole hours and days in the middle
     lo, hi = since + 37 * MINUTE, until - 83 * MINUTE
     body = summary(srv, group_by="feature", since=lo, until=hi)
     assert body["since"] == iso(lo // HOUR * HOUR)
@@ -222,7 +249,7 @@ def test_cost_summary_equals_what_was_sent(start_server):
 
 def dump_outputs(srv) -> dict:
     tables = {}
-    for table in ["rollup_1m", "rollup_1h", "rollup_1d", "cost_attribution_1h"]:
+    for table in ["rollup_1m", "rollup_1h", "rollup_1d", "cost_attribution_1h", "cost_by_dimension_1h", "cost_by_dimension_1d"]:
         r = requests.post(f"{srv.api_base}/api/v1/sql", json={"sql": f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"},
                           timeout=30)
         assert r.status_code == 200, r.text
@@ -343,7 +370,7 @@ def test_budget_alerts_fire_once_per_threshold(start_server):
         upto = spend_to(target) if target < 1.05 else len(calls)
         send(srv, calls[sent:upto])
         sent = upto
-        run_all(srv, ["rollup_1m", "rollup_1h", "cost_attribution_1h", "budgets"])
+        run_all(srv, ["rollup_1m", "rollup_1h", "cost_attribution_1h", "cost_by_dimension_1h", "budgets"])
         alerts = requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]
         assert [a["threshold"] for a in alerts] == fired
     run_all(srv, ["budgets"])  # nothing new: no alert twice
@@ -389,7 +416,7 @@ def test_jobs_api_user_queries_and_command(start_server, tmp_path):
 
     body = requests.get(f"{srv.api_base}/api/v1/jobs", timeout=10).json()
     names = [j["name"] for j in body["jobs"]]
-    assert names[:4] == JOBS and "errors_per_hour" in names and "budgets" in names and "broken" not in names
+    assert names[:len(JOBS)] == JOBS and "errors_per_hour" in names and "budgets" in names and "broken" not in names
     problems = {Path(p["file"]).name: p for p in body["problems"]}
     assert problems["broken.sql"]["line"] == 6 and "syntax error" in problems["broken.sql"]["message"]
     assert problems["missing_table.sql"]["line"] == 4 and "nowhere_table" in problems["missing_table.sql"]["message"]
@@ -426,6 +453,21 @@ def test_jobs_api_user_queries_and_command(start_server, tmp_path):
     out = subprocess.run([str(srv.binary), "jobs", "run", "nope", "--data-dir", str(srv.data_dir)],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 2 and "no job named nope" in out.stderr
+
+    # a job added later over another job's output sees all of it, however much run history was pruned
+    index = sqlite3.connect(srv.data_dir / "index.db")
+    with index:
+        index.execute("DELETE FROM job_runs WHERE job = 'rollup_1m'")
+    (queries / "requests_per_hour.sql").write_text(
+        "-- schedule: every 1m\n-- output: requests_per_hour\n-- window: 1h\n-- source: rollup_1m\n"
+        "SELECT bucket_ns - bucket_ns % :window_ns AS bucket_ns, sum(requests) AS requests FROM rollup_1m\n"
+        "WHERE bucket_ns >= :window_start_ns AND bucket_ns < :window_end_ns GROUP BY 1\n")
+    out = subprocess.run([str(srv.binary), "jobs", "run", "requests_per_hour", "--data-dir", str(srv.data_dir)],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert index.execute("SELECT sum(requests) FROM requests_per_hour").fetchone()[0] == \
+        index.execute("SELECT sum(requests) FROM rollup_1m").fetchone()[0] == 2 * len(spans)
+    index.close()
 
 
 def test_prices_set_through_the_api_price_later_spans_and_survive_a_restart(start_server):

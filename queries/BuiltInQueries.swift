@@ -19,5 +19,7 @@ public struct BuiltInQuery: Sendable {
         BuiltInQuery("rollup_1h.sql", PackageResources.rollup_1h_sql),
         BuiltInQuery("rollup_1d.sql", PackageResources.rollup_1d_sql),
         BuiltInQuery("cost_attribution_1h.sql", PackageResources.cost_attribution_1h_sql),
+        BuiltInQuery("cost_by_dimension_1h.sql", PackageResources.cost_by_dimension_1h_sql),
+        BuiltInQuery("cost_by_dimension_1d.sql", PackageResources.cost_by_dimension_1d_sql),
     ]
 }

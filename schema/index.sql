@@ -11,6 +11,10 @@
 
 CREATE INDEX cost_attribution_by_user ON cost_attribution_1h (user_id, bucket_ns);
 
+CREATE INDEX cost_by_dimension_1d_by_bucket ON cost_by_dimension_1d (bucket_ns);
+
+CREATE INDEX cost_by_dimension_1h_by_bucket ON cost_by_dimension_1h (bucket_ns);
+
 CREATE INDEX job_runs_by_job ON job_runs (job, id);
 
 CREATE INDEX segments_by_kind_time ON segments (kind, min_time_ns, max_time_ns);
@@ -57,6 +61,34 @@ CREATE TABLE cost_attribution_1h (
     cost_micros         INTEGER NOT NULL,
     unpriced_requests   INTEGER NOT NULL,
     PRIMARY KEY (bucket_ns, user_id, feature, team)
+) WITHOUT ROWID;
+
+CREATE TABLE cost_by_dimension_1d (
+    bucket_ns           INTEGER NOT NULL,
+    dimension           TEXT    NOT NULL,
+    key                 TEXT    NOT NULL,
+    requests            INTEGER NOT NULL,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    cached_tokens       INTEGER NOT NULL,
+    reasoning_tokens    INTEGER NOT NULL,
+    cost_micros         INTEGER NOT NULL,
+    unpriced_requests   INTEGER NOT NULL,
+    PRIMARY KEY (dimension, bucket_ns, key)
+) WITHOUT ROWID;
+
+CREATE TABLE cost_by_dimension_1h (
+    bucket_ns           INTEGER NOT NULL,
+    dimension           TEXT    NOT NULL,
+    key                 TEXT    NOT NULL,
+    requests            INTEGER NOT NULL,
+    input_tokens        INTEGER NOT NULL,
+    output_tokens       INTEGER NOT NULL,
+    cached_tokens       INTEGER NOT NULL,
+    reasoning_tokens    INTEGER NOT NULL,
+    cost_micros         INTEGER NOT NULL,
+    unpriced_requests   INTEGER NOT NULL,
+    PRIMARY KEY (dimension, bucket_ns, key)
 ) WITHOUT ROWID;
 
 CREATE TABLE job_runs (

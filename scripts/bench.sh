@@ -171,7 +171,7 @@ echo "== scheduled jobs: one cycle over JOB_SPANS spans (an hour at 1,000 spans/
     kill -TERM "$PID"; wait "$PID" || true   # seals the rest
     read -r spans bytes < <(stored_bytes "$data")
     cycle=0
-    for job in rollup_1m rollup_1h rollup_1d cost_attribution_1h budgets; do
+    for job in rollup_1m rollup_1h rollup_1d cost_attribution_1h cost_by_dimension_1h cost_by_dimension_1d budgets; do
         line=$(/usr/bin/time -f "%e %M" -o "$OUT/jobs-time.txt" "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data")
         read -r seconds kilobytes < "$OUT/jobs-time.txt"
         echo "| \`pyflare jobs run $job\` over $spans spans (first run: everything) | ${line#*: }; ${seconds} s wall, $((kilobytes / 1024)) MB peak RSS |"

@@ -2,8 +2,8 @@
 """Cost-summary latency from the materialized tables, whatever the raw volume.
 
 Fills a data directory's index with 30 days of rollups (minute, hour and day tables, GROUPS
-dimension combinations per bucket) and cost attribution rows, as the scheduled jobs would have
-written them, starts the server on it, and times GET /api/v1/costs/summary for each group_by
+dimension combinations per bucket), cost attribution rows (GROUPS users per hour) and the cost
+by dimension computed from them by the jobs' own statements, starts the server on it, and times GET /api/v1/costs/summary for each group_by
 over the 30 days (with and without an hourly series) and over ragged ranges. Prints one
 markdown row per query shape with p50/p99 in milliseconds.
 
@@ -64,6 +64,13 @@ def fill(db_path: Path, groups: int, days: int, end: int) -> int:
             batch.append((bucket, f"user-{user}", f"feature-{user % 6}", f"team-{user % 3}", 10, 9000, 2000, 500, 0, 15000, 0))
     db.executemany("INSERT INTO cost_attribution_1h VALUES (?,?,?,?,?,?,?,?,?,?,?)", batch)
     rows += len(batch)
+    # The cost by dimension, from the tables above, by the jobs' own statements.
+    queries = Path(__file__).resolve().parent.parent / "queries"
+    for table, width in [("cost_by_dimension_1h", HOUR), ("cost_by_dimension_1d", DAY)]:
+        statement = (queries / f"{table}.sql").read_text()
+        db.execute(f"INSERT INTO {table} {statement}",
+                   {"window_start_ns": end - days * DAY, "window_end_ns": end, "window_ns": width})
+        rows += db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     db.commit()
     db.close()
     return rows
@@ -115,6 +122,9 @@ def main() -> int:
                 ("30 days by model, daily series", {"group_by": "model", "since": since, "until": end, "interval": "1d"}),
                 ("30 days by service, hourly series", {"group_by": "service", "since": since, "until": end, "interval": "1h"}),
                 ("30 days by user", {"group_by": "user", "since": since, "until": end}),
+                ("30 days by team, daily series", {"group_by": "team", "since": since, "until": end, "interval": "1d"}),
+                ("30 days by user, hourly series, top 10", {"group_by": "user", "since": since, "until": end, "interval": "1h", "limit": 10}),
+                ("30 days by user, hourly series, all 48", {"group_by": "user", "since": since, "until": end, "interval": "1h"}),
                 ("29.9 days by provider (ragged edges)", {"group_by": "provider", "since": since + 37 * MINUTE, "until": end - 83 * MINUTE}),
             ]
             session = requests.Session()

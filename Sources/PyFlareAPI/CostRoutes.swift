@@ -71,10 +71,12 @@ public struct CostRoutes: Sendable {
         let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds()
         let start = since.map { Int64(clamping: $0) } ?? end - 86_400_000_000_000
         guard start < end else { throw APIError.invalid("since", "must be before until") }
-        let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval)
+        let limit: Int? = parameters.text("limit") == nil ? nil : try parameters.limit(default: 0, maximum: 10_000)
+        let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval, limit: limit)
         let summary = try await query.run(pool)
 
-        var json = JSONWriter(capacity: 256 * summary.groups.count + 256)
+        let points = summary.groups.reduce(summary.groups.count) { $0 + $1.series.count }
+        var json = JSONWriter(capacity: 256 * points + 256)
         json.raw(#"{"materialized_at":"#)
         json.time(summary.materializedAt)
         json.raw(#","currency":"USD","pricing_version":"#)
@@ -93,22 +95,36 @@ public struct CostRoutes: Sendable {
             json.raw(#"{"key":"#)
             json.string(group.key)
             json.byte(UInt8(ascii: ","))
-            Self.figures(group.figures, into: &json)
-            json.raw(#","series":["#)
-            for (position, bucket) in group.series.enumerated() {
-                if position > 0 { json.byte(UInt8(ascii: ",")) }
-                json.raw(#"{"start":"#)
-                json.time(bucket.start)
-                json.byte(UInt8(ascii: ","))
-                Self.figures(bucket.figures, into: &json)
-                json.byte(UInt8(ascii: "}"))
-            }
-            json.raw("]}")
+            Self.group(group, into: &json)
         }
-        json.raw(#"],"total":{"#)
+        json.raw(#"],"group_count":"#)
+        json.int(Int64(summary.groupCount))
+        json.raw(#","other":"#)
+        if let other = summary.other {
+            json.byte(UInt8(ascii: "{"))
+            Self.group(other, into: &json)
+        } else {
+            json.null()
+        }
+        json.raw(#","total":{"#)
         Self.figures(summary.total, into: &json)
         json.raw("}}")
         return .json(json)
+    }
+
+    /// A group's figures and series, and its closing brace.
+    static func group(_ group: CostSummary.Group, into json: inout JSONWriter) {
+        Self.figures(group.figures, into: &json)
+        json.raw(#","series":["#)
+        for (position, bucket) in group.series.enumerated() {
+            if position > 0 { json.byte(UInt8(ascii: ",")) }
+            json.raw(#"{"start":"#)
+            json.time(bucket.start)
+            json.byte(UInt8(ascii: ","))
+            Self.figures(bucket.figures, into: &json)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw("]}")
     }
 
     /// The members of one group, bucket or total (without braces).

@@ -104,7 +104,7 @@ public struct TraceRoutes: Sendable {
         json.raw(#","start_time_unix_nano":"#)
         json.uint(row.startTime)
         json.raw(#","start_time":"#)
-        json.string(RFC3339.string(row.startTime))
+        json.rfc3339(row.startTime)
         json.raw(#","end_time_unix_nano":"#)
         json.uint(row.endTime)
         json.raw(#","duration_ms":"#)

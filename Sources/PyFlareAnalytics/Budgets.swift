@@ -157,7 +157,7 @@ public struct BudgetBook: Sendable {
     public func statuses(_ budgets: [Budget], now: Int64) async throws -> [BudgetStatus] {
         try await pool.read { db in
             let materializedAt = try Int64.fetchOne(db, sql: """
-                SELECT max(finished_ns) FROM job_runs WHERE job IN ('rollup_1h', 'cost_attribution_1h') AND status = 'ok'
+                SELECT max(finished_ns) FROM job_runs WHERE job = 'cost_by_dimension_1h' AND status = 'ok'
                 """)
             return try budgets.map { budget in
                 let period = budget.period.bounds(containing: now)
@@ -167,22 +167,17 @@ public struct BudgetBook: Sendable {
         }
     }
 
-    /// Cost of the LLM calls a budget covers within `period`, from the hourly outputs (the
-    /// current hour included: the jobs keep it up to date).
+    /// Cost of the LLM calls a budget covers within `period`, from the hourly cost by
+    /// dimension (the current hour included: the jobs keep it up to date).
     static func spent(_ budget: Budget, in period: Range<Int64>, _ db: Database) throws -> Int64 {
-        let (table, condition): (String, String?) = switch budget.dimension {
-        case .global: ("rollup_1h", nil)
-        case .model: ("rollup_1h", "model = :value")
-        case .environment: ("rollup_1h", "environment = :value")
-        case .user: ("cost_attribution_1h", "user_id = :value")
-        case .feature: ("cost_attribution_1h", "feature = :value")
-        case .team: ("cost_attribution_1h", "team = :value")
-        }
-        var conditions = ["bucket_ns >= :start", "bucket_ns < :end"]
-        if table == "rollup_1h" { conditions.append("model != ''") }
-        if let condition { conditions.append(condition) }
-        let sql = "SELECT coalesce(sum(cost_micros), 0) FROM \(table) WHERE \(conditions.joined(separator: " AND "))"
-        return try Int64.fetchOne(db, sql: sql, arguments: ["start": period.lowerBound, "end": period.upperBound, "value": budget.value ?? ""]) ?? 0
+        // Every call has exactly one model (possibly ''), so the global spend is the sum over models.
+        let (dimension, key) = budget.dimension == .global ? ("model", nil) : (budget.dimension.rawValue, budget.value ?? "")
+        var arguments: StatementArguments = [dimension, period.lowerBound, period.upperBound]
+        if let key { arguments += [key] }
+        return try Int64.fetchOne(db, sql: """
+            SELECT coalesce(sum(cost_micros), 0) FROM cost_by_dimension_1h
+            WHERE dimension = ? AND bucket_ns >= ? AND bucket_ns < ?\(key == nil ? "" : " AND key = ?")
+            """, arguments: arguments) ?? 0
     }
 
     /// Records an alert for every threshold `status` has reached in its period, once; returns

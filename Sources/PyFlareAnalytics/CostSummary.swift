@@ -1,15 +1,30 @@
 import Foundation
 public import GRDB
+import GRDBSQLite
 
 /// Tokens and cost of LLM calls (spans with a model) grouped by one dimension, read from the
-/// materialized tables only: the rollups for model, provider, service and environment, the
-/// cost attribution table for user and feature.
+/// materialized tables only: whole days and hours from the cost by dimension, the minutes at
+/// the edges of a range from the minute rollups. User, feature and team come from the hourly
+/// cost attribution, so their ranges are whole hours.
 public struct CostSummaryQuery: Sendable {
+    /// A dimension; its raw value names it in `cost_by_dimension_*`.
     public enum GroupBy: String, Sendable, CaseIterable {
-        case model, provider, service, user, feature, environment
+        case model, provider, service, environment, user, feature, team
 
-        var column: String { self == .user ? "user_id" : rawValue }
-        var fromAttribution: Bool { self == .user || self == .feature }
+        var fromAttribution: Bool { self == .user || self == .feature || self == .team }
+    }
+
+    /// The tables a summary reads, finest first.
+    enum Resolution: Comparable {
+        case minute, hour, day
+
+        var width: Int64 {
+            switch self {
+            case .minute: CostSummaryQuery.minute
+            case .hour: CostSummaryQuery.hour
+            case .day: CostSummaryQuery.day
+            }
+        }
     }
 
     public var groupBy: GroupBy
@@ -17,12 +32,15 @@ public struct CostSummaryQuery: Sendable {
     public var until: Int64
     /// Width of the series buckets (nanoseconds); nil for no series.
     public var interval: Int64?
+    /// The most groups answered one by one, the costliest first; nil for all.
+    public var limit: Int?
 
-    public init(groupBy: GroupBy, since: Int64, until: Int64, interval: Int64?) {
+    public init(groupBy: GroupBy, since: Int64, until: Int64, interval: Int64?, limit: Int? = nil) {
         self.groupBy = groupBy
         self.since = since
         self.until = until
         self.interval = interval
+        self.limit = limit
     }
 }
 
@@ -57,7 +75,12 @@ public struct CostSummary: Sendable {
         public var series: [(start: Int64, figures: CostFigures)]
     }
 
+    /// The costliest groups, at most the query's `limit`.
     public var groups: [Group]
+    /// The groups left out by the limit, summed (key ''), with their series merged; nil when none were.
+    public var other: Group?
+    /// How many groups there are, the ones left out included.
+    public var groupCount: Int
     public var total: CostFigures
     /// The range the sums cover: the request's, widened to the tables' resolution.
     public var coveredSince: Int64
@@ -71,81 +94,158 @@ extension CostSummaryQuery {
     static let hour: Int64 = 60 * minute
     static let day: Int64 = 24 * hour
 
-    /// Runs the query; the range is split so that whole days come from `rollup_1d`, whole
-    /// hours from `rollup_1h` and the rest from `rollup_1m` (user and feature: whole hours of
-    /// `cost_attribution_1h`), which keeps a 30-day summary to a few thousand rows.
+    /// Runs the query; the range is split so that whole days come from `cost_by_dimension_1d`,
+    /// whole hours from `cost_by_dimension_1h` and the rest from `rollup_1m`, which keeps a
+    /// 30-day summary to about one row per day and value.
     public func run(_ pool: DatabasePool) async throws -> CostSummary {
         let query = self
         return try await pool.read { db in try query.run(db) }
     }
 
     func run(_ db: Database) throws -> CostSummary {
-        let pieces: [(table: String, range: Range<Int64>)]
-        let covered: Range<Int64>
-        if groupBy.fromAttribution {
-            covered = TimeBucket.floor(since, Self.hour)..<TimeBucket.ceil(until, Self.hour)
-            pieces = [("cost_attribution_1h", covered)]
-        } else {
-            covered = TimeBucket.floor(since, Self.minute)..<TimeBucket.ceil(until, Self.minute)
-            pieces = Self.split(covered, seriesInterval: interval)
-        }
-        let column = groupBy.column
-        let figures = "sum(requests) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
-            + "sum(cached_tokens) AS cached_tokens, sum(reasoning_tokens) AS reasoning_tokens, sum(cost_micros) AS cost_micros, "
-            + "sum(unpriced_requests) AS unpriced_requests"
+        let finest: Resolution = groupBy.fromAttribution ? .hour : .minute
+        let covered = TimeBucket.floor(since, finest.width)..<TimeBucket.ceil(until, finest.width)
+        let figures = "sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens), "
+            + "sum(cost_micros), sum(unpriced_requests)"
         let bucket = interval.map { "bucket_ns - bucket_ns % \($0)" } ?? "0"
-        var totals: [String: CostFigures] = [:]
-        var buckets: [String: [Int64: CostFigures]] = [:]
-        for piece in pieces where !piece.range.isEmpty {
-            let llmOnly = piece.table.hasPrefix("rollup") ? " AND model != ''" : ""
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT \(column) AS key, \(bucket) AS bucket, \(figures) FROM \(piece.table)
-                WHERE bucket_ns >= ? AND bucket_ns < ?\(llmOnly) GROUP BY 1, 2
-                """, arguments: [piece.range.lowerBound, piece.range.upperBound])
-            // By position: name lookups cost more than the sums on tens of thousands of rows.
-            while let row = try rows.next() {
-                let key: String = row[0]
-                var values = CostFigures()
-                values.requests = row[2]
-                values.inputTokens = row[3]
-                values.outputTokens = row[4]
-                values.cachedTokens = row[5]
-                values.reasoningTokens = row[6]
-                values.costMicros = row[7]
-                values.unpricedRequests = row[8]
-                totals[key, default: CostFigures()].add(values)
-                if interval != nil { buckets[key, default: [:]][row[1] as Int64, default: CostFigures()].add(values) }
+        var groups: [CostSummary.Group] = []
+        var keys = CostRows.Keys()
+        for piece in Self.split(covered, seriesInterval: interval, finest: finest) where !piece.range.isEmpty {
+            // The dimension tables hold one row per bucket and value, in bucket order: their
+            // rows are summed here rather than sorted into groups by SQLite, which costs more.
+            let sql = switch piece.resolution {
+            case .minute:
+                "SELECT \(groupBy.rawValue), \(bucket), \(figures) FROM rollup_1m WHERE bucket_ns >= ? AND bucket_ns < ? AND model != '' "
+                    + "GROUP BY 2, 1 ORDER BY 2"
+            case .hour, .day:
+                "SELECT key, \(bucket), requests, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, "
+                    + "unpriced_requests FROM cost_by_dimension_1\(piece.resolution == .hour ? "h" : "d") "
+                    + "WHERE dimension = '\(groupBy.rawValue)' AND bucket_ns >= ? AND bucket_ns < ? ORDER BY bucket_ns"
             }
-        }
-        var groups = totals.map { key, figures in
-            CostSummary.Group(key: key, figures: figures,
-                              series: (buckets[key] ?? [:]).sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
+            try CostRows.read(db, sql: sql, range: piece.range) { key, start, values in
+                let index = keys.index(of: key)
+                if index == groups.count {
+                    groups.append(CostSummary.Group(key: keys.text(of: index), figures: CostFigures(), series: []))
+                }
+                groups[index].figures.add(values)
+                // Pieces come in time order and rows in bucket order, so a bucket is new or the last one.
+                guard interval != nil else { return }
+                if groups[index].series.last?.start == start {
+                    groups[index].series[groups[index].series.count - 1].figures.add(values)
+                } else {
+                    groups[index].series.append((start: start, figures: values))
+                }
+            }
         }
         groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
         var total = CostFigures()
         for group in groups { total.add(group.figures) }
-        let jobs = groupBy.fromAttribution ? ["cost_attribution_1h"] : ["rollup_1m", "rollup_1h", "rollup_1d"]
+        let groupCount = groups.count
+        var other: CostSummary.Group?
+        if let limit, groups.count > limit {
+            var figures = CostFigures()
+            var series: [Int64: CostFigures] = [:]
+            for group in groups[limit...] {
+                figures.add(group.figures)
+                for bucket in group.series { series[bucket.start, default: CostFigures()].add(bucket.figures) }
+            }
+            other = CostSummary.Group(key: "", figures: figures,
+                                      series: series.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
+            groups.removeSubrange(limit...)
+        }
         let materializedAt = try Int64.fetchOne(db, sql: """
-            SELECT max(finished_ns) FROM job_runs WHERE status = 'ok' AND job IN (\(jobs.map { "'\($0)'" }.joined(separator: ", ")))
+            SELECT max(finished_ns) FROM job_runs WHERE status = 'ok' AND job IN ('rollup_1m', 'cost_by_dimension_1h', 'cost_by_dimension_1d')
             """)
-        return CostSummary(groups: groups, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
+        return CostSummary(groups: groups, other: other, groupCount: groupCount, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
                            materializedAt: materializedAt)
     }
 
     /// `range` as whole days, then whole hours, then minutes, each from its own table. With a
-    /// series, a coarser table is used only where its buckets fit the series' buckets.
-    static func split(_ range: Range<Int64>, seriesInterval: Int64?) -> [(table: String, range: Range<Int64>)] {
-        func fits(_ width: Int64) -> Bool { seriesInterval.map { $0 % width == 0 } ?? true }
+    /// series, a coarser table is used only where its buckets fit the series' buckets; tables
+    /// at `finest` or finer always fit (the range is whole buckets of `finest`).
+    static func split(_ range: Range<Int64>, seriesInterval: Int64?, finest: Resolution = .minute)
+        -> [(resolution: Resolution, range: Range<Int64>)] {
+        func fits(_ resolution: Resolution) -> Bool {
+            resolution <= finest || seriesInterval.map { $0 % resolution.width == 0 } ?? true
+        }
         let dayStart = TimeBucket.ceil(range.lowerBound, day), dayEnd = TimeBucket.floor(range.upperBound, day)
-        guard fits(day), dayStart < dayEnd else { return hoursAndMinutes(range, fitsHour: fits(hour)) }
-        return hoursAndMinutes(range.lowerBound..<dayStart, fitsHour: fits(hour)) + [("rollup_1d", dayStart..<dayEnd)]
-            + hoursAndMinutes(dayEnd..<range.upperBound, fitsHour: fits(hour))
+        guard fits(.day), dayStart < dayEnd else { return hoursAndMinutes(range, fitsHour: fits(.hour)) }
+        return hoursAndMinutes(range.lowerBound..<dayStart, fitsHour: fits(.hour)) + [(.day, dayStart..<dayEnd)]
+            + hoursAndMinutes(dayEnd..<range.upperBound, fitsHour: fits(.hour))
     }
 
-    private static func hoursAndMinutes(_ range: Range<Int64>, fitsHour: Bool) -> [(table: String, range: Range<Int64>)] {
+    private static func hoursAndMinutes(_ range: Range<Int64>, fitsHour: Bool) -> [(resolution: Resolution, range: Range<Int64>)] {
         guard !range.isEmpty else { return [] }
         let start = TimeBucket.ceil(range.lowerBound, hour), end = TimeBucket.floor(range.upperBound, hour)
-        guard fitsHour, start < end else { return [("rollup_1m", range)] }
-        return [("rollup_1m", range.lowerBound..<start), ("rollup_1h", start..<end), ("rollup_1m", end..<range.upperBound)]
+        guard fitsHour, start < end else { return [(.minute, range)] }
+        return [(.minute, range.lowerBound..<start), (.hour, start..<end), (.minute, end..<range.upperBound)]
+    }
+}
+
+/// Rows of (key, bucket, seven figures) read through SQLite's C API: a month of hourly rows per
+/// user is tens of thousands of rows, where a String, a dictionary lookup and GRDB's checked
+/// column reads per row cost more than the rest of the summary.
+enum CostRows {
+    static func read(_ db: Database, sql: String, range: Range<Int64>,
+                     _ body: (UnsafeBufferPointer<UInt8>, Int64, CostFigures) throws -> Void) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments([range.lowerBound, range.upperBound])
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+            }
+            var values = CostFigures()
+            values.requests = sqlite3_column_int64(handle, 2)
+            values.inputTokens = sqlite3_column_int64(handle, 3)
+            values.outputTokens = sqlite3_column_int64(handle, 4)
+            values.cachedTokens = sqlite3_column_int64(handle, 5)
+            values.reasoningTokens = sqlite3_column_int64(handle, 6)
+            values.costMicros = sqlite3_column_int64(handle, 7)
+            values.unpricedRequests = sqlite3_column_int64(handle, 8)
+            let text = sqlite3_column_text(handle, 0)
+            let key = UnsafeBufferPointer(start: text, count: text == nil ? 0 : Int(sqlite3_column_bytes(handle, 0)))
+            try body(key, sqlite3_column_int64(handle, 1), values)
+        }
+    }
+
+    /// Group numbers of keys in order of first appearance. Rows come by bucket with the keys of
+    /// each bucket in order, so the next key is most often the one after the last: that guess is
+    /// checked byte for byte before falling back to a dictionary.
+    struct Keys {
+        private var bytes: [[UInt8]] = []
+        private var numbers: [String: Int] = [:]
+        private var last = -1
+
+        /// The key's number; a new key gets the next one.
+        mutating func index(of key: UnsafeBufferPointer<UInt8>) -> Int {
+            let guess = last + 1 < bytes.count ? last + 1 : 0
+            if guess < bytes.count && Self.equal(bytes[guess], key) {
+                last = guess
+                return guess
+            }
+            let text = String(decoding: key, as: UTF8.self)
+            if let known = numbers[text] {
+                last = known
+                return known
+            }
+            last = bytes.count
+            numbers[text] = last
+            bytes.append(Array(key))
+            return last
+        }
+
+        func text(of index: Int) -> String {
+            String(decoding: bytes[index], as: UTF8.self)
+        }
+
+        private static func equal(_ stored: [UInt8], _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard stored.count == key.count else { return false }
+            guard let address = key.baseAddress else { return true }  // both empty
+            return stored.withUnsafeBufferPointer { memcmp($0.baseAddress!, address, key.count) == 0 }
+        }
     }
 }

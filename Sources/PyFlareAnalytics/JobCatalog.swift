@@ -14,6 +14,13 @@ public struct JobCatalog: Sendable {
         jobs.first { $0.name == name }
     }
 
+    /// The SQL jobs among `names`: what a job reading their outputs needs to find their history.
+    func sqlJobs(_ names: [String]) -> [SQLJob] {
+        names.compactMap { name in
+            if case .sql(let job) = self[name]?.work { job } else { nil }
+        }
+    }
+
     /// Reads every job. With `engine`, each statement is also prepared, so that SQLite's
     /// errors (syntax, unknown table or column, unknown parameter) are reported here, at the
     /// file and line they point to, rather than at the first run.
@@ -92,16 +99,18 @@ public struct JobCatalog: Sendable {
         while !waiting.isEmpty {
             let before = waiting.count
             waiting.removeAll { job in
-                if case .sql(let sql) = job.work, case .job(let source) = sql.input, !placedNames.contains(source) { return false }
+                if case .sql(let sql) = job.work, !placedNames.isSuperset(of: sql.input.sourceJobs) { return false }
                 placed.append(job)
                 placedNames.insert(job.name)
                 return true
             }
             if waiting.count == before {
                 for job in waiting {
-                    guard case .sql(let sql) = job.work, case .job(let source) = sql.input else { continue }
-                    let reason = jobs.contains { $0.name == source } ? "is in a cycle of sources" : "is not a job"
-                    problems.append(JobDefinitionError(file: job.source, line: 1, "the source '\(source)' \(reason)"))
+                    guard case .sql(let sql) = job.work else { continue }
+                    for source in sql.input.sourceJobs where !placedNames.contains(source) {
+                        let reason = jobs.contains { $0.name == source } ? "is in a cycle of sources" : "is not a job"
+                        problems.append(JobDefinitionError(file: job.source, line: 1, "the source '\(source)' \(reason)"))
+                    }
                 }
                 break
             }

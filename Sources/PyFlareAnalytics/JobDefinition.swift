@@ -34,14 +34,19 @@ public enum JobInput: Sendable, Equatable, CustomStringConvertible {
     /// Records of the store (`spans`, `logs`, `metric_points`): new data is what the segment
     /// catalog and the unsealed records gained since the last run.
     case records(SegmentKind)
-    /// The output of another job: new data is the ranges that job's runs replaced.
-    case job(String)
+    /// The outputs of other jobs: new data is the ranges their runs replaced.
+    case jobs([String])
 
     public var description: String {
         switch self {
         case .records(let kind): kind.name
-        case .job(let name): name
+        case .jobs(let names): names.joined(separator: ", ")
         }
+    }
+
+    /// The jobs whose outputs this input reads.
+    var sourceJobs: [String] {
+        if case .jobs(let names) = self { names } else { [] }
     }
 }
 
@@ -162,10 +167,13 @@ enum SQLJobFile {
             case "spans": input = .records(.spans)
             case "logs": input = .records(.logs)
             case "metric_points": input = .records(.metricPoints)
-            case let name where JobNames.isIdentifier(name): input = .job(name)
             default:
-                throw JobDefinitionError(file: file, line: source.line,
-                                         "source '\(source.value)' must be spans, logs, metric_points or the name of another job")
+                let names = source.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard names.allSatisfy(JobNames.isIdentifier), Set(names).isDisjoint(with: ["spans", "logs", "metric_points"]) else {
+                    throw JobDefinitionError(file: file, line: source.line,
+                                             "source '\(source.value)' must be spans, logs, metric_points or the names of other jobs, separated by commas")
+                }
+                input = .jobs(names)
             }
         }
         let timeColumn = fields["time_column"]?.value ?? "bucket_ns"

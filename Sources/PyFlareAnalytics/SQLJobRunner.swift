@@ -32,6 +32,8 @@ public struct JobContext: Sendable {
 struct SQLJobRunner {
     let name: String
     let job: SQLJob
+    /// The SQL jobs whose outputs this one reads, if any.
+    var sources: [SQLJob] = []
 
     /// Windows recomputed by one statement: bounds the rows held in memory.
     var windowsPerStatement: Int64 { 1_440 }
@@ -86,13 +88,26 @@ struct SQLJobRunner {
                 let low: Int64? = row?["low"], high: Int64? = row?["high"]
                 return (highest, min(lower, low ?? .max), max(upper, high.map { $0 + 1 } ?? .min))
             }
-        case .job(let source):
+        case .jobs(let sources):
+            // Run ids grow across all jobs, so one position covers every source.
             let sinceRun = position.watermark == nil ? 0 : position.input
+            let sourceJobs = position.watermark == nil ? self.sources : []
             (input, lower, upper) = try await context.pool.read { [lower, upper] db in
+                var lower = lower, upper = upper
+                // A first run covers everything its sources hold: their run history is pruned,
+                // and a job added to a running store must still see all the past.
+                for source in sourceJobs where try db.tableExists(source.output) {
+                    let extent = try Row.fetchOne(db, sql: "SELECT min(\"\(source.timeColumn)\"), max(\"\(source.timeColumn)\") FROM \"\(source.output)\"")
+                    if let low = extent?[0] as Int64?, let high = extent?[1] as Int64? {
+                        lower = min(lower, low)
+                        upper = max(upper, high + source.window)
+                    }
+                }
                 let row = try Row.fetchOne(db, sql: """
                     SELECT max(id) AS last, min(window_start_ns) AS low, max(window_end_ns) AS high FROM job_runs
-                    WHERE job = ? AND status = 'ok' AND id > ? AND window_start_ns IS NOT NULL
-                    """, arguments: [source, sinceRun])
+                    WHERE job IN (\(sources.map { _ in "?" }.joined(separator: ", "))) AND status = 'ok' AND id > ?
+                      AND window_start_ns IS NOT NULL
+                    """, arguments: StatementArguments(sources) + [sinceRun])
                 let last: Int64? = row?["last"], low: Int64? = row?["low"], high: Int64? = row?["high"]
                 return (last ?? sinceRun, min(lower, low ?? .max), max(upper, high ?? .min))
             }

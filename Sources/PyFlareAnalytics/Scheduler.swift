@@ -119,7 +119,9 @@ public final class Scheduler: Service, Sendable {
             let outcome: Result<JobOutcome, any Error>
             do {
                 switch job.work {
-                case .sql(let sql): outcome = .success(try await SQLJobRunner(name: job.name, job: sql).run(context))
+                case .sql(let sql):
+                    let runner = SQLJobRunner(name: job.name, job: sql, sources: catalog.sqlJobs(sql.input.sourceJobs))
+                    outcome = .success(try await runner.run(context))
                 case .swift(let swiftJob): outcome = .success(JobOutcome(rows: try await swiftJob.run(context)))
                 }
             } catch {

@@ -64,7 +64,7 @@ extension JSONWriter {
         uint(nanoseconds)
         byte(UInt8(ascii: ","))
         self.key(textKey)
-        if nanoseconds == 0 { null() } else { string(RFC3339.string(nanoseconds)) }
+        if nanoseconds == 0 { null() } else { rfc3339(nanoseconds) }
     }
 
     /// `"service":…,"resource":{…},"scope":{…}` of scope `scope` (and its resource), without braces.

@@ -17,6 +17,14 @@ extension RFC3339 {
 extension JSONWriter {
     /// Unix nanoseconds as an RFC 3339 string; null when absent.
     public mutating func time(_ nanoseconds: Int64?) {
-        if let nanoseconds { string(RFC3339.string(signed: nanoseconds)) } else { null() }
+        guard let nanoseconds else { return null() }
+        rfc3339(UInt64(max(0, nanoseconds)))
+    }
+
+    /// Unix nanoseconds as an RFC 3339 string (no escaping needed: digits and punctuation).
+    public mutating func rfc3339(_ nanoseconds: UInt64) {
+        byte(UInt8(ascii: "\""))
+        RFC3339.append(nanoseconds, to: &bytes)
+        byte(UInt8(ascii: "\""))
     }
 }

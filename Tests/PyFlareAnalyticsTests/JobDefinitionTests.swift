@@ -22,7 +22,7 @@ import Testing
         guard case .sql(let sql) = job.work else { Issue.record("not a SQL job"); return }
         #expect(sql.output == "errors_by_service")
         #expect(sql.window == 3_600_000_000_000)
-        #expect(sql.input == .job("rollup_1m"))
+        #expect(sql.input == .jobs(["rollup_1m"]))
         #expect(sql.timeColumn == "bucket_ns")
         #expect(sql.statementLine == 7)
         #expect(sql.statement.hasPrefix("SELECT bucket_ns"))
@@ -36,6 +36,7 @@ import Testing
         ("-- schedule: every 1m\n-- output: traces\n-- window: 1h\nSELECT 1", 2, "table of the store"),
         ("-- schedule: every 1m\n-- output: a b\n-- window: 1h\nSELECT 1", 2, "not a table name"),
         ("-- schedule: every 1m\n-- output: a\n-- window: 1h\n-- source: spans!\nSELECT 1", 4, "source"),
+        ("-- schedule: every 1m\n-- output: a\n-- window: 1h\n-- source: rollup_1h, spans\nSELECT 1", 4, "source"),
         ("-- schedule: every 1m\n-- schedule: every 2m\n-- output: a\n-- window: 1h\nSELECT 1", 2, "twice"),
         ("-- schedule: every 1m\n-- output: a\n-- window: 1h\n", 4, "no SQL statement"),
     ])
@@ -100,12 +101,16 @@ import Testing
         let start = 20_000 * day + 3 * hour + 7 * minute
         let end = 20_003 * day + 5 * hour
         let pieces = CostSummaryQuery.split(start..<end, seriesInterval: nil).filter { !$0.range.isEmpty }
-        #expect(pieces.map(\.table) == ["rollup_1m", "rollup_1h", "rollup_1d", "rollup_1h"])
+        #expect(pieces.map(\.resolution) == [.minute, .hour, .day, .hour])
         #expect(pieces.first!.range == start..<20_000 * day + 4 * hour)
         #expect(pieces.last!.range == 20_003 * day..<end)
         // the pieces tile the range
         #expect(pieces.map { $0.range.upperBound - $0.range.lowerBound }.reduce(0, +) == end - start)
         // an hourly series cannot take whole days from the daily table
-        #expect(!CostSummaryQuery.split(start..<end, seriesInterval: hour).contains { $0.table == "rollup_1d" })
+        #expect(!CostSummaryQuery.split(start..<end, seriesInterval: hour).contains { $0.resolution == .day })
+        // whole hours (user, feature, team) never fall back to minutes, whatever the series
+        let hours = 20_000 * day + 3 * hour..<20_003 * day + 5 * hour
+        #expect(CostSummaryQuery.split(hours, seriesInterval: 5 * minute, finest: .hour).filter { !$0.range.isEmpty }.map(\.resolution)
+                == [.hour])
     }
 }

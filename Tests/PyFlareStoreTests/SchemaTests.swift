@@ -109,7 +109,7 @@ struct SchemaTests {
         let tables = try index.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        #expect(tables == ["budget_alerts", "budgets", "cost_attribution_1h", "job_runs", "jobs", "metric_names",
+        #expect(tables == ["budget_alerts", "budgets", "cost_attribution_1h", "cost_by_dimension_1d", "cost_by_dimension_1h", "job_runs", "jobs", "metric_names",
                            "pricing_overrides", "rollup_1d", "rollup_1h", "rollup_1m", "schema_migrations", "segments",
                            "store_state", "trace_index", "traces"])
     }

@@ -96,7 +96,7 @@ extension TelemetryRoutes {
             json.raw(#"{"time_unix_nano":"#)
             json.uint(value.time)
             json.raw(#","time":"#)
-            json.string(RFC3339.string(value.time))
+            json.rfc3339(value.time)
             json.raw(#","value":"#)
             json.double(value.value)
             if readout.isDistribution {
