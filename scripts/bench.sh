@@ -177,11 +177,15 @@ echo "== scheduled jobs: one cycle over JOB_SPANS spans (an hour at 1,000 spans/
         echo "| \`pyflare jobs run $job\` over $spans spans (first run: everything) | ${line#*: }; ${seconds} s wall, $((kilobytes / 1024)) MB peak RSS |"
         cycle=$("$PY" -c "print(round($cycle + $seconds, 2))")
     done
-    echo "| one full cycle (the five jobs, in order) | ${cycle} s |"
+    echo "| one full cycle (the seven jobs, in order) | ${cycle} s |"
     rm -rf "$data"
 } > "$OUT/jobs.md"
 "$PY" scripts/bench_costs.py --bin "$SCRATCH/release/pyflare" > "$OUT/costs.md"
 cat "$OUT/jobs.md" "$OUT/costs.md"
+
+# Failure clustering: template grouping accuracy on the Loghub 2k samples, and its speed.
+"$PY" scripts/bench_templates.py --bin "$SCRATCH/release/pyflare" > "$OUT/templates.md"
+cat "$OUT/templates.md"
 
 # Replace the "Latest run" section of docs/benchmarks.md.
 {
@@ -213,6 +217,10 @@ cat "$OUT/jobs.md" "$OUT/costs.md"
     echo "\`GET /api/v1/costs/summary\` over 30 days of materialized rollups (\`scripts/bench_costs.py\`, one connection):"
     echo
     cat "$OUT/costs.md"
+    echo
+    echo "### Failure clustering: message templates (Loghub 2k, \`scripts/bench_templates.py\`)"
+    echo
+    cat "$OUT/templates.md"
 } > "$OUT/benchmarks.md.new"
 mv "$OUT/benchmarks.md.new" docs/benchmarks.md
 echo "bench: docs/benchmarks.md updated"
