@@ -25,18 +25,25 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
+from harness import free_ports  # noqa: E402
+
 MINUTE = 60_000_000_000
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
 
-def free_port() -> int:
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def start(binary: str, arguments: list[str], env: dict, base: str) -> subprocess.Popen:
+    """The server, once its API answers /health."""
+    server = subprocess.Popen([binary, "serve", *arguments], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            if requests.get(f"{base}/health", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit(f"the server at {base} did not come up")
 
 
 def fill(db_path: Path, groups: int, days: int, end: int) -> int:
@@ -86,19 +93,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        api_port = free_port()
-        common = ["--data-dir", str(data), "--api-port", str(api_port), "--otlp-http-port", str(free_port()),
-                  "--otlp-grpc-port", str(free_port())]
+        api_port, http_port, grpc_port = free_ports(3)
+        common = ["--data-dir", str(data), "--api-port", str(api_port), "--otlp-http-port", str(http_port),
+                  "--otlp-grpc-port", str(grpc_port)]
         env = dict(os.environ, PYFLARE_SCHEDULER_ENABLED="false", PYFLARE_LOG_LEVEL="warning")
         # A first start creates index.db with every migration.
-        server = subprocess.Popen([args.bin, "serve", *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{api_port}"
-        for _ in range(200):
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+        server = start(args.bin, common, env, base)
         server.terminate()
         server.wait(30)
 
@@ -108,14 +109,8 @@ def main() -> int:
         print(f"filled {rows} rollup rows ({args.days} days, {args.groups} combinations) in {time.monotonic() - started:.1f}s",
               file=sys.stderr)
 
-        server = subprocess.Popen([args.bin, "serve", *common], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = start(args.bin, common, env, base)
         try:
-            for _ in range(200):
-                try:
-                    if requests.get(f"{base}/health", timeout=1).ok:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.1)
             since = end - args.days * DAY
             shapes = [
                 ("30 days by model", {"group_by": "model", "since": since, "until": end}),

@@ -12,6 +12,8 @@ public struct APIError: Error, Sendable {
     public var retryAfterSeconds: Int?
     /// The request member a validation error is about.
     public var field: String?
+    /// Where in the request's SQL text a statement error points (0-based byte offset).
+    public var position: Int?
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil, field: String? = nil) {
         self.status = status
@@ -38,6 +40,10 @@ public struct APIError: Error, Sendable {
         if let field {
             json.raw(#","field":"#)
             json.string(field)
+        }
+        if let position {
+            json.raw(#","position":"#)
+            json.int(Int64(position))
         }
         json.raw("}}")
         var response = Response.json(json, status: status)

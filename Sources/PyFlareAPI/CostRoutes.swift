@@ -62,14 +62,14 @@ public struct CostRoutes: Sendable {
         var interval: Int64?
         if let text = parameters.text("interval") {
             switch text {
-            case "1h": interval = 3_600_000_000_000
-            case "1d": interval = 86_400_000_000_000
+            case "1h": interval = UnixTime.hour
+            case "1d": interval = UnixTime.day
             default: throw APIError.invalid("interval", "must be 1h or 1d, not \"\(text)\"")
             }
         }
         let (since, until) = try parameters.timeRange()
         let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds()
-        let start = since.map { Int64(clamping: $0) } ?? end - 86_400_000_000_000
+        let start = since.map { Int64(clamping: $0) } ?? end - UnixTime.day
         guard start < end else { throw APIError.invalid("since", "must be before until") }
         let limit: Int? = parameters.text("limit") == nil ? nil : try parameters.limit(default: 0, maximum: 10_000)
         let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval, limit: limit)
@@ -142,7 +142,7 @@ public struct CostRoutes: Sendable {
         json.raw(#","cost_micros":"#)
         json.int(figures.costMicros)
         json.raw(#","cost_usd":"#)
-        json.double(Double(figures.costMicros) / 1e6)
+        json.micros(figures.costMicros)
         json.raw(#","unpriced_requests":"#)
         json.int(figures.unpricedRequests)
     }
@@ -237,9 +237,9 @@ public struct CostRoutes: Sendable {
             json.raw(#","threshold":"#)
             json.double(alert.threshold)
             json.raw(#","spent_usd":"#)
-            json.double(Double(alert.spentMicros) / 1e6)
+            json.micros(alert.spentMicros)
             json.raw(#","limit_usd":"#)
-            json.double(Double(alert.limitMicros) / 1e6)
+            json.micros(alert.limitMicros)
             json.raw(#","period_start":"#)
             json.time(period.lowerBound)
             json.raw(#","period_end":"#)
@@ -267,22 +267,22 @@ public struct CostRoutes: Sendable {
         json.raw(#","period":"#)
         json.string(budget.period.rawValue)
         json.raw(#","limit_usd":"#)
-        json.double(Double(budget.limitMicros) / 1e6)
+        json.micros(budget.limitMicros)
         json.raw(#","alert_thresholds":["#)
         for (index, threshold) in budget.alertThresholds.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             json.double(threshold)
         }
         json.raw(#"],"spent_usd":"#)
-        json.double(Double(status.spentMicros) / 1e6)
+        json.micros(status.spentMicros)
         json.raw(#","remaining_usd":"#)
-        json.double(Double(status.remainingMicros) / 1e6)
+        json.micros(status.remainingMicros)
         json.raw(#","percent_used":"#)
-        json.double((status.fractionUsed * 10_000).rounded() / 100)
+        json.double(Budget.percent(spent: status.spentMicros, of: status.budget.limitMicros))
         json.raw(#","status":"#)
         json.string(status.state.rawValue)
         json.raw(#","forecast_usd":"#)
-        json.double(Double(status.forecastMicros) / 1e6)
+        json.micros(status.forecastMicros)
         json.raw(#","period_start":"#)
         json.time(status.period.lowerBound)
         json.raw(#","period_end":"#)

@@ -24,10 +24,10 @@ public struct PricingRoutes: Sendable {
     }
 
     func list() -> Response {
-        let entries = pricing.entries
+        let (version, entries) = pricing.listing
         var json = JSONWriter(capacity: 160 * entries.count + 128)
         json.raw(#"{"version":"#)
-        json.string(pricing.version)
+        json.string(version)
         json.raw(#","currency":"USD","unit":"per_million_tokens","models":["#)
         for (index, entry) in entries.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }

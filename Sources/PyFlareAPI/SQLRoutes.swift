@@ -36,7 +36,7 @@ public struct SQLRoutes: Sendable {
         do {
             result = try await engine.run(sql, parameters: parameters, limit: limit)
         } catch {
-            return Self.response(error)
+            throw Self.apiError(error)
         }
         var json = JSONWriter(capacity: 64 + 32 * result.rows.count * max(1, result.columns.count))
         result.write(to: &json)
@@ -60,7 +60,7 @@ public struct SQLRoutes: Sendable {
     }
 
     /// A failed statement: SQLite's message, and where in the text it points.
-    static func response(_ error: SQLError) -> Response {
+    static func apiError(_ error: SQLError) -> APIError {
         let (status, code): (HTTPResponse.Status, String) = switch error.kind {
         case .invalid: (.badRequest, "invalid_sql")
         case .forbidden: (.forbidden, "read_only")
@@ -68,16 +68,8 @@ public struct SQLRoutes: Sendable {
         case .tooManyRows: (.unprocessableContent, "row_limit")
         case .unavailable: (.serviceUnavailable, "unavailable")
         }
-        var json = JSONWriter()
-        json.raw(#"{"error":{"code":"#)
-        json.string(code)
-        json.raw(#","message":"#)
-        json.string(error.message)
-        if let offset = error.offset {
-            json.raw(#","position":"#)
-            json.int(Int64(offset))
-        }
-        json.raw("}}")
-        return .json(json, status: status)
+        var apiError = APIError(status, code: code, error.message)
+        apiError.position = error.offset
+        return apiError
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareWire
 public import GRDB
 
 /// A spending limit on the cost of LLM calls (spans with a model) over a calendar period.
@@ -12,7 +13,7 @@ public struct Budget: Sendable, Equatable {
 
         /// The period holding `time` (unix nanoseconds), in UTC; weeks start on Monday.
         public func bounds(containing time: Int64) -> Range<Int64> {
-            let second: Int64 = 1_000_000_000, hour = 3_600 * second, day = 24 * hour
+            let hour = UnixTime.hour, day = UnixTime.day
             switch self {
             case .hourly:
                 let start = TimeBucket.floor(time, hour)
@@ -31,6 +32,11 @@ public struct Budget: Sendable, Equatable {
                 return first * day..<(first + Int64(date.daysInMonth)) * day
             }
         }
+    }
+
+    /// `spent` as a percentage of `limit`, to two decimals, as the API and the webhook give it.
+    public static func percent(spent: Int64, of limit: Int64) -> Double {
+        (Double(spent) / Double(limit) * 10_000).rounded() / 100
     }
 
     public var id: Int64
@@ -79,7 +85,7 @@ public struct BudgetStatus: Sendable {
 
     /// Spending at the end of the period if it goes on at the rate of the period so far.
     public var forecastMicros: Int64 {
-        let elapsed = max(min(now, period.upperBound) - period.lowerBound, 60_000_000_000)
+        let elapsed = max(min(now, period.upperBound) - period.lowerBound, UnixTime.minute)
         let length = period.upperBound - period.lowerBound
         return Int64((Double(spentMicros) * Double(length) / Double(elapsed)).rounded())
     }

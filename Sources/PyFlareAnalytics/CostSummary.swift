@@ -1,6 +1,7 @@
 import Foundation
 public import GRDB
 import GRDBSQLite
+import PyFlareWire
 
 /// Tokens and cost of LLM calls (spans with a model) grouped by one dimension, read from the
 /// materialized tables only: whole days and hours from the cost by dimension, the minutes at
@@ -20,9 +21,9 @@ public struct CostSummaryQuery: Sendable {
 
         var width: Int64 {
             switch self {
-            case .minute: CostSummaryQuery.minute
-            case .hour: CostSummaryQuery.hour
-            case .day: CostSummaryQuery.day
+            case .minute: UnixTime.minute
+            case .hour: UnixTime.hour
+            case .day: UnixTime.day
             }
         }
     }
@@ -90,10 +91,6 @@ public struct CostSummary: Sendable {
 }
 
 extension CostSummaryQuery {
-    static let minute: Int64 = 60_000_000_000
-    static let hour: Int64 = 60 * minute
-    static let day: Int64 = 24 * hour
-
     /// Runs the query; the range is split so that whole days come from `cost_by_dimension_1d`,
     /// whole hours from `cost_by_dimension_1h` and the rest from `rollup_1m`, which keeps a
     /// 30-day summary to about one row per day and value.
@@ -168,7 +165,7 @@ extension CostSummaryQuery {
         func fits(_ resolution: Resolution) -> Bool {
             resolution <= finest || seriesInterval.map { $0 % resolution.width == 0 } ?? true
         }
-        let dayStart = TimeBucket.ceil(range.lowerBound, day), dayEnd = TimeBucket.floor(range.upperBound, day)
+        let dayStart = TimeBucket.ceil(range.lowerBound, Resolution.day.width), dayEnd = TimeBucket.floor(range.upperBound, Resolution.day.width)
         guard fits(.day), dayStart < dayEnd else { return hoursAndMinutes(range, fitsHour: fits(.hour)) }
         return hoursAndMinutes(range.lowerBound..<dayStart, fitsHour: fits(.hour)) + [(.day, dayStart..<dayEnd)]
             + hoursAndMinutes(dayEnd..<range.upperBound, fitsHour: fits(.hour))
@@ -176,7 +173,7 @@ extension CostSummaryQuery {
 
     private static func hoursAndMinutes(_ range: Range<Int64>, fitsHour: Bool) -> [(resolution: Resolution, range: Range<Int64>)] {
         guard !range.isEmpty else { return [] }
-        let start = TimeBucket.ceil(range.lowerBound, hour), end = TimeBucket.floor(range.upperBound, hour)
+        let start = TimeBucket.ceil(range.lowerBound, Resolution.hour.width), end = TimeBucket.floor(range.upperBound, Resolution.hour.width)
         guard fitsHour, start < end else { return [(.minute, range)] }
         return [(.minute, range.lowerBound..<start), (.hour, start..<end), (.minute, end..<range.upperBound)]
     }

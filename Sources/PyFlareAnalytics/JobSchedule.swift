@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareWire
 
 /// When a job runs, in UTC. ``parse(_:)`` reads:
 /// - `every <n><unit>`, unit `s`, `m`, `h` or `d` (`every 30s`, `every 5m`, `every 1d`): at
@@ -50,8 +51,8 @@ public enum JobSchedule: Sendable, Equatable, CustomStringConvertible {
             return overflow ? .max : next
         case .cron(let expression):
             // Minutes since the epoch of the first whole minute after `nanoseconds`.
-            let minute = expression.firstMatch(from: TimeBucket.floor(nanoseconds, 60_000_000_000) / 60_000_000_000 + 1)
-            let (next, overflow) = (minute ?? .max).multipliedReportingOverflow(by: 60_000_000_000)
+            let minute = expression.firstMatch(from: TimeBucket.floor(nanoseconds, UnixTime.minute) / UnixTime.minute + 1)
+            let (next, overflow) = (minute ?? .max).multipliedReportingOverflow(by: UnixTime.minute)
             return overflow ? .max : next
         }
     }

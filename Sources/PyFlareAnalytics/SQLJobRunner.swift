@@ -103,13 +103,20 @@ struct SQLJobRunner {
                         upper = max(upper, high + source.window)
                     }
                 }
+                let jobs = sources.map { _ in "?" }.joined(separator: ", ")
                 let row = try Row.fetchOne(db, sql: """
                     SELECT max(id) AS last, min(window_start_ns) AS low, max(window_end_ns) AS high FROM job_runs
-                    WHERE job IN (\(sources.map { _ in "?" }.joined(separator: ", "))) AND status = 'ok' AND id > ?
-                      AND window_start_ns IS NOT NULL
+                    WHERE job IN (\(jobs)) AND status = 'ok' AND id > ? AND window_start_ns IS NOT NULL
                     """, arguments: StatementArguments(sources) + [sinceRun])
+                // A source run still going (another process's) has a lower id than runs that
+                // finished since: stop the position before it, so the next run reads it. A run
+                // older than a stale lease died and is not waited for.
+                let unfinished = try Int64.fetchOne(db, sql: """
+                    SELECT min(id) FROM job_runs WHERE job IN (\(jobs)) AND status = 'running' AND id > ? AND started_ns > ?
+                    """, arguments: StatementArguments(sources) + [sinceRun, context.now - context.settings.staleLease])
                 let last: Int64? = row?["last"], low: Int64? = row?["low"], high: Int64? = row?["high"]
-                return (last ?? sinceRun, min(lower, low ?? .max), max(upper, high ?? .min))
+                let position = min(last ?? sinceRun, unfinished.map { $0 - 1 } ?? .max)
+                return (max(position, sinceRun), min(lower, low ?? .max), max(upper, high ?? .min))
             }
         }
         return (lower < upper ? lower..<upper : nil, input)

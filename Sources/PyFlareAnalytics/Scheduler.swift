@@ -15,14 +15,14 @@ public struct SchedulerSettings: Sendable, Equatable {
     public var queriesDirectory: String?
     /// Every run recomputes at least this far back from its last watermark (nanoseconds):
     /// spans whose start time is this late still land in the window they belong to.
-    public var lateness: Int64 = 5 * 60 * 1_000_000_000
+    public var lateness: Int64 = 5 * UnixTime.minute
     /// The limits of a job's statements.
     public var jobLimits = SQLLimits(timeout: .seconds(600), maxRows: 10_000_000)
 
     public init() {}
 
     /// A run lease older than this belongs to a run that died.
-    var staleLease: Int64 { 2 * Int64(jobLimits.timeout.components.seconds) * 1_000_000_000 + 60_000_000_000 }
+    var staleLease: Int64 { 2 * Int64(jobLimits.timeout.components.seconds) * UnixTime.second + UnixTime.minute }
 }
 
 /// Runs every job on its schedule, one run at a time per job, in catalog order when several

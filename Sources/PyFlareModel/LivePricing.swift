@@ -15,7 +15,7 @@ public final class LivePricing: Sendable {
     private struct State: Sendable {
         var table: PricingTable
         var sources: [String: Source]
-        var overrides: [ModelPrice]
+        var version: String
     }
 
     private let state: Mutex<State>
@@ -33,14 +33,17 @@ public final class LivePricing: Sendable {
             sources[price.model] = .api
         }
         builtInVersion = builtIn.version
-        state = Mutex(State(table: table, sources: sources, overrides: config + api))
+        state = Mutex(State(table: table, sources: sources,
+                            version: Self.version(builtIn.version, table: table, sources: sources)))
     }
 
     public var table: PricingTable { state.withLock { $0.table } }
 
-    /// The entries with where each came from, in table order.
-    public var entries: [(price: ModelPrice, source: Source)] {
-        state.withLock { state in state.table.entries.map { ($0, state.sources[$0.model] ?? .builtIn) } }
+    /// The table's version and its entries with where each came from, in table order, taken together.
+    public var listing: (version: String, entries: [(price: ModelPrice, source: Source)]) {
+        state.withLock { state in
+            (state.version, state.table.entries.map { ($0, state.sources[$0.model] ?? .builtIn) })
+        }
     }
 
     /// Adds or replaces the price of `price.model`; entries are never removed, so a price
@@ -49,24 +52,21 @@ public final class LivePricing: Sendable {
         state.withLock { state in
             state.table.upsert(price)
             state.sources[price.model] = .api
-            state.overrides.removeAll { $0.model == price.model }
-            state.overrides.append(price)
+            state.version = Self.version(builtInVersion, table: state.table, sources: state.sources)
         }
     }
 
     /// The built-in table's version, and with overrides a digest of them
     /// (`2026-11-01+c0ffee12`): equal versions price equal tokens equally.
-    public var version: String {
-        let overrides = state.withLock { $0.overrides }
+    public var version: String { state.withLock { $0.version } }
+
+    private static func version(_ builtInVersion: String, table: PricingTable, sources: [String: Source]) -> String {
+        let overrides = table.entries.filter { sources[$0.model] != nil }.sorted { $0.model < $1.model }
         guard !overrides.isEmpty else { return builtInVersion }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for price in overrides.sorted(by: { $0.model < $1.model }) {
-            let text = "\(price.model)|\(price.provider ?? "")|\(price.input)|\(price.output)|\(price.cacheRead.map { "\($0)" } ?? "")|\(price.cacheWrite.map { "\($0)" } ?? "");"
-            for byte in text.utf8 {
-                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-            }
-        }
-        let hex = String(hash, radix: 16)
-        return builtInVersion + "+" + String(repeating: "0", count: 16 - hex.count) + hex.prefix(8)
+        var text = overrides.map { price in
+            "\(price.model)|\(price.provider ?? "")|\(price.input)|\(price.output)|\(price.cacheRead.map { "\($0)" } ?? "")|\(price.cacheWrite.map { "\($0)" } ?? "");"
+        }.joined()
+        let hex = String(text.withUTF8 { ByteMatching.hash(UnsafeRawBufferPointer($0)) }, radix: 16)
+        return builtInVersion + "+" + (String(repeating: "0", count: 16 - hex.count) + hex).prefix(8)
     }
 }

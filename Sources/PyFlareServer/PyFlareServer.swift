@@ -91,7 +91,7 @@ public struct PyFlareServer: Sendable {
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
-            "sampler": "\(samplerConfiguration.name)", "pricing": "\(livePricing.entries.count) models (\(livePricing.version))",
+            "sampler": "\(samplerConfiguration.name)", "pricing": "\(livePricing.table.entries.count) models (\(livePricing.version))",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
         // batcher's flush interval are answered), then the telemetry reaper (it writes the open

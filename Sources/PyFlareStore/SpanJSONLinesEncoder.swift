@@ -23,7 +23,7 @@ public struct SpanJSONLinesEncoder: Sendable {
     public func encode(_ batch: NormalizedBatch, into json: inout JSONWriter, lineEnds: inout [Int]) {
         let spans = batch.spans
         spans.bytes.withUnsafeBytes { arena in
-            var line = LineWriter(batch: spans, arena: arena)
+            let line = LineWriter(batch: spans, arena: arena)
             for span in 0..<spans.count {
                 line.span(span, columns: batch.columns, pricing: pricing, into: &json)
                 json.byte(0x0A)

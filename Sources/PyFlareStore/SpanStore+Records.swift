@@ -95,7 +95,7 @@ extension SpanStore {
             row.type = summary.type.name
             row.unit = summary.unit
             row.description = summary.description
-            row.temporality = summary.temporality == 1 ? "delta" : summary.temporality == 2 ? "cumulative" : nil
+            row.temporality = MetricBatch.temporalityName(summary.temporality)
             row.monotonic = summary.monotonic
             row.pointCount += summary.pointCount
             row.firstTime = min(row.firstTime, summary.firstTime)

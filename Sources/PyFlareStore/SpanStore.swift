@@ -309,7 +309,7 @@ enum SegmentNaming {
     static let temporaryPrefix = ".tmp-"
 
     static func newName(lastSequence: UInt64, kind: SegmentKind = .spans) -> String {
-        let now = UInt64(IndexDatabase.nowNanoseconds())
+        let now = UInt64(UnixTime.nowNanoseconds())
         let suffix = switch kind {
         case .spans: ".seg"
         case .logs: ".logs.seg"

@@ -125,6 +125,11 @@ public struct JSONWriter {
         else { bytes.append(contentsOf: "\(value)".utf8) }
     }
 
+    /// An amount kept in millionths (`cost_micros`) as a number of whole units (US dollars).
+    public mutating func micros(_ value: Int64) {
+        double(Double(value) / 1e6)
+    }
+
     public mutating func bool(_ value: Bool) {
         if value { raw("true") } else { raw("false") }
     }

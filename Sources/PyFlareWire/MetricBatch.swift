@@ -410,6 +410,16 @@ extension MetricBatch {
 
     /// `AggregationTemporality` names, by number, for OTLP/JSON senders that write enums by name.
     static let temporalityNames = ["AGGREGATION_TEMPORALITY_UNSPECIFIED", "AGGREGATION_TEMPORALITY_DELTA", "AGGREGATION_TEMPORALITY_CUMULATIVE"]
+
+    /// How the API, SQL and the index name an `AggregationTemporality`: `delta`,
+    /// `cumulative`, or nil when unspecified.
+    public static func temporalityName(_ value: some BinaryInteger) -> String? {
+        switch value {
+        case 1: "delta"
+        case 2: "cumulative"
+        default: nil
+        }
+    }
 }
 
 extension MetricTable {

@@ -24,11 +24,7 @@ public enum MetricPointJSON {
             json.raw(#","description":"#)
             json.otlpString(metrics.descriptions[metric], in: batch)
             json.raw(#","temporality":"#)
-            switch metrics.temporalities[metric] {
-            case 1: json.string("delta")
-            case 2: json.string("cumulative")
-            default: json.null()
-            }
+            if let name = MetricBatch.temporalityName(metrics.temporalities[metric]) { json.string(name) } else { json.null() }
             json.raw(#","monotonic":"#)
             json.bool(metrics.monotonic[metric])
             json.raw("},")

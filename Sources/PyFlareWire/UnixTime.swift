@@ -2,8 +2,20 @@ import Foundation
 
 /// Wall-clock time as unix nanoseconds, the unit of every time PyFlare stores.
 public enum UnixTime {
+    public static let second: Int64 = 1_000_000_000
+    public static let minute = 60 * second
+    public static let hour = 60 * minute
+    public static let day = 24 * hour
+
     public static func nowNanoseconds() -> Int64 {
         Int64(Date().timeIntervalSince1970 * 1e9)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, fractions included: for rates and reports.
+    public var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }
 

@@ -15,28 +15,13 @@ struct Jobs: AsyncParsableCommand {
         abstract: "List the scheduled jobs or run one now.",
         subcommands: [List.self, Run.self])
 
-    struct Options: ParsableArguments {
-        @Option(help: "YAML config file (default: \(ConfigurationLoader.defaultPath) if present).")
-        var config: String?
-        @Option(help: "Data directory (default ./data).")
-        var dataDir: String?
-
-        func load() throws -> PyFlareConfiguration {
-            var flags: [(key: String, value: String)] = []
-            if let dataDir { flags.append(("data_dir", dataDir)) }
-            return try loadConfiguration(path: config, flags: flags, command: "pyflare jobs")
-        }
-    }
-
     /// The data directory's index and the job catalog the server would load.
     static func open(_ configuration: PyFlareConfiguration) async throws -> Scheduler {
         guard FileManager.default.fileExists(atPath: configuration.dataDirectory + "/index.db") else {
             FileHandle.standardError.write(Data("pyflare jobs: \(configuration.dataDirectory) holds no PyFlare index (index.db)\n".utf8))
             throw ExitCode(2)
         }
-        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
-        let engine = try SQLEngine.offline(dataDirectory: configuration.dataDirectory, pricing: pricing,
-                                           limits: configuration.schedulerSettings.jobLimits)
+        let engine = try SQLEngine.offline(configuration, limits: configuration.schedulerSettings.jobLimits)
         let pool = try SpanStore.openIndex(dataDirectory: configuration.dataDirectory)
         var logger = Logger(label: "pyflare.jobs")
         logger.logLevel = .warning
@@ -46,10 +31,10 @@ struct Jobs: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every job with its schedule, last run and watermark.")
-        @OptionGroup var options: Options
+        @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let scheduler = try await Jobs.open(try options.load())
+            let scheduler = try await Jobs.open(try options.load(command: "pyflare jobs"))
             let statuses = try await JobLedger(pool: scheduler.pool).jobs()
             var rows = [["name", "kind", "schedule", "output", "last run", "status", "ms", "rows", "watermark", "error"]]
             for job in scheduler.catalog.jobs {
@@ -73,10 +58,10 @@ struct Jobs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run one job now and wait for it.")
         @Argument(help: "The job's name (pyflare jobs list).")
         var name: String
-        @OptionGroup var options: Options
+        @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let scheduler = try await Jobs.open(try options.load())
+            let scheduler = try await Jobs.open(try options.load(command: "pyflare jobs"))
             guard let job = scheduler.catalog[name] else {
                 let known = scheduler.catalog.jobs.map(\.name).joined(separator: ", ")
                 FileHandle.standardError.write(Data("pyflare jobs: no job named \(name) (jobs: \(known))\n".utf8))

@@ -28,15 +28,33 @@ func loadConfiguration(path: String?, flags: [(key: String, value: String)], com
     }
 }
 
+/// `--config` and `--data-dir`, shared by the commands that open a data directory.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "YAML config file (default: \(ConfigurationLoader.defaultPath) if present).")
+    var config: String?
+    @Option(help: "Data directory (default ./data).")
+    var dataDir: String?
+
+    /// The configuration, with `--data-dir` and the command's own `flags` over the file and environment.
+    func load(command: String, flags: [(key: String, value: String)] = []) throws -> PyFlareConfiguration {
+        try loadConfiguration(path: config, flags: (dataDir.map { [("data_dir", $0)] } ?? []) + flags, command: command)
+    }
+}
+
+extension SQLEngine {
+    /// An engine over the configured data directory for a command, whether the server runs or not.
+    static func offline(_ configuration: PyFlareConfiguration, limits: SQLLimits) throws(SQLError) -> SQLEngine {
+        try SQLEngine.offline(dataDirectory: configuration.dataDirectory,
+                              pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), limits: limits)
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Receive OTLP telemetry and serve the API.",
         discussion: "Options come from flags, then PYFLARE_* environment variables, then the config file, then defaults.")
 
-    @Option(help: "YAML config file (default: \(ConfigurationLoader.defaultPath) if present).")
-    var config: String?
-    @Option(help: "Data directory (default ./data).")
-    var dataDir: String?
+    @OptionGroup var store: StoreOptions
     @Option(help: "OTLP/HTTP port (default 4318).")
     var otlpHttpPort: Int?
     @Option(help: "OTLP/gRPC port (default 4317).")
@@ -52,7 +70,6 @@ struct Serve: AsyncParsableCommand {
 
     var flagOverrides: [(key: String, value: String)] {
         var flags: [(String, String)] = []
-        if let dataDir { flags.append(("data_dir", dataDir)) }
         if let otlpHttpPort { flags.append(("otlp.http.port", String(otlpHttpPort))) }
         if let otlpGrpcPort { flags.append(("otlp.grpc.port", String(otlpGrpcPort))) }
         if let apiPort { flags.append(("api.port", String(apiPort))) }
@@ -66,7 +83,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try loadConfiguration(path: config, flags: flagOverrides, command: "pyflare")
+        let configuration = try store.load(command: "pyflare", flags: flagOverrides)
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -105,10 +122,7 @@ struct SQL: AsyncParsableCommand {
     var parameters: [String] = []
     @Option(help: "table, csv or json.")
     var format: Format = .table
-    @Option(help: "YAML config file, for data_dir and the sql limits (default: \(ConfigurationLoader.defaultPath) if present).")
-    var config: String?
-    @Option(help: "Data directory (default ./data).")
-    var dataDir: String?
+    @OptionGroup var store: StoreOptions
     @Option(help: "Time limit of the statement in milliseconds (default sql.timeout_ms).")
     var timeoutMs: Int?
     @Option(help: "Row limit: more rows is an error (default sql.max_rows).")
@@ -118,19 +132,17 @@ struct SQL: AsyncParsableCommand {
 
     func run() async throws {
         var flags: [(key: String, value: String)] = []
-        if let dataDir { flags.append(("data_dir", dataDir)) }
         if let timeoutMs { flags.append(("sql.timeout_ms", String(timeoutMs))) }
         if let maxRows { flags.append(("sql.max_rows", String(maxRows))) }
-        let configuration = try loadConfiguration(path: config, flags: flags, command: "pyflare sql")
+        let configuration = try store.load(command: "pyflare sql", flags: flags)
         let values: [SQLValue] = parameters.map { text in
             if text == "null" { return .null }
             if let integer = Int64(text) { return .integer(integer) }
             if let real = Double(text), text.contains(".") { return .real(real) }
             return .text(text)
         }
-        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         do {
-            let engine = try SQLEngine.offline(dataDirectory: configuration.dataDirectory, pricing: pricing, limits: configuration.sql)
+            let engine = try SQLEngine.offline(configuration, limits: configuration.sql)
             let result = try await engine.run(statement, parameters: values, limit: limit)
             switch format {
             case .table: FileHandle.standardOutput.write(Data(result.table.utf8))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PyFlareAnalytics
+import PyFlareWire
 
 /// `pyflare templates`: groups the lines of a file (or standard input) by message template, as
 /// failure clustering does, and prints each line's template id, or the templates with their
@@ -38,7 +39,7 @@ struct Templates: ParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         FileHandle.standardError.write(Data(
             "\(assigned.count) lines, \(miner.templates.filter { $0.size > 0 }.count) templates, \(Int(Double(assigned.count) / max(seconds, 1e-9))) lines/s\n".utf8))
     }

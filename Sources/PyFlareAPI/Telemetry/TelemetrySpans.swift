@@ -82,7 +82,7 @@ public final class TelemetrySpans: Sendable {
 
     /// "300" or "1.5".
     static func seconds(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         return seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
     }
 }

@@ -9,7 +9,7 @@ enum TelemetryTime {
 
     /// Now, in unix nanoseconds.
     @Sendable static func now() -> UInt64 {
-        UInt64(Date().timeIntervalSince1970 * 1e9)
+        UInt64(UnixTime.nowNanoseconds())
     }
 
     /// The optional `key` member of `fields`: unix seconds as a number (fractions allowed)

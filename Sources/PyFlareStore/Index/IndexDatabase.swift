@@ -34,12 +34,8 @@ final class IndexDatabase: Sendable {
         for migration in IndexMigration.all where !applied.contains(migration.name) {
             try db.execute(sql: migration.sql)
             try db.execute(sql: "INSERT INTO schema_migrations (name, applied_at_ns) VALUES (?, ?)",
-                           arguments: [migration.name, Self.nowNanoseconds()])
+                           arguments: [migration.name, UnixTime.nowNanoseconds()])
         }
-    }
-
-    static func nowNanoseconds() -> Int64 {
-        UnixTime.nowNanoseconds()
     }
 
     /// Separates the members of a set stored as text (`traces.services`, `traces.models`):
@@ -142,7 +138,7 @@ final class IndexDatabase: Sendable {
                 relativePath, segment.kind.name, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes,
                 bytesOnDisk, Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
                 jsonArray(footer.services), jsonArray(footer.models),
-                Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), nowNanoseconds(),
+                Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), UnixTime.nowNanoseconds(),
             ])
         let segmentID = db.lastInsertedRowID
         let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trace_index (trace_id, segment_id, block) VALUES (?, ?, ?)")
@@ -165,7 +161,7 @@ final class IndexDatabase: Sendable {
         for metric in segment.metricNames {
             try upsertMetric.execute(arguments: [
                 metric.name, metric.type.name, metric.unit, metric.description,
-                metric.temporality == 1 ? "delta" : metric.temporality == 2 ? "cumulative" : nil, metric.monotonic,
+                MetricBatch.temporalityName(metric.temporality), metric.monotonic,
                 metric.pointCount, Int64(bitPattern: metric.firstTime), Int64(bitPattern: metric.lastTime), joinSet(metric.services),
             ])
         }

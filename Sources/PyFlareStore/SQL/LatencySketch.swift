@@ -152,20 +152,20 @@ public struct LatencySketch: Sendable, Equatable {
 
     /// The canonical binary form described on the type.
     public func serialized() -> [UInt8] {
-        var bytes: [UInt8] = [Self.formatVersion]
-        bytes.reserveCapacity(16 + 4 * keys.count)
-        Self.appendVarint(UInt64(count), to: &bytes)
-        Self.appendVarint(Self.zigzag(lowest), to: &bytes)
-        Self.appendVarint(Self.zigzag(highest), to: &bytes)
-        Self.appendVarint(UInt64(zeroCount), to: &bytes)
-        Self.appendVarint(UInt64(keys.count), to: &bytes)
+        var writer = ByteWriter(capacity: 16 + 4 * keys.count)
+        writer.byte(Self.formatVersion)
+        writer.varint(UInt64(count))
+        writer.zigzag(lowest)
+        writer.zigzag(highest)
+        writer.varint(UInt64(zeroCount))
+        writer.varint(keys.count)
         var previous = 0
         for (key, bucketCount) in zip(keys, bucketCounts) {
-            Self.appendVarint(Self.zigzag(Int64(key - previous)), to: &bytes)
-            Self.appendVarint(UInt64(bucketCount), to: &bytes)
+            writer.zigzag(Int64(key - previous))
+            writer.varint(UInt64(bucketCount))
             previous = key
         }
-        return bytes
+        return writer.bytes
     }
 
     /// Reads what ``serialized()`` wrote, accepting only its canonical form: a known version,
@@ -209,21 +209,8 @@ public struct LatencySketch: Sendable, Equatable {
         }
     }
 
-    private static func zigzag(_ value: Int64) -> UInt64 {
-        UInt64(bitPattern: (value << 1) ^ (value >> 63))
-    }
-
     private static func unzigzag(_ value: UInt64) -> Int64 {
         Int64(bitPattern: (value >> 1) ^ (0 &- (value & 1)))
-    }
-
-    private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
     }
 
     /// Reads bytes one at a time, so any collection is read in place.

@@ -199,7 +199,7 @@ enum MetricPointsSQL: RecordSQLKind {
         case 2: RecordSQLValues.text(result, metrics.units[metric], in: batch)
         case 3: RecordSQLValues.text(result, metrics.descriptions[metric], in: batch)
         case 4:
-            SpanSQLValues.optional(result, metrics.temporalities[metric] == 1 ? "delta" : metrics.temporalities[metric] == 2 ? "cumulative" : nil)
+            SpanSQLValues.optional(result, MetricBatch.temporalityName(metrics.temporalities[metric]))
         case 5: sqlite3_result_int64(result, metrics.monotonic[metric] ? 1 : 0)
         case 6: sqlite3_result_int64(result, Int64(bitPattern: batch.times[row]))
         case 7: sqlite3_result_int64(result, Int64(bitPattern: batch.startTimes[row]))

@@ -1,5 +1,6 @@
 import GRDBSQLite
 import PyFlareModel
+import PyFlareWire
 
 /// A read-only SQLite connection to `index.db` with the virtual tables and functions of
 /// `docs/sql.md`, on which user SQL runs.
@@ -116,7 +117,7 @@ final class SQLConnection: @unchecked Sendable {
         }
         let elapsed = started.duration(to: .now)
         return SQLResult(columns: columns, rows: rows,
-                         elapsedSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                         elapsedSeconds: elapsed.inSeconds,
                          truncated: truncated, scan: context.statistics)
     }
 

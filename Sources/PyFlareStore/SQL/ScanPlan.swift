@@ -146,11 +146,10 @@ class StoreTable: VirtualTable {
         switch sqlite3_value_type(value) {
         case SQLITE_TEXT:
             guard let text = SQLiteValue.text(value) else { return nil }
-            return Hex.parseTraceID(text.lowercased())
+            return Hex.parseTraceID(text)
         case SQLITE_BLOB:
             guard sqlite3_value_bytes(value) == 16, let bytes = sqlite3_value_blob(value) else { return nil }
-            let raw = UnsafeRawBufferPointer(start: bytes, count: 16)
-            return TraceID(high: raw.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }, low: raw.suffix(8).reduce(0) { $0 << 8 | UInt64($1) })
+            return TraceID(bytes: Array(UnsafeRawBufferPointer(start: bytes, count: 16)))
         default:
             return nil
         }

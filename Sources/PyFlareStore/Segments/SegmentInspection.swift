@@ -81,7 +81,7 @@ public enum SegmentInspection {
             }
         }
         let elapsed = started.duration(to: .now)
-        result.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        result.seconds = elapsed.inSeconds
         // Keeps the decoding from being optimized away.
         if checksum == 42 { result.blocks += 0 }
         return result
