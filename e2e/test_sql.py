@@ -18,7 +18,7 @@ from harness import STORE_CONFIG, merge_config
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 from store_helpers import wait_until
 
@@ -28,9 +28,11 @@ SEC = 1_000_000_000
 
 
 def send_spans(srv, service: str, count: int, offset: int = 0) -> list[dict]:
-    """Sends `count` LLM spans through the SDK's HTTP exporter; returns what was sent."""
+    """Sends `count` LLM spans through the SDK's HTTP exporter in one request (so a 300 ms
+    seal age cannot split them over two segments on a slow machine); returns what was sent."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=srv.traces_url)))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=srv.traces_url),
+                                                   schedule_delay_millis=600_000, max_export_batch_size=count))
     tracer = provider.get_tracer("pyflare.e2e.sql")
     sent = []
     for i in range(offset, offset + count):

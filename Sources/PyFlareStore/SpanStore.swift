@@ -114,7 +114,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         if let task = sealer.withLock({ $0.take() }) { await task.value }
         try await Task { [self] in
             try await wal.close()
-            try await seal()
+            try await seal(reason: "close")
         }.value
         logger.info("store closed")
     }
@@ -125,14 +125,15 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         var failures = 0
         while !stopping.withLock({ $0 }) {
             do { try await Task.sleep(for: .milliseconds(100)) } catch { return }
-            let due = unsealed.withLock { unsealed in
-                unsealed.activeBytes >= configuration.segmentMaxBytes
-                    || unsealed.oldest.map { $0.duration(to: .now) >= configuration.segmentMaxAge } == true
+            let due: String? = unsealed.withLock { unsealed in
+                if unsealed.activeBytes >= configuration.segmentMaxBytes { return "size" }
+                if let oldest = unsealed.oldest, oldest.duration(to: .now) >= configuration.segmentMaxAge { return "age" }
+                return nil
             }
             do {
                 try await wal.syncIfDue()
-                if due {
-                    try await seal()
+                if let due {
+                    try await seal(reason: due)
                     failures = 0
                 }
             } catch {
@@ -147,7 +148,8 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
 
     /// Seals every acknowledged record waiting in memory, now: one segment file per kind
     /// (spans, logs, metric points), recorded in the index in one transaction.
-    public func seal() async throws {
+    /// `reason` (size, age, close, requested) is logged with the segments it wrote.
+    public func seal(reason: String = "requested") async throws {
         guard let entries = unsealed.withLock({ $0.beginSeal() }) else { return }
         let started = ContinuousClock.now
         wal.rotate()
@@ -201,8 +203,8 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
             for file in written {
                 metrics.segmentsSealed.increment()
                 metrics.segmentBytes.increment(by: file.bytesOnDisk)
-                logger.debug("sealed segment", metadata: [
-                    "path": "\(file.path)", "kind": "\(file.segment.kind.name)", "rows": "\(file.segment.footer.rows)",
+                logger.info("sealed segment", metadata: [
+                    "reason": "\(reason)", "wal_records": "\(entries.count)", "path": "\(file.path)", "kind": "\(file.segment.kind.name)", "rows": "\(file.segment.footer.rows)",
                     "blocks": "\(file.segment.footer.blocks.count)", "bytes": "\(file.bytesOnDisk)",
                 ])
             }
