@@ -11,6 +11,7 @@ let migrationFiles = [
     "0002_logs_and_metrics.sql",
     "0003_analytics.sql",
     "0004_cost_by_dimension.sql",
+    "0005_root_cause.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

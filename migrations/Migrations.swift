@@ -18,5 +18,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0002_logs_and_metrics", PackageResources._002_logs_and_metrics_sql),
         IndexMigration("0003_analytics", PackageResources._003_analytics_sql),
         IndexMigration("0004_cost_by_dimension", PackageResources._004_cost_by_dimension_sql),
+        IndexMigration("0005_root_cause", PackageResources._005_root_cause_sql),
     ]
 }

@@ -21,7 +21,7 @@ public struct BudgetJob: AnalyticsJob {
         self.notifier = notifier
     }
 
-    public func run(_ context: JobContext) async throws -> Int {
+    public func run(_ context: JobContext) async throws -> JobOutcome {
         let book = BudgetBook(pool: context.pool)
         let statuses = try await book.statuses(try await book.budgets(), now: context.now)
         var recorded = 0
@@ -36,7 +36,7 @@ public struct BudgetJob: AnalyticsJob {
         }
         // Also alerts a restart or a failed attempt left undelivered.
         notifier?.deliverPending(pool: context.pool)
-        return recorded
+        return JobOutcome(rows: recorded)
     }
 }
 

@@ -72,8 +72,9 @@ public protocol AnalyticsJob: Sendable {
     var name: String { get }
     var schedule: JobSchedule { get }
     var outputTable: String? { get }
-    /// Does one run; returns the rows it wrote.
-    func run(_ context: JobContext) async throws -> Int
+    /// Does one run; returns the rows it wrote and, for an incremental job, the window it
+    /// replaced and its new position (read back with `JobLedger.position(of:)`).
+    func run(_ context: JobContext) async throws -> JobOutcome
 }
 
 /// A job file that could not be read: where and why.
@@ -195,6 +196,7 @@ enum JobNames {
     static let reservedTables: Set<String> = [
         "segments", "trace_index", "traces", "store_state", "schema_migrations", "metric_names",
         "jobs", "job_runs", "budgets", "budget_alerts", "pricing_overrides", "spans", "logs", "metric_points",
+        "failure_templates", "failure_cluster_members", "rca_slices", "rca_patterns",
     ]
 
     static func isIdentifier(_ text: String) -> Bool {

@@ -29,25 +29,75 @@ public struct MessageTemplateMiner: Sendable {
     private var mergedInto: [Int: Int] = [:]
     private var byWords: [[Int32]: Int] = [:]
 
-    public init(similarity: Double = 0.6) {
+    /// Messages of another length join a template when their fixed words align this well
+    /// (longest common subsequence over the mean length); nil keeps lengths apart, as Drain does.
+    public let crossLengthSimilarity: Double?
+
+    public init(similarity: Double = 0.6, crossLengthSimilarity: Double? = nil) {
         self.similarity = similarity
+        self.crossLengthSimilarity = crossLengthSimilarity
+    }
+
+    /// A miner that goes on from templates it exported (`exported()`), ids included.
+    public init(similarity: Double = 0.6, crossLengthSimilarity: Double? = nil, restoring saved: [SavedTemplate]) {
+        self.init(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity)
+        for (id, template) in saved.enumerated() {
+            precondition(template.id == id, "saved templates are numbered from 0 without gaps")
+            let tokens = template.words.map { word in word.map { self.word(Substring($0)) } ?? Self.wildcard }
+            templates.append(Template(id: id, words: tokens, size: 0))
+            if let target = template.mergedInto {
+                mergedInto[id] = target
+            } else {
+                byLength[tokens.count, default: []].append(id)
+                byWords[tokens] = id
+            }
+        }
+    }
+
+    /// A template as kept between runs: its words (nil for a variable part) and the template
+    /// it merged into, if it did.
+    public struct SavedTemplate: Sendable, Equatable {
+        public var id: Int
+        public var words: [String?]
+        public var mergedInto: Int?
+
+        public init(id: Int, words: [String?], mergedInto: Int?) {
+            self.id = id
+            self.words = words
+            self.mergedInto = mergedInto
+        }
+    }
+
+    /// Every template, merged ones too, in id order: what `init(restoring:)` takes back.
+    public func exported() -> [SavedTemplate] {
+        templates.map { template in
+            SavedTemplate(id: template.id, words: template.words.map { $0 == Self.wildcard ? nil : String(words[Int($0)]) },
+                          mergedInto: mergedInto[template.id])
+        }
+    }
+
+    private mutating func word(_ token: Substring) -> Int32 {
+        if let known = vocabulary[token] { return known }
+        let word = Int32(words.count)
+        words.append(token)
+        vocabulary[token] = word
+        return word
     }
 
     /// Adds a message; returns the id of the template it joined or started.
     public mutating func add(_ message: String) -> Int {
         let tokens = Self.tokens(of: message).map { token -> Int32 in
-            if Self.isVariable(token) { return Self.wildcard }
-            if let known = vocabulary[token] { return known }
-            let word = Int32(words.count)
-            words.append(token)
-            vocabulary[token] = word
-            return word
+            Self.isVariable(token) ? Self.wildcard : word(token)
         }
         if let same = byWords[tokens] {
             templates[same].size += 1
             return same
         }
         guard let best = mostSimilar(to: tokens) else {
+            if let other = mostSimilarOfAnotherLength(to: tokens) {
+                templates[other].size += 1
+                return other
+            }
             let id = templates.count
             templates.append(Template(id: id, words: tokens, size: 1))
             byLength[tokens.count, default: []].append(id)
@@ -101,6 +151,36 @@ public struct MessageTemplateMiner: Sendable {
         }
         guard let best, Double(bestScore) / Double(tokens.count) >= similarity else { return nil }
         return best
+    }
+
+    /// The template of another length (at most a quarter longer or shorter) whose fixed words
+    /// share the longest common subsequence with the message's, if it reaches `crossLengthSimilarity`.
+    private func mostSimilarOfAnotherLength(to tokens: [Int32]) -> Int? {
+        guard let threshold = crossLengthSimilarity, !tokens.isEmpty else { return nil }
+        let fixed = tokens.filter { $0 != Self.wildcard }
+        let spread = max(1, tokens.count / 4)
+        var best: Int?, bestScore = threshold
+        for length in max(1, tokens.count - spread)...(tokens.count + spread) where length != tokens.count {
+            for id in byLength[length] ?? [] {
+                let other = templates[id].words.filter { $0 != Self.wildcard }
+                guard !other.isEmpty || !fixed.isEmpty else { continue }
+                let score = 2 * Double(Self.commonSubsequence(fixed, other)) / Double(fixed.count + other.count)
+                if score >= bestScore { (best, bestScore) = (id, score) }
+            }
+        }
+        return best
+    }
+
+    static func commonSubsequence(_ a: [Int32], _ b: [Int32]) -> Int {
+        guard !a.isEmpty, !b.isEmpty else { return 0 }
+        var previous = [Int](repeating: 0, count: b.count + 1), current = previous
+        for x in a {
+            for (j, y) in b.enumerated() {
+                current[j + 1] = x == y ? previous[j] + 1 : max(previous[j + 1], current[j])
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
     }
 
     static func tokens(of message: String) -> [Substring] {

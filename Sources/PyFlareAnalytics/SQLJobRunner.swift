@@ -41,7 +41,7 @@ struct SQLJobRunner {
     func run(_ context: JobContext) async throws -> JobOutcome {
         let ledger = JobLedger(pool: context.pool)
         let position = try await ledger.position(of: name)
-        let (range, input) = try await pendingRange(position, context)
+        let (range, input) = try await job.input.pendingRange(after: position, sources: sources, context)
         let newPosition = JobLedger.Position(watermark: context.now, input: input)
         guard let range else { return JobOutcome(rows: 0, position: newPosition) }
 
@@ -55,71 +55,6 @@ struct SQLJobRunner {
             chunkStart = chunkEnd
         }
         return JobOutcome(rows: rows, window: start..<end, position: newPosition)
-    }
-
-    /// The time range whose windows may have changed, and the input position it covers.
-    func pendingRange(_ position: JobLedger.Position, _ context: JobContext) async throws -> (Range<Int64>?, Int64) {
-        var lower = Int64.max, upper = Int64.min
-        func include(_ time: Int64?, _ end: Int64?) {
-            if let time { lower = min(lower, time) }
-            if let end { upper = max(upper, end) }
-        }
-        if let watermark = position.watermark {
-            include(watermark - context.settings.lateness, context.now)
-        }
-        let input: Int64
-        switch job.input {
-        case .records(let kind):
-            // The unsealed snapshot first: what it misses was sealed since, so the catalog has it.
-            let unsealed = try await context.engine.unsealedTimeRanges(of: kind)
-            let firstRun = position.watermark == nil
-            (input, lower, upper) = try await context.pool.read { [lower, upper] db in
-                let sealed = try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = 'sealed_wal_sequence'") ?? 0
-                var lower = lower, upper = upper
-                for record in unsealed where record.sequence > UInt64(max(0, sealed)) {
-                    lower = min(lower, record.times.lowerBound)
-                    upper = max(upper, record.times.upperBound + 1)
-                }
-                let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM segments") ?? 0
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT min(min_time_ns) AS low, max(max_time_ns) AS high FROM segments
-                    WHERE kind = ? AND state = 'active' AND id > ?
-                    """, arguments: [kind.name, firstRun ? 0 : position.input])
-                let low: Int64? = row?["low"], high: Int64? = row?["high"]
-                return (highest, min(lower, low ?? .max), max(upper, high.map { $0 + 1 } ?? .min))
-            }
-        case .jobs(let sources):
-            // Run ids grow across all jobs, so one position covers every source.
-            let sinceRun = position.watermark == nil ? 0 : position.input
-            let sourceJobs = position.watermark == nil ? self.sources : []
-            (input, lower, upper) = try await context.pool.read { [lower, upper] db in
-                var lower = lower, upper = upper
-                // A first run covers everything its sources hold: their run history is pruned,
-                // and a job added to a running store must still see all the past.
-                for source in sourceJobs where try db.tableExists(source.output) {
-                    let extent = try Row.fetchOne(db, sql: "SELECT min(\"\(source.timeColumn)\"), max(\"\(source.timeColumn)\") FROM \"\(source.output)\"")
-                    if let low = extent?[0] as Int64?, let high = extent?[1] as Int64? {
-                        lower = min(lower, low)
-                        upper = max(upper, high + source.window)
-                    }
-                }
-                let jobs = sources.map { _ in "?" }.joined(separator: ", ")
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT max(id) AS last, min(window_start_ns) AS low, max(window_end_ns) AS high FROM job_runs
-                    WHERE job IN (\(jobs)) AND status = 'ok' AND id > ? AND window_start_ns IS NOT NULL
-                    """, arguments: StatementArguments(sources) + [sinceRun])
-                // A source run still going (another process's) has a lower id than runs that
-                // finished since: stop the position before it, so the next run reads it. A run
-                // older than a stale lease died and is not waited for.
-                let unfinished = try Int64.fetchOne(db, sql: """
-                    SELECT min(id) FROM job_runs WHERE job IN (\(jobs)) AND status = 'running' AND id > ? AND started_ns > ?
-                    """, arguments: StatementArguments(sources) + [sinceRun, context.now - context.settings.staleLease])
-                let last: Int64? = row?["last"], low: Int64? = row?["low"], high: Int64? = row?["high"]
-                let position = min(last ?? sinceRun, unfinished.map { $0 - 1 } ?? .max)
-                return (max(position, sinceRun), min(lower, low ?? .max), max(upper, high ?? .min))
-            }
-        }
-        return (lower < upper ? lower..<upper : nil, input)
     }
 
     /// Recomputes `window`: runs the statement for it and swaps its rows in one transaction.
@@ -179,6 +114,26 @@ extension SQLValue {
         case .real(let value): value.databaseValue
         case .text(let value): value.databaseValue
         case .blob(let bytes): Data(bytes).databaseValue
+        }
+    }
+
+    var string: String? {
+        if case .text(let text) = self { text } else { nil }
+    }
+
+    var integer: Int64? {
+        switch self {
+        case .integer(let value): value
+        case .real(let value): Int64(exactly: value.rounded())
+        default: nil
+        }
+    }
+
+    var real: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .real(let value): value
+        default: nil
         }
     }
 }

@@ -122,7 +122,7 @@ public final class Scheduler: Service, Sendable {
                 case .sql(let sql):
                     let runner = SQLJobRunner(name: job.name, job: sql, sources: catalog.sqlJobs(sql.input.sourceJobs))
                     outcome = .success(try await runner.run(context))
-                case .swift(let swiftJob): outcome = .success(JobOutcome(rows: try await swiftJob.run(context)))
+                case .swift(let swiftJob): outcome = .success(try await swiftJob.run(context))
                 }
             } catch {
                 outcome = .failure(error)
