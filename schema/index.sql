@@ -15,7 +15,15 @@ CREATE INDEX cost_by_dimension_1d_by_bucket ON cost_by_dimension_1d (bucket_ns);
 
 CREATE INDEX cost_by_dimension_1h_by_bucket ON cost_by_dimension_1h (bucket_ns);
 
+CREATE INDEX failure_cluster_members_by_cluster ON failure_cluster_members (cluster_id, time_ns);
+
+CREATE INDEX failure_cluster_members_by_time ON failure_cluster_members (time_ns);
+
 CREATE INDEX job_runs_by_job ON job_runs (job, id);
+
+CREATE INDEX rca_patterns_by_start ON rca_patterns (start_ns);
+
+CREATE INDEX rca_slices_by_metric ON rca_slices (metric, impact_score);
 
 CREATE INDEX segments_by_kind_time ON segments (kind, min_time_ns, max_time_ns);
 
@@ -91,6 +99,28 @@ CREATE TABLE cost_by_dimension_1h (
     PRIMARY KEY (dimension, bucket_ns, key)
 ) WITHOUT ROWID;
 
+CREATE TABLE failure_cluster_members (
+    time_ns         INTEGER NOT NULL,
+    cluster_id      INTEGER NOT NULL,
+    source          TEXT    NOT NULL,   -- 'span' or 'log'
+    trace_id        TEXT,
+    span_id         TEXT,
+    service         TEXT    NOT NULL,
+    model           TEXT,
+    operation       TEXT,
+    user_id         TEXT,
+    error_type      TEXT,
+    message         TEXT    NOT NULL,
+    stack_line      TEXT
+);
+
+CREATE TABLE failure_templates (
+    id              INTEGER PRIMARY KEY,
+    words           TEXT    NOT NULL,
+    merged_into     INTEGER,
+    created_ns      INTEGER NOT NULL
+);
+
 CREATE TABLE job_runs (
     id               INTEGER PRIMARY KEY,
     job              TEXT    NOT NULL,
@@ -142,6 +172,40 @@ CREATE TABLE pricing_overrides (
     cache_write    REAL,
     updated_at_ns  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+CREATE TABLE rca_patterns (
+    id                  TEXT    PRIMARY KEY,
+    type                TEXT    NOT NULL,
+    scope               TEXT    NOT NULL,   -- JSON object: service, model, user, feature …
+    service             TEXT,
+    model               TEXT,
+    start_ns            INTEGER NOT NULL,
+    end_ns              INTEGER,            -- NULL while ongoing
+    severity            REAL    NOT NULL,
+    description         TEXT    NOT NULL,
+    evidence            TEXT    NOT NULL,   -- JSON
+    suggested_actions   TEXT    NOT NULL,   -- JSON array of strings
+    first_detected_ns   INTEGER NOT NULL,
+    last_detected_ns    INTEGER NOT NULL
+);
+
+CREATE TABLE rca_slices (
+    analyzed_ns     INTEGER NOT NULL,
+    window_start_ns INTEGER NOT NULL,
+    window_end_ns   INTEGER NOT NULL,
+    metric          TEXT    NOT NULL,
+    dimensions      TEXT    NOT NULL,   -- the slice's dimension names, sorted, separated by ','
+    definition      TEXT    NOT NULL,   -- JSON object: dimension -> value
+    sample_count    INTEGER NOT NULL,
+    metric_value    REAL    NOT NULL,
+    baseline_value  REAL    NOT NULL,
+    deviation       REAL    NOT NULL,
+    deviation_pct   REAL,
+    p_value         REAL    NOT NULL,
+    q_value         REAL    NOT NULL,
+    significant     INTEGER NOT NULL,
+    impact_score    REAL    NOT NULL
+);
 
 CREATE TABLE rollup_1d (
     bucket_ns           INTEGER NOT NULL,

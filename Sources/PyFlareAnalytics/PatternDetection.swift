@@ -263,10 +263,11 @@ enum PatternDetector {
 
     /// Errors concentrated at hours of the day: a chi-square test of the errors per hour (UTC)
     /// against the requests per hour (p < 1e-6, at least 30 errors), reporting the hours whose
-    /// error rate is at least twice the overall one.
-    static func temporalPattern(scope: [(String, String)], requests: [Int], errors: [Int], start: Int64) -> DetectedPattern? {
+    /// error rate is at least twice the overall one. Hours of a day are only a pattern when
+    /// they recur: the data must cover at least 3 days.
+    static func temporalPattern(scope: [(String, String)], requests: [Int], errors: [Int], days: Int, start: Int64) -> DetectedPattern? {
         let totalErrors = errors.reduce(0, +), totalRequests = requests.reduce(0, +)
-        guard totalErrors >= 30, totalRequests > 0 else { return nil }
+        guard days >= 3, totalErrors >= 30, totalRequests > 0 else { return nil }
         let test = Statistics.chiSquareUniformity(observed: errors, expectedShares: requests.map(Double.init))
         let overall = Double(totalErrors) / Double(totalRequests)
         let hours = (0..<24).filter { requests[$0] > 0 && Double(errors[$0]) / Double(requests[$0]) >= 2 * overall && errors[$0] >= 3 }

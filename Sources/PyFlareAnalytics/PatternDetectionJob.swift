@@ -177,10 +177,12 @@ struct PatternDetection {
         let since = TimeBucket.floor(now, UnixTime.hour) - settings.history
         let rows = try await context.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT service, (bucket_ns / ?) % 24, sum(requests), sum(errors), min(bucket_ns) FROM rollup_1h
-                WHERE bucket_ns >= ? GROUP BY 1, 2
-                """, arguments: [UnixTime.hour, since])
+                SELECT service, (bucket_ns / ?) % 24, sum(requests), sum(errors), min(bucket_ns),
+                       (SELECT count(DISTINCT bucket_ns / ?) FROM rollup_1h days WHERE days.service = rollup_1h.service AND days.bucket_ns >= ?)
+                FROM rollup_1h WHERE bucket_ns >= ? GROUP BY 1, 2
+                """, arguments: [UnixTime.hour, UnixTime.day, since, since])
         }
+        var days: [String: Int] = [:]
         var byService: [String: (requests: [Int], errors: [Int], start: Int64)] = [:]
         for row in rows {
             let service: String = row[0], hour: Int = row[1]
@@ -189,9 +191,11 @@ struct PatternDetection {
             entry.errors[hour] += row[3] as Int
             entry.start = min(entry.start, row[4])
             byService[service] = entry
+            days[service] = row[5]
         }
         return byService.sorted { $0.key < $1.key }.compactMap { service, entry in
-            PatternDetector.temporalPattern(scope: [("service", service)], requests: entry.requests, errors: entry.errors, start: entry.start)
+            PatternDetector.temporalPattern(scope: [("service", service)], requests: entry.requests, errors: entry.errors,
+                                            days: days[service] ?? 0, start: entry.start)
         }
     }
 

@@ -80,6 +80,9 @@ public enum SliceMetric: String, Sendable, CaseIterable {
 /// lattice's pruning) is compared with its complement. Error rates get a two-proportion z
 /// test; latency, cost and tokens a Mann–Whitney rank test on log-spaced bins, after a
 /// screen by mean difference. All p-values are corrected together (Benjamini–Hochberg).
+/// The impact of a slice is its excess over the overall figure times its requests (excess
+/// errors, seconds, dollars or tokens), so that a slice holding nearly everything, whose
+/// complement is a small odd remainder, does not rank high.
 /// A pair is reported only where it deviates clearly more than each of its values alone, and
 /// a value whose excess a reported pair explains is left out, so a problem living in
 /// `model=X ∧ feature=Y` shows as that pair.
@@ -139,9 +142,8 @@ public struct SliceAnalyzer: Sendable {
             let rate = Double(slice.errors) / Double(slice.count), restRate = Double(restErrors) / Double(rest)
             guard rate > restRate else { continue }
             let test = Statistics.twoProportionTest(successes1: slice.errors, total1: slice.count, successes2: restErrors, total2: rest)
-            tests.append((index, .errorRate, rate, restRate, test.pValue, (rate - restRate) * Double(slice.count)))
+            tests.append((index, .errorRate, rate, restRate, test.pValue, (rate - baselineRate) * Double(slice.count)))
         }
-        _ = baselineRate
 
         var candidates = Set<Int>()
         for measure in SliceMeasure.allCases {
@@ -159,6 +161,7 @@ public struct SliceAnalyzer: Sendable {
         }
         requests.fillDistributions(of: &slices, candidates: candidates)
         let whole = requests.wholeDistributions()
+        func overallMean(_ measure: SliceMeasure) -> Double { measure.value(total.sum(measure) / Double(max(1, total.measured(measure)))) }
         for index in candidates.sorted() {
             let slice = slices[index]
             for measure in SliceMeasure.allCases {
@@ -174,13 +177,15 @@ public struct SliceAnalyzer: Sendable {
                         let value = measure.value(mine.quantile(metric.quantile!, minimum: measure.minimum, growth: measure.growth))
                         let baseline = measure.value(rest.quantile(metric.quantile!, minimum: measure.minimum, growth: measure.growth))
                         guard value > baseline else { continue }
-                        tests.append((index, metric, value, baseline, test.pValue, (value - baseline) * count))
+                        let overall = measure.value(whole[measure.rawValue].quantile(metric.quantile!, minimum: measure.minimum, growth: measure.growth))
+                        tests.append((index, metric, value, baseline, test.pValue, (value - overall) * count))
                     }
                 case .cost, .tokens:
                     let mean = measure.value(slice.sum(measure) / count)
                     let baseline = measure.value((total.sum(measure) - slice.sum(measure)) / restCount)
                     guard mean > baseline else { continue }
-                    tests.append((index, measure == .cost ? .costPerRequest : .tokensPerRequest, mean, baseline, test.pValue, (mean - baseline) * count))
+                    tests.append((index, measure == .cost ? .costPerRequest : .tokensPerRequest, mean, baseline, test.pValue,
+                                  (mean - overallMean(measure)) * count))
                 }
             }
         }
@@ -225,9 +230,16 @@ public struct SliceAnalyzer: Sendable {
                 }
             }
         }
-        let kept = singles.values.filter { !dropped.contains($0) } + keptPairs
-        return kept.map { significant[$0]! }.sorted {
-            ($0.impact, $1.qValue, $1.definition.count) > ($1.impact, $0.qValue, $0.definition.count)
+        // Most impact first; among slices of the same requests (a user whose calls are exactly
+        // the long prompts, say) the one of fewer and earlier dimensions speaks for all.
+        let kept = (singles.values.filter { !dropped.contains($0) } + keptPairs).sorted { a, b in
+            let (x, y) = (significant[a]!, significant[b]!)
+            let (p, q) = (slices[a].key, slices[b].key)
+            return (x.impact, y.definition.count, q.first, q.second) > (y.impact, x.definition.count, p.first, p.second)
+        }
+        var seen = Set<[Double]>()
+        return kept.map { significant[$0]! }.filter { finding in
+            seen.insert([Double(finding.sampleCount), finding.value, finding.baseline]).inserted
         }
     }
 }

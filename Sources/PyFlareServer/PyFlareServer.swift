@@ -67,6 +67,8 @@ public struct PyFlareServer: Sendable {
             let jobScheduler = await makeScheduler(store: store)
             JobRoutes(scheduler: jobScheduler).addRoutes(to: apiRouter)
             CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
+            RCARoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql),
+                      sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
             scheduler = jobScheduler
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
@@ -85,6 +87,7 @@ public struct PyFlareServer: Sendable {
             SQLRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             JobRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             CostRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            RCARoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
@@ -137,7 +140,14 @@ public struct PyFlareServer: Sendable {
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
                                  notifier: WebhookNotifier?, owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
-        let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: [BudgetJob(notifier: notifier)], engine: engine)
+        let rca = configuration.rca
+        let swiftJobs: [any AnalyticsJob] = [
+            BudgetJob(notifier: notifier),
+            FailureClusterJob(schedule: rca.clustersSchedule, similarity: rca.clusterSimilarity),
+            SliceAnalysisJob(schedule: rca.slicesSchedule, settings: rca.slices),
+            PatternDetectionJob(schedule: rca.patternsSchedule, settings: rca.patterns),
+        ]
+        let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: swiftJobs, engine: engine)
         return Scheduler(catalog: catalog, pool: pool, engine: engine, settings: settings, owner: owner, logger: logger)
     }
 

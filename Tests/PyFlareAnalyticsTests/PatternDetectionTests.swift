@@ -85,9 +85,11 @@ import Testing
         var errors = Array(repeating: 10, count: 24)
         errors[2] = 90
         errors[3] = 80
-        let pattern = try! #require(PatternDetector.temporalPattern(scope: [("service", "batch")], requests: requests, errors: errors, start: Self.t0))
+        let pattern = try! #require(PatternDetector.temporalPattern(scope: [("service", "batch")], requests: requests, errors: errors, days: 7, start: Self.t0))
         #expect(pattern.evidence.contains(#""hours_utc":[2,3]"#))
-        #expect(PatternDetector.temporalPattern(scope: [], requests: requests, errors: Array(repeating: 10, count: 24), start: Self.t0) == nil)
+        #expect(PatternDetector.temporalPattern(scope: [], requests: requests, errors: Array(repeating: 10, count: 24), days: 7, start: Self.t0) == nil)
+        // a few hours of data are no daily pattern
+        #expect(PatternDetector.temporalPattern(scope: [], requests: requests, errors: errors, days: 1, start: Self.t0) == nil)
     }
 
     @Test func usersWithOutsizedFailuresAreOneSegment() {

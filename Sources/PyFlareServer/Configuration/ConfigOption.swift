@@ -87,6 +87,48 @@ struct ConfigOption: Sendable {
         option("budgets.webhook_attempts", "Attempts to deliver one budget alert before it is marked failed (1 s, 2 s, 4 s… apart).", "5") { config, node, key throws(ConfigError) in
             config.budgetWebhookAttempts = try node.integer(key, in: 1...20)
         },
+        option("rca.clusters.schedule", "When failures are clustered by message template (every 1m, a cron expression…).", "every 1m") { config, node, key throws(ConfigError) in
+            config.rca.clustersSchedule = try node.schedule(key)
+        },
+        option("rca.clusters.similarity", "The share of a template's fixed words a failure message must match to join its cluster.", "0.6") { config, node, key throws(ConfigError) in
+            config.rca.clusterSimilarity = try node.double(key, in: 0.1...1)
+        },
+        option("rca.slices.schedule", "When slice analysis runs.", "every 15m") { config, node, key throws(ConfigError) in
+            config.rca.slicesSchedule = try node.schedule(key)
+        },
+        option("rca.slices.window_hours", "Slice analysis looks at the requests of this many past hours.", "24") { config, node, key throws(ConfigError) in
+            config.rca.slices.window = Int64(try node.integer(key, in: 1...24 * 90)) * 3_600_000_000_000
+        },
+        option("rca.slices.min_support", "A slice needs this many requests to be tested.", "30") { config, node, key throws(ConfigError) in
+            config.rca.slices.minSupport = try node.integer(key, in: 5...1_000_000)
+        },
+        option("rca.slices.false_discovery_rate", "The Benjamini-Hochberg false discovery rate a finding must pass to be significant.", "0.05") { config, node, key throws(ConfigError) in
+            config.rca.slices.falseDiscoveryRate = try node.double(key, in: 0.0001...0.5)
+        },
+        option("rca.slices.population", "Which spans are requests for slice analysis: a SQL condition on the spans table.", "model IS NOT NULL") { config, node, key throws(ConfigError) in
+            config.rca.slices.population = try node.nonEmptyString(key)
+        },
+        option("rca.slices.prompt_template_keys", "Attribute keys naming a request's prompt template (the first present wins); a list, or comma-separated.", "[gen_ai.prompt.template.name, llm.prompt_template.template, pyflare.prompt.template]") { config, node, key throws(ConfigError) in
+            config.rca.slices.promptTemplateKeys = try node.strings(key)
+        },
+        option("rca.slices.attribute_keys", "More span attribute keys to slice by, each a dimension of its own; a list, or comma-separated.", "[]") { config, node, key throws(ConfigError) in
+            config.rca.slices.attributeKeys = try node.strings(key)
+        },
+        option("rca.patterns.schedule", "When pattern detection runs.", "every 5m") { config, node, key throws(ConfigError) in
+            config.rca.patternsSchedule = try node.schedule(key)
+        },
+        option("rca.patterns.lookback_hours", "Error spikes, latency trends and user segments are looked for in this many past hours.", "24") { config, node, key throws(ConfigError) in
+            config.rca.patterns.lookback = Int64(try node.integer(key, in: 1...24 * 30)) * 3_600_000_000_000
+        },
+        option("rca.patterns.spike_z", "The robust z-score (median and MAD of the buckets before) an error-rate bucket needs to be a spike.", "4") { config, node, key throws(ConfigError) in
+            config.rca.patterns.spikeZ = try node.double(key, in: 1...100)
+        },
+        option("rca.patterns.min_errors", "An error-rate bucket needs this many errors to be a spike.", "5") { config, node, key throws(ConfigError) in
+            config.rca.patterns.minErrors = try node.integer(key, in: 1...1_000_000)
+        },
+        option("rca.patterns.min_cost_usd", "Spend this little above normal (US dollars, 24 hours) is never a cost anomaly.", "1.0") { config, node, key throws(ConfigError) in
+            config.rca.patterns.minCostUSD = try node.double(key, in: 0...1_000_000)
+        },
         option("telemetry.service_name", "service.name of metrics and spans of the JSON telemetry API (/api/v1/telemetry) without a plugin_id tag.", "pyflare-telemetry") { config, node, key throws(ConfigError) in
             config.telemetry.serviceName = try node.nonEmptyString(key)
         },

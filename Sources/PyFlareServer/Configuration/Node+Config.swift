@@ -1,3 +1,4 @@
+import PyFlareAnalytics
 import Foundation
 internal import Yams
 
@@ -43,6 +44,33 @@ extension Node {
             throw ConfigError(key: key, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    /// A list of strings: a YAML sequence, or one comma-separated string (as an environment
+    /// variable gives it); empty entries dropped.
+    func strings(_ key: String) throws(ConfigError) -> [String] {
+        switch self {
+        case .scalar(let scalar):
+            return scalar.string.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case .sequence(let items):
+            var values: [String] = []
+            for item in items {
+                guard case .scalar(let scalar) = item else { throw ConfigError(key: key, "expected a list of strings, got \(item.describe) in it") }
+                if !scalar.string.isEmpty { values.append(scalar.string) }
+            }
+            return values
+        default:
+            throw ConfigError(key: key, "expected a list of strings, got \(describe)")
+        }
+    }
+
+    func schedule(_ key: String) throws(ConfigError) -> JobSchedule {
+        let text = try nonEmptyString(key)
+        do {
+            return try JobSchedule.parse(text)
+        } catch {
+            throw ConfigError(key: key, "\(error)")
+        }
     }
 
     var describe: String {

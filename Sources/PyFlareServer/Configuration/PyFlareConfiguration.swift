@@ -36,6 +36,17 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     /// Where budget alerts are posted; nil posts nowhere.
     public var budgetWebhookURL: String?
     public var budgetWebhookAttempts = 5
+    /// Root-cause analysis: failure clusters, slices, patterns.
+    public var rca = RCASettings()
+
+    public struct RCASettings: Sendable, Equatable {
+        public var clustersSchedule = JobSchedule.every(seconds: 60)
+        public var clusterSimilarity = 0.6
+        public var slicesSchedule = JobSchedule.every(seconds: 900)
+        public var slices = SliceSettings()
+        public var patternsSchedule = JobSchedule.every(seconds: 300)
+        public var patterns = PatternSettings()
+    }
 
     public init() {}
 
