@@ -18,6 +18,7 @@ SPANS="${SPANS:-200000}"
 CONCURRENCY="${CONCURRENCY:-4}"
 LOOKUP_SPANS="${LOOKUP_SPANS:-10000000}"
 JOB_SPANS="${JOB_SPANS:-3600000}"
+RCA_SPANS="${RCA_SPANS:-1000000}"
 OUT=bench-results
 export PYFLARE_BENCHMARKS=1
 mkdir -p "$SCRATCH/payloads" "$OUT"
@@ -183,6 +184,28 @@ echo "== scheduled jobs: one cycle over JOB_SPANS spans (an hour at 1,000 spans/
 "$PY" scripts/bench_costs.py --bin "$SCRATCH/release/pyflare" > "$OUT/costs.md"
 cat "$OUT/jobs.md" "$OUT/costs.md"
 
+echo "== root-cause analysis jobs over RCA_SPANS spans of the last hour"
+{
+    echo "| measure | result |"
+    echo "|---|---|"
+    data=$(mktemp -d)
+    PYFLARE_SCHEDULER_ENABLED=false start_server "$data" store
+    "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$RCA_SPANS" --batch 500 \
+        --concurrency "$CONCURRENCY" --retries 5 > "$OUT/rca-load.txt" 2>&1
+    kill -TERM "$PID"; wait "$PID" || true   # seals the rest
+    read -r spans bytes < <(stored_bytes "$data")
+    for job in rollup_1m rollup_1h cost_attribution_1h cost_by_dimension_1h; do
+        "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data" > /dev/null
+    done
+    for job in failure_clusters rca_slices rca_patterns; do
+        line=$(/usr/bin/time -f "%e %M" -o "$OUT/rca-time.txt" "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data")
+        read -r seconds kilobytes < "$OUT/rca-time.txt"
+        echo "| \`pyflare jobs run $job\` over $spans spans | ${line#*: }; ${seconds} s wall, $((kilobytes / 1024)) MB peak RSS |"
+    done
+    rm -rf "$data"
+} > "$OUT/rca.md"
+cat "$OUT/rca.md"
+
 # Failure clustering: template grouping accuracy on the Loghub 2k samples, and its speed.
 "$PY" scripts/bench_templates.py --bin "$SCRATCH/release/pyflare" > "$OUT/templates.md"
 cat "$OUT/templates.md"
@@ -217,6 +240,10 @@ cat "$OUT/templates.md"
     echo "\`GET /api/v1/costs/summary\` over 30 days of materialized rollups (\`scripts/bench_costs.py\`, one connection):"
     echo
     cat "$OUT/costs.md"
+    echo
+    echo "### Root-cause analysis jobs (one run each, offline, after the rollups)"
+    echo
+    cat "$OUT/rca.md"
     echo
     echo "### Failure clustering: message templates (Loghub 2k, \`scripts/bench_templates.py\`)"
     echo

@@ -165,7 +165,7 @@ struct PatternDetection {
                 firstRecentHour: row[3], settings: settings) else { continue }
             pattern.suggestedActions = [
                 "Set a budget on \(dimension) \(key) (POST /api/v1/costs/budgets) so that spend alerts before it grows further.",
-                "Look for loops and retries: GET /api/v1/costs/summary?group_by=\(dimension)&granularity=hour shows when the spend began.",
+                "Look for loops and retries: GET /api/v1/costs/summary?group_by=\(dimension)&interval=1h shows when the spend began.",
                 "Route \(dimension) \(key)'s calls to a cheaper model, or cap max output tokens.",
             ]
             patterns.append(pattern)
