@@ -84,11 +84,11 @@ public struct RCARoutes: Sendable {
     }
 
     static func write(_ cluster: FailureCluster, detail: Bool, mergedFrom: Int64? = nil, into json: inout JSONWriter) {
-        func counts(_ pairs: [(String, Int)]) {
+        func counts(_ pairs: [(String, Int)], key: StaticString = #"{"name":"#) {
             json.raw("[")
             for (index, (name, count)) in pairs.enumerated() {
                 if index > 0 { json.raw(",") }
-                json.raw(#"{"name":"#)
+                json.raw(key)
                 json.string(name)
                 json.raw(#","count":"#)
                 json.int(Int64(count))
@@ -136,16 +136,7 @@ public struct RCARoutes: Sendable {
         json.strings(cluster.affectedTraces)
         if detail {
             json.raw(#","examples":"#)
-            json.raw("[")
-            for (index, (message, count)) in cluster.examples.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.raw(#"{"message":"#)
-                json.string(message)
-                json.raw(#","count":"#)
-                json.int(Int64(count))
-                json.raw("}")
-            }
-            json.raw("]")
+            counts(cluster.examples, key: #"{"message":"#)
         }
         json.raw(#","series_step_seconds":"#)
         json.int(cluster.seriesStep / UnixTime.second)
