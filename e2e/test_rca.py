@@ -5,11 +5,14 @@ through the API, and each planted problem found through /api/v1/rca/* with the r
 * a pair slice (gpt-4o-mini on the search feature fails a third of the time);
 * three error families whose messages vary in numbers, ids, hosts and quoted values;
 * an error spike of claude-sonnet in one quarter of an hour;
-* a runaway spender (one user sending huge prompts).
+* a runaway spender (one user sending huge prompts);
+* a latency trend on gpt-4o (its calls slow down steadily over the three hours);
+* failures that only a log record tells (the logging bridge's `logger.exception`).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 
@@ -18,7 +21,10 @@ import requests
 
 from harness import STORE_CONFIG, merge_config
 from opentelemetry import trace as api
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -73,8 +79,9 @@ def workload(now_ns: int, seed: int = 11) -> list[dict]:
             p = 0.35
         if model == "claude-sonnet-4" and now_ns - 75 * MINUTE <= t < now_ns - 60 * MINUTE:
             p = 0.6
+        slowdown = 1 + 2 * i / 3600 if model == "gpt-4o" else 1
         spans.append({"model": model, "feature": feature, "user": user, "start": t, "input": rng.randint(200, 600),
-                      "output": rng.randint(50, 200), "duration": int(rng.lognormvariate(6, 0.3)) * 1_000_000,
+                      "output": rng.randint(50, 200), "duration": int(rng.lognormvariate(6, 0.3) * slowdown) * 1_000_000,
                       "error": rng.random() < p})
     for i in range(120):  # the runaway spender: 120 calls with 60k-token prompts in the last hour
         spans.append({"model": "gpt-4o", "feature": "chat", "user": "user-runaway", "start": now_ns - 60 * MINUTE + i * 20 * SEC,
@@ -185,6 +192,35 @@ def test_a_new_failure_joins_its_cluster_and_ids_stay(analysed):
         assert after[family]["size"] == cluster["size"] + len(added.get(family, []))
 
 
+def test_error_logs_are_failures_too(analysed):
+    """A job that logs its failures without an error span: each logged exception is a member."""
+    srv, _, _ = analysed
+    provider = LoggerProvider(resource=Resource.create({"service.name": "nightly-batch"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=srv.otlp_base + "/v1/logs")))
+    logger = logging.getLogger("e2e.rca.batch")
+    logger.propagate = False
+    handler = LoggingHandler(level=logging.INFO, logger_provider=provider)
+    logger.addHandler(handler)
+    try:
+        for i in range(8):
+            try:
+                raise RuntimeError(f"document doc-{i * 7919} has no field summary")
+            except RuntimeError:
+                logger.exception("summarizing failed")
+        logger.warning("not a failure: warnings are left out")
+    finally:
+        logger.removeHandler(handler)
+        provider.shutdown()
+
+    def clustered():
+        run_job(srv, "failure_clusters")
+        return get(srv, "/api/v1/rca/clusters", service="nightly-batch")["clusters"]
+    clusters = wait_until(clustered, timeout=30, what="the logged failures clustered")
+    assert len(clusters) == 1, [c["template"] for c in clusters]
+    assert clusters[0]["size"] == 8 and clusters[0]["error_types"] == [{"name": "RuntimeError", "count": 8}]
+    assert clusters[0]["member_ids"] == []  # log records outside a span have no span id
+
+
 def test_slices_find_the_planted_pair_and_the_spender(analysed):
     srv, _, _ = analysed
     errors = get(srv, "/api/v1/rca/slices", metric="error_rate")
@@ -218,6 +254,9 @@ def test_patterns_find_the_spike_and_the_runaway_spender(analysed):
     costs = [p for p in patterns if p["type"] == "cost_anomaly"]
     assert {"user": "user-runaway"} in [p["scope"] for p in costs], [(p["scope"], p["description"]) for p in costs]
     assert not [p for p in patterns if p["type"] == "user_segment_issue"]
+    trends = [p for p in patterns if p["type"] == "latency_degradation"]
+    assert [p["scope"].get("model") for p in trends] == ["gpt-4o"], [(p["scope"], p["description"]) for p in trends]
+    assert trends[0]["end"] is None and trends[0]["evidence"]["p95_after_ms"] > 1.3 * trends[0]["evidence"]["p95_before_ms"]
     # filters, and the same ids on the next run
     assert [p["id"] for p in get(srv, "/api/v1/rca/patterns", type="error_spike")["patterns"]] == [spike["id"]]
     run_job(srv, "rca_patterns")
