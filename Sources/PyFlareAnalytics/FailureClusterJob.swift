@@ -82,8 +82,7 @@ public struct FailureClusterJob: AnalyticsJob {
             WHERE words != excluded.words OR merged_into IS NOT excluded.merged_into
             """)
         for template in miner.exported() {
-            let words = template.words.map { $0 ?? "" }.joined(separator: "\u{1F}")
-            try upsert.execute(arguments: [template.id, words, template.mergedInto.map(miner.current), now])
+            try upsert.execute(arguments: [template.id, FailureTemplateText.stored(template.words), template.mergedInto.map(miner.current), now])
             if template.mergedInto != nil && db.changesCount > 0 {
                 try db.execute(sql: "UPDATE failure_cluster_members SET cluster_id = ? WHERE cluster_id = ?",
                                arguments: [miner.current(template.id), template.id])

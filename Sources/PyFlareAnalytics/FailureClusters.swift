@@ -172,6 +172,10 @@ public struct FailureClusterQuery: Sendable {
 
 /// Templates as stored (`failure_templates.words`) and as shown.
 enum FailureTemplateText {
+    static func stored(_ words: [String?]) -> String {
+        words.map { $0 ?? "" }.joined(separator: "\u{1F}")
+    }
+
     static func words(_ stored: String) -> [String?] {
         stored.split(separator: "\u{1F}", omittingEmptySubsequences: false).map { $0.isEmpty ? nil : String($0) }
     }

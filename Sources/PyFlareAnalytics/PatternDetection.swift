@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareModel
 import PyFlareWire
 
 public enum PatternType: String, Sendable, CaseIterable {
@@ -30,11 +31,7 @@ public struct DetectedPattern: Sendable {
     /// Stable while the pattern lasts: a hash of the type, the scope and its identity (the
     /// start of a spike, the hours of a temporal pattern, the users of a segment).
     public var id: String {
-        let key = ([type.rawValue] + scope.map { "\($0.0)=\($0.1)" } + [identity]).joined(separator: "|")
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        let hex = String(hash, radix: 16)
-        return "pat_" + String(repeating: "0", count: 16 - hex.count) + hex
+        "pat_" + fingerprint(([type.rawValue] + scope.map { "\($0.0)=\($0.1)" } + [identity]).joined(separator: "|"))
     }
 
     public var scopeJSON: String {

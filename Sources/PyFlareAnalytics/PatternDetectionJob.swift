@@ -152,16 +152,17 @@ struct PatternDetection {
             guard day >= 0 && day < days else { continue }
             daily[[row[0], row[1]], default: Array(repeating: 0, count: days)][day] += row[3] as Int64
         }
+        // Sorted once per dimension: a key's peers are the others, their median found by position.
         var spendByDimension: [String: [Int64]] = [:]
         for row in recent { spendByDimension[row[0], default: []].append(row[2]) }
+        spendByDimension = spendByDimension.mapValues { $0.sorted() }
         var patterns: [DetectedPattern] = []
         for row in recent {
             let dimension: String = row[0], key: String = row[1], spend: Int64 = row[2]
-            let peers = spendByDimension[dimension] ?? []
-            let others = peers.filter { $0 != spend }.map(Double.init)
+            let spends = spendByDimension[dimension] ?? []
             guard var pattern = PatternDetector.costAnomaly(
                 dimension: dimension, key: key, recentMicros: spend, dailyHistoryMicros: daily[[dimension, key]] ?? [],
-                peerMedianMicros: others.isEmpty ? nil : Statistics.median(others), peers: others.count,
+                peerMedianMicros: Self.medianWithoutOne(spend, of: spends), peers: spends.count - 1,
                 firstRecentHour: row[3], settings: settings) else { continue }
             pattern.suggestedActions = [
                 "Set a budget on \(dimension) \(key) (POST /api/v1/costs/budgets) so that spend alerts before it grows further.",
@@ -171,6 +172,14 @@ struct PatternDetection {
             patterns.append(pattern)
         }
         return patterns
+    }
+
+    /// The median of `sorted` without one occurrence of `value` (which it holds); nil when nothing is left.
+    static func medianWithoutOne(_ value: Int64, of sorted: [Int64]) -> Double? {
+        let count = sorted.count - 1
+        guard count > 0, let removed = sorted.firstIndex(of: value) else { return nil }
+        func element(_ k: Int) -> Double { Double(sorted[k < removed ? k : k + 1]) }
+        return count % 2 == 1 ? element(count / 2) : (element(count / 2 - 1) + element(count / 2)) / 2
     }
 
     func temporalPatterns() async throws -> [DetectedPattern] {

@@ -29,8 +29,9 @@ struct SliceStatistics {
     var key: SliceKey
     var count = 0
     var errors = 0
-    var sums = [0.0, 0.0, 0.0]
-    var measuredCounts = [0, 0, 0]
+    /// By `SliceMeasure.rawValue`; fixed size, so that a slice's counters need no allocation.
+    var sums = SIMD3<Double>(repeating: 0)
+    var measuredCounts = SIMD3<Int>(repeating: 0)
     /// By `SliceMeasure.rawValue`; empty until filled.
     var distributions: [BinnedDistribution] = []
 
@@ -93,6 +94,24 @@ struct SliceRequests {
         return upper == 0 ? "<\(bounds[0])\(unit)" : "\(bounds[upper - 1])-\(bounds[upper])\(unit)"
     }
 
+    /// The values of `row` that `keep` accepts, as (dimension, value id), into `present`.
+    private func values(of row: Int, into present: inout [(Int32, UInt32)], keep: (Int, UInt32) -> Bool = { _, _ in true }) {
+        present.removeAll(keepingCapacity: true)
+        for dimension in 0..<dimensions {
+            let value = cells[row * dimensions + dimension]
+            if value != 0 && keep(dimension, value) { present.append((Int32(dimension), value)) }
+        }
+    }
+
+    /// Every pair of two of `present`'s values.
+    private func forEachPair(_ present: [(Int32, UInt32)], _ body: (SliceKey) -> Void) {
+        for i in present.indices {
+            for j in (i + 1)..<present.count {
+                body(SliceKey(first: present[i].0, firstValue: present[i].1, second: present[j].0, secondValue: present[j].1))
+            }
+        }
+    }
+
     private func add(_ row: Int, to slice: inout SliceStatistics) {
         slice.count += 1
         if errors[row] { slice.errors += 1 }
@@ -115,11 +134,11 @@ struct SliceRequests {
     /// dimensions that co-occur in at least `minSupport` requests.
     func sliceStatistics(minSupport: Int) -> [SliceStatistics] {
         var singles: [SliceKey: SliceStatistics] = [:]
+        var present: [(Int32, UInt32)] = []
         for row in 0..<count {
-            for dimension in 0..<dimensions {
-                let value = cells[row * dimensions + dimension]
-                guard value != 0 else { continue }
-                let key = SliceKey(first: Int32(dimension), firstValue: value)
+            values(of: row, into: &present)
+            for (dimension, value) in present {
+                let key = SliceKey(first: dimension, firstValue: value)
                 add(row, to: &singles[key, default: SliceStatistics(key: key)])
             }
         }
@@ -130,24 +149,16 @@ struct SliceRequests {
 
         var pairIndex: [SliceKey: Int] = [:]
         var pairs: [SliceStatistics] = []
-        var present: [(Int32, UInt32)] = []
         for row in 0..<count {
-            present.removeAll(keepingCapacity: true)
-            for dimension in 0..<dimensions {
-                let value = cells[row * dimensions + dimension]
-                if value != 0 && frequent[dimension][Int(value)] { present.append((Int32(dimension), value)) }
-            }
-            for i in present.indices {
-                for j in (i + 1)..<present.count {
-                    let key = SliceKey(first: present[i].0, firstValue: present[i].1, second: present[j].0, secondValue: present[j].1)
-                    if let index = pairIndex[key] {
-                        add(row, to: &pairs[index])
-                    } else {
-                        pairIndex[key] = pairs.count
-                        var slice = SliceStatistics(key: key)
-                        add(row, to: &slice)
-                        pairs.append(slice)
-                    }
+            values(of: row, into: &present) { dimension, value in frequent[dimension][Int(value)] }
+            forEachPair(present) { key in
+                if let index = pairIndex[key] {
+                    add(row, to: &pairs[index])
+                } else {
+                    pairIndex[key] = pairs.count
+                    var slice = SliceStatistics(key: key)
+                    add(row, to: &slice)
+                    pairs.append(slice)
                 }
             }
         }
@@ -170,25 +181,16 @@ struct SliceRequests {
         guard !byKey.isEmpty else { return }
         var present: [(Int32, UInt32)] = []
         for row in 0..<count {
-            let bins = SliceMeasure.allCases.map { bin(row, $0) }
+            let bins = (bin(row, .latency), bin(row, .cost), bin(row, .tokens))
             func add(_ key: SliceKey) {
                 guard let index = byKey[key] else { return }
-                for measure in SliceMeasure.allCases {
-                    if let bin = bins[measure.rawValue] { slices[index].distributions[measure.rawValue].add(bin: bin) }
-                }
+                if let bin = bins.0 { slices[index].distributions[SliceMeasure.latency.rawValue].add(bin: bin) }
+                if let bin = bins.1 { slices[index].distributions[SliceMeasure.cost.rawValue].add(bin: bin) }
+                if let bin = bins.2 { slices[index].distributions[SliceMeasure.tokens.rawValue].add(bin: bin) }
             }
-            present.removeAll(keepingCapacity: true)
-            for dimension in 0..<dimensions {
-                let value = cells[row * dimensions + dimension]
-                guard value != 0 else { continue }
-                present.append((Int32(dimension), value))
-                add(SliceKey(first: Int32(dimension), firstValue: value))
-            }
-            for i in present.indices {
-                for j in (i + 1)..<present.count {
-                    add(SliceKey(first: present[i].0, firstValue: present[i].1, second: present[j].0, secondValue: present[j].1))
-                }
-            }
+            values(of: row, into: &present)
+            for (dimension, value) in present { add(SliceKey(first: dimension, firstValue: value)) }
+            forEachPair(present, add)
         }
     }
 

@@ -24,6 +24,14 @@ enum ByteMatching {
     }
 }
 
+/// A short stable fingerprint of text: FNV-1a as 16 lowercase hex digits (price-list
+/// versions, pattern ids).
+public func fingerprint(_ text: String) -> String {
+    var text = text
+    let hex = String(text.withUTF8 { ByteMatching.hash(UnsafeRawBufferPointer($0)) }, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
 extension AIKind {
     private static let conventionNames: [(name: [UInt8], kind: AIKind)] =
         allCases.filter { $0 != .none }.map { (Array("\($0)".utf8), $0) }

@@ -63,10 +63,9 @@ public final class LivePricing: Sendable {
     private static func version(_ builtInVersion: String, table: PricingTable, sources: [String: Source]) -> String {
         let overrides = table.entries.filter { sources[$0.model] != nil }.sorted { $0.model < $1.model }
         guard !overrides.isEmpty else { return builtInVersion }
-        var text = overrides.map { price in
+        let text = overrides.map { price in
             "\(price.model)|\(price.provider ?? "")|\(price.input)|\(price.output)|\(price.cacheRead.map { "\($0)" } ?? "")|\(price.cacheWrite.map { "\($0)" } ?? "");"
         }.joined()
-        let hex = String(text.withUTF8 { ByteMatching.hash(UnsafeRawBufferPointer($0)) }, radix: 16)
-        return builtInVersion + "+" + (String(repeating: "0", count: 16 - hex.count) + hex).prefix(8)
+        return builtInVersion + "+" + fingerprint(text).prefix(8)
     }
 }

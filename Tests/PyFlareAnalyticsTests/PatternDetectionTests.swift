@@ -106,3 +106,13 @@ import Testing
 extension DetectedPattern: Equatable {
     public static func == (a: DetectedPattern, b: DetectedPattern) -> Bool { a.id == b.id && a.start == b.start && a.end == b.end }
 }
+
+@Suite struct PeerMedianTests {
+    @Test func theMedianOfTheOthersLeavesOutOneOccurrence() {
+        #expect(PatternDetection.medianWithoutOne(5, of: [1, 2, 5, 9]) == 2)
+        #expect(PatternDetection.medianWithoutOne(1, of: [1, 2, 5, 9]) == 5)
+        #expect(PatternDetection.medianWithoutOne(2, of: [2, 2, 2, 8]) == 2)
+        #expect(PatternDetection.medianWithoutOne(9, of: [1, 3, 9]) == 2)
+        #expect(PatternDetection.medianWithoutOne(4, of: [4]) == nil)
+    }
+}
