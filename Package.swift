@@ -12,6 +12,7 @@ let migrationFiles = [
     "0003_analytics.sql",
     "0004_cost_by_dimension.sql",
     "0005_root_cause.sql",
+    "0006_quality.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

@@ -15,6 +15,18 @@ CREATE INDEX cost_by_dimension_1d_by_bucket ON cost_by_dimension_1d (bucket_ns);
 
 CREATE INDEX cost_by_dimension_1h_by_bucket ON cost_by_dimension_1h (bucket_ns);
 
+CREATE INDEX drift_scores_by_window ON drift_scores (window_start_ns);
+
+CREATE INDEX evaluations_by_name ON evaluations (name, time_ns);
+
+CREATE INDEX evaluations_by_source ON evaluations (source, created_ns);
+
+CREATE INDEX evaluations_by_span ON evaluations (span_id);
+
+CREATE INDEX evaluations_by_time ON evaluations (time_ns);
+
+CREATE INDEX evaluations_by_trace ON evaluations (trace_id);
+
 CREATE INDEX failure_cluster_members_by_cluster ON failure_cluster_members (cluster_id, time_ns);
 
 CREATE INDEX failure_cluster_members_by_time ON failure_cluster_members (time_ns);
@@ -98,6 +110,54 @@ CREATE TABLE cost_by_dimension_1h (
     unpriced_requests   INTEGER NOT NULL,
     PRIMARY KEY (dimension, bucket_ns, key)
 ) WITHOUT ROWID;
+
+CREATE TABLE drift_references (
+    scope_kind      TEXT    NOT NULL,
+    scope           TEXT    NOT NULL,
+    start_ns        INTEGER NOT NULL,
+    end_ns          INTEGER NOT NULL,
+    created_ns      INTEGER NOT NULL,
+    PRIMARY KEY (scope_kind, scope)
+);
+
+CREATE TABLE drift_scores (
+    scope_kind          TEXT    NOT NULL,   -- 'model' or 'service'
+    scope               TEXT    NOT NULL,
+    feature             TEXT    NOT NULL,   -- 'input_tokens', 'model', 'embedding', an attribute key …
+    method              TEXT    NOT NULL,   -- 'psi' or 'mmd'
+    window_start_ns     INTEGER NOT NULL,
+    window_end_ns       INTEGER NOT NULL,
+    reference_start_ns  INTEGER NOT NULL,
+    reference_end_ns    INTEGER NOT NULL,
+    score               REAL    NOT NULL,
+    p_value             REAL,
+    severity            TEXT    NOT NULL,   -- 'none', 'moderate', 'significant'
+    samples             INTEGER NOT NULL,
+    reference_samples   INTEGER NOT NULL,
+    details             TEXT    NOT NULL,   -- JSON: bins and shares (PSI); bandwidth, centroid shift (MMD)
+    computed_ns         INTEGER NOT NULL,
+    PRIMARY KEY (scope_kind, scope, feature, window_start_ns)
+);
+
+CREATE TABLE evaluations (
+    id              INTEGER PRIMARY KEY,
+    time_ns         INTEGER NOT NULL,
+    name            TEXT    NOT NULL,
+    source          TEXT    NOT NULL,   -- 'event', 'log', 'attribute', 'annotation', 'rag', 'judge'
+    evaluator       TEXT,               -- who judged: an annotator kind, the judge model, 'pyflare.rag'
+    trace_id        TEXT,
+    span_id         TEXT,
+    service         TEXT,
+    model           TEXT,
+    operation       TEXT,
+    score           REAL,
+    label           TEXT,
+    explanation     TEXT,
+    passed          INTEGER,            -- 1 good, 0 bad, NULL when neither label nor score says
+    details         TEXT,               -- JSON: RAG issues and claims, judge flags
+    cost_micros     INTEGER NOT NULL DEFAULT 0,  -- what producing it cost (judge calls)
+    created_ns      INTEGER NOT NULL             -- when PyFlare recorded it
+);
 
 CREATE TABLE failure_cluster_members (
     time_ns         INTEGER NOT NULL,

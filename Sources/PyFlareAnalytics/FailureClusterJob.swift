@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import PyFlareWire
-public import PyFlareStore
+import PyFlareStore
 
 /// Clusters failures by message template, incrementally: every run reads the error spans
 /// (with their exception event) and the ERROR log records whose time may have changed since
@@ -25,15 +25,9 @@ public struct FailureClusterJob: AnalyticsJob {
     }
 
     public func run(_ context: JobContext) async throws -> JobOutcome {
-        let position = try await JobLedger(pool: context.pool).position(of: name)
-        let (spanRange, spanInput) = try await JobInput.records(.spans).pendingRange(after: position, context)
-        let (logRange, logInput) = try await JobInput.records(.logs).pendingRange(after: position, context)
-        let newPosition = JobLedger.Position(watermark: context.now, input: max(spanInput, logInput))
-        let lower = min(spanRange?.lowerBound ?? .max, logRange?.lowerBound ?? .max)
-        let upper = max(spanRange?.upperBound ?? .min, logRange?.upperBound ?? .min)
-        guard lower < upper else { return JobOutcome(rows: 0, position: newPosition) }
-
-        let start = TimeBucket.floor(lower, UnixTime.minute), end = TimeBucket.ceil(upper, UnixTime.minute)
+        let (pending, newPosition) = try await JobInput.pendingRecords([.spans, .logs], job: name, context)
+        guard let pending else { return JobOutcome(rows: 0, position: newPosition) }
+        let start = pending.lowerBound, end = pending.upperBound
         var miner = MessageTemplateMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
                                          restoring: try await Self.savedTemplates(context.pool))
         var rows = 0

@@ -197,6 +197,7 @@ enum JobNames {
         "segments", "trace_index", "traces", "store_state", "schema_migrations", "metric_names",
         "jobs", "job_runs", "budgets", "budget_alerts", "pricing_overrides", "spans", "logs", "metric_points",
         "failure_templates", "failure_cluster_members", "rca_slices", "rca_patterns",
+        "evaluations", "drift_scores", "drift_references",
     ]
 
     static func isIdentifier(_ text: String) -> Bool {

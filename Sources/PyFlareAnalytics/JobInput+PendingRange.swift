@@ -1,5 +1,6 @@
 import GRDB
 import PyFlareStore
+import PyFlareWire
 
 extension JobInput {
     /// The time range whose output windows may have changed since `position`, and the input
@@ -71,4 +72,22 @@ extension JobInput {
         return (lower < upper ? lower..<upper : nil, input)
     }
 
+    /// The minute-aligned range a Swift job over records of `kinds` must recompute since its
+    /// last run, and its next position: the union of each kind's pending range.
+    static func pendingRecords(_ kinds: [SegmentKind], job: String, _ context: JobContext)
+        async throws -> (range: Range<Int64>?, position: JobLedger.Position) {
+        let position = try await JobLedger(pool: context.pool).position(of: job)
+        var lower = Int64.max, upper = Int64.min, input = Int64.min
+        for kind in kinds {
+            let (range, kindInput) = try await JobInput.records(kind).pendingRange(after: position, context)
+            input = max(input, kindInput)
+            if let range {
+                lower = min(lower, range.lowerBound)
+                upper = max(upper, range.upperBound)
+            }
+        }
+        let next = JobLedger.Position(watermark: context.now, input: input)
+        guard lower < upper else { return (nil, next) }
+        return (TimeBucket.floor(lower, UnixTime.minute)..<TimeBucket.ceil(upper, UnixTime.minute), next)
+    }
 }

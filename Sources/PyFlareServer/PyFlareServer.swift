@@ -9,6 +9,7 @@ import PyFlareAPI
 import PyFlareGRPC
 import PyFlareIngest
 import PyFlareModel
+import PyFlareWire
 public import PyFlareStore
 import ServiceLifecycle
 import UnixSignals
@@ -64,12 +65,15 @@ public struct PyFlareServer: Sendable {
         var telemetryReaper: TelemetrySpanReaper?
         var scheduler: Scheduler?
         if let store {
-            let jobScheduler = await makeScheduler(store: store)
+            let jobScheduler = await makeScheduler(store: store, pricing: livePricing, export: export)
             JobRoutes(scheduler: jobScheduler).addRoutes(to: apiRouter)
             CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
             RCARoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql),
                       sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
+            EvaluationRoutes(pool: store.indexPool, rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
+            DriftRoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql), settings: configuration.quality.drift,
+                        limits: configuration.sql).addRoutes(to: apiRouter)
             scheduler = jobScheduler
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
@@ -88,6 +92,8 @@ public struct PyFlareServer: Sendable {
             JobRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             CostRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             RCARoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            EvaluationRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            DriftRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
@@ -126,27 +132,37 @@ public struct PyFlareServer: Sendable {
     }
 
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
-    func makeScheduler(store: SpanStore) async -> Scheduler {
+    func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport) async -> Scheduler {
         let notifier = configuration.budgetWebhookURL.map {
             WebhookNotifier(url: $0, attempts: configuration.budgetWebhookAttempts, logger: logger.with(label: "pyflare.budgets"))
         }
+        // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
+        let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits),
-                                    notifier: notifier, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+                                    notifier: notifier, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
+                                    owner: "server", logger: logger.with(label: "pyflare.scheduler"))
     }
 
     /// The jobs of `configuration` (built-in, its queries directory, budgets) on a data
     /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
-                                 notifier: WebhookNotifier?, owner: String, logger: Logger) async -> Scheduler {
+                                 notifier: WebhookNotifier?, pricing: @escaping @Sendable (String) -> ModelPrice?,
+                                 judgeTracer: (@Sendable ([UInt8]) async -> Void)?, owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
-        let rca = configuration.rca
-        let swiftJobs: [any AnalyticsJob] = [
+        let rca = configuration.rca, quality = configuration.quality
+        var swiftJobs: [any AnalyticsJob] = [
             BudgetJob(notifier: notifier),
             FailureClusterJob(schedule: rca.clustersSchedule, similarity: rca.clusterSimilarity),
             SliceAnalysisJob(schedule: rca.slicesSchedule, settings: rca.slices),
             PatternDetectionJob(schedule: rca.patternsSchedule, settings: rca.patterns),
+            EvaluationJob(schedule: quality.evaluationsSchedule, rules: quality.verdicts),
+            RAGEvaluationJob(schedule: quality.ragSchedule, rules: quality.verdicts),
+            DriftJob(schedule: quality.driftSchedule, settings: quality.drift),
         ]
+        if quality.judge.enabled {
+            swiftJobs.append(JudgeJob(schedule: quality.judgeSchedule, settings: quality.judge, pricing: pricing, tracer: judgeTracer))
+        }
         let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: swiftJobs, engine: engine)
         return Scheduler(catalog: catalog, pool: pool, engine: engine, settings: settings, owner: owner, logger: logger)
     }

@@ -117,3 +117,23 @@ extension JSONScanner {
         }
     }
 }
+
+extension JSONValue {
+    /// A string, or a number or boolean written as text.
+    public var text: String? {
+        switch self {
+        case .string(let value): value
+        case .int(let value): String(value)
+        case .double(let value): String(value)
+        case .bool(let value): value ? "true" : "false"
+        default: nil
+        }
+    }
+
+    /// A number, or a string holding one (attributes sent as strings by some SDKs).
+    public var numeric: Double? {
+        if let number { return number }
+        if case .string(let value) = self { return Double(value) }
+        return nil
+    }
+}

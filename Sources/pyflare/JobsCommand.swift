@@ -25,8 +25,11 @@ struct Jobs: AsyncParsableCommand {
         let pool = try SpanStore.openIndex(dataDirectory: configuration.dataDirectory)
         var logger = Logger(label: "pyflare.jobs")
         logger.logLevel = .warning
+        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
+        // Judge calls run from the command are recorded in `evaluations` with their cost, but
+        // not traced: there is no ingest pipeline here.
         return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine, notifier: nil,
-                                             owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
+                                             pricing: { pricing.price(for: $0) }, judgeTracer: nil, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
     }
 
     struct List: AsyncParsableCommand {

@@ -129,6 +129,131 @@ struct ConfigOption: Sendable {
         option("rca.patterns.min_cost_usd", "Spend this little above normal (US dollars, 24 hours) is never a cost anomaly.", "1.0") { config, node, key throws(ConfigError) in
             config.rca.patterns.minCostUSD = try node.double(key, in: 0...1_000_000)
         },
+        option("evaluations.schedule", "When evaluation results carried by spans and logs (gen_ai.evaluation.result events, pyflare.quality.* attributes) are read into the evaluations table.", "every 1m") { config, node, key throws(ConfigError) in
+            config.quality.evaluationsSchedule = try node.schedule(key)
+        },
+        option("evaluations.pass_threshold", "A result with a score and no verdict label passes at or above this score (below it, for names in lower_is_better).", "0.5") { config, node, key throws(ConfigError) in
+            config.quality.verdicts.passThreshold = try node.double(key, in: -1e9...1e9)
+        },
+        option("evaluations.lower_is_better", "Name fragments of evaluations whose score measures a fault (a high score fails).", "[hallucination, toxicity, toxic, bias, harm, pii, jailbreak]") { config, node, key throws(ConfigError) in
+            config.quality.verdicts.lowerIsBetter = try node.strings(key).map { $0.lowercased() }
+        },
+        option("evaluations.rag.schedule", "When the local RAG evaluator scores retrievals and their answers.", "every 5m") { config, node, key throws(ConfigError) in
+            config.quality.ragSchedule = try node.schedule(key)
+        },
+        option("evaluations.judge.endpoint", "An OpenAI-compatible endpoint for LLM-as-judge (a base URL ending in /v1, or the full /chat/completions URL). Empty: the judge is off.", "\"\"") { config, node, key throws(ConfigError) in
+            config.quality.judge.endpoint = try node.optionalString(key)
+        },
+        option("evaluations.judge.api_key", "Bearer token for the judge endpoint (better set as PYFLARE_EVALUATIONS_JUDGE_API_KEY).", "\"\"") { config, node, key throws(ConfigError) in
+            config.quality.judge.apiKey = try node.optionalString(key)
+        },
+        option("evaluations.judge.model", "The judge's model; its calls are costed at this model's price.", "gpt-4o-mini") { config, node, key throws(ConfigError) in
+            config.quality.judge.model = try node.nonEmptyString(key)
+        },
+        option("evaluations.judge.schedule", "When the judge looks at new LLM spans.", "every 5m") { config, node, key throws(ConfigError) in
+            config.quality.judgeSchedule = try node.schedule(key)
+        },
+        option("evaluations.judge.sample_rate", "The share of LLM spans judged (chosen by span id, so a span is in or out for good).", "0.1") { config, node, key throws(ConfigError) in
+            config.quality.judge.sampleRate = try node.double(key, in: 0...1)
+        },
+        option("evaluations.judge.services", "Only spans of these services are judged; empty: all.", "[]") { config, node, key throws(ConfigError) in
+            config.quality.judge.services = try node.strings(key)
+        },
+        option("evaluations.judge.models", "Only spans of these models are judged; empty: all.", "[]") { config, node, key throws(ConfigError) in
+            config.quality.judge.models = try node.strings(key)
+        },
+        option("evaluations.judge.operations", "Only spans of these operations are judged; empty: all.", "[]") { config, node, key throws(ConfigError) in
+            config.quality.judge.operations = try node.strings(key)
+        },
+        option("evaluations.judge.evaluators", """
+            What the judge checks: a list of {name, kind, template, attribute}. kind is hallucination
+            (output against input and retrieved context), reference (against the reference answer in
+            attribute, default pyflare.reference.output) or pairwise (against the baseline output in
+            attribute, default pyflare.baseline.output). template overrides the built-in prompt; it
+            may use {{input}}, {{context}}, {{output}}, {{reference}} and {{baseline}}.
+            """, "[{name: hallucination, kind: hallucination}]") { config, node, key throws(ConfigError) in
+            config.quality.judge.evaluators = try JudgeEvaluatorParser.parse(node, key: key)
+        },
+        option("evaluations.judge.timeout_seconds", "Time limit of one judge call.", "30") { config, node, key throws(ConfigError) in
+            config.quality.judge.timeoutSeconds = try node.double(key, in: 0.1...600)
+        },
+        option("evaluations.judge.attempts", "Tries per judge call (429, 5xx, timeouts and network errors are retried with exponential backoff, honouring Retry-After).", "3") { config, node, key throws(ConfigError) in
+            config.quality.judge.attempts = try node.integer(key, in: 1...10)
+        },
+        option("evaluations.judge.backoff_seconds", "Wait before the first retry; doubled for each next one.", "1") { config, node, key throws(ConfigError) in
+            config.quality.judge.firstBackoffSeconds = try node.double(key, in: 0...60)
+        },
+        option("evaluations.judge.max_daily_spend_usd", "Judge spend per UTC day; once reached, nothing more is judged that day. 0: no cap.", "1.0") { config, node, key throws(ConfigError) in
+            config.quality.judge.maxDailySpendUSD = try node.double(key, in: 0...1_000_000)
+        },
+        option("evaluations.judge.max_calls_per_run", "Judge calls per run; the next run goes on where it stopped.", "50") { config, node, key throws(ConfigError) in
+            config.quality.judge.maxCallsPerRun = try node.integer(key, in: 1...100_000)
+        },
+        option("drift.schedule", "When drift is scored (each complete window since the last run).", "every 15m") { config, node, key throws(ConfigError) in
+            config.quality.driftSchedule = try node.schedule(key)
+        },
+        option("drift.scope_by", "Drift is measured per model or per service.", "model") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard let kind = DriftSettings.ScopeKind(rawValue: text) else { throw ConfigError(key: key, "expected model or service; got \"\(text)\"") }
+            config.quality.drift.scopeBy = kind
+        },
+        option("drift.window", "The windows drift is scored on (a duration: 15m, 1h, 1d).", "1h") { config, node, key throws(ConfigError) in
+            config.quality.drift.window = try node.duration(key)
+        },
+        option("drift.reference.offset", "A window's rolling reference ends this long before the window ends (7d with length 1h: the same hour a week before).", "7d") { config, node, key throws(ConfigError) in
+            config.quality.drift.referenceOffset = try node.duration(key)
+        },
+        option("drift.reference.length", "The length of the rolling reference.", "1h") { config, node, key throws(ConfigError) in
+            config.quality.drift.referenceLength = try node.duration(key)
+        },
+        option("drift.reference.since", "With drift.reference.until: one fixed reference range (RFC 3339) for every window instead of the rolling one. Scopes pinned through PUT /api/v1/drift/references/{scope} use theirs.", "\"\"") { config, node, key throws(ConfigError) in
+            config.quality.drift.fixedReferenceSince = try node.optionalTime(key)
+        },
+        option("drift.reference.until", "The end of the fixed reference range.", "\"\"") { config, node, key throws(ConfigError) in
+            config.quality.drift.fixedReferenceUntil = try node.optionalTime(key)
+        },
+        option("drift.numeric_attributes", "Numeric span attributes to measure drift on, besides tokens, latency and cost.", "[]") { config, node, key throws(ConfigError) in
+            config.quality.drift.numericAttributes = try node.strings(key)
+        },
+        option("drift.categorical_attributes", "String span attributes to measure drift on, besides model mix, operation and finish reason.", "[]") { config, node, key throws(ConfigError) in
+            config.quality.drift.categoricalAttributes = try node.strings(key)
+        },
+        option("drift.psi.bins", "PSI bins of a numeric feature (quantiles of the reference).", "10") { config, node, key throws(ConfigError) in
+            config.quality.drift.bins = try node.integer(key, in: 2...100)
+        },
+        option("drift.psi.min_per_bin", "Reference samples a PSI bin needs; smaller bins merge with a neighbour.", "20") { config, node, key throws(ConfigError) in
+            config.quality.drift.minimumPerBin = try node.integer(key, in: 1...1_000_000)
+        },
+        option("drift.psi.epsilon", "Shares are clamped to at least this, against log 0.", "0.0001") { config, node, key throws(ConfigError) in
+            config.quality.drift.epsilon = try node.double(key, in: 1e-12...0.1)
+        },
+        option("drift.psi.moderate", "PSI from which drift is moderate.", "0.1") { config, node, key throws(ConfigError) in
+            config.quality.drift.moderate = try node.double(key, in: 0...100)
+        },
+        option("drift.psi.significant", "PSI from which drift is significant.", "0.25") { config, node, key throws(ConfigError) in
+            config.quality.drift.significant = try node.double(key, in: 0...100)
+        },
+        option("drift.min_samples", "Spans a window and its reference each need for a feature to be scored.", "50") { config, node, key throws(ConfigError) in
+            config.quality.drift.minimumSamples = try node.integer(key, in: 2...10_000_000)
+        },
+        option("drift.embedding.key", "The span attribute holding an embedding (an array of numbers) for MMD drift.", "pyflare.embedding.vector") { config, node, key throws(ConfigError) in
+            config.quality.drift.embeddingKey = try node.nonEmptyString(key)
+        },
+        option("drift.embedding.permutations", "Permutations of the MMD test's p-value.", "200") { config, node, key throws(ConfigError) in
+            config.quality.drift.permutations = try node.integer(key, in: 10...100_000)
+        },
+        option("drift.embedding.seed", "Seed of the permutations and of sampling, so a score can be reproduced.", "42") { config, node, key throws(ConfigError) in
+            config.quality.drift.seed = UInt64(try node.integer(key, in: 0...Int.max))
+        },
+        option("drift.embedding.max_samples", "Embeddings per side of one MMD test; larger windows are sampled.", "500") { config, node, key throws(ConfigError) in
+            config.quality.drift.maxEmbeddingSamples = try node.integer(key, in: 10...20_000)
+        },
+        option("drift.embedding.bandwidth", "RBF kernel bandwidth of MMD; empty: the median heuristic.", "\"\"") { config, node, key throws(ConfigError) in
+            config.quality.drift.bandwidth = try node.optionalString(key) == nil ? nil : try node.double(key, in: 1e-12...1e12)
+        },
+        option("drift.embedding.alpha", "MMD drift is significant below this p-value, moderate below twice it.", "0.05") { config, node, key throws(ConfigError) in
+            config.quality.drift.alpha = try node.double(key, in: 1e-6...0.5)
+        },
         option("telemetry.service_name", "service.name of metrics and spans of the JSON telemetry API (/api/v1/telemetry) without a plugin_id tag.", "pyflare-telemetry") { config, node, key throws(ConfigError) in
             config.telemetry.serviceName = try node.nonEmptyString(key)
         },

@@ -1,5 +1,6 @@
 import PyFlareAnalytics
 import Foundation
+import PyFlareWire
 internal import Yams
 
 /// Typed reads of YAML values that fail with the key's name.
@@ -71,6 +72,20 @@ extension Node {
         } catch {
             throw ConfigError(key: key, "\(error)")
         }
+    }
+
+    /// A duration such as `15m`, `1h`, `7d`.
+    func duration(_ key: String) throws(ConfigError) -> Int64 {
+        let text = try nonEmptyString(key)
+        guard let value = JobDuration.nanoseconds(text) else { throw ConfigError(key: key, "expected a duration such as 15m, 1h or 7d; got \"\(text)\"") }
+        return value
+    }
+
+    /// An RFC 3339 time (or unix nanoseconds); empty reads as nil.
+    func optionalTime(_ key: String) throws(ConfigError) -> Int64? {
+        guard let text = try optionalString(key) else { return nil }
+        guard let value = RFC3339.nanoseconds(text) else { throw ConfigError(key: key, "expected an RFC 3339 time; got \"\(text)\"") }
+        return Int64(clamping: value)
     }
 
     var describe: String {

@@ -38,6 +38,18 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var budgetWebhookAttempts = 5
     /// Root-cause analysis: failure clusters, slices, patterns.
     public var rca = RCASettings()
+    /// Evaluations and drift (docs/quality.md).
+    public var quality = QualitySettings()
+
+    public struct QualitySettings: Sendable, Equatable {
+        public var evaluationsSchedule = JobSchedule.every(seconds: 60)
+        public var verdicts = EvaluationVerdictRules()
+        public var ragSchedule = JobSchedule.every(seconds: 300)
+        public var judgeSchedule = JobSchedule.every(seconds: 300)
+        public var judge = JudgeSettings()
+        public var driftSchedule = JobSchedule.every(seconds: 900)
+        public var drift = DriftSettings()
+    }
 
     public struct RCASettings: Sendable, Equatable {
         public var clustersSchedule = JobSchedule.every(seconds: 60)

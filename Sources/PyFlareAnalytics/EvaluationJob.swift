@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import PyFlareStore
+import PyFlareWire
+
+/// Reads the evaluation results that arrive with the telemetry into `evaluations`,
+/// incrementally: `gen_ai.evaluation.result` span events and log records, and
+/// `pyflare.quality.*` span attributes. Each run replaces the rows of those sources in the
+/// time range whose spans or logs may have changed since the last run.
+public struct EvaluationJob: AnalyticsJob {
+    public let name = "evaluations"
+    public let schedule: JobSchedule
+    public let outputTable: String? = "evaluations"
+    let rules: EvaluationVerdictRules
+
+    /// Records read by one statement: bounds what a run holds in memory.
+    static let chunk: Int64 = UnixTime.hour
+    static let sources: [EvaluationRecord.Source] = [.event, .log, .attribute]
+
+    public init(schedule: JobSchedule = .every(seconds: 60), rules: EvaluationVerdictRules = EvaluationVerdictRules()) {
+        self.schedule = schedule
+        self.rules = rules
+    }
+
+    public func run(_ context: JobContext) async throws -> JobOutcome {
+        let (pending, position) = try await JobInput.pendingRecords([.spans, .logs], job: name, context)
+        guard let pending else { return JobOutcome(rows: 0, position: position) }
+        var rows = 0
+        var start = pending.lowerBound
+        while start < pending.upperBound {
+            let window = start..<min(pending.upperBound, start + Self.chunk)
+            let records = try await results(in: window, context)
+            try await context.pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source IN ('event', 'log', 'attribute')
+                    """, arguments: [window.lowerBound, window.upperBound])
+                try EvaluationRecord.insert(records, db)
+            }
+            rows += records.count
+            start = window.upperBound
+        }
+        return JobOutcome(rows: rows, window: pending, position: position)
+    }
+
+    /// Results of spans are placed at the span's start, so the span that carries them decides
+    /// which run's range they belong to.
+    static let spansStatement = """
+        SELECT start_time_ns, trace_id, span_id, service, model, operation, events, attributes FROM spans
+        WHERE start_time_ns >= :start AND start_time_ns < :end
+          AND (instr(events, 'gen_ai.evaluation.result') > 0 OR instr(attributes, '"pyflare.quality.') > 0)
+        """
+
+    static let logsStatement = """
+        SELECT CASE WHEN time_ns > 0 THEN time_ns ELSE observed_time_ns END AS at, trace_id, span_id, service, attributes
+        FROM logs WHERE at >= :start AND at < :end
+          AND (event_name = 'gen_ai.evaluation.result' OR attr(attributes, 'event.name') = 'gen_ai.evaluation.result')
+        """
+
+    func results(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
+        let bounds: SQLParameters = .named(["start": .integer(window.lowerBound), "end": .integer(window.upperBound)])
+        var records: [EvaluationRecord] = []
+        for row in try await context.engine.run(Self.spansStatement, parameters: bounds, limits: context.settings.jobLimits).rows {
+            let time = row[0].integer ?? 0
+            let subject = EvaluationExtraction.Subject(traceID: row[1].string, spanID: row[2].string, service: row[3].string,
+                                                       model: row[4].string, operation: row[5].string)
+            if let events = row[6].string, events.contains(EvaluationExtraction.eventName),
+               let parsed = try? JSONValue.parse(Array(events.utf8)) {
+                records += EvaluationExtraction.fromEvents(parsed, subject: subject, rules: rules).map { record in
+                    var record = record
+                    record.time = time
+                    return record
+                }
+            }
+            if let attributes = row[7].string, attributes.contains(EvaluationExtraction.qualityPrefix),
+               let parsed = try? JSONValue.parse(Array(attributes.utf8)) {
+                records += EvaluationExtraction.fromAttributes(parsed, time: time, subject: subject, rules: rules)
+            }
+        }
+        for row in try await context.engine.run(Self.logsStatement, parameters: bounds, limits: context.settings.jobLimits).rows {
+            guard let attributes = row[4].string, let parsed = try? JSONValue.parse(Array(attributes.utf8)) else { continue }
+            let subject = EvaluationExtraction.Subject(traceID: row[1].string, spanID: row[2].string, service: row[3].string)
+            if let record = EvaluationExtraction.result(parsed, time: row[0].integer ?? 0, source: .log, subject: subject, rules: rules) {
+                records.append(record)
+            }
+        }
+        return records
+    }
+}

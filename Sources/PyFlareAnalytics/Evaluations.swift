@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import PyFlareWire
+
+/// One evaluation result of a span, as `evaluations` holds it.
+public struct EvaluationRecord: Sendable, Equatable {
+    public enum Source: String, Sendable, CaseIterable {
+        /// A `gen_ai.evaluation.result` span event.
+        case event
+        /// A `gen_ai.evaluation.result` log record (the event API of the OTel SDKs).
+        case log
+        /// `pyflare.quality.*` span attributes.
+        case attribute
+        /// Posted to `POST /v1/span_annotations` (OpenInference / Phoenix annotations).
+        case annotation
+        /// PyFlare's RAG evaluator.
+        case rag
+        /// PyFlare's LLM-as-judge.
+        case judge
+    }
+
+    public var time: Int64
+    public var name: String
+    public var source: Source
+    public var evaluator: String?
+    public var traceID: String?
+    public var spanID: String?
+    public var service: String?
+    public var model: String?
+    public var operation: String?
+    public var score: Double?
+    public var label: String?
+    public var explanation: String?
+    public var passed: Bool?
+    /// A JSON object, or nil.
+    public var details: String?
+    public var costMicros: Int64 = 0
+
+    public init(time: Int64, name: String, source: Source, evaluator: String? = nil, traceID: String? = nil, spanID: String? = nil,
+                service: String? = nil, model: String? = nil, operation: String? = nil, score: Double? = nil,
+                label: String? = nil, explanation: String? = nil, passed: Bool? = nil, details: String? = nil, costMicros: Int64 = 0) {
+        self.time = time
+        self.name = name
+        self.source = source
+        self.evaluator = evaluator
+        self.traceID = traceID
+        self.spanID = spanID
+        self.service = service
+        self.model = model
+        self.operation = operation
+        self.score = score
+        self.label = label
+        self.explanation = explanation
+        self.passed = passed
+        self.details = details
+        self.costMicros = costMicros
+    }
+
+    static let insertSQL = """
+        INSERT INTO evaluations (time_ns, name, source, evaluator, trace_id, span_id, service, model, operation,
+            score, label, explanation, passed, details, cost_micros, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    var arguments: StatementArguments {
+        [time, name, source.rawValue, evaluator, traceID, spanID, service, model, operation, score.flatMap { $0.isFinite ? $0 : nil },
+         label, explanation, passed, details, costMicros, UnixTime.nowNanoseconds()]
+    }
+
+    /// Inserts `records` in the transaction of `db`.
+    public static func insert(_ records: [EvaluationRecord], _ db: Database) throws {
+        let statement = try db.makeStatement(sql: insertSQL)
+        for record in records { try statement.execute(arguments: record.arguments) }
+    }
+}
+
+/// How a result without an explicit verdict is judged good or bad: by its label's words, else
+/// by its score against a threshold, in the direction its name implies ("hallucination" and
+/// "toxicity" scores are better low).
+public struct EvaluationVerdictRules: Sendable, Equatable {
+    public var passThreshold: Double
+    /// Name fragments of evaluations whose score measures a fault, so a high score fails.
+    public var lowerIsBetter: [String]
+
+    public init(passThreshold: Double = 0.5, lowerIsBetter: [String] = ["hallucination", "toxicity", "toxic", "bias", "harm", "pii", "jailbreak"]) {
+        self.passThreshold = passThreshold
+        self.lowerIsBetter = lowerIsBetter
+    }
+
+    static let passLabels: Set<String> = [
+        "pass", "passed", "true", "yes", "correct", "good", "ok", "faithful", "relevant", "grounded", "factual",
+        "safe", "non-toxic", "nontoxic", "not_hallucinated", "not hallucinated", "supported", "accurate", "helpful",
+    ]
+    static let failLabels: Set<String> = [
+        "fail", "failed", "false", "no", "incorrect", "bad", "unfaithful", "irrelevant", "ungrounded", "hallucinated",
+        "hallucination", "toxic", "unsafe", "unsupported", "inaccurate", "unhelpful", "factual_error", "contradiction",
+    ]
+
+    public func passed(name: String, score: Double?, label: String?) -> Bool? {
+        if let label = label?.trimmingCharacters(in: .whitespaces).lowercased(), !label.isEmpty {
+            if Self.passLabels.contains(label) { return true }
+            if Self.failLabels.contains(label) { return false }
+        }
+        guard let score, score.isFinite else { return nil }
+        let lowered = name.lowercased()
+        return lowerIsBetter.contains(where: lowered.contains) ? score < passThreshold : score >= passThreshold
+    }
+}
+
+/// Reads the evaluation results carried by telemetry.
+enum EvaluationExtraction {
+    static let eventName = "gen_ai.evaluation.result"
+    static let qualityPrefix = "pyflare.quality."
+
+    /// The span this result belongs to.
+    struct Subject {
+        var traceID: String?
+        var spanID: String?
+        var service: String?
+        var model: String?
+        var operation: String?
+    }
+
+    /// A result from the attributes of a `gen_ai.evaluation.result` event or log record; nil
+    /// when it names no evaluation.
+    static func result(_ attributes: JSONValue, time: Int64, source: EvaluationRecord.Source, subject: Subject,
+                       rules: EvaluationVerdictRules) -> EvaluationRecord? {
+        guard let name = attributes["gen_ai.evaluation.name"]?.text, !name.isEmpty else { return nil }
+        let score = attributes["gen_ai.evaluation.score.value"]?.numeric
+        let label = attributes["gen_ai.evaluation.score.label"]?.text
+        return EvaluationRecord(
+            time: time, name: name, source: source, evaluator: attributes["gen_ai.evaluation.evaluator"]?.text,
+            traceID: subject.traceID, spanID: subject.spanID, service: subject.service, model: subject.model,
+            operation: subject.operation, score: score, label: label, explanation: attributes["gen_ai.evaluation.explanation"]?.text,
+            passed: rules.passed(name: name, score: score, label: label))
+    }
+
+    /// The results of a span's events (a JSON array as `spans.events` holds them).
+    static func fromEvents(_ events: JSONValue, subject: Subject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
+        guard case .array(let list) = events else { return [] }
+        return list.compactMap { event in
+            guard event["name"]?.text == eventName, let attributes = event["attributes"] else { return nil }
+            let time = event["time_unix_nano"]?.numeric.map { Int64(clamping: UInt64(max(0, $0))) } ?? 0
+            return result(attributes, time: time, source: .event, subject: subject, rules: rules)
+        }
+    }
+
+    /// The results of `pyflare.quality.*` attributes: `pyflare.quality.NAME` holds a score (a
+    /// number), a verdict (a boolean) or a label (a string); `NAME.score`, `NAME.label`,
+    /// `NAME.passed` and `NAME.explanation` fill the parts of one result.
+    static func fromAttributes(_ attributes: JSONValue, time: Int64, subject: Subject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
+        guard case .object(let members) = attributes else { return [] }
+        var order: [String] = []
+        var parts: [String: (score: Double?, label: String?, passed: Bool?, explanation: String?)] = [:]
+        for (key, value) in members where key.hasPrefix(qualityPrefix) {
+            var name = String(key.dropFirst(qualityPrefix.count))
+            var part = "value"
+            for suffix in ["score", "label", "passed", "explanation"] where name.hasSuffix("." + suffix) {
+                name = String(name.dropLast(suffix.count + 1))
+                part = suffix
+            }
+            guard !name.isEmpty else { continue }
+            if parts[name] == nil { order.append(name) }
+            var entry = parts[name] ?? (nil, nil, nil, nil)
+            switch (part, value) {
+            case ("value", .bool(let flag)), ("passed", .bool(let flag)): entry.passed = flag
+            case ("value", _) where value.numeric != nil, ("score", _): entry.score = value.numeric ?? entry.score
+            case ("value", _), ("label", _): entry.label = value.text ?? entry.label
+            case ("explanation", _): entry.explanation = value.text
+            default: break
+            }
+            parts[name] = entry
+        }
+        return order.compactMap { name in
+            guard let entry = parts[name], entry.score != nil || entry.label != nil || entry.passed != nil else { return nil }
+            return EvaluationRecord(
+                time: time, name: name, source: .attribute, traceID: subject.traceID, spanID: subject.spanID,
+                service: subject.service, model: subject.model, operation: subject.operation, score: entry.score,
+                label: entry.label ?? entry.passed.map { $0 ? "pass" : "fail" }, explanation: entry.explanation,
+                passed: entry.passed ?? rules.passed(name: name, score: entry.score, label: entry.label))
+        }
+    }
+}
