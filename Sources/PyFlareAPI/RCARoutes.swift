@@ -169,7 +169,7 @@ public struct RCARoutes: Sendable {
         var window: Range<Int64>?, analyzed: Int64?, onDemand = false
         if parameters.text("since") != nil || parameters.text("until") != nil {
             let range = try Self.range(parameters, defaultSpan: slices.settings.window)
-            let findings = try await slices.analyze(range, engine: engine, limits: engine.limits)
+            let findings = try await slices.analyze(range, engine: engine, limits: engine.limits, pool: pool)
             rows = findings.map(SliceRow.init)
             (window, analyzed, onDemand) = (range, UnixTime.nowNanoseconds(), true)
         } else {

@@ -69,6 +69,10 @@ public struct PatternSettings: Sendable, Equatable {
     public var minCostUSD = 1.0
     /// Temporal patterns and cost history look this far back.
     public var history: Int64 = 7 * UnixTime.day
+    /// A quality drop compares the evaluations of this last stretch with the rest of the lookback.
+    public var qualityWindow: Int64 = UnixTime.hour
+    /// …each side needing this many verdicts.
+    public var minQualityVerdicts = 10
 
     public init() {}
 }
@@ -310,6 +314,64 @@ enum PatternDetector {
         var user: String
         var requests: Int
         var errors: Int
+    }
+
+    // MARK: - quality_drop
+
+    struct VerdictCounts {
+        var passed = 0
+        var failed = 0
+        var total: Int { passed + failed }
+        var failRate: Double { total > 0 ? Double(failed) / Double(total) : 0 }
+    }
+
+    /// An evaluation failing significantly more in the recent window than before it: at least
+    /// `minQualityVerdicts` verdicts on each side, a fail rate 10 points and 1.5× above the
+    /// baseline's, and a one-sided two-proportion p below 0.01.
+    static func qualityDrop(scope: [(String, String)], evaluation: String, recent: VerdictCounts, baseline: VerdictCounts,
+                            firstRecentFailure: Int64, meanScores: (recent: Double?, baseline: Double?),
+                            settings: PatternSettings) -> DetectedPattern? {
+        guard recent.total >= settings.minQualityVerdicts, baseline.total >= settings.minQualityVerdicts else { return nil }
+        let rise = recent.failRate - baseline.failRate
+        guard rise >= 0.1, recent.failRate >= 1.5 * baseline.failRate else { return nil }
+        let test = Statistics.twoProportionTest(successes1: recent.failed, total1: recent.total,
+                                                successes2: baseline.failed, total2: baseline.total)
+        guard test.z > 0, test.pValue / 2 < 0.01 else { return nil }
+        let excess = Double(recent.failed) - baseline.failRate * Double(recent.total)
+        let severity = 0.5 * min(1, rise / 0.5) + 0.3 * min(1, log10(1 + max(0, excess)) / 2) + 0.2
+        var evidence = JSONWriter()
+        evidence.raw(#"{"evaluation":"#)
+        evidence.string(evaluation)
+        evidence.raw(#","recent_fail_rate":"#)
+        evidence.double(rounded(recent.failRate, 4))
+        evidence.raw(#","baseline_fail_rate":"#)
+        evidence.double(rounded(baseline.failRate, 4))
+        evidence.raw(#","recent_verdicts":"#)
+        evidence.int(Int64(recent.total))
+        evidence.raw(#","baseline_verdicts":"#)
+        evidence.int(Int64(baseline.total))
+        evidence.raw(#","p_value":"#)
+        evidence.double(test.pValue / 2)
+        for (key, value) in [(#","recent_mean_score":"#, meanScores.recent), (#","baseline_mean_score":"#, meanScores.baseline)] as [(StaticString, Double?)] {
+            evidence.raw(key)
+            if let value { evidence.double(rounded(value, 4)) } else { evidence.null() }
+        }
+        evidence.raw(#","window_seconds":"#)
+        evidence.int(settings.qualityWindow / UnixTime.second)
+        evidence.raw("}")
+        let subject = describe(scope)
+        return DetectedPattern(
+            type: .qualityDrop, scope: scope, start: firstRecentFailure, end: nil, severity: min(1, severity),
+            description: "Evaluation \(evaluation) fails \(percent(recent.failRate)) of the time in the last "
+                + "\(settings.qualityWindow / UnixTime.minute) minutes (\(recent.failed) of \(recent.total)), against "
+                + "\(percent(baseline.failRate)) before\(subject.isEmpty ? "" : " (\(subject))").",
+            evidence: String(decoding: evidence.bytes, as: UTF8.self),
+            suggestedActions: [
+                "Open the failing evaluations: GET /api/v1/evaluations?name=\(evaluation)&passed=false.",
+                "Check for prompt, model or retrieval changes around \(RFC3339.string(signed: firstRecentFailure)).",
+                "Compare slices of the drop: GET /api/v1/rca/slices?metric=eval_fail_rate.",
+            ],
+            identity: evaluation)
     }
 
     /// Users whose error rate is significantly above everyone else's (two-proportion test,

@@ -25,6 +25,7 @@ public struct PatternDetectionJob: AnalyticsJob {
         patterns += try await detection.costAnomalies()
         patterns += try await detection.temporalPatterns()
         patterns += try await detection.userSegments()
+        patterns += try await detection.qualityDrops()
         try await detection.save(patterns)
         return JobOutcome(rows: patterns.count, window: (context.now - settings.lookback)..<context.now)
     }
@@ -224,6 +225,31 @@ struct PatternDetection {
         }
         return byService.sorted { $0.key < $1.key }.compactMap { service, users in
             PatternDetector.userSegment(scope: [("service", service)], users: users, start: starts[service] ?? since)
+        }
+    }
+
+    func qualityDrops() async throws -> [DetectedPattern] {
+        let recentStart = now - settings.qualityWindow, since = now - settings.lookback
+        let rows = try await context.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT name, coalesce(service, ''), coalesce(model, ''), time_ns >= ? AS recent, sum(passed = 1), sum(passed = 0),
+                       avg(score), min(CASE WHEN passed = 0 THEN time_ns END)
+                FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND passed IS NOT NULL GROUP BY 1, 2, 3, 4
+                """, arguments: [recentStart, since, now])
+        }
+        typealias Side = (counts: PatternDetector.VerdictCounts, mean: Double?, firstFailure: Int64?)
+        var byScope: [[String]: (recent: Side?, baseline: Side?)] = [:]
+        for row in rows {
+            let side: Side = (PatternDetector.VerdictCounts(passed: row[4], failed: row[5]), row[6], row[7])
+            let key: [String] = [row[0], row[1], row[2]]
+            if row[3] as Bool { byScope[key, default: (nil, nil)].recent = side } else { byScope[key, default: (nil, nil)].baseline = side }
+        }
+        return byScope.sorted { $0.key.lexicographicallyPrecedes($1.key) }.compactMap { key, sides in
+            guard let recent = sides.recent, let baseline = sides.baseline else { return nil }
+            return PatternDetector.qualityDrop(
+                scope: Self.scope([("service", key[1]), ("model", key[2])]), evaluation: key[0], recent: recent.counts,
+                baseline: baseline.counts, firstRecentFailure: recent.firstFailure ?? recentStart,
+                meanScores: (recent.mean, baseline.mean), settings: settings)
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+public import GRDB
 public import PyFlareStore
 import PyFlareWire
 
@@ -59,6 +59,8 @@ public enum SliceMetric: String, Sendable, CaseIterable {
     case latencyP99 = "latency_p99"
     case costPerRequest = "cost_per_request"
     case tokensPerRequest = "tokens_per_request"
+    /// The share of evaluated requests with a failed evaluation (any source: events, annotations, RAG, judge).
+    case evaluationFailRate = "eval_fail_rate"
 
     var quantile: Double? {
         switch self {
@@ -76,6 +78,7 @@ public enum SliceMetric: String, Sendable, CaseIterable {
         case .latencyP50, .latencyP95, .latencyP99: "seconds"
         case .costPerRequest: "usd"
         case .tokensPerRequest: "tokens"
+        case .evaluationFailRate: "failed_evaluations"
         }
     }
 }
@@ -106,21 +109,47 @@ public struct SliceAnalyzer: Sendable {
 
     static let fixedColumns = 7
 
-    var statement: String {
+    var statement: String { statement(outcome: "status = 'error'", join: "") }
+
+    /// The statement of the evaluation pass: the evaluated requests, "failing" when one of
+    /// their evaluations in the range failed.
+    var evaluationStatement: String {
+        statement(outcome: "quality.failed", join: """
+             JOIN (SELECT span_id AS evaluated_span, max(passed = 0) AS failed FROM evaluations
+                   WHERE time_ns >= :start AND time_ns < :end + \(UnixTime.hour) AND passed IS NOT NULL AND span_id IS NOT NULL
+                   GROUP BY span_id) AS quality ON quality.evaluated_span = spans.span_id
+            """)
+    }
+
+    func statement(outcome: String, join: String) -> String {
         let template = settings.promptTemplateKeys.isEmpty ? "NULL"
             : "substr(coalesce(" + (settings.promptTemplateKeys.map { "attr(attributes, \(sqlString($0)))" } + ["NULL"]).joined(separator: ", ") + "), 1, 120)"
         let custom = settings.attributeKeys.map { ", attr(attributes, \(sqlString($0)))" }.joined()
         return """
             SELECT model, provider, service, operation, user_id, feature, environment, \(template),
-                   input_tokens, output_tokens, duration_ns, start_time_ns, status = 'error', cost_micros, total_tokens\(custom)
-            FROM spans WHERE start_time_ns >= :start AND start_time_ns < :end AND (\(settings.population))
+                   input_tokens, output_tokens, duration_ns, start_time_ns, \(outcome), cost_micros, total_tokens\(custom)
+            FROM spans\(join) WHERE start_time_ns >= :start AND start_time_ns < :end AND (\(settings.population))
             """
     }
 
     private func sqlString(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
-    /// Reads the requests of `range` and analyses them.
-    public func analyze(_ range: Range<Int64>, engine: SQLEngine, limits: SQLLimits) async throws -> [SliceFinding] {
+    /// Reads the requests of `range` and analyses them; then, when the range has evaluation
+    /// verdicts, the evaluated requests for `eval_fail_rate`.
+    public func analyze(_ range: Range<Int64>, engine: SQLEngine, limits: SQLLimits, pool: DatabasePool? = nil) async throws -> [SliceFinding] {
+        var findings = analyze(try await requests(range, statement: statement, engine: engine, limits: limits))
+        let verdicts = try await pool?.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND passed IS NOT NULL",
+                             arguments: [range.lowerBound, range.upperBound]) ?? 0
+        } ?? 0
+        if verdicts >= 2 * settings.minSupport {
+            let evaluated = try await requests(range, statement: evaluationStatement, engine: engine, limits: limits)
+            findings += analyze(evaluated, binaryMetric: .evaluationFailRate)
+        }
+        return findings
+    }
+
+    func requests(_ range: Range<Int64>, statement: String, engine: SQLEngine, limits: SQLLimits) async throws -> SliceRequests {
         var requests = SliceRequests(dimensions: dimensionNames.count)
         var chunkStart = range.lowerBound
         while chunkStart < range.upperBound {
@@ -130,10 +159,12 @@ public struct SliceAnalyzer: Sendable {
             for row in result.rows { requests.append(row, customColumns: settings.attributeKeys.count) }
             chunkStart = chunkEnd
         }
-        return analyze(requests)
+        return requests
     }
 
-    func analyze(_ requests: SliceRequests) -> [SliceFinding] {
+    /// Findings of `requests`: the binary outcome (errors, or failed evaluations) of every
+    /// slice, and for `errorRate` the latency, cost and token measures too.
+    func analyze(_ requests: SliceRequests, binaryMetric: SliceMetric = .errorRate) -> [SliceFinding] {
         guard requests.count >= 2 * settings.minSupport else { return [] }
         let latencyDimension = dimensionNames.firstIndex(of: "latency_bucket")!
         let lengthDimensions = [dimensionNames.firstIndex(of: "input_length")!, dimensionNames.firstIndex(of: "output_length")!]
@@ -155,11 +186,11 @@ public struct SliceAnalyzer: Sendable {
             let rate = Double(slice.errors) / Double(slice.count), restRate = Double(restErrors) / Double(rest)
             guard rate > restRate else { continue }
             let test = Statistics.twoProportionTest(successes1: slice.errors, total1: slice.count, successes2: restErrors, total2: rest)
-            tests.append((index, .errorRate, rate, restRate, test.pValue, (rate - baselineRate) * Double(slice.count)))
+            tests.append((index, binaryMetric, rate, restRate, test.pValue, (rate - baselineRate) * Double(slice.count)))
         }
 
         var candidates = Set<Int>()
-        for measure in SliceMeasure.allCases {
+        for measure in SliceMeasure.allCases where binaryMetric == .errorRate {
             let ranked = slices.indices.compactMap { index -> (Int, Double)? in
                 let slice = slices[index]
                 if describes(measure, slice.key) { return nil }
@@ -225,7 +256,7 @@ public struct SliceAnalyzer: Sendable {
     func prune(_ findings: [Int: SliceFinding], slices: [SliceStatistics]) -> [SliceFinding] {
         let significant = findings.filter { _, finding in
             finding.significant && finding.deviation >= settings.minRelativeDeviation * max(finding.baseline, 1e-9)
-                && (finding.metric != .errorRate || finding.deviation >= 0.01)
+                && ((finding.metric != .errorRate && finding.metric != .evaluationFailRate) || finding.deviation >= 0.01)
         }
         var singles: [SliceKey: Int] = [:]
         for (index, _) in significant where slices[index].key.isSingle { singles[slices[index].key] = index }
@@ -299,7 +330,7 @@ public struct SliceAnalysisJob: AnalyticsJob {
 
     public func run(_ context: JobContext) async throws -> JobOutcome {
         let range = (context.now - analyzer.settings.window)..<context.now
-        let findings = try await analyzer.analyze(range, engine: context.engine, limits: context.settings.jobLimits)
+        let findings = try await analyzer.analyze(range, engine: context.engine, limits: context.settings.jobLimits, pool: context.pool)
         try await context.pool.write { db in
             try db.execute(sql: "DELETE FROM rca_slices")
             let insert = try db.makeStatement(sql: """
