@@ -53,19 +53,21 @@ public struct JobCatalog: Sendable {
             parsed.append(JobDefinition(name: job.name, schedule: job.schedule, source: "built-in", work: .swift(job)))
         }
 
-        var names = Set<String>(), outputs: [String: String] = [:]
+        // Swift jobs may share an output (the evaluation jobs each write their own sources'
+        // rows of `evaluations`); a SQL job replaces whole ranges, so its output is its own.
+        var names = Set<String>(), outputs: [String: (owner: String, kind: String)] = [:]
         var unique: [JobDefinition] = []
         for job in parsed {
             if names.contains(job.name) {
                 catalog.problems.append(JobDefinitionError(file: job.source, line: 1, "a job named '\(job.name)' exists already"))
                 continue
             }
-            if let output = job.outputTable?.lowercased(), let owner = outputs[output] {
-                catalog.problems.append(JobDefinitionError(file: job.source, line: 1, "the output '\(output)' is written by the job '\(owner)' already"))
+            if let output = job.outputTable?.lowercased(), let writer = outputs[output], writer.kind == "sql" || job.kind == "sql" {
+                catalog.problems.append(JobDefinitionError(file: job.source, line: 1, "the output '\(output)' is written by the job '\(writer.owner)' already"))
                 continue
             }
             names.insert(job.name)
-            if let output = job.outputTable?.lowercased() { outputs[output] = job.name }
+            if let output = job.outputTable?.lowercased(), outputs[output] == nil { outputs[output] = (job.name, job.kind) }
             unique.append(job)
         }
         if let engine {

@@ -168,6 +168,7 @@ public struct JudgeJob: AnalyticsJob {
             attempt += 1
             do {
                 reply = try await call(url: url, prompt: prompt)
+                failure = nil
                 break
             } catch {
                 failure = "\(error)"
