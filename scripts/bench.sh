@@ -184,7 +184,7 @@ echo "== scheduled jobs: one cycle over JOB_SPANS spans (an hour at 1,000 spans/
 "$PY" scripts/bench_costs.py --bin "$SCRATCH/release/pyflare" > "$OUT/costs.md"
 cat "$OUT/jobs.md" "$OUT/costs.md"
 
-echo "== root-cause analysis jobs over RCA_SPANS spans of the last hour"
+echo "== root-cause analysis, evaluation and drift jobs over RCA_SPANS spans of the last hour"
 {
     echo "| measure | result |"
     echo "|---|---|"
@@ -197,8 +197,11 @@ echo "== root-cause analysis jobs over RCA_SPANS spans of the last hour"
     for job in rollup_1m rollup_1h cost_attribution_1h cost_by_dimension_1h; do
         "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data" > /dev/null
     done
-    for job in failure_clusters rca_slices rca_patterns; do
-        line=$(/usr/bin/time -f "%e %M" -o "$OUT/rca-time.txt" "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data")
+    # Drift in 1-minute windows against the minute before: the load spans a few minutes, and a run
+    # scores at most 24 windows.
+    for job in failure_clusters rca_slices rca_patterns evaluations rag_evaluations drift; do
+        line=$(PYFLARE_DRIFT_WINDOW=1m PYFLARE_DRIFT_REFERENCE_OFFSET=1m PYFLARE_DRIFT_REFERENCE_LENGTH=1m \
+            /usr/bin/time -f "%e %M" -o "$OUT/rca-time.txt" "$SCRATCH/release/pyflare" jobs run "$job" --data-dir "$data")
         read -r seconds kilobytes < "$OUT/rca-time.txt"
         echo "| \`pyflare jobs run $job\` over $spans spans | ${line#*: }; ${seconds} s wall, $((kilobytes / 1024)) MB peak RSS |"
     done
@@ -241,7 +244,7 @@ cat "$OUT/templates.md"
     echo
     cat "$OUT/costs.md"
     echo
-    echo "### Root-cause analysis jobs (one run each, offline, after the rollups)"
+    echo "### Root-cause analysis, evaluation and drift jobs (one run each, offline, after the rollups)"
     echo
     cat "$OUT/rca.md"
     echo

@@ -212,24 +212,16 @@ struct DriftAnalyzer {
     static func details(_ psi: PSIResult) -> String {
         var json = JSONWriter()
         if psi.categories.isEmpty {
-            json.raw(#"{"edges":["#)
-            for (index, edge) in psi.edges.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.double(edge)
-            }
-            json.raw("]")
+            json.raw(#"{"edges":"#)
+            json.doubles(psi.edges)
         } else {
             json.raw(#"{"categories":"#)
             json.strings(psi.categories)
         }
-        for (key, shares) in [(#","reference_shares":["#, psi.referenceShares), (#","current_shares":["#, psi.currentShares)] as [(StaticString, [Double])] {
-            json.raw(key)
-            for (index, share) in shares.enumerated() {
-                if index > 0 { json.raw(",") }
-                json.double(share)
-            }
-            json.raw("]")
-        }
+        json.raw(#","reference_shares":"#)
+        json.doubles(psi.referenceShares)
+        json.raw(#","current_shares":"#)
+        json.doubles(psi.currentShares)
         json.raw("}")
         return String(decoding: json.bytes, as: UTF8.self)
     }

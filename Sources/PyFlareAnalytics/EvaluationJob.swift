@@ -13,8 +13,6 @@ public struct EvaluationJob: AnalyticsJob {
     public let outputTable: String? = "evaluations"
     let rules: EvaluationVerdictRules
 
-    /// Records read by one statement: bounds what a run holds in memory.
-    static let chunk: Int64 = UnixTime.hour
     static let sources: [EvaluationRecord.Source] = [.event, .log, .attribute]
 
     public init(schedule: JobSchedule = .every(seconds: 60), rules: EvaluationVerdictRules = EvaluationVerdictRules()) {
@@ -25,19 +23,8 @@ public struct EvaluationJob: AnalyticsJob {
     public func run(_ context: JobContext) async throws -> JobOutcome {
         let (pending, position) = try await JobInput.pendingRecords([.spans, .logs], job: name, context)
         guard let pending else { return JobOutcome(rows: 0, position: position) }
-        var rows = 0
-        var start = pending.lowerBound
-        while start < pending.upperBound {
-            let window = start..<min(pending.upperBound, start + Self.chunk)
-            let records = try await results(in: window, context)
-            try await context.pool.write { db in
-                try db.execute(sql: """
-                    DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source IN ('event', 'log', 'attribute')
-                    """, arguments: [window.lowerBound, window.upperBound])
-                try EvaluationRecord.insert(records, db)
-            }
-            rows += records.count
-            start = window.upperBound
+        let rows = try await EvaluationRecord.replace(Self.sources, in: pending, context) { window in
+            try await results(in: window, context)
         }
         return JobOutcome(rows: rows, window: pending, position: position)
     }

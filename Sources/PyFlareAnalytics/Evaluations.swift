@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PyFlareStore
 import PyFlareWire
 
 /// One evaluation result of a span, as `evaluations` holds it.
@@ -177,6 +178,56 @@ enum EvaluationExtraction {
                 service: subject.service, model: subject.model, operation: subject.operation, score: entry.score,
                 label: entry.label ?? entry.passed.map { $0 ? "pass" : "fail" }, explanation: entry.explanation,
                 passed: entry.passed ?? rules.passed(name: name, score: entry.score, label: entry.label))
+        }
+    }
+}
+
+extension EvaluationRecord {
+    /// Replaces the rows of `sources` in `range`, an hour at a time (what one run holds in
+    /// memory), with what `compute` finds in each hour; returns the rows written.
+    static func replace(_ sources: [Source], in range: Range<Int64>, _ context: JobContext,
+                        compute: (Range<Int64>) async throws -> [EvaluationRecord]) async throws -> Int {
+        let names = sources.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        var rows = 0
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let window = start..<min(range.upperBound, start + UnixTime.hour)
+            let records = try await compute(window)
+            try await context.pool.write { db in
+                try db.execute(sql: "DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source IN (\(names))",
+                               arguments: [window.lowerBound, window.upperBound])
+                try insert(records, db)
+            }
+            rows += records.count
+            start = window.upperBound
+        }
+        return rows
+    }
+}
+
+/// A span an evaluator reads: where it is, what it is, and its texts.
+struct EvaluatedSpan {
+    var traceID: String
+    var spanID: String
+    var start: Int64
+    var service: String?
+    var model: String?
+    var operation: String?
+    var kind: String?
+    var text: SpanText
+
+    /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read.
+    static func read(_ range: Range<Int64>, kinds: [String], _ context: JobContext) async throws -> [EvaluatedSpan] {
+        let list = kinds.map { "'\($0)'" }.joined(separator: ", ")
+        let result = try await context.engine.run("""
+            SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes FROM spans
+            WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN (\(list))
+            """, parameters: .named(["start": .integer(range.lowerBound), "end": .integer(range.upperBound)]),
+            limits: context.settings.jobLimits)
+        return result.rows.compactMap { row in
+            guard let traceID = row[0].string, let spanID = row[1].string, let text = SpanText(json: row[7].string) else { return nil }
+            return EvaluatedSpan(traceID: traceID, spanID: spanID, start: row[2].integer ?? 0, service: row[3].string,
+                                 model: row[4].string, operation: row[5].string, kind: row[6].string, text: text)
         }
     }
 }

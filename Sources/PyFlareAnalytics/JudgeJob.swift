@@ -31,16 +31,6 @@ public struct JudgeJob: AnalyticsJob {
         self.tracer = tracer
     }
 
-    struct Candidate {
-        var traceID: String
-        var spanID: String
-        var start: Int64
-        var service: String?
-        var model: String?
-        var operation: String?
-        var text: SpanText
-    }
-
     public func run(_ context: JobContext) async throws -> JobOutcome {
         guard let url = settings.chatCompletionsURL else { return JobOutcome(rows: 0) }
         let (pending, position) = try await JobInput.pendingRecords([.spans], job: name, context)
@@ -82,37 +72,24 @@ public struct JudgeJob: AnalyticsJob {
         return JobOutcome(rows: records.count, window: pending, position: cutShort ? nil : position)
     }
 
-    static let statement = """
-        SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes FROM spans
-        WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN ('llm', 'retriever')
-        """
-
     /// The sampled LLM spans of `range` that pass the filters, and the retrieved documents of their traces.
-    func candidates(in range: Range<Int64>, _ context: JobContext) async throws -> ([Candidate], [String: [String]]) {
-        let result = try await context.engine.run(Self.statement, parameters: .named([
-            "start": .integer(range.lowerBound), "end": .integer(range.upperBound),
-        ]), limits: context.settings.jobLimits)
-        var candidates: [Candidate] = [], documents: [String: [String]] = [:]
-        for row in result.rows {
-            guard let traceID = row[0].string, let spanID = row[1].string else { continue }
-            let service = row[3].string, model = row[4].string, operation = row[5].string
-            if row[6].string == "retriever" {
-                if let text = SpanText(json: row[7].string) { documents[traceID, default: []] += text.documents }
-                continue
+    func candidates(in range: Range<Int64>, _ context: JobContext) async throws -> ([EvaluatedSpan], [String: [String]]) {
+        var candidates: [EvaluatedSpan] = [], documents: [String: [String]] = [:]
+        for span in try await EvaluatedSpan.read(range, kinds: ["llm", "retriever"], context) {
+            if span.kind == "retriever" {
+                documents[span.traceID, default: []] += span.text.documents
+            } else if span.service != settings.serviceName, settings.sampled(span.spanID),
+                      settings.services.isEmpty || settings.services.contains(span.service ?? ""),
+                      settings.models.isEmpty || settings.models.contains(span.model ?? ""),
+                      settings.operations.isEmpty || settings.operations.contains(span.operation ?? "") {
+                candidates.append(span)
             }
-            guard service != settings.serviceName, settings.sampled(spanID),
-                  settings.services.isEmpty || settings.services.contains(service ?? ""),
-                  settings.models.isEmpty || settings.models.contains(model ?? ""),
-                  settings.operations.isEmpty || settings.operations.contains(operation ?? ""),
-                  let text = SpanText(json: row[7].string) else { continue }
-            candidates.append(Candidate(traceID: traceID, spanID: spanID, start: row[2].integer ?? 0, service: service,
-                                        model: model, operation: operation, text: text))
         }
         return (candidates.sorted { $0.start < $1.start }, documents)
     }
 
     /// The template's values, or nil when the span lacks what the evaluator needs.
-    static func values(for evaluator: JudgeSettings.Evaluator, _ candidate: Candidate, context: [String]) -> [String: String]? {
+    static func values(for evaluator: JudgeSettings.Evaluator, _ candidate: EvaluatedSpan, context: [String]) -> [String: String]? {
         guard let output = candidate.text.output else { return nil }
         var values = ["input": candidate.text.input ?? "", "output": output]
         let documents = candidate.text.documents + context
@@ -155,7 +132,7 @@ public struct JudgeJob: AnalyticsJob {
         }
     }
 
-    func judge(_ candidate: Candidate, evaluator: JudgeSettings.Evaluator, values: [String: String], url: String,
+    func judge(_ candidate: EvaluatedSpan, evaluator: JudgeSettings.Evaluator, values: [String: String], url: String,
                logger: Logger) async -> EvaluationRecord {
         let prompt = JudgePrompt.render(evaluator.prompt, values: values)
         let started = UnixTime.nowNanoseconds()
@@ -250,7 +227,7 @@ public struct JudgeJob: AnalyticsJob {
     }
 
     /// The judge call as a GenAI client span linked to the span it judged.
-    func trace(_ candidate: Candidate, evaluator: JudgeSettings.Evaluator, verdict: JudgeVerdict, reply: Reply?,
+    func trace(_ candidate: EvaluatedSpan, evaluator: JudgeSettings.Evaluator, verdict: JudgeVerdict, reply: Reply?,
                failure: String?, start: Int64, end: Int64) async {
         guard let tracer else { return }
         var attributes: [(String, AttributeValue)] = [

@@ -19,7 +19,6 @@ public struct RAGEvaluationJob: AnalyticsJob {
 
     /// How long after a retrieval its answer may start.
     static let answerDelay: Int64 = 5 * UnixTime.minute
-    static let chunk: Int64 = UnixTime.hour
 
     public init(schedule: JobSchedule = .every(seconds: 300), rules: EvaluationVerdictRules = EvaluationVerdictRules()) {
         self.schedule = schedule
@@ -30,48 +29,17 @@ public struct RAGEvaluationJob: AnalyticsJob {
     public func run(_ context: JobContext) async throws -> JobOutcome {
         let (pending, position) = try await JobInput.pendingRecords([.spans], job: name, context)
         guard let pending else { return JobOutcome(rows: 0, position: position) }
-        var rows = 0
-        var start = pending.lowerBound
-        while start < pending.upperBound {
-            let window = start..<min(pending.upperBound, start + Self.chunk)
-            let records = try await evaluations(in: window, context)
-            try await context.pool.write { db in
-                try db.execute(sql: "DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source = 'rag'",
-                               arguments: [window.lowerBound, window.upperBound])
-                try EvaluationRecord.insert(records, db)
-            }
-            rows += records.count
-            start = window.upperBound
+        let rows = try await EvaluationRecord.replace([.rag], in: pending, context) { window in
+            try await evaluations(in: window, context)
         }
         return JobOutcome(rows: rows, window: pending, position: position)
     }
 
-    struct TraceSpan {
-        var traceID: String
-        var spanID: String
-        var start: Int64
-        var service: String?
-        var model: String?
-        var operation: String?
-        var kind: String?
-        var text: SpanText
-    }
-
-    static let statement = """
-        SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes FROM spans
-        WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN ('retriever', 'llm', 'chain', 'agent', 'workflow')
-        """
-
     func evaluations(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
-        let result = try await context.engine.run(Self.statement, parameters: .named([
-            "start": .integer(window.lowerBound), "end": .integer(window.upperBound + Self.answerDelay),
-        ]), limits: context.settings.jobLimits)
-        var traces: [String: [TraceSpan]] = [:]
-        for row in result.rows {
-            guard let traceID = row[0].string, let spanID = row[1].string, let text = SpanText(json: row[7].string) else { continue }
-            traces[traceID, default: []].append(TraceSpan(
-                traceID: traceID, spanID: spanID, start: row[2].integer ?? 0, service: row[3].string, model: row[4].string,
-                operation: row[5].string, kind: row[6].string, text: text))
+        var traces: [String: [EvaluatedSpan]] = [:]
+        for span in try await EvaluatedSpan.read(window.lowerBound..<(window.upperBound + Self.answerDelay),
+                                                 kinds: ["retriever", "llm", "chain", "agent", "workflow"], context) {
+            traces[span.traceID, default: []].append(span)
         }
         var records: [EvaluationRecord] = []
         for spans in traces.values {
@@ -90,7 +58,7 @@ public struct RAGEvaluationJob: AnalyticsJob {
         return records
     }
 
-    static func records(_ scores: RAGScores, time: Int64, answer: TraceSpan, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
+    static func records(_ scores: RAGScores, time: Int64, answer: EvaluatedSpan, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
         var details = JSONWriter()
         details.raw(#"{"issues":"#)
         details.strings(scores.issues)

@@ -145,5 +145,14 @@ public struct JSONWriter {
         }
         byte(UInt8(ascii: "]"))
     }
-}
 
+    /// `[1.5,2]`; non-finite values as null.
+    public mutating func doubles(_ values: some Sequence<Double>) {
+        byte(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            if value.isFinite { double(value) } else { null() }
+        }
+        byte(UInt8(ascii: "]"))
+    }
+}
