@@ -216,14 +216,24 @@ struct EvaluatedSpan {
     var kind: String?
     var text: SpanText
 
-    /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read.
-    static func read(_ range: Range<Int64>, kinds: [String], _ context: JobContext) async throws -> [EvaluatedSpan] {
+    /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read;
+    /// only those of `traces` when given (the others' attributes are never decoded).
+    static func read(_ range: Range<Int64>, kinds: [String], traces: Set<String>? = nil, _ context: JobContext) async throws -> [EvaluatedSpan] {
         let list = kinds.map { "'\($0)'" }.joined(separator: ", ")
+        var parameters: [String: SQLValue] = ["start": .integer(range.lowerBound), "end": .integer(range.upperBound)]
+        var traceFilter = ""
+        if let traces {
+            var json = JSONWriter()
+            json.strings(traces.sorted())
+            parameters["traces"] = .text(String(decoding: json.bytes, as: UTF8.self))
+            // `+trace_id`: not a constraint the table is asked to push down (it would scan once per
+            // trace id), but a set SQLite builds once and checks row by row.
+            traceFilter = " AND +trace_id IN (SELECT value FROM json_each(:traces))"
+        }
         let result = try await context.engine.run("""
             SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes FROM spans
-            WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN (\(list))
-            """, parameters: .named(["start": .integer(range.lowerBound), "end": .integer(range.upperBound)]),
-            limits: context.settings.jobLimits)
+            WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN (\(list))\(traceFilter)
+            """, parameters: .named(parameters), limits: context.settings.jobLimits)
         return result.rows.compactMap { row in
             guard let traceID = row[0].string, let spanID = row[1].string, let text = SpanText(json: row[7].string) else { return nil }
             return EvaluatedSpan(traceID: traceID, spanID: spanID, start: row[2].integer ?? 0, service: row[3].string,

@@ -7,8 +7,8 @@ import PyFlareWire
 /// the range whose spans may have changed since the last run is paired with the answer of its
 /// trace, and its scores replace the `rag.*` evaluations of that range.
 ///
-/// A case is one span carrying a query, documents and an answer, or a retriever span (query
-/// and documents) with the first LLM span of its trace that starts after it (the answer). The
+/// A case is a retriever span carrying a query, documents and an answer, or a retriever span
+/// (query and documents) with the first LLM span of its trace that starts after it (the answer). The
 /// scores are attached to the answering span, so they carry its model.
 public struct RAGEvaluationJob: AnalyticsJob {
     public let name = "rag_evaluations"
@@ -36,15 +36,19 @@ public struct RAGEvaluationJob: AnalyticsJob {
     }
 
     func evaluations(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
-        var traces: [String: [EvaluatedSpan]] = [:]
-        for span in try await EvaluatedSpan.read(window.lowerBound..<(window.upperBound + Self.answerDelay),
-                                                 kinds: ["retriever", "llm", "chain", "agent", "workflow"], context) {
+        // Retrievals first: only their traces' answers are read (attributes are the costly part).
+        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], context)
+            .filter { !$0.text.documents.isEmpty && $0.text.input != nil }
+        guard !retrievals.isEmpty else { return [] }
+        var traces = Dictionary(grouping: retrievals, by: \.traceID)
+        for span in try await EvaluatedSpan.read(window.lowerBound..<(window.upperBound + Self.answerDelay), kinds: ["llm"],
+                                                 traces: Set(traces.keys), context) {
             traces[span.traceID, default: []].append(span)
         }
         var records: [EvaluationRecord] = []
         for spans in traces.values {
             let ordered = spans.sorted { $0.start < $1.start }
-            for retrieval in ordered where window.contains(retrieval.start) {
+            for retrieval in ordered where retrieval.kind == "retriever" && window.contains(retrieval.start) {
                 let documents = retrieval.text.documents
                 guard !documents.isEmpty, let query = retrieval.text.input else { continue }
                 let answering = retrieval.text.output.map { (retrieval, $0) }
