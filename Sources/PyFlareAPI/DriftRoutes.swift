@@ -55,27 +55,24 @@ public struct DriftRoutes: Sendable {
 
     /// Scores at or above `severity` (default moderate) of windows starting in the range.
     func alerts(_ parameters: QueryParameters) async throws -> Response {
-        let range = try RCARoutes.range(parameters, defaultSpan: 7 * UnixTime.day)
+        let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
         let severities: [String]
         switch parameters.text("severity") ?? "moderate" {
         case "moderate": severities = ["moderate", "significant"]
         case "significant": severities = ["significant"]
         case let other: throw APIError.invalid("severity", "must be moderate or significant, not \"\(other)\"")
         }
-        var clauses = ["window_start_ns >= ?", "window_start_ns < ?", "severity IN (\(severities.map { "'\($0)'" }.joined(separator: ", ")))"]
-        var arguments: [(any DatabaseValueConvertible)?] = [range.lowerBound, range.upperBound]
-        for column in ["scope", "feature", "method"] {
-            if let value = parameters.text(column) {
-                clauses.append("\(column) = ?")
-                arguments.append(value)
-            }
-        }
+        var filter = RowFilter()
+        filter.add("window_start_ns >= ?", range.lowerBound)
+        filter.add("window_start_ns < ?", range.upperBound)
+        filter.add("severity IN (\(severities.map { "'\($0)'" }.joined(separator: ", ")))")
+        filter.equal(["scope", "feature", "method"], in: parameters)
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.read { [clauses, arguments] db in
+        let rows = try await pool.read { [filter] db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM drift_scores WHERE \(clauses.joined(separator: " AND "))
+                SELECT * FROM drift_scores WHERE \(filter.sql)
                 ORDER BY window_start_ns DESC, severity = 'significant' DESC, score DESC LIMIT ?
-                """, arguments: StatementArguments(arguments + [limit]))
+                """, arguments: filter.statementArguments(then: limit))
         }
         var json = JSONWriter()
         json.raw(#"{"since":"#)
@@ -105,7 +102,7 @@ public struct DriftRoutes: Sendable {
         } else {
             step = settings.window
         }
-        let requested = try RCARoutes.range(parameters, defaultSpan: UnixTime.day)
+        let requested = try parameters.range(defaultSpan: UnixTime.day)
         guard let map = try await DriftComputation(settings: settings, engine: engine, limits: limits, pool: pool)
             .heatmap(scope: scope, range: requested, step: step) else {
             throw APIError.badRequest("the range holds more than \(DriftComputation.maxHeatmapWindows) windows of step")

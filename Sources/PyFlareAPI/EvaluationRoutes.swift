@@ -45,30 +45,26 @@ public struct EvaluationRoutes: Sendable {
 
     /// The filters every read shares: the range and the equality filters named in `columns`.
     static func filters(_ parameters: QueryParameters, defaultSpan: Int64, columns: [String])
-        throws(APIError) -> (range: Range<Int64>, clauses: [String], arguments: [(any DatabaseValueConvertible)?]) {
-        let range = try RCARoutes.range(parameters, defaultSpan: defaultSpan)
-        var clauses = ["time_ns >= ?", "time_ns < ?"]
-        var arguments: [(any DatabaseValueConvertible)?] = [range.lowerBound, range.upperBound]
-        for column in columns {
-            if let value = parameters.text(column) {
-                clauses.append("\(column) = ?")
-                arguments.append(value)
-            }
-        }
+        throws(APIError) -> (range: Range<Int64>, filter: RowFilter) {
+        let range = try parameters.range(defaultSpan: defaultSpan)
+        var filter = RowFilter()
+        filter.add("time_ns >= ?", range.lowerBound)
+        filter.add("time_ns < ?", range.upperBound)
+        filter.equal(columns, in: parameters)
         if let source = parameters.text("source"), EvaluationRecord.Source(rawValue: source) == nil {
             throw .invalid("source", "must be one of \(EvaluationRecord.Source.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         switch parameters.text("passed") {
         case nil: break
-        case "true", "1": clauses.append("passed = 1")
-        case "false", "0": clauses.append("passed = 0")
+        case "true", "1": filter.add("passed = 1")
+        case "false", "0": filter.add("passed = 0")
         case let other?: throw .invalid("passed", "must be true or false, not \"\(other)\"")
         }
-        return (range, clauses, arguments)
+        return (range, filter)
     }
 
     func list(_ parameters: QueryParameters) async throws -> Response {
-        var (range, clauses, arguments) = try Self.filters(
+        var (range, filter) = try Self.filters(
             parameters, defaultSpan: 7 * UnixTime.day, columns: ["name", "span_id", "trace_id", "model", "service", "source"])
         // Newest first; the cursor is the last row's (time, id).
         if let cursor = parameters.text("cursor") {
@@ -76,14 +72,13 @@ public struct EvaluationRoutes: Sendable {
             guard parts.count == 2, let time = Int64(parts[0]), let id = Int64(parts[1]) else {
                 throw APIError.badRequest("cursor is not one this API returned")
             }
-            clauses.append("(time_ns < ? OR (time_ns = ? AND id < ?))")
-            arguments += [time, time, id]
+            filter.add("(time_ns < ? OR (time_ns = ? AND id < ?))", time, time, id)
         }
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.read { [clauses, arguments] db in
+        let rows = try await pool.read { [filter] db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM evaluations WHERE \(clauses.joined(separator: " AND ")) ORDER BY time_ns DESC, id DESC LIMIT ?
-                """, arguments: StatementArguments(arguments + [limit + 1]))
+                SELECT * FROM evaluations WHERE \(filter.sql) ORDER BY time_ns DESC, id DESC LIMIT ?
+                """, arguments: filter.statementArguments(then: limit + 1))
         }
         var json = JSONWriter()
         json.raw(#"{"since":"#)
@@ -108,7 +103,7 @@ public struct EvaluationRoutes: Sendable {
     /// Per name (and `group_by` model or service): counts, mean score, pass and fail rates,
     /// overall and per `interval`.
     func summary(_ parameters: QueryParameters) async throws -> Response {
-        let (range, clauses, arguments) = try Self.filters(
+        let (range, filter) = try Self.filters(
             parameters, defaultSpan: UnixTime.day, columns: ["name", "model", "service", "source"])
         let interval: Int64
         switch parameters.text("interval") ?? "1h" {
@@ -123,37 +118,22 @@ public struct EvaluationRoutes: Sendable {
         let group = parameters.text("group_by") ?? "name"
         guard ["name", "model", "service"].contains(group) else { throw APIError.invalid("group_by", "must be name, model or service") }
         let key = group == "name" ? "''" : "coalesce(\(group), '')"
-        let aggregates = "count(*), count(score), avg(score), sum(passed = 1), sum(passed = 0), sum(cost_micros)"
-        let (totals, series) = try await pool.read { [clauses, arguments] db in
-            let filter = clauses.joined(separator: " AND ")
-            let totals = try Row.fetchAll(db, sql: """
-                SELECT name, \(key), \(aggregates) FROM evaluations WHERE \(filter) GROUP BY 1, 2 ORDER BY 1, 2
-                """, arguments: StatementArguments(arguments))
-            let series = try Row.fetchAll(db, sql: """
-                SELECT name, \(key), (time_ns / ?) * ?, \(aggregates) FROM evaluations WHERE \(filter) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                """, arguments: StatementArguments([interval, interval] + arguments))
-            return (totals, series)
+        // One read per interval bucket; a group's totals are the sums of its buckets.
+        let rows = try await pool.read { [filter] db in
+            try Row.fetchAll(db, sql: """
+                SELECT name, \(key), (time_ns / ?) * ?, count(*), count(score), total(score), sum(passed = 1), sum(passed = 0),
+                       sum(cost_micros)
+                FROM evaluations WHERE \(filter.sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+                """, arguments: StatementArguments([interval, interval]) + filter.statementArguments())
         }
-        var bySeries: [[String]: [Row]] = [:]
-        for row in series { bySeries[[row[0], row[1]], default: []].append(row) }
-        func aggregate(_ row: Row, from column: Int, into json: inout JSONWriter) {
-            let count: Int64 = row[column], passed: Int64 = row[column + 3] ?? 0, failed: Int64 = row[column + 4] ?? 0
-            json.raw(#""count":"#)
-            json.int(count)
-            json.raw(#","scored":"#)
-            json.int(row[column + 1])
-            json.raw(#","mean_score":"#)
-            if let mean = row[column + 2] as Double? { json.double(mean) } else { json.null() }
-            json.raw(#","passed":"#)
-            json.int(passed)
-            json.raw(#","failed":"#)
-            json.int(failed)
-            json.raw(#","pass_rate":"#)
-            if passed + failed > 0 { json.double(Double(passed) / Double(passed + failed)) } else { json.null() }
-            json.raw(#","fail_rate":"#)
-            if passed + failed > 0 { json.double(Double(failed) / Double(passed + failed)) } else { json.null() }
-            json.raw(#","cost_micros":"#)
-            json.int(row[column + 5] ?? 0)
+        var groups: [(name: String, key: String, total: VerdictAggregate, series: [(start: Int64, figures: VerdictAggregate)])] = []
+        for row in rows {
+            let figures = VerdictAggregate(count: row[3], scored: row[4], scoreSum: row[5], passed: row[6] ?? 0, failed: row[7] ?? 0,
+                                           costMicros: row[8] ?? 0)
+            let name: String = row[0], key: String = row[1]
+            if groups.last?.name != name || groups.last?.key != key { groups.append((name, key, VerdictAggregate(), [])) }
+            groups[groups.count - 1].total += figures
+            groups[groups.count - 1].series.append((row[2], figures))
         }
         var json = JSONWriter()
         json.raw(#"{"since":"#)
@@ -163,25 +143,25 @@ public struct EvaluationRoutes: Sendable {
         json.raw(#","group_by":"#)
         json.string(group)
         json.raw(#","groups":["#)
-        for (index, row) in totals.enumerated() {
+        for (index, entry) in groups.enumerated() {
             if index > 0 { json.raw(",") }
             json.raw(#"{"name":"#)
-            json.string(row[0])
+            json.string(entry.name)
             if group != "name" {
                 json.raw(#",""#)
                 json.bytes.append(contentsOf: group.utf8)
                 json.raw(#"":"#)
-                json.string(row[1])
+                json.string(entry.key)
             }
             json.raw(",")
-            aggregate(row, from: 2, into: &json)
+            entry.total.write(into: &json)
             json.raw(#","series":["#)
-            for (point, bucket) in (bySeries[[row[0], row[1]]] ?? []).enumerated() {
+            for (point, bucket) in entry.series.enumerated() {
                 if point > 0 { json.raw(",") }
                 json.raw(#"{"start":"#)
-                json.time(bucket[2])
+                json.time(bucket.start)
                 json.raw(",")
-                aggregate(bucket, from: 3, into: &json)
+                bucket.figures.write(into: &json)
                 json.raw("}")
             }
             json.raw("]}")
@@ -247,5 +227,45 @@ public struct EvaluationRoutes: Sendable {
         }
         json.raw("]}")
         return .json(json)
+    }
+}
+
+/// The verdict figures of a group or bucket of evaluations; they add up.
+struct VerdictAggregate {
+    var count: Int64 = 0
+    var scored: Int64 = 0
+    var scoreSum = 0.0
+    var passed: Int64 = 0
+    var failed: Int64 = 0
+    var costMicros: Int64 = 0
+
+    static func += (total: inout VerdictAggregate, part: VerdictAggregate) {
+        total.count += part.count
+        total.scored += part.scored
+        total.scoreSum += part.scoreSum
+        total.passed += part.passed
+        total.failed += part.failed
+        total.costMicros += part.costMicros
+    }
+
+    /// The members (without braces): count, scored, mean_score, passed, failed, pass_rate, fail_rate, cost_micros.
+    func write(into json: inout JSONWriter) {
+        let verdicts = passed + failed
+        json.raw(#""count":"#)
+        json.int(count)
+        json.raw(#","scored":"#)
+        json.int(scored)
+        json.raw(#","mean_score":"#)
+        if scored > 0 { json.double(scoreSum / Double(scored)) } else { json.null() }
+        json.raw(#","passed":"#)
+        json.int(passed)
+        json.raw(#","failed":"#)
+        json.int(failed)
+        json.raw(#","pass_rate":"#)
+        if verdicts > 0 { json.double(Double(passed) / Double(verdicts)) } else { json.null() }
+        json.raw(#","fail_rate":"#)
+        if verdicts > 0 { json.double(Double(failed) / Double(verdicts)) } else { json.null() }
+        json.raw(#","cost_micros":"#)
+        json.int(costMicros)
     }
 }

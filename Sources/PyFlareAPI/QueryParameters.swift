@@ -39,6 +39,15 @@ struct QueryParameters {
         return (since, until)
     }
 
+    /// `since` (default: `defaultSpan` before `until`) and `until` (default: now), as a range.
+    func range(defaultSpan: Int64) throws(APIError) -> Range<Int64> {
+        let (since, until) = try timeRange()
+        let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds() + 1
+        let start = since.map { Int64(clamping: $0) } ?? end - defaultSpan
+        guard start < end else { throw .badRequest("since must be before until") }
+        return start..<end
+    }
+
     /// An integer from 1 to `maximum`; `defaultValue` when absent.
     func limit(_ name: String = "limit", default defaultValue: Int, maximum: Int) throws(APIError) -> Int {
         guard let value = text(name) else { return defaultValue }

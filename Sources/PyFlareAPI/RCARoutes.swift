@@ -36,19 +36,10 @@ public struct RCARoutes: Sendable {
         }
     }
 
-    /// `since` (default: `defaultSpan` before `until`) and `until` (default: now).
-    static func range(_ parameters: QueryParameters, defaultSpan: Int64) throws(APIError) -> Range<Int64> {
-        let (since, until) = try parameters.timeRange()
-        let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds() + 1
-        let start = since.map { Int64(clamping: $0) } ?? end - defaultSpan
-        guard start < end else { throw .badRequest("since must be before until") }
-        return start..<end
-    }
-
     // MARK: - Clusters
 
     func clusterQuery(_ parameters: QueryParameters, limit: Int) throws(APIError) -> FailureClusterQuery {
-        FailureClusterQuery(range: try Self.range(parameters, defaultSpan: 7 * UnixTime.day),
+        FailureClusterQuery(range: try parameters.range(defaultSpan: 7 * UnixTime.day),
                             service: parameters.text("service"), model: parameters.text("model"), limit: limit)
     }
 
@@ -168,7 +159,7 @@ public struct RCARoutes: Sendable {
         var rows: [SliceRow]
         var window: Range<Int64>?, analyzed: Int64?, onDemand = false
         if parameters.text("since") != nil || parameters.text("until") != nil {
-            let range = try Self.range(parameters, defaultSpan: slices.settings.window)
+            let range = try parameters.range(defaultSpan: slices.settings.window)
             let findings = try await slices.analyze(range, engine: engine, limits: engine.limits, pool: pool)
             rows = findings.map(SliceRow.init)
             (window, analyzed, onDemand) = (range, UnixTime.nowNanoseconds(), true)
@@ -284,38 +275,26 @@ public struct RCARoutes: Sendable {
     // MARK: - Patterns
 
     func patterns(_ parameters: QueryParameters) async throws -> Response {
-        var clauses = ["(end_ns IS NULL OR end_ns >= ?)"]
-        let range = try Self.range(parameters, defaultSpan: 7 * UnixTime.day)
-        var arguments: [(any DatabaseValueConvertible)?] = [range.lowerBound]
-        clauses.append("start_ns < ?")
-        arguments.append(range.upperBound)
-        if let type = parameters.text("type") {
-            guard PatternType(rawValue: type) != nil else {
-                throw APIError.invalid("type", "must be one of \(PatternType.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(type)\"")
-            }
-            clauses.append("type = ?")
-            arguments.append(type)
+        let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
+        var filter = RowFilter()
+        filter.add("(end_ns IS NULL OR end_ns >= ?)", range.lowerBound)
+        filter.add("start_ns < ?", range.upperBound)
+        if let type = parameters.text("type"), PatternType(rawValue: type) == nil {
+            throw APIError.invalid("type", "must be one of \(PatternType.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(type)\"")
         }
-        if let service = parameters.text("service") {
-            clauses.append("service = ?")
-            arguments.append(service)
-        }
-        if let model = parameters.text("model") {
-            clauses.append("model = ?")
-            arguments.append(model)
-        }
+        filter.equal(["type", "service", "model"], in: parameters)
         switch parameters.text("status") {
         case nil: break
-        case "ongoing": clauses.append("end_ns IS NULL")
-        case "ended": clauses.append("end_ns IS NOT NULL")
+        case "ongoing": filter.add("end_ns IS NULL")
+        case "ended": filter.add("end_ns IS NOT NULL")
         case let other?: throw APIError.invalid("status", "must be ongoing or ended, not \"\(other)\"")
         }
         let limit = try parameters.limit(default: 50, maximum: 1_000)
-        let rows = try await pool.read { [clauses, arguments] db in
+        let rows = try await pool.read { [filter] db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM rca_patterns WHERE \(clauses.joined(separator: " AND "))
+                SELECT * FROM rca_patterns WHERE \(filter.sql)
                 ORDER BY end_ns IS NOT NULL, severity DESC, start_ns DESC LIMIT ?
-                """, arguments: StatementArguments(arguments + [limit]))
+                """, arguments: filter.statementArguments(then: limit))
         }
         var json = JSONWriter()
         json.raw(#"{"since":"#)
@@ -323,31 +302,16 @@ public struct RCARoutes: Sendable {
         json.raw(#","patterns":["#)
         for (index, row) in rows.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"id":"#)
-            json.string(row["id"])
-            json.raw(#","type":"#)
-            json.string(row["type"])
-            json.raw(#","scope":"#)
-            json.bytes.append(contentsOf: (row["scope"] as String).utf8)
-            json.raw(#","start":"#)
-            json.time(row["start_ns"])
-            json.raw(#","end":"#)
-            json.time(row["end_ns"])
-            json.raw(#","severity":"#)
-            json.double(row["severity"])
-            json.raw(#","description":"#)
-            json.string(row["description"])
-            json.raw(#","evidence":"#)
-            json.bytes.append(contentsOf: (row["evidence"] as String).utf8)
-            json.raw(#","suggested_actions":"#)
-            json.bytes.append(contentsOf: (row["suggested_actions"] as String).utf8)
-            json.raw(#","first_detected":"#)
-            json.time(row["first_detected_ns"])
-            json.raw(#","last_detected":"#)
-            json.time(row["last_detected_ns"])
-            json.raw("}")
+            json.object(row, Self.patternFields)
         }
         json.raw("]}")
         return .json(json)
     }
+
+    static let patternFields: [RowField] = [
+        RowField("id"), RowField("type"), RowField("scope", nil, .json), RowField("start", "start_ns", .time),
+        RowField("end", "end_ns", .time), RowField("severity", nil, .real), RowField("description"),
+        RowField("evidence", nil, .json), RowField("suggested_actions", nil, .json),
+        RowField("first_detected", "first_detected_ns", .time), RowField("last_detected", "last_detected_ns", .time),
+    ]
 }

@@ -61,7 +61,8 @@ enum DriftFeature {
 /// The spans of a time range, column by column, as drift reads them.
 struct DriftData {
     var times: [Int64] = []
-    var scopes: [String] = []
+    /// Each scope's rows in time order, so a window's rows are found by binary search.
+    private(set) var rowsByScope: [String: [Int]] = [:]
     var numeric: [String: [Double?]] = [:]
     var categorical: [String: [String?]] = [:]
     var embeddings: [[Double]?] = []
@@ -89,8 +90,8 @@ struct DriftData {
         for name in DriftFeature.categorical + settings.categoricalAttributes { data.categorical[name] = [] }
         for row in result.rows {
             guard let scope = row[1].string else { continue }
+            data.rowsByScope[scope, default: []].append(data.times.count)
             data.times.append(row[0].integer ?? 0)
-            data.scopes.append(scope)
             data.numeric["input_tokens"]!.append(row[2].integer.map(Double.init))
             data.numeric["output_tokens"]!.append(row[3].integer.map(Double.init))
             data.numeric["latency_ms"]!.append(row[4].integer.map { Double($0) / 1e6 })
@@ -107,6 +108,9 @@ struct DriftData {
                     data.categorical[key]!.append(value.string ?? value.integer.map(String.init) ?? value.real.map { "\($0)" })
                 }
             }
+        }
+        for (scope, rows) in data.rowsByScope {
+            data.rowsByScope[scope] = rows.sorted { data.times[$0] < data.times[$1] }
         }
         return data
     }
@@ -125,11 +129,20 @@ struct DriftData {
     }
 
     /// The rows of `scope` in `range`.
-    func rows(scope: String, in range: Range<Int64>) -> [Int] {
-        times.indices.filter { scopes[$0] == scope && range.contains(times[$0]) }
+    func rows(scope: String, in range: Range<Int64>) -> ArraySlice<Int> {
+        guard let rows = rowsByScope[scope] else { return [] }
+        func firstAtOrAfter(_ time: Int64) -> Int {
+            var low = 0, high = rows.count
+            while low < high {
+                let middle = (low + high) / 2
+                if times[rows[middle]] < time { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+        return rows[firstAtOrAfter(range.lowerBound)..<firstAtOrAfter(range.upperBound)]
     }
 
-    var scopeNames: Set<String> { Set(scopes) }
+    var scopeNames: Dictionary<String, [Int]>.Keys { rowsByScope.keys }
 }
 
 /// One feature's drift in one scope and window.

@@ -29,8 +29,6 @@ public struct EvaluationJob: AnalyticsJob {
         return JobOutcome(rows: rows, window: pending, position: position)
     }
 
-    /// Results of spans are placed at the span's start, so the span that carries them decides
-    /// which run's range they belong to.
     static let spansStatement = """
         SELECT start_time_ns, trace_id, span_id, service, model, operation, events, attributes FROM spans
         WHERE start_time_ns >= :start AND start_time_ns < :end
@@ -48,15 +46,11 @@ public struct EvaluationJob: AnalyticsJob {
         var records: [EvaluationRecord] = []
         for row in try await context.engine.run(Self.spansStatement, parameters: bounds, limits: context.settings.jobLimits).rows {
             let time = row[0].integer ?? 0
-            let subject = EvaluationExtraction.Subject(traceID: row[1].string, spanID: row[2].string, service: row[3].string,
-                                                       model: row[4].string, operation: row[5].string)
+            let subject = EvaluationSubject(traceID: row[1].string, spanID: row[2].string, service: row[3].string,
+                                            model: row[4].string, operation: row[5].string)
             if let events = row[6].string, events.contains(EvaluationExtraction.eventName),
                let parsed = try? JSONValue.parse(Array(events.utf8)) {
-                records += EvaluationExtraction.fromEvents(parsed, subject: subject, rules: rules).map { record in
-                    var record = record
-                    record.time = time
-                    return record
-                }
+                records += EvaluationExtraction.fromEvents(parsed, time: time, subject: subject, rules: rules)
             }
             if let attributes = row[7].string, attributes.contains(EvaluationExtraction.qualityPrefix),
                let parsed = try? JSONValue.parse(Array(attributes.utf8)) {
@@ -65,7 +59,7 @@ public struct EvaluationJob: AnalyticsJob {
         }
         for row in try await context.engine.run(Self.logsStatement, parameters: bounds, limits: context.settings.jobLimits).rows {
             guard let attributes = row[4].string, let parsed = try? JSONValue.parse(Array(attributes.utf8)) else { continue }
-            let subject = EvaluationExtraction.Subject(traceID: row[1].string, spanID: row[2].string, service: row[3].string)
+            let subject = EvaluationSubject(traceID: row[1].string, spanID: row[2].string, service: row[3].string)
             if let record = EvaluationExtraction.result(parsed, time: row[0].integer ?? 0, source: .log, subject: subject, rules: rules) {
                 records.append(record)
             }

@@ -57,6 +57,14 @@ public struct EvaluationRecord: Sendable, Equatable {
         self.costMicros = costMicros
     }
 
+    /// A result about `subject`, the span it judges.
+    init(time: Int64, name: String, source: Source, evaluator: String? = nil, of subject: EvaluationSubject, score: Double? = nil,
+         label: String? = nil, explanation: String? = nil, passed: Bool?, details: String? = nil, costMicros: Int64 = 0) {
+        self.init(time: time, name: name, source: source, evaluator: evaluator, traceID: subject.traceID, spanID: subject.spanID,
+                  service: subject.service, model: subject.model, operation: subject.operation, score: score, label: label,
+                  explanation: explanation, passed: passed, details: details, costMicros: costMicros)
+    }
+
     static let insertSQL = """
         INSERT INTO evaluations (time_ns, name, source, evaluator, trace_id, span_id, service, model, operation,
             score, label, explanation, passed, details, cost_micros, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -112,35 +120,25 @@ enum EvaluationExtraction {
     static let eventName = "gen_ai.evaluation.result"
     static let qualityPrefix = "pyflare.quality."
 
-    /// The span this result belongs to.
-    struct Subject {
-        var traceID: String?
-        var spanID: String?
-        var service: String?
-        var model: String?
-        var operation: String?
-    }
-
     /// A result from the attributes of a `gen_ai.evaluation.result` event or log record; nil
     /// when it names no evaluation.
-    static func result(_ attributes: JSONValue, time: Int64, source: EvaluationRecord.Source, subject: Subject,
+    static func result(_ attributes: JSONValue, time: Int64, source: EvaluationRecord.Source, subject: EvaluationSubject,
                        rules: EvaluationVerdictRules) -> EvaluationRecord? {
         guard let name = attributes["gen_ai.evaluation.name"]?.text, !name.isEmpty else { return nil }
         let score = attributes["gen_ai.evaluation.score.value"]?.numeric
         let label = attributes["gen_ai.evaluation.score.label"]?.text
         return EvaluationRecord(
-            time: time, name: name, source: source, evaluator: attributes["gen_ai.evaluation.evaluator"]?.text,
-            traceID: subject.traceID, spanID: subject.spanID, service: subject.service, model: subject.model,
-            operation: subject.operation, score: score, label: label, explanation: attributes["gen_ai.evaluation.explanation"]?.text,
+            time: time, name: name, source: source, evaluator: attributes["gen_ai.evaluation.evaluator"]?.text, of: subject,
+            score: score, label: label, explanation: attributes["gen_ai.evaluation.explanation"]?.text,
             passed: rules.passed(name: name, score: score, label: label))
     }
 
-    /// The results of a span's events (a JSON array as `spans.events` holds them).
-    static func fromEvents(_ events: JSONValue, subject: Subject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
+    /// The results of a span's events (a JSON array as `spans.events` holds them), placed at
+    /// `time` (the span's start: the span carrying them decides which run's range they are in).
+    static func fromEvents(_ events: JSONValue, time: Int64, subject: EvaluationSubject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
         guard case .array(let list) = events else { return [] }
         return list.compactMap { event in
             guard event["name"]?.text == eventName, let attributes = event["attributes"] else { return nil }
-            let time = event["time_unix_nano"]?.numeric.map { Int64(clamping: UInt64(max(0, $0))) } ?? 0
             return result(attributes, time: time, source: .event, subject: subject, rules: rules)
         }
     }
@@ -148,7 +146,7 @@ enum EvaluationExtraction {
     /// The results of `pyflare.quality.*` attributes: `pyflare.quality.NAME` holds a score (a
     /// number), a verdict (a boolean) or a label (a string); `NAME.score`, `NAME.label`,
     /// `NAME.passed` and `NAME.explanation` fill the parts of one result.
-    static func fromAttributes(_ attributes: JSONValue, time: Int64, subject: Subject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
+    static func fromAttributes(_ attributes: JSONValue, time: Int64, subject: EvaluationSubject, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
         guard case .object(let members) = attributes else { return [] }
         var order: [String] = []
         var parts: [String: (score: Double?, label: String?, passed: Bool?, explanation: String?)] = [:]
@@ -174,8 +172,7 @@ enum EvaluationExtraction {
         return order.compactMap { name in
             guard let entry = parts[name], entry.score != nil || entry.label != nil || entry.passed != nil else { return nil }
             return EvaluationRecord(
-                time: time, name: name, source: .attribute, traceID: subject.traceID, spanID: subject.spanID,
-                service: subject.service, model: subject.model, operation: subject.operation, score: entry.score,
+                time: time, name: name, source: .attribute, of: subject, score: entry.score,
                 label: entry.label ?? entry.passed.map { $0 ? "pass" : "fail" }, explanation: entry.explanation,
                 passed: entry.passed ?? rules.passed(name: name, score: entry.score, label: entry.label))
         }
@@ -205,6 +202,15 @@ extension EvaluationRecord {
     }
 }
 
+/// The span a result judges, as `evaluations` names it.
+struct EvaluationSubject {
+    var traceID: String?
+    var spanID: String?
+    var service: String?
+    var model: String?
+    var operation: String?
+}
+
 /// A span an evaluator reads: where it is, what it is, and its texts.
 struct EvaluatedSpan {
     var traceID: String
@@ -215,6 +221,10 @@ struct EvaluatedSpan {
     var operation: String?
     var kind: String?
     var text: SpanText
+
+    var subject: EvaluationSubject {
+        EvaluationSubject(traceID: traceID, spanID: spanID, service: service, model: model, operation: operation)
+    }
 
     /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read;
     /// only those of `traces` when given (the others' attributes are never decoded).

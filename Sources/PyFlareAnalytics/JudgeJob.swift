@@ -44,12 +44,13 @@ public struct JudgeJob: AnalyticsJob {
                                            arguments: [dayStart]) ?? 0
             return (Set(judged), spent)
         }
-        let (candidates, contexts) = try await candidates(in: pending, context)
         let capMicros = settings.maxDailySpendUSD > 0 ? Int64(settings.maxDailySpendUSD * 1e6) : .max
-        var spent = spentToday, calls = 0, records: [EvaluationRecord] = []
+        var spent = spentToday, calls = 0
         var cutShort = false
-        judging: for candidate in candidates {
-            for evaluator in settings.evaluators where !judged.contains("\(candidate.spanID)/\(evaluator.name)") {
+        judging: for (candidate, documents) in try await candidates(in: pending, context) {
+            let evaluators = settings.evaluators.filter { !judged.contains("\(candidate.spanID)/\($0.name)") }
+            guard !evaluators.isEmpty, let common = Self.commonValues(candidate, documents: documents) else { continue }
+            for evaluator in evaluators {
                 guard spent < capMicros else {
                     context.logger.warning("judge spend cap reached for today", metadata: [
                         "spent_usd": "\(Double(spent) / 1e6)", "cap_usd": "\(settings.maxDailySpendUSD)"])
@@ -59,41 +60,60 @@ public struct JudgeJob: AnalyticsJob {
                     cutShort = true
                     break judging
                 }
-                guard let values = Self.values(for: evaluator, candidate, context: contexts[candidate.traceID] ?? []) else { continue }
+                guard let values = Self.values(for: evaluator, candidate, common: common) else { continue }
                 calls += 1
                 let record = await judge(candidate, evaluator: evaluator, values: values, url: url, logger: context.logger)
                 spent += record.costMicros
-                records.append(record)
                 // Saved one at a time: a verdict paid for is never judged again, even if the run stops.
                 try await context.pool.write { db in try EvaluationRecord.insert([record], db) }
             }
         }
         // Cut short by the call cap, the position stays, and the next run judges what is left.
-        return JobOutcome(rows: records.count, window: pending, position: cutShort ? nil : position)
+        return JobOutcome(rows: calls, window: pending, position: cutShort ? nil : position)
     }
 
-    /// The sampled LLM spans of `range` that pass the filters, and the retrieved documents of their traces.
-    func candidates(in range: Range<Int64>, _ context: JobContext) async throws -> ([EvaluatedSpan], [String: [String]]) {
+    /// The sampled LLM spans of `range` that pass the filters, in start order, each with the
+    /// documents its trace retrieved. The sample is drawn from the promoted columns, so only
+    /// the chosen spans' traces have their attributes decoded.
+    func candidates(in range: Range<Int64>, _ context: JobContext) async throws -> [(EvaluatedSpan, [String])] {
+        let result = try await context.engine.run("""
+            SELECT trace_id, span_id, service, model, operation FROM spans
+            WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind = 'llm'
+            """, parameters: .named(["start": .integer(range.lowerBound), "end": .integer(range.upperBound)]),
+            limits: context.settings.jobLimits)
+        var chosen = Set<String>(), traces = Set<String>()
+        for row in result.rows {
+            guard let traceID = row[0].string, let spanID = row[1].string,
+                  settings.selects(spanID: spanID, service: row[2].string, model: row[3].string, operation: row[4].string) else { continue }
+            chosen.insert(spanID)
+            traces.insert(traceID)
+        }
+        guard !chosen.isEmpty else { return [] }
         var candidates: [EvaluatedSpan] = [], documents: [String: [String]] = [:]
-        for span in try await EvaluatedSpan.read(range, kinds: ["llm", "retriever"], context) {
+        for span in try await EvaluatedSpan.read(range, kinds: ["llm", "retriever"], traces: traces, context) {
             if span.kind == "retriever" {
                 documents[span.traceID, default: []] += span.text.documents
-            } else if span.service != settings.serviceName, settings.sampled(span.spanID),
-                      settings.services.isEmpty || settings.services.contains(span.service ?? ""),
-                      settings.models.isEmpty || settings.models.contains(span.model ?? ""),
-                      settings.operations.isEmpty || settings.operations.contains(span.operation ?? "") {
+            } else if chosen.contains(span.spanID) {
                 candidates.append(span)
             }
         }
-        return (candidates.sorted { $0.start < $1.start }, documents)
+        return candidates.sorted { $0.start < $1.start }.map { ($0, documents[$0.traceID] ?? []) }
+    }
+
+    /// The template values every evaluator of a span shares (input, output, context), or nil
+    /// when the span has no output to judge. The context is the span's documents and its
+    /// trace's, else its input.
+    static func commonValues(_ candidate: EvaluatedSpan, documents traceDocuments: [String]) -> [String: String]? {
+        guard let output = candidate.text.output else { return nil }
+        let input = candidate.text.input ?? ""
+        let documents = candidate.text.documents + traceDocuments
+        let context = documents.isEmpty ? input : documents.enumerated().map { "[\($0 + 1)] \($1)" }.joined(separator: "\n\n")
+        return ["input": input, "output": output, "context": context]
     }
 
     /// The template's values, or nil when the span lacks what the evaluator needs.
-    static func values(for evaluator: JudgeSettings.Evaluator, _ candidate: EvaluatedSpan, context: [String]) -> [String: String]? {
-        guard let output = candidate.text.output else { return nil }
-        var values = ["input": candidate.text.input ?? "", "output": output]
-        let documents = candidate.text.documents + context
-        values["context"] = documents.isEmpty ? values["input"] : documents.enumerated().map { "[\($0 + 1)] \($1)" }.joined(separator: "\n\n")
+    static func values(for evaluator: JudgeSettings.Evaluator, _ candidate: EvaluatedSpan, common: [String: String]) -> [String: String]? {
+        var values = common
         switch evaluator.kind {
         case .hallucination: break
         case .reference:
@@ -163,12 +183,12 @@ public struct JudgeJob: AnalyticsJob {
         if let reply {
             verdict = JudgeVerdict.parse(reply.content)
         } else {
-            verdict = JudgeVerdict(outcome: .error, score: nil, explanation: "judge call failed after \(attempt) attempts: \(failure ?? "?")",
-                                   hallucination: false, factualError: false, contradiction: false, unsupportedClaim: false)
+            verdict = .error("judge call failed after \(attempt) attempts: \(failure ?? "?")")
             logger.warning("judge call failed", metadata: ["span_id": "\(candidate.spanID)", "error": "\(failure ?? "?")"])
         }
         let usage = TokenUsage(input: reply?.inputTokens ?? 0, output: reply?.outputTokens ?? 0)
-        let cost = pricing(reply?.responseModel ?? settings.model).map { $0.costMicros(usage) } ?? pricing(settings.model).map { $0.costMicros(usage) } ?? 0
+        // At the price of the model that answered, else of the model asked for.
+        let cost = (reply?.responseModel.flatMap(pricing) ?? pricing(settings.model))?.costMicros(usage) ?? 0
         await trace(candidate, evaluator: evaluator, verdict: verdict, reply: reply, failure: failure, start: started, end: ended)
         var details = JSONWriter()
         details.raw(#"{"hallucination":"#)
@@ -189,8 +209,7 @@ public struct JudgeJob: AnalyticsJob {
         details.int(usage.output)
         details.raw("}")
         return EvaluationRecord(
-            time: candidate.start, name: evaluator.name, source: .judge, evaluator: settings.model, traceID: candidate.traceID,
-            spanID: candidate.spanID, service: candidate.service, model: candidate.model, operation: candidate.operation,
+            time: candidate.start, name: evaluator.name, source: .judge, evaluator: settings.model, of: candidate.subject,
             score: verdict.score, label: verdict.outcome.rawValue, explanation: verdict.explanation,
             passed: verdict.outcome == .pass ? true : verdict.outcome == .fail ? false : nil,
             details: String(decoding: details.bytes, as: UTF8.self), costMicros: cost)
@@ -238,34 +257,27 @@ public struct JudgeJob: AnalyticsJob {
             ("pyflare.evaluation.span_id", .string(candidate.spanID)),
         ]
         if let model = reply?.responseModel { attributes.append(("gen_ai.response.model", .string(model))) }
-        var request = ProtoWriter()
-        request.messageField(1) { resource in
-            resource.messageField(1) { $0.keyValueField(1, key: "service.name", value: .string(settings.serviceName)) }
-            resource.messageField(2) { scope in
-                scope.messageField(1) { $0.stringField(1, "pyflare.judge") }
-                scope.messageField(2) { span in
-                    span.traceIDField(1, TraceID(high: .random(in: 1...UInt64.max), low: .random(in: 1...UInt64.max)))
-                    span.spanIDField(2, .random(in: 1...UInt64.max))
-                    span.stringField(5, "chat \(settings.model)")
-                    span.varintField(6, 3)  // SPAN_KIND_CLIENT
-                    span.fixed64Field(7, UInt64(max(0, start)))
-                    span.fixed64Field(8, UInt64(max(start, end)))
-                    for (key, value) in attributes { span.keyValueField(9, key: key, value: value) }
-                    if let traceID = Hex.parseTraceID(candidate.traceID), let spanID = Hex.parseSpanID(candidate.spanID) {
-                        span.messageField(13) { link in
-                            link.traceIDField(1, traceID)
-                            link.spanIDField(2, spanID)
-                        }
-                    }
-                    if let failure {
-                        span.messageField(15) { status in
-                            status.stringField(2, failure)
-                            status.varintField(3, 2)  // STATUS_CODE_ERROR
-                        }
-                    }
+        let request = OTLPEnvelope.request([candidate], scope: "pyflare.judge", service: { _ in settings.serviceName }) { candidate, span in
+            span.traceIDField(1, TraceID(high: .random(in: 1...UInt64.max), low: .random(in: 1...UInt64.max)))
+            span.spanIDField(2, .random(in: 1...UInt64.max))
+            span.stringField(5, "chat \(settings.model)")
+            span.varintField(6, 3)  // SPAN_KIND_CLIENT
+            span.fixed64Field(7, UInt64(max(0, start)))
+            span.fixed64Field(8, UInt64(max(start, end)))
+            for (key, value) in attributes { span.keyValueField(9, key: key, value: value) }
+            if let traceID = Hex.parseTraceID(candidate.traceID), let spanID = Hex.parseSpanID(candidate.spanID) {
+                span.messageField(13) { link in
+                    link.traceIDField(1, traceID)
+                    link.spanIDField(2, spanID)
+                }
+            }
+            if let failure {
+                span.messageField(15) { status in
+                    status.stringField(2, failure)
+                    status.varintField(3, 2)  // STATUS_CODE_ERROR
                 }
             }
         }
-        await tracer(request.bytes)
+        await tracer(request)
     }
 }

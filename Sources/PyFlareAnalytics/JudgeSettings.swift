@@ -79,6 +79,14 @@ public struct JudgeSettings: Sendable, Equatable {
         }
     }
 
+    /// Whether an LLM span is judged: not the judge's own, through the filters, and in the sample.
+    func selects(spanID: String, service: String?, model: String?, operation: String?) -> Bool {
+        service != serviceName && sampled(spanID)
+            && (services.isEmpty || services.contains(service ?? ""))
+            && (models.isEmpty || models.contains(model ?? ""))
+            && (operations.isEmpty || operations.contains(operation ?? ""))
+    }
+
     /// Whether a span id falls in the sample: its FNV fingerprint against the rate.
     func sampled(_ spanID: String) -> Bool {
         guard sampleRate < 1 else { return true }

@@ -36,14 +36,7 @@ public struct DetectedPattern: Sendable {
 
     public var scopeJSON: String {
         var json = JSONWriter()
-        json.raw("{")
-        for (index, (key, value)) in scope.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(key)
-            json.raw(":")
-            json.string(value)
-        }
-        json.raw("}")
+        json.stringObject(scope)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 

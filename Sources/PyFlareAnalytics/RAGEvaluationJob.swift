@@ -37,29 +37,28 @@ public struct RAGEvaluationJob: AnalyticsJob {
 
     func evaluations(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
         // Retrievals first: only their traces' answers are read (attributes are the costly part).
-        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], context)
-            .filter { !$0.text.documents.isEmpty && $0.text.input != nil }
+        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], context).compactMap { span -> (RAGCase, EvaluatedSpan)? in
+            let documents = span.text.documents
+            guard !documents.isEmpty, let query = span.text.input else { return nil }
+            return (RAGCase(query: query, contexts: documents, answer: span.text.output ?? ""), span)
+        }
         guard !retrievals.isEmpty else { return [] }
-        var traces = Dictionary(grouping: retrievals, by: \.traceID)
+        var answers: [String: [(span: EvaluatedSpan, text: String)]] = [:]
         for span in try await EvaluatedSpan.read(window.lowerBound..<(window.upperBound + Self.answerDelay), kinds: ["llm"],
-                                                 traces: Set(traces.keys), context) {
-            traces[span.traceID, default: []].append(span)
+                                                 traces: Set(retrievals.map(\.1.traceID)), context) {
+            if let text = span.text.output { answers[span.traceID, default: []].append((span, text)) }
         }
-        var records: [EvaluationRecord] = []
-        for spans in traces.values {
-            let ordered = spans.sorted { $0.start < $1.start }
-            for retrieval in ordered where retrieval.kind == "retriever" && window.contains(retrieval.start) {
-                let documents = retrieval.text.documents
-                guard !documents.isEmpty, let query = retrieval.text.input else { continue }
-                let answering = retrieval.text.output.map { (retrieval, $0) }
-                    ?? ordered.lazy.filter { $0.kind == "llm" && $0.start >= retrieval.start && $0.spanID != retrieval.spanID }
-                        .compactMap { span in span.text.output.map { (span, $0) } }.first
-                guard let (answerSpan, answer) = answering else { continue }
-                let scores = RAGEvaluator.evaluate(RAGCase(query: query, contexts: documents, answer: answer), settings: settings)
-                records += Self.records(scores, time: retrieval.start, answer: answerSpan, rules: rules)
+        return retrievals.flatMap { retrieved -> [EvaluationRecord] in
+            var (rag, answering) = retrieved
+            let retrieval = retrieved.1
+            if rag.answer.isEmpty {
+                let next = answers[retrieval.traceID]?.filter { $0.span.start >= retrieval.start }.min { $0.span.start < $1.span.start }
+                guard let next else { return [] }
+                (answering, rag.answer) = (next.span, next.text)
             }
+            let scores = RAGEvaluator.evaluate(rag, settings: settings)
+            return Self.records(scores, time: retrieval.start, answer: answering, rules: rules)
         }
-        return records
     }
 
     static func records(_ scores: RAGScores, time: Int64, answer: EvaluatedSpan, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
@@ -89,8 +88,7 @@ public struct RAGEvaluationJob: AnalyticsJob {
         ]
         return parts.map { name, score, details in
             EvaluationRecord(
-                time: time, name: name, source: .rag, evaluator: "pyflare.rag", traceID: answer.traceID, spanID: answer.spanID,
-                service: answer.service, model: answer.model, operation: answer.operation, score: score,
+                time: time, name: name, source: .rag, evaluator: "pyflare.rag", of: answer.subject, score: score,
                 explanation: details == nil ? nil : scores.issues.joined(separator: "; "),
                 passed: rules.passed(name: name, score: score, label: nil), details: details)
         }

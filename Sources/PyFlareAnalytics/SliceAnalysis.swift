@@ -354,14 +354,7 @@ extension SliceFinding {
     /// `{"model": "gpt-4o", "feature": "chat"}`.
     public var definitionJSON: String {
         var json = JSONWriter()
-        json.raw("{")
-        for (index, (dimension, value)) in definition.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(dimension)
-            json.raw(":")
-            json.string(value)
-        }
-        json.raw("}")
+        json.stringObject(definition)
         return String(decoding: json.bytes, as: UTF8.self)
     }
 }

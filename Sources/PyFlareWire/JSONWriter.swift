@@ -146,6 +146,18 @@ public struct JSONWriter {
         byte(UInt8(ascii: "]"))
     }
 
+    /// `{"key":"value",…}` of `pairs`, in order.
+    public mutating func stringObject(_ pairs: some Sequence<(String, String)>) {
+        byte(UInt8(ascii: "{"))
+        for (index, (key, value)) in pairs.enumerated() {
+            if index > 0 { byte(UInt8(ascii: ",")) }
+            string(key)
+            byte(UInt8(ascii: ":"))
+            string(value)
+        }
+        byte(UInt8(ascii: "}"))
+    }
+
     /// `[1.5,2]`; non-finite values as null.
     public mutating func doubles(_ values: some Sequence<Double>) {
         byte(UInt8(ascii: "["))

@@ -7,7 +7,7 @@ import PyFlareWire
 /// quality-drop rule.
 @Suite struct EvaluationExtractionTests {
     private func json(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
-    private let subject = EvaluationExtraction.Subject(traceID: "t", spanID: "s", service: "svc", model: "m", operation: "chat")
+    private let subject = EvaluationSubject(traceID: "t", spanID: "s", service: "svc", model: "m", operation: "chat")
 
     @Test func spanEventsGiveResults() throws {
         let events = try json("""
@@ -16,7 +16,7 @@ import PyFlareWire
              {"time_unix_nano": 6, "name": "exception", "attributes": {}},
              {"time_unix_nano": 7, "name": "gen_ai.evaluation.result", "attributes": {"gen_ai.evaluation.score.value": 1}}]
             """)
-        let records = EvaluationExtraction.fromEvents(events, subject: subject, rules: EvaluationVerdictRules())
+        let records = EvaluationExtraction.fromEvents(events, time: 5, subject: subject, rules: EvaluationVerdictRules())
         #expect(records.count == 1)  // the third names no evaluation
         let record = try #require(records.first)
         #expect(record.name == "relevance" && record.score == 0.25 && record.label == "irrelevant")

@@ -10,7 +10,7 @@ extension TelemetryMetric {
     /// One `ResourceMetrics` per service (the `plugin_id` tag, else `defaultService`), one
     /// `Metric` with one point per measurement, in request order.
     static func exportRequest(_ metrics: [TelemetryMetric], defaultService: String) -> [UInt8] {
-        TelemetryEnvelope.request(metrics, service: { $0.tags.pluginID ?? defaultService }) { metric, message in
+        OTLPEnvelope.request(metrics, scope: TelemetrySpan.scopeName, service: { $0.tags.pluginID ?? defaultService }) { metric, message in
             metric.encode(into: &message)
         }
     }

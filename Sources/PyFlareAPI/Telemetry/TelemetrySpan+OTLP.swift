@@ -3,12 +3,15 @@ import PyFlareWire
 /// Finished telemetry spans as an OTLP `ExportTraceServiceRequest`, so they take the path of
 /// every OTLP exporter's spans (normalize, sample, batch, WAL, segments).
 extension TelemetrySpan {
+    /// Name of the instrumentation scope of everything the telemetry API records.
+    static let scopeName = "pyflare.telemetry"
+
     /// Name of the span events that logs become.
     static let logEventName = "log"
 
     /// One `ResourceSpans` per service (the span's `plugin_id` tag, else `defaultService`).
     static func exportRequest(_ spans: [TelemetrySpan], defaultService: String) -> [UInt8] {
-        TelemetryEnvelope.request(spans, service: { $0.tags.pluginID ?? defaultService }) { span, message in
+        OTLPEnvelope.request(spans, scope: Self.scopeName, service: { $0.tags.pluginID ?? defaultService }) { span, message in
             span.encode(into: &message)
         }
     }

@@ -1,15 +1,13 @@
-import PyFlareWire
-
-/// The envelope of the OTLP requests the telemetry API builds. `ExportTraceServiceRequest`
-/// and `ExportMetricsServiceRequest` number their fields alike (resource_X 1 → resource 1,
-/// scope_X 2 → scope 1, items 2), so one function writes both.
-enum TelemetryEnvelope {
-    /// Name of the instrumentation scope of everything this API records.
-    static let scopeName = "pyflare.telemetry"
-
-    /// One resource per service (`service.name`, in order of first appearance), one scope, and
-    /// `items` in request order, each written by `encode` as a span or metric message.
-    static func request<Item>(_ items: [Item], service: (Item) -> String, encode: (Item, inout ProtoWriter) -> Void) -> [UInt8] {
+/// The envelope of the OTLP requests PyFlare builds itself (the telemetry API, the judge's
+/// own spans). `ExportTraceServiceRequest` and `ExportMetricsServiceRequest` number their
+/// fields alike (resource_X 1 → resource 1, scope_X 2 → scope 1, items 2), so one function
+/// writes both.
+public enum OTLPEnvelope {
+    /// One resource per service (`service.name`, in order of first appearance), one scope
+    /// named `scope`, and `items` in request order, each written by `encode` as a span or
+    /// metric message.
+    public static func request<Item>(_ items: [Item], scope scopeName: String, service: (Item) -> String,
+                                     encode: (Item, inout ProtoWriter) -> Void) -> [UInt8] {
         var services: [String] = []
         var byService: [String: [Item]] = [:]
         for item in items {
