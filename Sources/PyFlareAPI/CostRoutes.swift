@@ -1,7 +1,7 @@
 import Foundation
 public import GRDB
 public import Hummingbird
-public import PyFlareAnalytics
+import PyFlareAnalytics
 import PyFlareWire
 
 /// `GET /api/v1/costs/summary` and the budgets (`GET/POST /api/v1/costs/budgets`,

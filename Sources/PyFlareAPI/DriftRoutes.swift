@@ -68,7 +68,7 @@ public struct DriftRoutes: Sendable {
         filter.add("severity IN (\(severities.map { "'\($0)'" }.joined(separator: ", ")))")
         filter.equal(["scope", "feature", "method"], in: parameters)
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.read { [filter] db in
+        let rows = try await pool.readRows { [filter] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM drift_scores WHERE \(filter.sql)
                 ORDER BY window_start_ns DESC, severity = 'significant' DESC, score DESC LIMIT ?
@@ -150,7 +150,7 @@ public struct DriftRoutes: Sendable {
     }
 
     func references() async throws -> Response {
-        let rows = try await pool.read { db in
+        let rows = try await pool.readRows { db in
             try Row.fetchAll(db, sql: "SELECT * FROM drift_references ORDER BY scope_kind, scope")
         }
         var json = JSONWriter()

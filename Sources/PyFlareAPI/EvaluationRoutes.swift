@@ -2,6 +2,7 @@ import Foundation
 public import GRDB
 public import Hummingbird
 import PyFlareAnalytics
+import PyFlareStore
 import PyFlareWire
 
 /// Evaluations (`docs/quality.md`): `GET /api/v1/evaluations` and `/evaluations/summary`, and
@@ -75,7 +76,7 @@ public struct EvaluationRoutes: Sendable {
             filter.add("(time_ns < ? OR (time_ns = ? AND id < ?))", time, time, id)
         }
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.read { [filter] db in
+        let rows = try await pool.readRows { [filter] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM evaluations WHERE \(filter.sql) ORDER BY time_ns DESC, id DESC LIMIT ?
                 """, arguments: filter.statementArguments(then: limit + 1))
@@ -119,12 +120,12 @@ public struct EvaluationRoutes: Sendable {
         guard ["name", "model", "service"].contains(group) else { throw APIError.invalid("group_by", "must be name, model or service") }
         let key = group == "name" ? "''" : "coalesce(\(group), '')"
         // One read per interval bucket; a group's totals are the sums of its buckets.
-        let rows = try await pool.read { [filter] db in
+        let rows = try await pool.readRows { [filter] db in
             try Row.fetchAll(db, sql: """
                 SELECT name, \(key), (time_ns / ?) * ?, count(*), count(score), total(score), sum(passed = 1), sum(passed = 0),
                        sum(cost_micros)
                 FROM evaluations WHERE \(filter.sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                """, arguments: StatementArguments([interval, interval]) + filter.statementArguments())
+                """, arguments: StatementArguments([interval, interval]) + filter.arguments)
         }
         var groups: [(name: String, key: String, total: VerdictAggregate, series: [(start: Int64, figures: VerdictAggregate)])] = []
         for row in rows {

@@ -164,7 +164,7 @@ public struct RCARoutes: Sendable {
             rows = findings.map(SliceRow.init)
             (window, analyzed, onDemand) = (range, UnixTime.nowNanoseconds(), true)
         } else {
-            let stored = try await pool.read { db in
+            let stored = try await pool.readRows { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM rca_slices ORDER BY impact_score DESC")
             }
             rows = stored.map(SliceRow.init)
@@ -290,7 +290,7 @@ public struct RCARoutes: Sendable {
         case let other?: throw APIError.invalid("status", "must be ongoing or ended, not \"\(other)\"")
         }
         let limit = try parameters.limit(default: 50, maximum: 1_000)
-        let rows = try await pool.read { [filter] db in
+        let rows = try await pool.readRows { [filter] db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM rca_patterns WHERE \(filter.sql)
                 ORDER BY end_ns IS NOT NULL, severity DESC, start_ns DESC LIMIT ?

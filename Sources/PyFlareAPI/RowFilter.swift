@@ -2,13 +2,13 @@ import GRDB
 
 /// The WHERE clause of a read of an index table: its conditions and their arguments, built
 /// from a request's filters.
-struct RowFilter {
+struct RowFilter: Sendable {
     private(set) var conditions: [String] = []
-    private(set) var arguments: [(any DatabaseValueConvertible)?] = []
+    private(set) var arguments = StatementArguments()
 
     mutating func add(_ condition: String, _ values: (any DatabaseValueConvertible)?...) {
         conditions.append(condition)
-        arguments += values
+        arguments += StatementArguments(values)
     }
 
     /// `column = ?` for each of `columns` the request gives a value (parameter and column share the name).
@@ -22,6 +22,6 @@ struct RowFilter {
 
     /// The arguments, followed by those of the rest of the statement (a LIMIT).
     func statementArguments(then more: (any DatabaseValueConvertible)?...) -> StatementArguments {
-        StatementArguments(arguments + more)
+        arguments + StatementArguments(more)
     }
 }

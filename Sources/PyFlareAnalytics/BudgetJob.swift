@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import PyFlareStore
 import GRDB
 import Logging
 import NIOCore
@@ -60,7 +61,7 @@ public final class WebhookNotifier: Sendable {
     func deliverPending(pool: DatabasePool) {
         Task {
             do {
-                let pending = try await pool.read { db in
+                let pending = try await pool.readRows { db in
                     try Row.fetchAll(db, sql: """
                         SELECT a.*, b.dimension, b.value, b.period FROM budget_alerts a JOIN budgets b ON b.id = a.budget_id
                         WHERE a.webhook_status = 'pending' ORDER BY a.id

@@ -45,7 +45,7 @@ struct PatternDetection {
     func errorSpikes() async throws -> [DetectedPattern] {
         let step = settings.errorBucket
         let until = TimeBucket.floor(now, step), since = until - TimeBucket.ceil(settings.lookback, step)
-        let rows = try await context.pool.read { db in
+        let rows = try await context.pool.readRows { db in
             try Row.fetchAll(db, sql: """
                 SELECT (bucket_ns / ?) * ?, service, model, operation, sum(requests), sum(errors) FROM rollup_1m
                 WHERE bucket_ns >= ? AND bucket_ns < ? GROUP BY 2, 3, 4, 1 ORDER BY 2, 3, 4, 1
@@ -72,7 +72,7 @@ struct PatternDetection {
 
     /// Actions for a spike, from the failure cluster holding most of its errors.
     func errorActions(_ spike: DetectedPattern, service: String, model: String) async throws -> [String] {
-        let top = try await context.pool.read { db in
+        let top = try await context.pool.readRows { db in
             try Row.fetchOne(db, sql: """
                 SELECT m.cluster_id, count(*), t.words FROM failure_cluster_members m JOIN failure_templates t ON t.id = m.cluster_id
                 WHERE m.time_ns >= ? AND m.time_ns < ? AND m.service = ? AND coalesce(m.model, '') = ?
@@ -136,7 +136,7 @@ struct PatternDetection {
         let recentStart = TimeBucket.floor(now, UnixTime.hour) - 23 * UnixTime.hour
         let historyStart = recentStart - settings.history
         let days = Int(settings.history / UnixTime.day)
-        let (recent, history) = try await context.pool.read { db in
+        let (recent, history) = try await context.pool.readRows { db in
             let recent = try Row.fetchAll(db, sql: """
                 SELECT dimension, key, sum(cost_micros), min(bucket_ns) FROM cost_by_dimension_1h
                 WHERE bucket_ns >= ? AND dimension IN ('user', 'feature', 'model') AND key != '' GROUP BY 1, 2
@@ -185,7 +185,7 @@ struct PatternDetection {
 
     func temporalPatterns() async throws -> [DetectedPattern] {
         let since = TimeBucket.floor(now, UnixTime.hour) - settings.history
-        let rows = try await context.pool.read { db in
+        let rows = try await context.pool.readRows { db in
             try Row.fetchAll(db, sql: """
                 SELECT service, (bucket_ns / ?) % 24, sum(requests), sum(errors), min(bucket_ns),
                        (SELECT count(DISTINCT bucket_ns / ?) FROM rollup_1h days WHERE days.service = rollup_1h.service AND days.bucket_ns >= ?)
@@ -230,7 +230,7 @@ struct PatternDetection {
 
     func qualityDrops() async throws -> [DetectedPattern] {
         let recentStart = now - settings.qualityWindow, since = now - settings.lookback
-        let rows = try await context.pool.read { db in
+        let rows = try await context.pool.readRows { db in
             try Row.fetchAll(db, sql: """
                 SELECT name, coalesce(service, ''), coalesce(model, ''), time_ns >= ? AS recent, sum(passed = 1), sum(passed = 0),
                        avg(score), min(CASE WHEN passed = 0 THEN time_ns END)
