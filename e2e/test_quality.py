@@ -263,7 +263,9 @@ def quality(module_server_factory, judge):
 
 def test_psi_drift_matches_numpy_and_flags_the_shifted_model(quality):
     srv, hour, data = quality["srv"], quality["hour"], quality["data"]
-    alerts = get(srv, "/api/v1/drift/alerts", since=str(hour - 3 * HOUR), severity="moderate")["alerts"]
+    body = get(srv, "/api/v1/drift/alerts", since=str(hour - 3 * HOUR), severity="moderate")
+    alerts = body["alerts"]
+    assert body["materialized_at"] is not None
     flagged = {(a["scope"], a["feature"]) for a in alerts}
     assert ("drift-a", "input_tokens") in flagged and ("drift-a", "embedding") in flagged
     assert not any(scope == "drift-b" for scope, _ in flagged), alerts
@@ -331,6 +333,7 @@ def test_evaluations_from_events_attributes_logs_and_annotations(quality):
     srv, now = quality["srv"], quality["now"]
     body = get(srv, "/api/v1/evaluations", name="correctness", model="qa-model", limit=1000)
     assert len(body["evaluations"]) == 140 and body["next_cursor"] is None
+    assert body["materialized_at"] >= body["evaluations"][0]["time"]  # the extraction ran after the spans
     first = body["evaluations"][0]
     assert first["source"] == "event" and first["service"] == "assistant" and len(first["span_id"]) == 16
     assert {e["passed"] for e in body["evaluations"]} == {True, False}
@@ -425,6 +428,7 @@ def test_llm_judge_verdicts_retries_and_its_own_traces(quality, judge):
     invented = verdicts["INVENTED"]
     assert invented["label"] == "fail" and invented["passed"] is False and invented["score"] == pytest.approx(0.1)
     assert invented["details"]["hallucination"] is True and invented["details"]["unsupported_claim"] is True
+    assert invented["details"]["unsupported_claims"] == ["designed by da Vinci"] and invented["details"]["preferred"] is None
     assert invented["name"] == "hallucination" and invented["evaluator"] == JUDGE_MODEL
     # Priced at the judge model's price: 100 input tokens at $1/M and 20 output at $2/M.
     assert invented["cost_micros"] == 140

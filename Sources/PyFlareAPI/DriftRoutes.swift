@@ -68,14 +68,16 @@ public struct DriftRoutes: Sendable {
         filter.add("severity IN (\(severities.map { "'\($0)'" }.joined(separator: ", ")))")
         filter.equal(["scope", "feature", "method"], in: parameters)
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.readRows { [filter] db in
-            try Row.fetchAll(db, sql: """
+        let (rows, materializedAt) = try await pool.readRows { [filter] db in
+            (try Row.fetchAll(db, sql: """
                 SELECT * FROM drift_scores WHERE \(filter.sql)
                 ORDER BY window_start_ns DESC, severity = 'significant' DESC, score DESC LIMIT ?
-                """, arguments: filter.statementArguments(then: limit))
+                """, arguments: filter.statementArguments(then: limit)), try JobLedger.materializedAt(by: ["drift"], db))
         }
         var json = JSONWriter()
-        json.raw(#"{"since":"#)
+        json.raw(#"{"materialized_at":"#)
+        json.time(materializedAt)
+        json.raw(#","since":"#)
         json.time(range.lowerBound)
         json.raw(#","until":"#)
         json.time(range.upperBound)

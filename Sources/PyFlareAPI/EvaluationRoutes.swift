@@ -22,6 +22,8 @@ public struct EvaluationRoutes: Sendable {
         ("/v1/span_annotations", .post),
     ]
     static let maxBodyBytes = 4 << 20
+    /// The jobs that write `evaluations` (annotations are written as they are posted).
+    static let jobs = ["evaluations", "rag_evaluations", "llm_judge"]
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/evaluations") { request, _ in try await list(QueryParameters(request)) }
@@ -76,13 +78,15 @@ public struct EvaluationRoutes: Sendable {
             filter.add("(time_ns < ? OR (time_ns = ? AND id < ?))", time, time, id)
         }
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let rows = try await pool.readRows { [filter] db in
-            try Row.fetchAll(db, sql: """
+        let (rows, materializedAt) = try await pool.readRows { [filter] db in
+            (try Row.fetchAll(db, sql: """
                 SELECT * FROM evaluations WHERE \(filter.sql) ORDER BY time_ns DESC, id DESC LIMIT ?
-                """, arguments: filter.statementArguments(then: limit + 1))
+                """, arguments: filter.statementArguments(then: limit + 1)), try JobLedger.materializedAt(by: Self.jobs, db))
         }
         var json = JSONWriter()
-        json.raw(#"{"since":"#)
+        json.raw(#"{"materialized_at":"#)
+        json.time(materializedAt)
+        json.raw(#","since":"#)
         json.time(range.lowerBound)
         json.raw(#","until":"#)
         json.time(range.upperBound)
@@ -120,12 +124,12 @@ public struct EvaluationRoutes: Sendable {
         guard ["name", "model", "service"].contains(group) else { throw APIError.invalid("group_by", "must be name, model or service") }
         let key = group == "name" ? "''" : "coalesce(\(group), '')"
         // One read per interval bucket; a group's totals are the sums of its buckets.
-        let rows = try await pool.readRows { [filter] db in
-            try Row.fetchAll(db, sql: """
+        let (rows, materializedAt) = try await pool.readRows { [filter] db in
+            (try Row.fetchAll(db, sql: """
                 SELECT name, \(key), (time_ns / ?) * ?, count(*), count(score), total(score), sum(passed = 1), sum(passed = 0),
                        sum(cost_micros)
                 FROM evaluations WHERE \(filter.sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                """, arguments: StatementArguments([interval, interval]) + filter.arguments)
+                """, arguments: StatementArguments([interval, interval]) + filter.arguments), try JobLedger.materializedAt(by: Self.jobs, db))
         }
         var groups: [(name: String, key: String, total: VerdictAggregate, series: [(start: Int64, figures: VerdictAggregate)])] = []
         for row in rows {
@@ -137,7 +141,9 @@ public struct EvaluationRoutes: Sendable {
             groups[groups.count - 1].series.append((row[2], figures))
         }
         var json = JSONWriter()
-        json.raw(#"{"since":"#)
+        json.raw(#"{"materialized_at":"#)
+        json.time(materializedAt)
+        json.raw(#","since":"#)
         json.time(range.lowerBound)
         json.raw(#","until":"#)
         json.time(range.upperBound)

@@ -162,9 +162,7 @@ public struct BudgetBook: Sendable {
     /// The budgets with their spending in the period holding `now`.
     public func statuses(_ budgets: [Budget], now: Int64) async throws -> [BudgetStatus] {
         try await pool.read { db in
-            let materializedAt = try Int64.fetchOne(db, sql: """
-                SELECT max(finished_ns) FROM job_runs WHERE job = 'cost_by_dimension_1h' AND status = 'ok'
-                """)
+            let materializedAt = try JobLedger.materializedAt(by: ["cost_by_dimension_1h"], db)
             return try budgets.map { budget in
                 let period = budget.period.bounds(containing: now)
                 return BudgetStatus(budget: budget, period: period, spentMicros: try Self.spent(budget, in: period, db),

@@ -150,9 +150,7 @@ extension CostSummaryQuery {
                                       series: series.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
             groups.removeSubrange(limit...)
         }
-        let materializedAt = try Int64.fetchOne(db, sql: """
-            SELECT max(finished_ns) FROM job_runs WHERE status = 'ok' AND job IN ('rollup_1m', 'cost_by_dimension_1h', 'cost_by_dimension_1d')
-            """)
+        let materializedAt = try JobLedger.materializedAt(by: ["rollup_1m", "cost_by_dimension_1h", "cost_by_dimension_1d"], db)
         return CostSummary(groups: groups, other: other, groupCount: groupCount, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
                            materializedAt: materializedAt)
     }

@@ -12,6 +12,13 @@ public struct JobLedger: Sendable {
         self.pool = pool
     }
 
+    /// When the last successful run of any of `jobs` finished: the `materialized_at` of what they wrote.
+    public static func materializedAt(by jobs: [String], _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: """
+            SELECT max(finished_ns) FROM job_runs WHERE status = 'ok' AND job IN (\(jobs.map { _ in "?" }.joined(separator: ", ")))
+            """, arguments: StatementArguments(jobs))
+    }
+
     /// Where the last successful run of a job left off.
     public struct Position: Sendable, Equatable {
         public var watermark: Int64?

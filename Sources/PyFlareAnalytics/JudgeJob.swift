@@ -199,6 +199,10 @@ public struct JudgeJob: AnalyticsJob {
         details.bool(verdict.contradiction)
         details.raw(#","unsupported_claim":"#)
         details.bool(verdict.unsupportedClaim)
+        details.raw(#","unsupported_claims":"#)
+        details.strings(verdict.unsupportedClaims)
+        details.raw(#","preferred":"#)
+        if let preferred = verdict.preferred { details.string(preferred) } else { details.null() }
         details.raw(#","kind":"#)
         details.string(evaluator.kind.rawValue)
         details.raw(#","attempts":"#)
