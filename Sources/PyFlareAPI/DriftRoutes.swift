@@ -75,12 +75,7 @@ public struct DriftRoutes: Sendable {
                 """, arguments: filter.statementArguments(then: limit)), try JobLedger.materializedAt(by: ["drift"], db))
         }
         var json = JSONWriter()
-        json.raw(#"{"materialized_at":"#)
-        json.time(materializedAt)
-        json.raw(#","since":"#)
-        json.time(range.lowerBound)
-        json.raw(#","until":"#)
-        json.time(range.upperBound)
+        json.openMaterializedAnswer(at: materializedAt, range: range)
         json.raw(#","alerts":["#)
         for (index, row) in rows.enumerated() {
             if index > 0 { json.raw(",") }

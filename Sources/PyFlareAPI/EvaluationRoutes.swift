@@ -84,12 +84,7 @@ public struct EvaluationRoutes: Sendable {
                 """, arguments: filter.statementArguments(then: limit + 1)), try JobLedger.materializedAt(by: Self.jobs, db))
         }
         var json = JSONWriter()
-        json.raw(#"{"materialized_at":"#)
-        json.time(materializedAt)
-        json.raw(#","since":"#)
-        json.time(range.lowerBound)
-        json.raw(#","until":"#)
-        json.time(range.upperBound)
+        json.openMaterializedAnswer(at: materializedAt, range: range)
         json.raw(#","evaluations":["#)
         for (index, row) in rows.prefix(limit).enumerated() {
             if index > 0 { json.raw(",") }
@@ -141,12 +136,7 @@ public struct EvaluationRoutes: Sendable {
             groups[groups.count - 1].series.append((row[2], figures))
         }
         var json = JSONWriter()
-        json.raw(#"{"materialized_at":"#)
-        json.time(materializedAt)
-        json.raw(#","since":"#)
-        json.time(range.lowerBound)
-        json.raw(#","until":"#)
-        json.time(range.upperBound)
+        json.openMaterializedAnswer(at: materializedAt, range: range)
         json.raw(#","group_by":"#)
         json.string(group)
         json.raw(#","groups":["#)

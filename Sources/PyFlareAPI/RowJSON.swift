@@ -49,3 +49,16 @@ extension JSONWriter {
         raw("}")
     }
 }
+
+extension JSONWriter {
+    /// `{"materialized_at":…,"since":…,"until":…`: how a materialized answer over a range
+    /// opens; the caller goes on with its own members.
+    mutating func openMaterializedAnswer(at materializedAt: Int64?, range: Range<Int64>) {
+        raw(#"{"materialized_at":"#)
+        time(materializedAt)
+        raw(#","since":"#)
+        time(range.lowerBound)
+        raw(#","until":"#)
+        time(range.upperBound)
+    }
+}
