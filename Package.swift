@@ -13,6 +13,7 @@ let migrationFiles = [
     "0004_cost_by_dimension.sql",
     "0005_root_cause.sql",
     "0006_quality.sql",
+    "0007_retention.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

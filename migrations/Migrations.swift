@@ -20,5 +20,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0004_cost_by_dimension", PackageResources._004_cost_by_dimension_sql),
         IndexMigration("0005_root_cause", PackageResources._005_root_cause_sql),
         IndexMigration("0006_quality", PackageResources._006_quality_sql),
+        IndexMigration("0007_retention", PackageResources._007_retention_sql),
     ]
 }

@@ -94,7 +94,7 @@ public struct DriftRoutes: Sendable {
         }
         let step: Int64
         if let text = parameters.text("step") {
-            guard let parsed = JobDuration.nanoseconds(text) else { throw APIError.invalid("step", "must be a duration such as 15m or 1h") }
+            guard let parsed = DurationText.nanoseconds(text) else { throw APIError.invalid("step", "must be a duration such as 15m or 1h") }
             step = parsed
         } else {
             step = settings.window

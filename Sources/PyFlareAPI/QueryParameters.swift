@@ -57,6 +57,16 @@ struct QueryParameters {
         return limit
     }
 
+    /// `true`/`false` (also `1`/`0`); nil when absent.
+    func boolean(_ name: String) throws(APIError) -> Bool? {
+        guard let value = text(name) else { return nil }
+        switch value.lowercased() {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw .badRequest("\(name) must be true or false, not \"\(value)\"")
+        }
+    }
+
     /// Every parameter whose name starts with `prefix`, with the prefix removed, in order.
     func prefixed(_ prefix: String) -> [(name: String, value: String)] {
         parameters.compactMap { name, value in

@@ -14,6 +14,19 @@ public struct JobCatalog: Sendable {
         jobs.first { $0.name == name }
     }
 
+    /// Adds a Swift job that needs the rest of the catalog to be built (retention prunes the
+    /// outputs of every SQL job); it runs after the others when due together.
+    public mutating func append(_ job: any AnalyticsJob) {
+        jobs.append(JobDefinition(name: job.name, schedule: job.schedule, source: "built-in", work: .swift(job)))
+    }
+
+    /// The output table and time column of every SQL job.
+    public var sqlOutputs: [MaterializedTable] {
+        jobs.compactMap { job in
+            if case .sql(let sql) = job.work { MaterializedTable(name: sql.output, timeColumn: sql.timeColumn) } else { nil }
+        }
+    }
+
     /// The SQL jobs among `names`: what a job reading their outputs needs to find their history.
     func sqlJobs(_ names: [String]) -> [SQLJob] {
         names.compactMap { name in

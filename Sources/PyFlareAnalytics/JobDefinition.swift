@@ -1,3 +1,4 @@
+import PyFlareWire
 import Foundation
 public import PyFlareStore
 
@@ -158,7 +159,7 @@ enum SQLJobFile {
             throw JobDefinitionError(file: file, line: output.line, "output '\(output.value)' is a table of the store; choose another name")
         }
         let windowField = try required("window")
-        guard let window = JobDuration.nanoseconds(windowField.value), window >= 1_000_000_000 else {
+        guard let window = DurationText.nanoseconds(windowField.value), window >= 1_000_000_000 else {
             throw JobDefinitionError(file: file, line: windowField.line,
                                      "window '\(windowField.value)' must be a duration of at least a second, such as 1m, 1h or 1d")
         }
@@ -198,29 +199,11 @@ enum JobNames {
         "jobs", "job_runs", "budgets", "budget_alerts", "pricing_overrides", "spans", "logs", "metric_points",
         "failure_templates", "failure_cluster_members", "rca_slices", "rca_patterns",
         "evaluations", "drift_scores", "drift_references",
+        "segment_deletions", "retention_policy", "compaction_runs",
     ]
 
     static func isIdentifier(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
         return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
-    }
-}
-
-/// Durations written as `30s`, `5m`, `1h`, `1d`, `2w`.
-public enum JobDuration {
-    public static func nanoseconds(_ text: String) -> Int64? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let unit = trimmed.last, let count = Int64(trimmed.dropLast()), count > 0 else { return nil }
-        let seconds: Int64
-        switch unit {
-        case "s": seconds = 1
-        case "m": seconds = 60
-        case "h": seconds = 3_600
-        case "d": seconds = 86_400
-        case "w": seconds = 604_800
-        default: return nil
-        }
-        let (product, overflow) = count.multipliedReportingOverflow(by: seconds * 1_000_000_000)
-        return overflow ? nil : product
     }
 }

@@ -7,8 +7,12 @@ extension JobInput {
     /// position it covers: from the watermark minus the lateness margin, widened to any older
     /// time the new input reaches (segments sealed since, records not sealed yet, or the ranges
     /// the source jobs replaced), up to now. `sources` are the SQL jobs named by `.jobs`.
+    ///
+    /// For records, the range never starts before the kind's retention floor (rounded up to
+    /// `window`): raw records older than it may have been deleted, and recomputing a window
+    /// from what is left would overwrite its rollups with less.
     func pendingRange(after position: JobLedger.Position, sources sourceOutputs: [SQLJob] = [],
-                      _ context: JobContext) async throws -> (Range<Int64>?, Int64) {
+                      window: Int64 = UnixTime.minute, _ context: JobContext) async throws -> (Range<Int64>?, Int64) {
         var lower = Int64.max, upper = Int64.min
         func include(_ time: Int64?, _ end: Int64?) {
             if let time { lower = min(lower, time) }
@@ -30,13 +34,19 @@ extension JobInput {
                     lower = min(lower, record.times.lowerBound)
                     upper = max(upper, record.times.upperBound + 1)
                 }
-                let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM segments") ?? 0
+                // Seal ids, not segment ids: a compaction's output holds records jobs have seen already.
+                let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seal_id), 0) FROM segments") ?? 0
                 let row = try Row.fetchOne(db, sql: """
                     SELECT min(min_time_ns) AS low, max(max_time_ns) AS high FROM segments
-                    WHERE kind = ? AND state = 'active' AND id > ?
+                    WHERE kind = ? AND state = 'active' AND seal_id > ?
                     """, arguments: [kind.name, firstRun ? 0 : position.input])
                 let low: Int64? = row?["low"], high: Int64? = row?["high"]
-                return (highest, min(lower, low ?? .max), max(upper, high.map { $0 + 1 } ?? .min))
+                lower = min(lower, low ?? .max)
+                if let floor = try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?",
+                                                  arguments: [kind.retentionFloorKey]) {
+                    lower = max(lower, TimeBucket.ceil(floor, window))
+                }
+                return (highest, lower, max(upper, high.map { $0 + 1 } ?? .min))
             }
         case .jobs(let sources):
             // Run ids grow across all jobs, so one position covers every source.

@@ -41,7 +41,7 @@ struct SQLJobRunner {
     func run(_ context: JobContext) async throws -> JobOutcome {
         let ledger = JobLedger(pool: context.pool)
         let position = try await ledger.position(of: name)
-        let (range, input) = try await job.input.pendingRange(after: position, sources: sources, context)
+        let (range, input) = try await job.input.pendingRange(after: position, sources: sources, window: job.window, context)
         let newPosition = JobLedger.Position(watermark: context.now, input: input)
         guard let range else { return JobOutcome(rows: 0, position: newPosition) }
 

@@ -103,6 +103,22 @@ public final class Scheduler: Service, Sendable {
         return true
     }
 
+    /// Runs `body` holding `name`'s lease, as a run of the job would; nil, without running it,
+    /// when a run of the job is in progress here or in another process.
+    public func withLease<T: Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T? {
+        guard running.withLock({ $0.insert(name).inserted }) else { return nil }
+        defer { _ = running.withLock { $0.remove(name) } }
+        guard try await ledger.acquire(name, owner: owner, now: UnixTime.nowNanoseconds(), staleAfter: settings.staleLease) else { return nil }
+        do {
+            let result = try await body()
+            try await ledger.release(name, owner: owner)
+            return result
+        } catch {
+            try? await ledger.release(name, owner: owner)
+            throw error
+        }
+    }
+
     /// Runs `job` now and returns its run, or nil when a run of it is in progress (here or
     /// in another process).
     public func execute(_ job: JobDefinition, trigger: JobTrigger) async -> JobLedger.RunRecord? {

@@ -33,9 +33,13 @@ public struct OTLPExport: Sendable {
     /// Where logs and metrics go: the sink the batcher writes spans to.
     public let records: any RecordSink
 
-    public init(pipeline: IngestPipeline, records: any RecordSink) {
+    /// Why ingest is refused before reading a request (e.g. the disk is nearly full); nil admits it.
+    public let admission: @Sendable () -> String?
+
+    public init(pipeline: IngestPipeline, records: any RecordSink, admission: @escaping @Sendable () -> String? = { nil }) {
         self.pipeline = pipeline
         self.records = records
+        self.admission = admission
     }
 
     /// Seconds a client should wait before retrying after `.full`, `.closed` and `.failed`.
@@ -48,7 +52,17 @@ public struct OTLPExport: Sendable {
     }
 
     public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool) async -> Outcome {
-        switch signal {
+        if let refusal = admission() {
+            // One per request, as for malformed ones: the items are not decoded.
+            let items = switch signal {
+            case .traces: "spans"
+            case .logs: "log_records"
+            case .metrics: "metric_points"
+            }
+            pipeline.metrics.recordItemsRejected(items, 1, reason: "disk_low")
+            return .failed(refusal)
+        }
+        return switch signal {
         case .traces: await exportTraces(body, json: json)
         case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records", metric: "log_records",
                                         decode: { body, json in try json ? LogBatch.decodeJSON(body) : LogBatch.decodeProtobuf(body) },

@@ -75,3 +75,9 @@ struct AttributeKeyMatcher: Sendable {
         }
     }
 }
+
+/// Attribute keys normalization reads, for code that looks them up elsewhere (resources of logs and metric points).
+public enum NormalizedKeys {
+    /// `deployment.environment.name` and the keys that stand in for it, in order of precedence.
+    public static var environment: [String] { NormalizedColumn.environment.keys }
+}

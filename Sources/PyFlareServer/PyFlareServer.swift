@@ -50,7 +50,10 @@ public struct PyFlareServer: Sendable {
         let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: livePricing), sampler: Sampler(samplerConfiguration),
                                       batcher: batcher, metrics: metrics)
 
-        let export = OTLPExport(pipeline: pipeline, records: sink)
+        let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes,
+                                  logger: logger.with(label: "pyflare.disk"))
+        disk.check()
+        let export = OTLPExport(pipeline: pipeline, records: sink, admission: { disk.refusal })
         let otlpGRPC = OTLPGRPCReceiver(
             export: export, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
             maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"))
@@ -61,12 +64,19 @@ public struct PyFlareServer: Sendable {
 
         let apiRouter = Router()
         let dataDirectory = configuration.dataDirectory
-        APIRoutes(registry: registry, readiness: { Self.readinessProblems(dataDirectory: dataDirectory) }).addRoutes(to: apiRouter)
+        APIRoutes(registry: registry, readiness: {
+            Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
+        }).addRoutes(to: apiRouter)
         var telemetryReaper: TelemetrySpanReaper?
         var scheduler: Scheduler?
         if let store {
-            let jobScheduler = await makeScheduler(store: store, pricing: livePricing, export: export)
+            let compactor = store.compactor()
+            let jobScheduler = await makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor, disk: disk)
             JobRoutes(scheduler: jobScheduler).addRoutes(to: apiRouter)
+            if case .swift(let job as RetentionJob) = jobScheduler.catalog[RetentionJob.jobName]?.work {
+                RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
+                                scheduler: jobScheduler, disk: disk).addRoutes(to: apiRouter)
+            }
             CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
             RCARoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql),
                       sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
@@ -94,6 +104,7 @@ public struct PyFlareServer: Sendable {
             RCARoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             EvaluationRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             DriftRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
+            RetentionRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
@@ -106,7 +117,7 @@ public struct PyFlareServer: Sendable {
         // batcher's flush interval are answered), then the telemetry reaper (it writes the open
         // telemetry spans while the API still answers), then the API and the receivers, then the batcher.
         // The scheduler stops after the API and before the batcher closes the store.
-        var services: [any Service] = [batcher]
+        var services: [any Service] = [batcher, DiskMonitor(disk: disk)]
         if let scheduler { services.append(scheduler) }
         services.append(contentsOf: [otlpHTTP, otlpGRPC, api] as [any Service])
         if let telemetryReaper { services.append(telemetryReaper) }
@@ -132,7 +143,8 @@ public struct PyFlareServer: Sendable {
     }
 
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
-    func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport) async -> Scheduler {
+    func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport, compactor: SegmentCompactor,
+                       disk: DiskSpaceGuard) async -> Scheduler {
         let notifier = configuration.budgetWebhookURL.map {
             WebhookNotifier(url: $0, attempts: configuration.budgetWebhookAttempts, logger: logger.with(label: "pyflare.budgets"))
         }
@@ -141,14 +153,15 @@ public struct PyFlareServer: Sendable {
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits),
                                     notifier: notifier, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
-                                    owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+                                    compactor: compactor, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
     }
 
     /// The jobs of `configuration` (built-in, its queries directory, budgets) on a data
     /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
                                  notifier: WebhookNotifier?, pricing: @escaping @Sendable (String) -> ModelPrice?,
-                                 judgeTracer: (@Sendable ([UInt8]) async -> Void)?, owner: String, logger: Logger) async -> Scheduler {
+                                 judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor, disk: DiskSpaceGuard?,
+                                 owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
         let rca = configuration.rca, quality = configuration.quality
         var swiftJobs: [any AnalyticsJob] = [
@@ -163,7 +176,9 @@ public struct PyFlareServer: Sendable {
         if quality.judge.enabled {
             swiftJobs.append(JudgeJob(schedule: quality.judgeSchedule, settings: quality.judge, pricing: pricing, tracer: judgeTracer))
         }
-        let catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: swiftJobs, engine: engine)
+        var catalog = await JobCatalog.load(userDirectory: settings.queriesDirectory, swiftJobs: swiftJobs, engine: engine)
+        catalog.append(RetentionJob(compactor: compactor, policies: RetentionPolicies(pool: pool, configured: configuration.retention.policy),
+                                    settings: configuration.retention, outputs: catalog.sqlOutputs + MaterializedTable.builtIn, disk: disk))
         return Scheduler(catalog: catalog, pool: pool, engine: engine, settings: settings, owner: owner, logger: logger)
     }
 
@@ -197,6 +212,15 @@ extension Logger {
         var logger = Logger(label: label)
         logger.logLevel = logLevel
         return logger
+    }
+}
+
+/// Measures the free space under the data directory every second until shutdown.
+struct DiskMonitor: Service {
+    let disk: DiskSpaceGuard
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await disk.monitor() }
     }
 }
 

@@ -217,21 +217,15 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     }
 
     /// Temp file, fsync, rename, directory fsync: a reader never sees a half-written segment.
-    private func writeSegmentFile(_ built: BuiltSegment) throws(StoreError) -> (String, Int) {
+    private func writeSegmentFile(_ built: BuiltSegment) throws -> (String, Int) {
         let name = SegmentNaming.newName(lastSequence: built.footer.lastWALSequence, kind: built.kind)
-        let directory = configuration.segmentDirectory
-        let temporary = directory + "/" + SegmentNaming.temporaryPrefix + name
-        do {
-            let file = try StoreFile(path: temporary, writable: true, truncate: true)
-            try file.write(built.bytes, at: 0)
-            try file.sync()
-            try StoreDirectory.rename(temporary, to: directory + "/" + name)
-            try StoreDirectory.sync(directory)
-        } catch {
-            try? StoreDirectory.remove(temporary)
-            throw error
-        }
-        return ("segments/" + name, built.bytes.count)
+        return ("segments/" + name, try SegmentFiles.write(built.bytes, name: name, directory: configuration.segmentDirectory))
+    }
+
+    /// A compactor of this store's segments, sharing its index and open segment readers.
+    public func compactor(failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil) -> SegmentCompactor {
+        SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: readers,
+                         blockRows: configuration.blockRows, logger: logger, failpoint: failpoint)
     }
 
     // MARK: - Reading
@@ -310,14 +304,22 @@ public struct StoredTrace: Sendable {
 enum SegmentNaming {
     static let temporaryPrefix = ".tmp-"
 
-    static func newName(lastSequence: UInt64, kind: SegmentKind = .spans) -> String {
+    /// Marks the files a compaction writes: recovery deletes one the index does not know.
+    static let compactedMarker = "-c"
+
+    static func isCompactionOutput(_ name: String) -> Bool {
+        name.hasSuffix(compactedMarker + ".seg") || name.hasSuffix(compactedMarker + ".logs.seg") || name.hasSuffix(compactedMarker + ".metrics.seg")
+    }
+
+    static func newName(lastSequence: UInt64, kind: SegmentKind = .spans, compacted: Bool = false) -> String {
         let now = UInt64(UnixTime.nowNanoseconds())
         let suffix = switch kind {
         case .spans: ".seg"
         case .logs: ".logs.seg"
         case .metricPoints: ".metrics.seg"
         }
-        return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8) + suffix
+        return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8)
+            + (compacted ? compactedMarker : "") + suffix
     }
 
     private static func hex(_ value: UInt64) -> String {
@@ -339,6 +341,11 @@ final class SegmentReaderCache: Sendable {
             readers[path] = reader
         }
         return reader
+    }
+
+    /// Closes the readers of files about to be deleted, so their space is given back.
+    func evict(_ paths: [String]) {
+        readers.withLock { readers in for path in paths { readers[path] = nil } }
     }
 }
 

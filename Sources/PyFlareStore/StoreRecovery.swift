@@ -7,6 +7,9 @@ import PyFlareWire
 /// Start-up recovery: brings the index, the segment files and the WAL back into agreement.
 ///
 /// 1. Leftover temporary segment files (a seal cut short before its rename) are deleted.
+/// 1b. Segment files a compaction replaced and a crash left on disk (listed in
+///    `segment_deletions`) are deleted; so is a compaction's output the index does not
+///    know (its commit never happened, so the segments it merged are still indexed).
 /// 2. An indexed segment whose file is gone is marked `missing`; one whose footer no
 ///    longer verifies is moved to `quarantine/` and marked `quarantined`. A segment of a
 ///    format version this build does not read stops start-up (nothing is moved), and so
@@ -33,6 +36,13 @@ struct StoreRecovery {
             try StoreDirectory.remove(configuration.segmentDirectory + "/" + name)
             actions.append("deleted unfinished segment \(name)")
         }
+
+        // Files a compaction replaced (the index no longer names them) whose deletion a crash cut short.
+        for file in try await index.pendingDeletions() {
+            try StoreDirectory.remove(configuration.dataDirectory + "/" + file.path)
+            actions.append("deleted replaced segment \(file.path)")
+        }
+        try await index.forgetDeletions(try await index.pendingDeletions().map(\.path))
 
         let rows = try await index.segments()
         var states = rows.map(\.state)
@@ -116,6 +126,12 @@ struct StoreRecovery {
         for name in StoreDirectory.names(configuration.segmentDirectory) where name.hasSuffix(".seg") {
             let relativePath = "segments/" + name
             guard !indexed.contains(relativePath) else { continue }
+            if SegmentNaming.isCompactionOutput(name) {
+                // A compaction that never committed: the segments it merged are still indexed.
+                try StoreDirectory.remove(configuration.segmentDirectory + "/" + name)
+                actions.append("deleted unfinished compaction output \(relativePath)")
+                continue
+            }
             let path = configuration.dataDirectory + "/" + relativePath
             do {
                 let adopted = try await threadPool.runIfActive { [pricing] in try Self.rebuild(path: path, pricing: pricing) }

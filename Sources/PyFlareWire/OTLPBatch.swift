@@ -41,17 +41,23 @@ extension OTLPBatch {
 
     /// Each resource's `service.name` (its first attribute of that key holding a string), as a
     /// reference into the arena; empty when it has none.
-    public func serviceNameRefs() -> [StringRef] {
-        let key = Array("service.name".utf8)
+    public func serviceNameRefs() -> [StringRef] { resourceStringRefs(["service.name"]) }
+
+    /// Each resource's string value of the first of `keys` it has (earlier keys win), as a
+    /// reference into the arena; empty when it has none of them.
+    public func resourceStringRefs(_ keys: [String]) -> [StringRef] {
+        let keyBytes = keys.map { Array($0.utf8) }
         return bytes.withUnsafeBytes { arena in
             resources.attributes.map { range in
+                var found = StringRef.empty, rank = keyBytes.count
                 for row in range.indices where attributes.kinds[row] == .string {
-                    let name = attributes.keys[row]
-                    if name.length == key.count, UnsafeRawBufferPointer(rebasing: arena[name.range]).elementsEqual(key) {
-                        return StringRef(packed: attributes.payloads[row])
+                    let name = UnsafeRawBufferPointer(rebasing: arena[attributes.keys[row].range])
+                    for (position, key) in keyBytes.prefix(rank).enumerated() where name.elementsEqual(key) {
+                        (found, rank) = (StringRef(packed: attributes.payloads[row]), position)
+                        break
                     }
                 }
-                return .empty
+                return found
             }
         }
     }

@@ -28,8 +28,12 @@ struct Jobs: AsyncParsableCommand {
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         // Judge calls run from the command are recorded in `evaluations` with their cost, but
         // not traced: there is no ingest pipeline here.
+        let compactor = try SegmentCompactor.offline(dataDirectory: configuration.dataDirectory, pricing: pricing,
+                                                     blockRows: configuration.store.blockRows, logger: logger)
+        // Free space is measured as the server does, so a command compaction does not write past the floor.
+        let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes, logger: logger)
         return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine, notifier: nil,
-                                             pricing: { pricing.price(for: $0) }, judgeTracer: nil, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
+                                             pricing: { pricing.price(for: $0) }, judgeTracer: nil, compactor: compactor, disk: disk, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
     }
 
     struct List: AsyncParsableCommand {

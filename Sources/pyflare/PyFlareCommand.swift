@@ -13,7 +13,7 @@ struct PyFlareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyflare",
         abstract: "Observability and analytics server for AI/LLM applications.",
-        subcommands: [Serve.self, SQL.self, Jobs.self, Templates.self, Config.self, Segment.self],
+        subcommands: [Serve.self, SQL.self, Jobs.self, Compact.self, Templates.self, Config.self, Segment.self],
         defaultSubcommand: Serve.self)
 }
 

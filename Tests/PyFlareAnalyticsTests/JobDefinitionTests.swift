@@ -1,3 +1,4 @@
+import PyFlareWire
 import PyFlareQueries
 import Testing
 @testable import PyFlareAnalytics
@@ -57,11 +58,11 @@ import Testing
     }
 
     @Test func durations() {
-        #expect(JobDuration.nanoseconds("90s") == 90_000_000_000)
-        #expect(JobDuration.nanoseconds("2w") == 1_209_600_000_000_000)
-        #expect(JobDuration.nanoseconds("1y") == nil)
-        #expect(JobDuration.nanoseconds("-1m") == nil)
-        #expect(JobDuration.nanoseconds("99999999999999d") == nil)
+        #expect(DurationText.nanoseconds("90s") == 90_000_000_000)
+        #expect(DurationText.nanoseconds("2w") == 1_209_600_000_000_000)
+        #expect(DurationText.nanoseconds("1y") == nil)
+        #expect(DurationText.nanoseconds("-1m") == nil)
+        #expect(DurationText.nanoseconds("99999999999999d") == nil)
     }
 }
 

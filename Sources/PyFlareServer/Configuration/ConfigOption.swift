@@ -343,6 +343,60 @@ struct ConfigOption: Sendable {
         option("segments.max_unsealed_bytes", "Writers wait (and receivers answer 429) while unsealed spans take more memory than this.", "536870912") { config, node, key throws(ConfigError) in
             config.store.maxUnsealedBytes = try node.integer(key, in: 1 << 20...(1 << 36))
         },
+        option("storage.min_free_bytes", """
+            When free space under data_dir falls below this, ingest answers 503 with Retry-After
+            (gRPC UNAVAILABLE) instead of failing writes halfway, /ready reports it, and ingest
+            resumes by itself once free space is 5% above it again. 0 turns the check off.
+            """, "268435456") { config, node, key throws(ConfigError) in
+            config.minFreeBytes = Int64(try node.integer(key, in: 0...(1 << 50)))
+        },
+        option("retention.schedule", "When the retention job runs: expired segments deleted, straddling ones rewritten, small ones merged, old outputs pruned, the index vacuumed.", "every 10m") { config, node, key throws(ConfigError) in
+            config.retention.schedule = try node.schedule(key)
+        },
+        option("retention.spans", "Age after which spans are deleted (by start time), e.g. 30d; 0 keeps them forever.", "30d") { config, node, key throws(ConfigError) in
+            config.retention.policy.spans = try node.retentionAge(key)
+        },
+        option("retention.logs", "Age after which log records are deleted; 0 keeps them forever.", "30d") { config, node, key throws(ConfigError) in
+            config.retention.policy.logs = try node.retentionAge(key)
+        },
+        option("retention.metric_points", "Age after which metric points are deleted; 0 keeps them forever.", "30d") { config, node, key throws(ConfigError) in
+            config.retention.policy.metricPoints = try node.retentionAge(key)
+        },
+        option("retention.overrides", """
+            Other ages for a service, an environment (deployment.environment[.name]) or both; the most
+            specific match wins. Applies to spans, logs and metric points. Example:
+              - {service: checkout, age: 90d}
+              - {environment: dev, age: 3d}
+              - {service: checkout, environment: prod, age: 0}   # forever
+            """, "[]") { config, node, key throws(ConfigError) in
+            config.retention.policy.overrides = try node.retentionOverrides(key)
+        },
+        option("retention.max_bytes", "Cap on the bytes of segment files: past it the oldest segments are deleted first. 0 for no cap.", "0") { config, node, key throws(ConfigError) in
+            config.retention.policy.maxBytes = Int64(try node.integer(key, in: 0...(1 << 60)))
+        },
+        option("retention.outputs", "Age of rollups and the other materialized outputs (cost summaries, evaluations, drift scores, clusters, slices, patterns, budget alerts): longer than the raw data, so summaries outlive it. 0 keeps them forever.", "400d") { config, node, key throws(ConfigError) in
+            config.retention.policy.outputs = try node.retentionAge(key)
+        },
+        option("retention.output_tables", "Ages of single output tables, overriding retention.outputs, e.g. {rollup_1m: 30d, rollup_1d: 0}.", "{}") { config, node, key throws(ConfigError) in
+            guard case .mapping(let tables) = node else { throw ConfigError(key: key, "expected a mapping of table name to age") }
+            config.retention.policy.outputTables = [:]
+            for (table, age) in tables {
+                let name = table.string ?? ""
+                config.retention.policy.outputTables[name] = try age.retentionAge(key + "." + name)
+            }
+        },
+        option("compaction.target_segment_bytes", "A merge gathers small segments until their column data (uncompressed) reaches this size; bounds a merge's memory.", "67108864") { config, node, key throws(ConfigError) in
+            config.retention.compaction.targetSegmentBytes = try node.integer(key, in: 1 << 16...(1 << 34))
+        },
+        option("compaction.small_segment_bytes", "Segments with less column data (uncompressed) than this are merged with their neighbours in time.", "16777216") { config, node, key throws(ConfigError) in
+            config.retention.compaction.smallSegmentBytes = try node.integer(key, in: 0...(1 << 34))
+        },
+        option("compaction.delete_grace", "Replaced segment files stay this long after a swap, so SQL statements already reading them finish (a duration, or 0).", "2m") { config, node, key throws(ConfigError) in
+            config.retention.compaction.deleteGrace = .nanoseconds(try node.retentionAge(key))
+        },
+        option("compaction.max_bytes_per_second", "Segment bytes a compaction reads and writes per second, at most; 0 for no limit.", "0") { config, node, key throws(ConfigError) in
+            config.retention.compaction.maxBytesPerSecond = try node.integer(key, in: 0...(1 << 40))
+        },
         option("sampler", """
             Which traces to keep; every strategy keeps or drops whole traces.
               strategy: always_on | always_off | probabilistic | rate_limiting | parent_based | composite | attribute_based

@@ -1,4 +1,5 @@
 import PyFlareAnalytics
+import PyFlareStore
 import Foundation
 import PyFlareWire
 internal import Yams
@@ -77,7 +78,7 @@ extension Node {
     /// A duration such as `15m`, `1h`, `7d`.
     func duration(_ key: String) throws(ConfigError) -> Int64 {
         let text = try nonEmptyString(key)
-        guard let value = JobDuration.nanoseconds(text) else { throw ConfigError(key: key, "expected a duration such as 15m, 1h or 7d; got \"\(text)\"") }
+        guard let value = DurationText.nanoseconds(text) else { throw ConfigError(key: key, "expected a duration such as 15m, 1h or 7d; got \"\(text)\"") }
         return value
     }
 
@@ -86,6 +87,37 @@ extension Node {
         guard let text = try optionalString(key) else { return nil }
         guard let value = RFC3339.nanoseconds(text) else { throw ConfigError(key: key, "expected an RFC 3339 time; got \"\(text)\"") }
         return Int64(clamping: value)
+    }
+
+    /// A retention age: a duration such as `30d`, a number of seconds, or `0` for forever.
+    func retentionAge(_ key: String) throws(ConfigError) -> Int64 {
+        do {
+            return try RetentionPolicy.age(jsonValue, field: key)
+        } catch {
+            throw ConfigError(key: key, error.message)
+        }
+    }
+
+    /// `retention.overrides`: a list of {service, environment, age}.
+    func retentionOverrides(_ key: String) throws(ConfigError) -> [RetentionPolicy.Override] {
+        guard case .array(let items) = jsonValue else { throw ConfigError(key: key, "expected a list of {service, environment, age}") }
+        do {
+            return try items.enumerated().map { (index, item) throws(RetentionPolicyError) in
+                try RetentionPolicy.override(item, field: "\(key)[\(index)]")
+            }
+        } catch {
+            throw ConfigError(key: error.field, error.message)
+        }
+    }
+
+    /// The node as JSON: scalars that read as integers become numbers, other scalars strings.
+    var jsonValue: JSONValue {
+        switch self {
+        case .scalar(let scalar): Int64(scalar.string).map(JSONValue.int) ?? .string(scalar.string)
+        case .sequence(let items): .array(items.map(\.jsonValue))
+        case .mapping(let pairs): .object(pairs.map { ($0.key.string ?? "", $0.value.jsonValue) })
+        case .alias: .null
+        }
     }
 
     var describe: String {

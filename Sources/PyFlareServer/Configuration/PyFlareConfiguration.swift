@@ -40,6 +40,10 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var rca = RCASettings()
     /// Evaluations and drift (docs/quality.md).
     public var quality = QualitySettings()
+    /// Retention policy and compaction (docs/retention.md).
+    public var retention = RetentionSettings()
+    /// Ingest pauses (503) while less than this is free under the data directory; 0 never.
+    public var minFreeBytes: Int64 = 256 << 20
 
     public struct QualitySettings: Sendable, Equatable {
         public var evaluationsSchedule = JobSchedule.every(seconds: 60)

@@ -21,6 +21,13 @@ final class IndexDatabase: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.writeWithoutTransaction { db in
+                // Free pages go back to the file system as retention deletes (docs/retention.md). Only a
+                // database without tables takes the setting; the retention job converts older ones once.
+                if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                }
+            }
             try pool.write { db in try Self.migrate(db) }
         } catch {
             throw StoreError(.database, "cannot open the index: \(error)", path: path)
@@ -55,7 +62,7 @@ final class IndexDatabase: Sendable {
         joinSet(Set(values.flatMap { splitSet(String.fromDatabaseValue($0) ?? "") }))
     }
 
-    private func write<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
+    func write<T: Sendable>(_ what: String, _ body: @Sendable @escaping (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.write(body)
         } catch {
@@ -128,19 +135,23 @@ final class IndexDatabase: Sendable {
         }
     }
 
-    private static func insert(_ segment: BuiltSegment, path relativePath: String, bytesOnDisk: Int, into db: Database) throws -> Int64 {
+    /// Inserts a segment's catalog row, trace index rows, trace summaries and metric names.
+    /// `sealID` is nil for a seal (the segment's own id), the inputs' newest for a compaction.
+    static func insert(_ segment: BuiltSegment, path relativePath: String, bytesOnDisk: Int, sealID: Int64? = nil,
+                       expires: Int64? = nil, into db: Database) throws -> Int64 {
         let footer = segment.footer
         try db.execute(sql: """
             INSERT INTO segments (path, kind, format_version, rows, blocks, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns,
-                                  services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?)
+                                  services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns, expires_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
             """, arguments: [
                 relativePath, segment.kind.name, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes,
                 bytesOnDisk, Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
                 jsonArray(footer.services), jsonArray(footer.models),
-                Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), UnixTime.nowNanoseconds(),
+                Int64(bitPattern: footer.firstWALSequence), Int64(bitPattern: footer.lastWALSequence), UnixTime.nowNanoseconds(), expires,
             ])
         let segmentID = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE segments SET seal_id = ? WHERE id = ?", arguments: [sealID ?? segmentID, segmentID])
         let insertTrace = try db.cachedStatement(sql: "INSERT OR IGNORE INTO trace_index (trace_id, segment_id, block) VALUES (?, ?, ?)")
         for (traceID, blocks) in segment.traceBlocks {
             let id = Data(traceID.bytes)

@@ -12,9 +12,10 @@ package struct LogSegmentWriter: Sendable {
     /// Rows are sorted by service (records without one first), record time (the observed time
     /// when the record has none), then arrival; `traceBlocks` lists the blocks holding records
     /// of each trace.
-    package func build(_ batches: [LogBatch], walSequences: ClosedRange<UInt64>? = nil) -> BuiltSegment {
+    /// `keeping` (one flag per record of each batch) leaves records out.
+    package func build(_ batches: [LogBatch], walSequences: ClosedRange<UInt64>? = nil, keeping: [[Bool]]? = nil) -> BuiltSegment {
         let encoder = LogBlockEncoder(batches)
-        return SegmentFileBuilder<LogColumn>.segment(encoder.sortedRows(), blockRows: blockRows, walSequences: walSequences,
+        return SegmentFileBuilder<LogColumn>.segment(encoder.sortedRows().keeping(keeping), blockRows: blockRows, walSequences: walSequences,
                                                      encode: encoder.encode) { address, add in
             add(encoder.writer.views[Int(address.batch)].batch.traceIDs[Int(address.row)])
         }

@@ -29,6 +29,14 @@ struct TraceBlocks {
     }
 }
 
+extension [RowAddress] {
+    /// The rows whose flag in `masks` (by batch, then row) is set; all of them without masks.
+    func keeping(_ masks: [[Bool]]?) -> [RowAddress] {
+        guard let masks else { return self }
+        return filter { masks[Int($0.batch)][Int($0.row)] }
+    }
+}
+
 /// Sorts spans, cuts them into blocks and encodes each block's columns into a span segment.
 package struct SegmentWriter: Sendable {
     /// Spans per block (row group).
@@ -40,13 +48,14 @@ package struct SegmentWriter: Sendable {
         self.pricing = pricing
     }
 
-    package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil) -> BuiltSegment {
+    /// `keeping` (one flag per row of each batch) leaves rows out: a compaction dropping expired spans.
+    package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil, keeping: [[Bool]]? = nil) -> BuiltSegment {
         let encoder = BlockEncoder(batches, pricing: pricing)
-        var built = SegmentFileBuilder<SpanColumn>.segment(sortedRows(encoder), blockRows: blockRows, walSequences: walSequences,
+        var built = SegmentFileBuilder<SpanColumn>.segment(sortedRows(encoder).keeping(keeping), blockRows: blockRows, walSequences: walSequences,
                                                            encode: encoder.encode) { address, add in
             add(encoder.writer.views[Int(address.batch)].batch.traceIDs[Int(address.row)])
         }
-        built.summaries = TraceSummary.summarize(batches)
+        if keeping == nil { built.summaries = TraceSummary.summarize(batches) }
         return built
     }
 

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+public import Hummingbird
+public import PyFlareAnalytics
+public import PyFlareStore
+import PyFlareWire
+
+/// Retention (`docs/retention.md`): `GET /api/v1/retention` (the policy in force, what the
+/// store holds, the last compaction), `PUT` (a new policy, kept in the index), `DELETE`
+/// (back to the configuration's), `POST /api/v1/retention/compact[?dry_run=true]` (a
+/// compaction now, answered with its report) and `GET /api/v1/retention/runs`.
+public struct RetentionRoutes: Sendable {
+    let job: RetentionJob
+    let policies: RetentionPolicies
+    let settings: RetentionSettings
+    let compactor: SegmentCompactor
+    let scheduler: Scheduler
+    let disk: DiskSpaceGuard?
+
+    public init(job: RetentionJob, policies: RetentionPolicies, settings: RetentionSettings, compactor: SegmentCompactor,
+                scheduler: Scheduler, disk: DiskSpaceGuard?) {
+        self.job = job
+        self.policies = policies
+        self.settings = settings
+        self.compactor = compactor
+        self.scheduler = scheduler
+        self.disk = disk
+    }
+
+    static let routes: [(String, HTTPRequest.Method)] = [
+        ("/api/v1/retention", .get), ("/api/v1/retention", .put), ("/api/v1/retention", .delete),
+        ("/api/v1/retention/compact", .post), ("/api/v1/retention/runs", .get),
+    ]
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.api("/api/v1/retention") { _, _ in try await show() }
+        router.api("/api/v1/retention", method: .put) { request, _ in
+            let body = try await JSONBody.read(request, maxBytes: 1 << 20)
+            let policy: RetentionPolicy
+            do {
+                policy = try RetentionPolicy.parse(body, base: policies.configured)
+            } catch let error as RetentionPolicyError {
+                throw APIError.invalid(error.field, error.message)
+            }
+            try await policies.replace(with: policy)
+            return try await show()
+        }
+        router.api("/api/v1/retention", method: .delete) { _, _ in
+            try await policies.reset()
+            return try await show()
+        }
+        router.api("/api/v1/retention/compact", method: .post) { request, _ in
+            let parameters = QueryParameters(request)
+            let dryRun = try parameters.boolean("dry_run") ?? false
+            let report: CompactionReport?
+            if dryRun {
+                report = try await job.compact(trigger: .api, dryRun: true)
+            } else {
+                report = try await scheduler.withLease(job.name) { try await job.compact(trigger: .api, dryRun: false) }
+            }
+            guard let report else {
+                throw APIError(.conflict, code: "busy", "a compaction is running already (scheduled, or pyflare compact); try again later")
+            }
+            var json = JSONWriter()
+            json.bytes = report.json
+            return .json(json)
+        }
+        router.api("/api/v1/retention/runs") { request, _ in try await runs(QueryParameters(request)) }
+    }
+
+    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
+        for (path, method) in routes {
+            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
+        }
+    }
+
+    func show() async throws -> Response {
+        let (policy, source) = try await policies.current()
+        let storage = try await compactor.storageSummary()
+        let floors = try await policies.pool.read { db in
+            try Dictionary(uniqueKeysWithValues: SegmentKind.allCases.compactMap { kind in
+                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [kind.retentionFloorKey]).map { (kind, $0) }
+            })
+        }
+        let compaction = settings.compaction
+        var json = JSONWriter()
+        json.raw("{"); json.key("policy"); json.bytes += policy.json
+        json.raw(","); json.key("source"); json.string(source)
+        json.raw(","); json.key("schedule"); json.string(settings.schedule.description)
+        json.raw(","); json.key("compaction"); json.raw("{")
+        json.key("target_segment_bytes"); json.int(Int64(compaction.targetSegmentBytes))
+        json.raw(","); json.key("small_segment_bytes"); json.int(Int64(compaction.smallSegmentBytes))
+        json.raw(","); json.key("delete_grace_seconds"); json.int(compaction.deleteGrace.components.seconds)
+        json.raw(","); json.key("max_bytes_per_second"); json.int(Int64(compaction.maxBytesPerSecond))
+        json.raw("},"); json.key("storage"); json.raw("{")
+        json.key("segment_bytes"); json.int(Int64(storage.segmentBytes))
+        json.raw(","); json.key("index_bytes"); json.int(Int64(storage.indexBytes))
+        json.raw(","); json.key("pending_deletion_bytes"); json.int(Int64(storage.pendingDeletionBytes))
+        for kind in SegmentKind.allCases {
+            let summary = storage.kinds[kind] ?? .init()
+            json.raw(","); json.string(kind.name); json.raw(":{")
+            json.key("segments"); json.int(Int64(summary.segments))
+            json.raw(","); json.key("rows"); json.int(Int64(summary.rows))
+            json.raw(","); json.key("bytes"); json.int(Int64(summary.bytes))
+            json.raw(","); json.key("oldest"); time(summary.oldest, &json)
+            json.raw(","); json.key("newest"); time(summary.newest, &json)
+            json.raw(","); json.key("retention_floor"); time(floors[kind], &json)
+            json.raw("}")
+        }
+        json.raw("},"); json.key("disk"); json.raw("{")
+        json.key("min_free_bytes"); json.int(disk?.floor ?? 0)
+        json.raw(","); json.key("low"); json.bool(disk?.isLow ?? false)
+        json.raw("}")
+        json.raw(","); json.key("last_compaction")
+        if let last = try await lastRuns(limit: 1).first { json.bytes += last } else { json.null() }
+        json.raw("}")
+        return .json(json)
+    }
+
+    func runs(_ parameters: QueryParameters) async throws -> Response {
+        let limit = try parameters.limit(default: 20, maximum: 1000)
+        var json = JSONWriter()
+        json.raw("{"); json.key("runs"); json.raw("[")
+        for (index, run) in try await lastRuns(limit: limit).enumerated() {
+            if index > 0 { json.raw(",") }
+            json.bytes += run
+        }
+        json.raw("]}")
+        return .json(json)
+    }
+
+    /// The latest compaction runs, newest first, each as a JSON object.
+    private func lastRuns(limit: Int) async throws -> [[UInt8]] {
+        try await policies.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM compaction_runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                var json = JSONWriter()
+                json.raw("{"); json.key("id"); json.int(row["id"])
+                json.raw(","); json.key("trigger"); json.string(row["trigger"])
+                json.raw(","); json.key("dry_run"); json.bool(row["dry_run"])
+                json.raw(","); json.key("started_at"); json.string(RFC3339.string(signed: row["started_ns"]))
+                json.raw(","); json.key("finished_at")
+                if let finished: Int64 = row["finished_ns"] { json.string(RFC3339.string(signed: finished)) } else { json.null() }
+                json.raw(","); json.key("error")
+                if let error: String = row["error"] { json.string(error) } else { json.null() }
+                json.raw(","); json.key("report")
+                if let report: String = row["report"] { json.bytes += Array(report.utf8) } else { json.null() }
+                json.raw("}")
+                return json.bytes
+            }
+        }
+    }
+
+    private func time(_ value: Int64?, _ json: inout JSONWriter) {
+        if let value { json.string(RFC3339.string(signed: value)) } else { json.null() }
+    }
+}
