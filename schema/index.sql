@@ -39,6 +39,8 @@ CREATE INDEX rca_slices_by_metric ON rca_slices (metric, impact_score);
 
 CREATE INDEX segments_by_kind_time ON segments (kind, min_time_ns, max_time_ns);
 
+CREATE INDEX segments_by_seal ON segments (seal_id);
+
 CREATE INDEX segments_by_time ON segments (min_time_ns, max_time_ns);
 
 CREATE INDEX trace_index_by_segment ON trace_index (segment_id);
@@ -66,6 +68,25 @@ CREATE TABLE budgets (
     limit_micros      INTEGER NOT NULL CHECK (limit_micros > 0),
     alert_thresholds  TEXT    NOT NULL,           -- JSON array of fractions of the limit, ascending
     created_at_ns     INTEGER NOT NULL
+);
+
+CREATE TABLE compaction_runs (
+    id                  INTEGER PRIMARY KEY,
+    trigger             TEXT    NOT NULL CHECK (trigger IN ('schedule', 'api', 'command')),
+    dry_run             INTEGER NOT NULL,
+    started_ns          INTEGER NOT NULL,
+    finished_ns         INTEGER,
+    segments_merged     INTEGER NOT NULL DEFAULT 0,   -- inputs of merges
+    segments_written    INTEGER NOT NULL DEFAULT 0,   -- outputs of merges and rewrites
+    segments_rewritten  INTEGER NOT NULL DEFAULT 0,   -- straddling the cut-off, expired rows dropped
+    segments_deleted    INTEGER NOT NULL DEFAULT 0,   -- wholly expired, or over the size cap
+    rows_expired        INTEGER NOT NULL DEFAULT 0,
+    output_rows_deleted INTEGER NOT NULL DEFAULT 0,   -- rollups and other materialized outputs
+    bytes_before        INTEGER NOT NULL DEFAULT 0,   -- on disk, of the segments touched
+    bytes_after         INTEGER NOT NULL DEFAULT 0,
+    bytes_reclaimed     INTEGER NOT NULL DEFAULT 0,   -- segment files and index pages given back
+    report              TEXT,                         -- JSON: each action
+    error               TEXT
 );
 
 CREATE TABLE cost_attribution_1h (
@@ -267,6 +288,12 @@ CREATE TABLE rca_slices (
     impact_score    REAL    NOT NULL
 );
 
+CREATE TABLE retention_policy (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    policy      TEXT    NOT NULL,          -- JSON, as GET /api/v1/retention shows it
+    updated_ns  INTEGER NOT NULL
+);
+
 CREATE TABLE rollup_1d (
     bucket_ns           INTEGER NOT NULL,
     service             TEXT    NOT NULL,
@@ -341,6 +368,12 @@ CREATE TABLE rollup_1m (
 
 CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at_ns INTEGER NOT NULL) WITHOUT ROWID;
 
+CREATE TABLE segment_deletions (
+    path          TEXT    PRIMARY KEY,     -- relative to the data directory
+    bytes         INTEGER NOT NULL,
+    committed_ns  INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE segments (
     id              INTEGER PRIMARY KEY,
     path            TEXT    NOT NULL UNIQUE,   -- relative to the data directory
@@ -358,7 +391,7 @@ CREATE TABLE segments (
     state           TEXT    NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'missing', 'quarantined')),
     created_at_ns   INTEGER NOT NULL
 , kind TEXT NOT NULL DEFAULT 'spans'
-    CHECK (kind IN ('spans', 'logs', 'metric_points')));
+    CHECK (kind IN ('spans', 'logs', 'metric_points')), seal_id INTEGER, expires_ns INTEGER);
 
 CREATE TABLE store_state (
     key    TEXT PRIMARY KEY,

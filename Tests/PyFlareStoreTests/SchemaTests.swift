@@ -109,9 +109,9 @@ struct SchemaTests {
         let tables = try index.pool.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
-        #expect(tables == ["budget_alerts", "budgets", "cost_attribution_1h", "cost_by_dimension_1d", "cost_by_dimension_1h",
+        #expect(tables == ["budget_alerts", "budgets", "compaction_runs", "cost_attribution_1h", "cost_by_dimension_1d", "cost_by_dimension_1h",
                            "drift_references", "drift_scores", "evaluations", "failure_cluster_members", "failure_templates", "job_runs", "jobs", "metric_names",
-                           "pricing_overrides", "rca_patterns", "rca_slices", "rollup_1d", "rollup_1h", "rollup_1m", "schema_migrations", "segments",
-                           "store_state", "trace_index", "traces"])
+                           "pricing_overrides", "rca_patterns", "rca_slices", "retention_policy", "rollup_1d", "rollup_1h", "rollup_1m", "schema_migrations",
+                           "segment_deletions", "segments", "store_state", "trace_index", "traces"])
     }
 }

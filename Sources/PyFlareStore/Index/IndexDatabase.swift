@@ -22,10 +22,12 @@ final class IndexDatabase: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeWithoutTransaction { db in
-                // Free pages go back to the file system as retention deletes (docs/retention.md). Only a
-                // database without tables takes the setting; the retention job converts older ones once.
+                // Free pages go back to the file system as retention deletes (docs/retention.md). In WAL
+                // mode the setting takes only through a VACUUM, instant on a new database; the retention
+                // job converts older ones once.
                 if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 {
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "VACUUM")
                 }
             }
             try pool.write { db in try Self.migrate(db) }

@@ -2,7 +2,7 @@ import PyFlareWire
 
 /// How compaction sizes its work; the retention policy says what expires.
 public struct CompactionSettings: Sendable, Equatable {
-    /// A merge gathers small segments until their column data reaches this many bytes
+    /// A merge gathers small segments while their column data stays within this many bytes
     /// (before compression); it bounds the memory one merge holds.
     public var targetSegmentBytes = 64 << 20
     /// Segments with less column data than this are merged with their neighbours in time.
@@ -170,9 +170,9 @@ public enum CompactionPlanner {
             }
             for segment in segments {
                 if segment.bytesRaw < settings.smallSegmentBytes {
+                    if !group.isEmpty, groupBytes + segment.bytesRaw > settings.targetSegmentBytes { close() }
                     group.append(segment)
                     groupBytes += segment.bytesRaw
-                    if groupBytes >= settings.targetSegmentBytes { close() }
                 } else if straddles(segment) {
                     actions.append(CompactionAction(operation: .rewrite, reason: "straddles_cutoff", kind: kind, inputs: [segment]))
                 }

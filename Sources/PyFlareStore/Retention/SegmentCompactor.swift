@@ -373,7 +373,8 @@ struct RowExpiry {
             lastDroppedTime = max(lastDroppedTime, time)
             return false
         }
-        nextExpiry = min(nextExpiry ?? .max, time &+ age)
+        // A row is dropped once `now - age` passes its time, so one nanosecond after `time + age`.
+        nextExpiry = min(nextExpiry ?? .max, time &+ age &+ 1)
         return true
     }
 }
