@@ -213,6 +213,9 @@ cat "$OUT/rca.md"
 "$PY" scripts/bench_templates.py --bin "$SCRATCH/release/pyflare" > "$OUT/templates.md"
 cat "$OUT/templates.md"
 
+echo "== retention: compaction throughput and ingest during a compaction"
+SCRATCH="$SCRATCH" OUT="$OUT" scripts/bench_compaction.sh
+
 # Replace the "Latest run" section of docs/benchmarks.md.
 {
     sed '/^## Latest run/,$d' docs/benchmarks.md
@@ -251,6 +254,10 @@ cat "$OUT/templates.md"
     echo "### Failure clustering: message templates (Loghub 2k, \`scripts/bench_templates.py\`)"
     echo
     cat "$OUT/templates.md"
+    echo
+    echo "### Retention and compaction (\`scripts/bench_compaction.sh\`)"
+    echo
+    cat "$OUT/compaction.md"
 } > "$OUT/benchmarks.md.new"
 mv "$OUT/benchmarks.md.new" docs/benchmarks.md
 echo "bench: docs/benchmarks.md updated"

@@ -52,13 +52,7 @@ public struct RetentionRoutes: Sendable {
         router.api("/api/v1/retention/compact", method: .post) { request, _ in
             let parameters = QueryParameters(request)
             let dryRun = try parameters.boolean("dry_run") ?? false
-            let report: CompactionReport?
-            if dryRun {
-                report = try await job.compact(trigger: .api, dryRun: true)
-            } else {
-                report = try await scheduler.withLease(job.name) { try await job.compact(trigger: .api, dryRun: false) }
-            }
-            guard let report else {
+            guard let report = try await job.compact(trigger: .api, dryRun: dryRun, leasedFrom: scheduler) else {
                 throw APIError(.conflict, code: "busy", "a compaction is running already (scheduled, or pyflare compact); try again later")
             }
             var json = JSONWriter()

@@ -101,6 +101,13 @@ public struct RetentionJob: AnalyticsJob {
         return JobOutcome(rows: report.actions.count + report.outputRowsDeleted.values.reduce(0, +))
     }
 
+    /// A compaction asked for now (API, command): a dry run at once, a real one under the job's
+    /// lease, so it never overlaps a scheduled run; nil when another run holds the lease.
+    public func compact(trigger: JobTrigger, dryRun: Bool, leasedFrom scheduler: Scheduler) async throws -> CompactionReport? {
+        if dryRun { return try await compact(trigger: trigger, dryRun: true) }
+        return try await scheduler.withLease(name) { try await compact(trigger: trigger, dryRun: false) }
+    }
+
     /// One compaction, recorded in `compaction_runs`; a dry run plans and changes nothing else.
     public func compact(trigger: JobTrigger, dryRun: Bool, now: Int64 = UnixTime.nowNanoseconds()) async throws -> CompactionReport {
         let pool = policies.pool

@@ -28,13 +28,7 @@ struct Compact: AsyncParsableCommand {
             throw ExitCode(2)
         }
         try await scheduler.prepare()
-        let report: CompactionReport?
-        if dryRun {
-            report = try await job.compact(trigger: .command, dryRun: true)
-        } else {
-            report = try await scheduler.withLease(job.name) { try await job.compact(trigger: .command, dryRun: false) }
-        }
-        guard let report else {
+        guard let report = try await job.compact(trigger: .command, dryRun: dryRun, leasedFrom: scheduler) else {
             FileHandle.standardError.write(Data("pyflare compact: a compaction is running already (in the server?); try again later\n".utf8))
             throw ExitCode(1)
         }

@@ -81,11 +81,6 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     /// The age of the materialized table `table`.
     public func outputAge(_ table: String) -> Int64 { outputTables[table] ?? outputs }
-
-    /// Whether anything can expire at all.
-    public var expiresAnything: Bool {
-        spans > 0 || logs > 0 || metricPoints > 0 || overrides.contains { $0.age > 0 } || maxBytes > 0
-    }
 }
 
 // MARK: - JSON

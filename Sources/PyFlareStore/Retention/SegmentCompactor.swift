@@ -324,7 +324,8 @@ enum CompactionRebuild {
         let kept = masks.reduce(0) { $0 + $1.filter { $0 }.count }
         guard kept > 0 else { return result }
         let sequences = firstWAL <= lastWAL ? firstWAL...lastWAL : nil
-        let keeping = expiry.dropped > 0 ? masks : nil
+        // Always masks (all set when nothing expired): the writer then skips the trace summaries a seal needs.
+        let keeping = masks
         switch kind {
         case .spans: result.segment = SegmentWriter(blockRows: blockRows, pricing: pricing).build(spanBatches, walSequences: sequences, keeping: keeping)
         case .logs: result.segment = LogSegmentWriter(blockRows: blockRows).build(logBatches, walSequences: sequences, keeping: keeping)
