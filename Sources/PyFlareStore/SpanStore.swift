@@ -308,18 +308,21 @@ enum SegmentNaming {
     static let compactedMarker = "-c"
 
     static func isCompactionOutput(_ name: String) -> Bool {
-        name.hasSuffix(compactedMarker + ".seg") || name.hasSuffix(compactedMarker + ".logs.seg") || name.hasSuffix(compactedMarker + ".metrics.seg")
+        SegmentKind.allCases.contains { name.hasSuffix(compactedMarker + suffix($0)) }
     }
 
-    static func newName(lastSequence: UInt64, kind: SegmentKind = .spans, compacted: Bool = false) -> String {
-        let now = UInt64(UnixTime.nowNanoseconds())
-        let suffix = switch kind {
+    static func suffix(_ kind: SegmentKind) -> String {
+        switch kind {
         case .spans: ".seg"
         case .logs: ".logs.seg"
         case .metricPoints: ".metrics.seg"
         }
+    }
+
+    static func newName(lastSequence: UInt64, kind: SegmentKind = .spans, compacted: Bool = false) -> String {
+        let now = UInt64(UnixTime.nowNanoseconds())
         return hex(now) + "-" + hex(lastSequence) + "-" + hex(UInt64.random(in: 0...UInt64(UInt32.max))).suffix(8)
-            + (compacted ? compactedMarker : "") + suffix
+            + (compacted ? compactedMarker : "") + suffix(kind)
     }
 
     private static func hex(_ value: UInt64) -> String {

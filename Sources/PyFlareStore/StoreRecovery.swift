@@ -38,11 +38,12 @@ struct StoreRecovery {
         }
 
         // Files a compaction replaced (the index no longer names them) whose deletion a crash cut short.
-        for file in try await index.pendingDeletions() {
-            try StoreDirectory.remove(configuration.dataDirectory + "/" + file.path)
-            actions.append("deleted replaced segment \(file.path)")
+        let replaced = try await index.pendingDeletions()
+        if !replaced.isEmpty {
+            try await SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: SegmentReaderCache(),
+                                       blockRows: configuration.blockRows, logger: logger).purgeDeletions(grace: .zero, now: .max)
+            actions.append("deleted replaced segments \(replaced.map(\.path).joined(separator: ", "))")
         }
-        try await index.forgetDeletions(try await index.pendingDeletions().map(\.path))
 
         let rows = try await index.segments()
         var states = rows.map(\.state)

@@ -79,10 +79,7 @@ public final class SegmentCompactor: Sendable {
     public func run(policy: RetentionPolicy, settings: CompactionSettings, now: Int64, dryRun: Bool,
                     canWrite: @Sendable () -> Bool = { true }) async throws -> CompactionReport {
         var report = CompactionReport(dryRun: dryRun)
-        if !dryRun {
-            try await index.resetExpiries(policyHash: Self.hash(policy.json))
-            report.segmentBytesReclaimed += try await purgeDeletions(grace: settings.deleteGrace, now: now)
-        }
+        if !dryRun { try await index.resetExpiries(policyHash: Self.hash(policy.json)) }
         let catalog = try await index.catalog()
         let actions = CompactionPlanner.plan(catalog, policy: policy, settings: settings, now: now, canWrite: canWrite())
         guard !dryRun else {
@@ -103,16 +100,15 @@ public final class SegmentCompactor: Sendable {
             }
             try await perform(&action, policy: policy, now: now)
             report.actions.append(action)
-            bytesMoved += action.inputs.reduce(0) { $0 + $1.bytesRaw } + (action.bytesOut ?? 0)
+            bytesMoved += action.bytesIn + (action.bytesOut ?? 0)
             if settings.maxBytesPerSecond > 0 {
                 let due = Duration.seconds(Double(bytesMoved) / Double(settings.maxBytesPerSecond))
                 let elapsed = started.duration(to: clock.now)
                 if due > elapsed { try? await Task.sleep(for: due - elapsed) }
             }
         }
-        if settings.deleteGrace == .zero {
-            report.segmentBytesReclaimed += try await purgeDeletions(grace: .zero, now: UnixTime.nowNanoseconds())
-        }
+        // Files replaced by earlier runs, and by this one when there is no grace period.
+        report.segmentBytesReclaimed = try await purgeDeletions(grace: settings.deleteGrace, now: UnixTime.nowNanoseconds())
         report.pendingDeletionBytes = try await index.pendingDeletions().reduce(0) { $0 + $1.bytes }
         return report
     }
@@ -136,6 +132,7 @@ public final class SegmentCompactor: Sendable {
 
     /// Deletes the replaced segment files whose grace period is over; returns their bytes.
     /// Recovery calls it with no grace: no statement is running then.
+    @discardableResult
     func purgeDeletions(grace: Duration, now: Int64) async throws(StoreError) -> Int {
         let graceNanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
         let due = try await index.pendingDeletions().filter { $0.committed + graceNanoseconds <= now }
