@@ -91,13 +91,16 @@ let package = Package(
         // zstd from the system (apt: libzstd-dev)
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
+        // the CPU's CRC-32C instruction, which Swift cannot reach by itself
+        .target(name: "CCRC32C"),
+
         // the numbered SQL migrations of index.db, embedded in the binary
         .target(name: "PyFlareMigrations", path: "migrations", exclude: ["README.md"],
                 resources: migrationFiles.map { .embedInCode($0) }, swiftSettings: swiftSettings),
 
         // the durable store (WAL, segments, SQLite index), SQL over it, and the JSON-lines debugging exporter
         .target(name: "PyFlareStore", dependencies: [
-            "PyFlareWire", "PyFlareModel", "CZstd", "PyFlareMigrations",
+            "PyFlareWire", "PyFlareModel", "CZstd", "CCRC32C", "PyFlareMigrations",
             .product(name: "GRDB", package: "GRDB.swift"),
             // the raw C API, for the virtual tables, the authorizer and the progress handler of SQL
             .product(name: "GRDBSQLite", package: "GRDB.swift"),

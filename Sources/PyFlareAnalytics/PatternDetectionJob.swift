@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-public import PyFlareStore
+import PyFlareStore
 import PyFlareWire
 
 /// The scheduled pattern detection: reads the rollups (and, for user segments, the spans of

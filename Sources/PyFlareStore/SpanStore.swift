@@ -25,6 +25,11 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     private let logWriter: LogSegmentWriter
     private let metricWriter: MetricSegmentWriter
     let threadPool: NIOThreadPool
+    /// Seals build segments here, one seal at a time on two threads at nice ``sealNiceness``:
+    /// ingest and queries go first, sealing takes the CPU they leave (the unsealed spans in
+    /// memory absorb a burst; past `maxUnsealedBytes` writers wait for sealing).
+    private let sealThreads: NIOThreadPool
+    static let sealNiceness: Int32 = 5
     let logger: Logger
     let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
@@ -38,6 +43,8 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         self.pricing = pricing
         self.index = index
         self.threadPool = threadPool
+        sealThreads = NIOThreadPool(numberOfThreads: 2)
+        sealThreads.start()
         self.logger = logger
         writer = SegmentWriter(blockRows: configuration.blockRows, pricing: pricing)
         logWriter = LogSegmentWriter(blockRows: configuration.blockRows)
@@ -116,6 +123,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
             try await wal.close()
             try await seal(reason: "close")
         }.value
+        try await sealThreads.shutdownGracefully()
         logger.info("store closed")
     }
 
@@ -161,11 +169,12 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
             let (batches, keys, resent) = recentSpans.withLock { $0.removingDuplicates(spanBatches) }
             if resent > 0 { metrics.resentSpans.increment(by: resent) }
             let sequences = entries.first!.sequence...entries.last!.sequence
-            written = try await threadPool.runIfActive { [self] in
+            written = try await sealThreads.runIfActive { [self] in
                 var built: [BuiltSegment] = []
                 // A seal of re-sent spans only still writes its (empty) span segment: it moves the sealed position.
                 if !spanBatches.isEmpty || (logBatches.isEmpty && metricBatches.isEmpty) {
-                    built.append(writer.build(batches, walSequences: sequences))
+                    let workers = BlockWorkers(pool: sealThreads, helpers: 1, niceness: Self.sealNiceness)
+                    built.append(writer.build(batches, walSequences: sequences, workers: workers))
                 }
                 if !logBatches.isEmpty { built.append(logWriter.build(logBatches, walSequences: sequences)) }
                 if !metricBatches.isEmpty {

@@ -9,9 +9,11 @@ extension SpanBatch {
     ///   whose length is neither 0 nor 16/8 bytes. Spans with empty or all-zero ids
     ///   are not errors: they are counted in ``rejectedSpanCount`` and left out.
     public static func decodeProtobuf(_ payload: [UInt8]) throws(WireError) -> SpanBatch {
-        try ProtobufDecoder.decodeRequest(payload) { (decoder, message, scopeIndex, batch: inout SpanBatch) throws(WireError) in
+        var batch = try ProtobufDecoder.decodeRequest(payload) { (decoder, message, scopeIndex, batch: inout SpanBatch) throws(WireError) in
             try decoder.decodeSpan(message, scopeIndex: scopeIndex, into: &batch)
         }
+        batch.arenaIsProtobufRequest = true
+        return batch
     }
 }
 

@@ -47,6 +47,9 @@ public struct SpanBatch: OTLPBatch, Sendable {
     public var rejectedSpanCount = 0
     /// Why the first refused span was refused.
     public var rejectionMessage: String?
+    /// ``bytes`` is exactly the protobuf `ExportTraceServiceRequest` these spans were decoded
+    /// from, so decoding it again gives them back: the WAL then keeps the request as received.
+    public var arenaIsProtobufRequest = false
 
     public init(bytes: [UInt8] = []) {
         self.bytes = bytes

@@ -183,20 +183,54 @@ struct SegmentFormatTests {
     @Test func walPayloadRoundTripKeepsOrderAndEveryField() throws {
         let batches = try richBatches()
         let payload = WALPayload.encode(batches, pricing: pricing)
-        let decoded = try #require(WALPayload.decode(payload[...], pricing: pricing).spanBatches.first)
-        #expect(decoded.count == 11)
-        var position = 0
-        for batch in batches {
-            for row in 0..<batch.count {
-                #expect(canonical(decoded, position) == canonical(batch, row))
-                #expect(jsonLine(decoded, position) == jsonLine(batch, row))
-                position += 1
-            }
-        }
+        #expect(payload.first == WALPayload.spansAsReceivedKind)
+        let decoded = try WALPayload.decode(payload[...], pricing: pricing)
+        try expectSameSpansInOrder(decoded.spanBatches, batches)
         // A payload inside a larger buffer (as WAL recovery hands it over).
         let framed = [1, 2, 3] + payload + [4]
         let sliced = try WALPayload.decode(framed[3..<(3 + payload.count)], pricing: pricing)
         #expect(canonicalBySpanID(sliced.spanBatches) == canonicalBySpanID(batches))
+    }
+
+    /// Requests are kept as received with the ids of the spans the sampler kept; batches
+    /// not decoded from protobuf (OTLP/JSON, the telemetry API) are kept as columns.
+    @Test func walPayloadKeepsSampledRequestsAndOtherBatchesAsColumns() throws {
+        var batches = try richBatches()
+        let allProtobuf = batches.allSatisfy { $0.spans.arenaIsProtobufRequest }
+        #expect(allProtobuf)
+        batches[0].retain((0..<batches[0].count).map { $0 % 3 != 1 })
+        batches[1].spans.arenaIsProtobufRequest = false
+        let payload = WALPayload.encode(batches, pricing: pricing)
+        // The first request travels whole, the second as its compressed columns.
+        #expect(contains(payload, batches[0].spans.bytes))
+        #expect(!contains(payload, batches[1].spans.bytes))
+        try expectSameSpansInOrder(try WALPayload.decode(payload[...], pricing: pricing).spanBatches, batches)
+        // Records written before kind 4 (one block of columns) are still read.
+        let columns = WALPayload.encodeColumns(batches, pricing: pricing)
+        #expect(columns.first == WALPayload.spansKind)
+        try expectSameSpansInOrder(try WALPayload.decode(columns[...], pricing: pricing).spanBatches, batches)
+    }
+
+    @Test func aWALRequestWhoseKeptSpansAreNotInItIsAnError() throws {
+        var batch = try richBatches()[0]
+        var payload = WALPayload.encode([batch], pricing: pricing)
+        // The last kept span id no longer matches any span of the request.
+        payload[payload.count - 1] ^= 0xFF
+        #expect(throws: ColumnError.self) { try WALPayload.decode(payload[...], pricing: pricing) }
+        batch.spans.bytes.removeLast(batch.spans.bytes.count / 2)
+        payload = WALPayload.encode([batch], pricing: pricing)
+        #expect(throws: ColumnError.self) { try WALPayload.decode(payload[...], pricing: pricing) }
+    }
+
+    private func expectSameSpansInOrder(_ decoded: [NormalizedBatch], _ batches: [NormalizedBatch],
+                                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let rows = decoded.flatMap { batch in (0..<batch.count).map { (batch, $0) } }
+        let expected = batches.flatMap { batch in (0..<batch.count).map { (batch, $0) } }
+        #expect(rows.count == expected.count, sourceLocation: sourceLocation)
+        for ((decodedBatch, row), (batch, expectedRow)) in zip(rows, expected) {
+            #expect(canonical(decodedBatch, row) == canonical(batch, expectedRow), sourceLocation: sourceLocation)
+            #expect(jsonLine(decodedBatch, row) == jsonLine(batch, expectedRow), sourceLocation: sourceLocation)
+        }
     }
 
     @Test func readsOnlyTheColumnsAskedFor() throws {

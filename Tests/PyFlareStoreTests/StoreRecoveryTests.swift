@@ -473,7 +473,7 @@ struct StoreRecoveryTests {
         defer { directory.remove() }
         let batches = try richBatches()
         var payload = WALPayload.encode([batches[0]], pricing: pricing)
-        payload[0] = WALPayload.metricsKind &+ 1  // a record kind this build does not know
+        payload[0] = WALPayload.spansAsReceivedKind &+ 1  // a record kind this build does not know
         var bytes: [UInt8] = []
         WALRecord.frame(sequence: 1, payload: WALPayload.encode([batches[1]], pricing: pricing), into: &bytes)
         WALRecord.frame(sequence: 2, payload: payload, into: &bytes)

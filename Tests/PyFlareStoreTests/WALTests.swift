@@ -49,7 +49,10 @@ struct CRC32CTests {
         for start in 0..<8 {
             for end in start...data.count {
                 let fast = data.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+                let software = data.withUnsafeBytes { CRC32C.softwareChecksum(UnsafeRawBufferPointer(rebasing: $0[start..<end]), seed: 0x1234) }
+                let softwareSeeded = data.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start..<end]), seed: 0x1234) }
                 #expect(fast == referenceCRC32C(data[start..<end]), "\(start)..<\(end)")
+                #expect(software == softwareSeeded, "both paths agree with a seed, \(start)..<\(end)")
             }
         }
     }

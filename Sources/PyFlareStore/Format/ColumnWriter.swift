@@ -86,7 +86,7 @@ struct ColumnStats {
 /// A batch behind a reference, as the block encoders read it row by row: reading a column
 /// of `views[b].batch` borrows the batch, where reading it from `batches[b]` (an array of
 /// structs) would copy it, retaining every one of its arrays, on each row.
-protocol BatchView: AnyObject {
+protocol BatchView: AnyObject, Sendable {
     associatedtype Batch: OTLPBatch
     /// A stored `let`, so reading a column through it copies nothing.
     var batch: Batch { get }

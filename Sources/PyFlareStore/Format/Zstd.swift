@@ -53,7 +53,8 @@ final class ZstdCompressor: @unchecked Sendable {
     func compress(_ input: UnsafeRawBufferPointer, level: Int32, appendingTo output: inout [UInt8]) -> Int {
         let bound = ZSTD_compressBound(input.count)
         let start = output.count
-        output.reserveCapacity(start + bound)
+        // Geometric growth: an exact reserve would copy a whole segment being built at every chunk.
+        if output.capacity < start + bound { output.reserveCapacity(Swift.max(start + bound, output.capacity * 2)) }
         var written = 0
         output.append(contentsOf: repeatElement(0, count: bound))
         output.withUnsafeMutableBytes { buffer in

@@ -1,4 +1,7 @@
+import Dispatch
+import NIOPosix
 import PyFlareWire
+import Synchronization
 
 /// Lays out a segment file of any kind: header, then each block's column chunks
 /// compressed and checksummed, then the footer and the trailer (`docs/segment-format.md`).
@@ -7,25 +10,54 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
     private(set) var bytes: [UInt8]
     private(set) var blocks: [SegmentFooter.Block] = []
     private var rows = 0
-    private let compressor = ZstdCompressor()
+    private static var compressors: ZstdCompressorPool { segmentCompressors }
 
     init() {
         bytes = SegmentFooter.header(Column.segmentKind)
     }
 
+    /// One block's chunks compressed and checksummed, not yet placed in the file: blocks
+    /// compress independently (on several threads when sealing), then are laid out in order.
+    struct CompressedBlock {
+        var block: EncodedBlock
+        /// Per column present: its id, the compressed bytes' range in `data`, their checksum, the raw length.
+        var chunks: [(column: Column, range: Range<Int>, checksum: UInt32, rawLength: Int)] = []
+        var data: [UInt8] = []
+    }
+
+    static func compress(_ block: EncodedBlock) -> CompressedBlock {
+        var compressed = CompressedBlock(block: block)
+        compressed.data.reserveCapacity(block.chunks.reduce(0) { $0 + ($1?.count ?? 0) } / 2)
+        compressors.withCompressor { compressor in
+            for column in Column.allCases {
+                guard let raw = block.chunks[Int(column.rawValue)] else { continue }
+                let offset = compressed.data.count
+                let length = raw.withUnsafeBytes { compressor.compress($0, level: column.compressionLevel, appendingTo: &compressed.data) }
+                let checksum = compressed.data.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+                compressed.chunks.append((column, offset..<(offset + length), checksum, raw.count))
+            }
+        }
+        // The raw chunks are not needed any more; the footer needs only the block's stats.
+        compressed.block.chunks = []
+        return compressed
+    }
+
     /// Compresses and appends the chunks of one block.
     mutating func append(_ block: EncodedBlock) {
-        var chunks: [SegmentFooter.Chunk] = []
-        for column in Column.allCases {
-            guard let raw = block.chunks[Int(column.rawValue)] else { continue }
-            let offset = bytes.count
-            let length = raw.withUnsafeBytes { compressor.compress($0, level: column.compressionLevel, appendingTo: &bytes) }
-            let checksum = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+        append(Self.compress(block))
+    }
+
+    /// Appends a compressed block after the ones before it.
+    mutating func append(_ compressed: CompressedBlock) {
+        let block = compressed.block
+        let base = bytes.count
+        bytes.append(contentsOf: compressed.data)
+        let chunks = compressed.chunks.map { column, range, checksum, rawLength in
             let stats = block.stats[Int(column.rawValue)]
-            chunks.append(SegmentFooter.Chunk(
+            return SegmentFooter.Chunk(
                 column: column.rawValue, encoding: column.encoding.rawValue, compression: 1,
-                offset: offset, length: length, rawLength: raw.count, nullCount: stats?.nulls ?? 0,
-                min: stats?.min ?? [], max: stats?.max ?? [], checksum: checksum))
+                offset: base + range.lowerBound, length: range.count, rawLength: rawLength,
+                nullCount: stats?.nulls ?? 0, min: stats?.min ?? [], max: stats?.max ?? [], checksum: checksum)
         }
         blocks.append(SegmentFooter.Block(rows: block.rows, minStartTime: block.minStartTime, maxStartTime: block.maxStartTime,
                                           services: block.services, models: block.models, chunks: chunks))
@@ -49,24 +81,105 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
     }
 }
 
+/// Shared by every segment builder: blocks compress on several threads at once.
+private let segmentCompressors = ZstdCompressorPool(maxIdle: 8)
+
 extension SegmentFileBuilder {
     /// A whole segment of `Column`'s kind: `rows`, in segment order, cut into blocks of
-    /// `blockRows` and encoded by `encode`. `traceIDs` reports the trace ids a row links to
-    /// (its own, or its exemplars'); each non-zero one is indexed with the row's block.
+    /// `blockRows` and encoded by `encode` on `workers`. `traceIDs` reports the trace ids a row
+    /// links to (its own, or its exemplars'); each non-zero one is indexed with the row's block.
     static func segment(_ rows: [RowAddress], blockRows: Int, walSequences: ClosedRange<UInt64>?,
-                        encode: (ArraySlice<RowAddress>) -> EncodedBlock,
+                        workers: BlockWorkers = .callingThread,
+                        encode: @escaping @Sendable (ArraySlice<RowAddress>) -> EncodedBlock,
                         traceIDs: (RowAddress, (TraceID) -> Void) -> Void) -> BuiltSegment {
         var file = SegmentFileBuilder()
         var traceBlocks = TraceBlocks()
         let blockRows = max(1, blockRows)
-        for (block, start) in stride(from: 0, to: rows.count, by: blockRows).enumerated() {
-            let slice = rows[start..<min(start + blockRows, rows.count)]
-            for address in slice {
+        let starts = Array(stride(from: 0, to: rows.count, by: blockRows))
+        for (block, start) in starts.enumerated() {
+            for address in rows[start..<min(start + blockRows, rows.count)] {
                 traceIDs(address) { traceID in if !traceID.isZero { traceBlocks.add(traceID, block: block) } }
             }
-            file.append(encode(slice))
         }
+        let compressed = workers.map(starts.count) { block in
+            compress(encode(rows[starts[block]..<min(starts[block] + blockRows, rows.count)]))
+        }
+        for block in compressed { file.append(block) }
         let (bytes, footer) = file.finish(walSequences: walSequences)
         return BuiltSegment(kind: Column.segmentKind, bytes: bytes, footer: footer, traceBlocks: traceBlocks.sorted, summaries: [])
     }
+}
+
+/// Where the blocks of a segment are encoded and compressed: one after the other on the
+/// calling thread, or spread over the threads of a pool (the store's sealing threads,
+/// niced so that ingest and queries go first).
+package struct BlockWorkers: Sendable {
+    private let pool: NIOThreadPool?
+    /// Pool threads that help the calling thread.
+    private let helpers: Int
+    private let niceness: Int32
+
+    package static let callingThread = BlockWorkers(pool: nil, helpers: 0, niceness: 0)
+
+    /// `pool` must be dedicated: the calling thread, itself one of the pool's, waits for its helpers.
+    init(pool: NIOThreadPool?, helpers: Int, niceness: Int32) {
+        self.pool = pool
+        self.helpers = helpers
+        self.niceness = niceness
+    }
+
+    /// `transform` of every index below `count`, in order; computed concurrently when there are helpers.
+    func map<Result>(_ count: Int, _ transform: @escaping @Sendable (Int) -> Result) -> [Result] {
+        Self.lowerPriority(niceness)
+        guard let pool, helpers > 0, count > 1 else { return (0..<count).map(transform) }
+        let results = ResultSlots<Result>(count: count)
+        let next = Atomic<Int>(0)
+        let work: @Sendable () -> Void = {
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < count else { return }
+                results.store(transform(index), at: index)
+            }
+        }
+        let done = DispatchGroup()
+        for _ in 0..<min(helpers, count - 1) {
+            done.enter()
+            pool.submit { [niceness] _ in
+                Self.lowerPriority(niceness)
+                work()
+                done.leave()
+            }
+        }
+        work()
+        done.wait()
+        return results.take()
+    }
+
+    /// On Linux, `PRIO_PROCESS` with id 0 is the calling thread.
+    static func lowerPriority(_ niceness: Int32) {
+        #if os(Linux)
+        if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+        #endif
+    }
+}
+
+/// One slot per result, each written by exactly one thread before `take()`.
+private final class ResultSlots<Result>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<Result?>
+    private let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    func store(_ result: Result, at index: Int) { slots[index] = result }
+
+    func take() -> [Result] { (0..<count).map { slots[$0].take()! } }
 }

@@ -49,10 +49,12 @@ package struct SegmentWriter: Sendable {
     }
 
     /// `keeping` (one flag per row of each batch) leaves rows out: a compaction dropping expired spans.
-    package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil, keeping: [[Bool]]? = nil) -> BuiltSegment {
+    /// Blocks are encoded and compressed on `workers`.
+    package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil, keeping: [[Bool]]? = nil,
+                       workers: BlockWorkers = .callingThread) -> BuiltSegment {
         let encoder = BlockEncoder(batches, pricing: pricing)
         var built = SegmentFileBuilder<SpanColumn>.segment(sortedRows(encoder).keeping(keeping), blockRows: blockRows, walSequences: walSequences,
-                                                           encode: encoder.encode) { address, add in
+                                                           workers: workers, encode: encoder.encode) { address, add in
             add(encoder.writer.views[Int(address.batch)].batch.traceIDs[Int(address.row)])
         }
         if keeping == nil { built.summaries = TraceSummary.summarize(batches) }

@@ -54,13 +54,23 @@ enum WALEntry: Sendable {
     }
 }
 
-/// The payload of a WAL record: one entry as a single block of its signal's columns.
+/// The payload of a WAL record: one entry of one signal.
 ///
-/// `[kind byte][varint rows][varint column count][per column: id byte, varint raw length]`
-/// followed by one zstd frame (level 1) of the chunks back to back, in that order. The kind
-/// byte is 1 for spans (the first and, until logs and metrics, only layout), 2 for log
-/// records, 3 for metric points; the chunks use the segment encodings of that kind, so
-/// recovery decodes them with the same code as segments.
+/// Spans (kind 4) are written as received where possible: a batch whose arena is the
+/// protobuf request it was decoded from is stored as those bytes plus the ids of the spans
+/// kept (the sampler may have dropped some), and recovery decodes and normalizes it again.
+/// That costs a copy and a checksum per request instead of encoding and compressing every
+/// column, which was most of a request's time; the WAL is written once and read only after
+/// a crash. Other span batches (OTLP/JSON, the telemetry API) are stored as columns.
+///
+/// `[4][varint batches]`, then per batch either `[0][varint length][request][varint spans]
+/// [fixed64 span id per kept span]` or `[1][varint length][a columns payload of the batch]`.
+///
+/// A columns payload is `[kind byte][varint rows][varint column count][per column: id byte,
+/// varint raw length]` followed by one zstd frame (level 1) of the chunks back to back, in
+/// that order. Its kind byte is 1 for spans, 2 for log records, 3 for metric points; the chunks
+/// use the segment encodings of that kind, so recovery decodes them with the same code as
+/// segments. WAL files written before kind 4 hold kind-1 span records, still read.
 package enum WALPayload {
     /// Requests encode their records concurrently; each takes a context from here.
     private static let compressors = ZstdCompressorPool()
@@ -69,8 +79,36 @@ package enum WALPayload {
     static let spansKind: UInt8 = 1
     static let logsKind: UInt8 = 2
     static let metricsKind: UInt8 = 3
+    static let spansAsReceivedKind: UInt8 = 4
+
+    /// The form of one batch in a kind-4 payload.
+    private static let protobufRequestForm: UInt8 = 0
+    private static let columnsForm: UInt8 = 1
 
     package static func encode(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
+        let length = batches.reduce(16) { $0 + 24 + (($1.spans.arenaIsProtobufRequest ? $1.spans.bytes.count : 0) + 8 * $1.count) }
+        var payload = ByteWriter(capacity: length)
+        payload.byte(spansAsReceivedKind)
+        payload.varint(batches.count)
+        for batch in batches {
+            if batch.spans.arenaIsProtobufRequest {
+                payload.byte(protobufRequestForm)
+                payload.varint(batch.spans.bytes.count)
+                payload.append(batch.spans.bytes)
+                payload.varint(batch.count)
+                for spanID in batch.spans.spanIDs { payload.fixed64(spanID) }
+            } else {
+                let columns = encodeColumns([batch], pricing: pricing)
+                payload.byte(columnsForm)
+                payload.varint(columns.count)
+                payload.append(columns)
+            }
+        }
+        return payload.bytes
+    }
+
+    /// A kind-1 payload: `batches` as one block of span columns.
+    static func encodeColumns(_ batches: [NormalizedBatch], pricing: PricingTable) -> [UInt8] {
         let encoder = BlockEncoder(batches, pricing: pricing)
         return encode(encoder.encode(encoder.allRows), kind: spansKind, SpanColumn.self)
     }
@@ -109,6 +147,68 @@ package enum WALPayload {
     }
 
     static func decode(_ payload: ArraySlice<UInt8>, pricing: PricingTable) throws(ColumnError) -> WALEntry {
+        if payload.first == spansAsReceivedKind {
+            do {
+                return .spans(try decodeAsReceived(Array(payload), pricing: pricing))
+            } catch let error as ColumnError {
+                throw error
+            } catch {
+                throw ColumnError(column: nil, FormatError("\(error)"))
+            }
+        }
+        return try decodeColumns(payload, pricing: pricing)
+    }
+
+    private static func decodeAsReceived(_ bytes: [UInt8], pricing: PricingTable) throws -> [NormalizedBatch] {
+        // (form, range of its bytes, kept span ids) per batch, read first: decoding needs arrays, not the reader's pointer.
+        let parts = try bytes.withBytes { raw throws(FormatError) -> [(UInt8, Range<Int>, [UInt64])] in
+            var input = ByteReader(raw, position: 1)
+            let count = try input.count(atMost: Int(UInt32.max))
+            var parts: [(UInt8, Range<Int>, [UInt64])] = []
+            for _ in 0..<count {
+                let form = try input.byte()
+                switch form {
+                case protobufRequestForm:
+                    let request = try input.lengthPrefixed()
+                    let spans = try input.count(atMost: request.count)
+                    var ids: [UInt64] = []
+                    ids.reserveCapacity(spans)
+                    for _ in 0..<spans { ids.append(try input.fixed64()) }
+                    parts.append((form, request, ids))
+                case columnsForm:
+                    parts.append((form, try input.lengthPrefixed(), []))
+                default:
+                    throw FormatError("WAL span batch form \(form); this build reads forms 0 (protobuf request) and 1 (columns)")
+                }
+            }
+            guard input.remaining == 0 else { throw FormatError("\(input.remaining) bytes after the last batch of a WAL record") }
+            return parts
+        }
+        let normalizer = SpanNormalizer(pricing: pricing)
+        return try parts.flatMap { form, range, keptIDs throws -> [NormalizedBatch] in
+            if form == columnsForm { return try decodeColumns(bytes[range], pricing: pricing).spanBatches }
+            var spans = try SpanBatch.decodeProtobuf(Array(bytes[range]))
+            spans.retain(try keptRows(of: spans.spanIDs, ids: keptIDs))
+            return [normalizer.normalize(spans)]
+        }
+    }
+
+    /// Which rows of a request decoded again are the kept spans: the kept ids are a
+    /// subsequence of the decoded ones, in order (filtering keeps the order).
+    private static func keptRows(of decoded: [UInt64], ids kept: [UInt64]) throws(FormatError) -> [Bool] {
+        var keep = [Bool](repeating: false, count: decoded.count)
+        var next = 0
+        for (row, id) in decoded.enumerated() where next < kept.count && id == kept[next] {
+            keep[row] = true
+            next += 1
+        }
+        guard next == kept.count else {
+            throw FormatError("a WAL request decodes to spans that do not contain its \(kept.count) kept span ids (\(next) found)")
+        }
+        return keep
+    }
+
+    private static func decodeColumns(_ payload: ArraySlice<UInt8>, pricing: PricingTable) throws(ColumnError) -> WALEntry {
         let bytes = Array(payload)
         let kind: UInt8
         let decoder: BlockDecoder
@@ -117,7 +217,7 @@ package enum WALPayload {
                 var input = ByteReader(raw)
                 let kind = try input.byte()
                 guard [spansKind, logsKind, metricsKind].contains(kind) else {
-                    throw FormatError("WAL record kind \(kind); this build reads kinds 1 (spans), 2 (logs) and 3 (metric points)")
+                    throw FormatError("WAL record kind \(kind); this build reads kinds 1 (span columns), 2 (logs), 3 (metric points) and 4 (spans as received)")
                 }
                 let rows = try input.count(atMost: Int(UInt32.max))
                 let columns = try input.count(atMost: 256)
