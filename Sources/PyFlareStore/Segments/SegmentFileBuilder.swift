@@ -88,8 +88,9 @@ extension SegmentFileBuilder {
     /// A whole segment of `Column`'s kind: `rows`, in segment order, cut into blocks of
     /// `blockRows` and encoded by `encode` on `workers`. `traceIDs` reports the trace ids a row
     /// links to (its own, or its exemplars'); each non-zero one is indexed with the row's block.
+    /// `alongside` is other work of the seal, done on `workers` next to the blocks.
     static func segment(_ rows: [RowAddress], blockRows: Int, walSequences: ClosedRange<UInt64>?,
-                        workers: BlockWorkers = .callingThread,
+                        workers: BlockWorkers = .callingThread, alongside: (@Sendable () -> Void)? = nil,
                         encode: @escaping @Sendable (ArraySlice<RowAddress>) -> EncodedBlock,
                         traceIDs: (RowAddress, (TraceID) -> Void) -> Void) -> BuiltSegment {
         var file = SegmentFileBuilder()
@@ -101,7 +102,7 @@ extension SegmentFileBuilder {
                 traceIDs(address) { traceID in if !traceID.isZero { traceBlocks.add(traceID, block: block) } }
             }
         }
-        let compressed = workers.map(starts.count) { block in
+        let compressed = workers.map(starts.count, alongside: alongside) { block in
             compress(encode(rows[starts[block]..<min(starts[block] + blockRows, rows.count)]))
         }
         for block in compressed { file.append(block) }
@@ -128,21 +129,29 @@ package struct BlockWorkers: Sendable {
         self.niceness = niceness
     }
 
-    /// `transform` of every index below `count`, in order; computed concurrently when there are helpers.
-    func map<Result>(_ count: Int, _ transform: @escaping @Sendable (Int) -> Result) -> [Result] {
+    /// `transform` of every index below `count`, in order, and `alongside` once; computed
+    /// concurrently when there are helpers.
+    func map<Result>(_ count: Int, alongside: (@Sendable () -> Void)? = nil,
+                     _ transform: @escaping @Sendable (Int) -> Result) -> [Result] {
         Self.lowerPriority(niceness)
-        guard let pool, helpers > 0, count > 1 else { return (0..<count).map(transform) }
+        let tasks = count + (alongside == nil ? 0 : 1)
+        guard let pool, helpers > 0, tasks > 1 else {
+            alongside?()
+            return (0..<count).map(transform)
+        }
         let results = ResultSlots<Result>(count: count)
-        let next = Atomic<Int>(0)
+        // Task 0 is `alongside`, if any: taken first, it overlaps the blocks rather than trailing them.
+        let first = alongside == nil ? 0 : -1
+        let next = Atomic<Int>(first)
         let work: @Sendable () -> Void = {
             while true {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 guard index < count else { return }
-                results.store(transform(index), at: index)
+                if index < 0 { alongside?() } else { results.store(transform(index), at: index) }
             }
         }
         let done = DispatchGroup()
-        for _ in 0..<min(helpers, count - 1) {
+        for _ in 0..<min(helpers, tasks - 1) {
             done.enter()
             pool.submit { [niceness] _ in
                 Self.lowerPriority(niceness)
@@ -164,7 +173,7 @@ package struct BlockWorkers: Sendable {
 }
 
 /// One slot per result, each written by exactly one thread before `take()`.
-private final class ResultSlots<Result>: @unchecked Sendable {
+final class ResultSlots<Result>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<Result?>
     private let count: Int
 

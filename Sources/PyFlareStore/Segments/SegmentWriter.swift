@@ -53,11 +53,17 @@ package struct SegmentWriter: Sendable {
     package func build(_ batches: [NormalizedBatch], walSequences: ClosedRange<UInt64>? = nil, keeping: [[Bool]]? = nil,
                        workers: BlockWorkers = .callingThread) -> BuiltSegment {
         let encoder = BlockEncoder(batches, pricing: pricing)
-        var built = SegmentFileBuilder<SpanColumn>.segment(sortedRows(encoder).keeping(keeping), blockRows: blockRows, walSequences: walSequences,
-                                                           workers: workers, encode: encoder.encode) { address, add in
+        // A compaction keeps the summaries the index has; a seal adds its batches' summaries.
+        let summaries: ResultSlots<[TraceSummary]>? = keeping == nil ? ResultSlots(count: 1) : nil
+        var summarize: (@Sendable () -> Void)?
+        if let summaries { summarize = { summaries.store(TraceSummary.summarize(batches), at: 0) } }
+        var built = SegmentFileBuilder<SpanColumn>.segment(
+            sortedRows(encoder).keeping(keeping), blockRows: blockRows, walSequences: walSequences, workers: workers,
+            alongside: summarize, encode: encoder.encode
+        ) { address, add in
             add(encoder.writer.views[Int(address.batch)].batch.traceIDs[Int(address.row)])
         }
-        if keeping == nil { built.summaries = TraceSummary.summarize(batches) }
+        built.summaries = summaries?.take().first ?? []
         return built
     }
 
