@@ -25,11 +25,11 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     private let logWriter: LogSegmentWriter
     private let metricWriter: MetricSegmentWriter
     let threadPool: NIOThreadPool
-    /// Seals build segments here, one seal at a time on two threads at nice ``sealNiceness``:
+    /// Seals build segments here, one seal at a time on two threads at nice ``sealNiceness`` (as compaction):
     /// ingest and queries go first, sealing takes the CPU they leave (the unsealed spans in
     /// memory absorb a burst; past `maxUnsealedBytes` writers wait for sealing).
     private let sealThreads: NIOThreadPool
-    static let sealNiceness: Int32 = 5
+    static let sealNiceness: Int32 = 10
     let logger: Logger
     let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
