@@ -25,11 +25,10 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     private let logWriter: LogSegmentWriter
     private let metricWriter: MetricSegmentWriter
     let threadPool: NIOThreadPool
-    /// Seals build segments here, one seal at a time on two threads at nice ``sealNiceness`` (as compaction):
+    /// Seals build segments here, one seal at a time on two threads at ``BackgroundPriority``:
     /// ingest and queries go first, sealing takes the CPU they leave (the unsealed spans in
     /// memory absorb a burst; past `maxUnsealedBytes` writers wait for sealing).
     private let sealThreads: NIOThreadPool
-    static let sealNiceness: Int32 = 10
     let logger: Logger
     let metrics = StoreMetrics()
     private let sealer = Mutex<Task<Void, Never>?>(nil)
@@ -170,10 +169,11 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
             if resent > 0 { metrics.resentSpans.increment(by: resent) }
             let sequences = entries.first!.sequence...entries.last!.sequence
             written = try await sealThreads.runIfActive { [self] in
+                BackgroundPriority.lowerCallingThread()
                 var built: [BuiltSegment] = []
                 // A seal of re-sent spans only still writes its (empty) span segment: it moves the sealed position.
                 if !spanBatches.isEmpty || (logBatches.isEmpty && metricBatches.isEmpty) {
-                    let workers = BlockWorkers(pool: sealThreads, helpers: 1, niceness: Self.sealNiceness)
+                    let workers = BlockWorkers(pool: sealThreads, helpers: 1)
                     built.append(writer.build(batches, walSequences: sequences, workers: workers))
                 }
                 if !logBatches.isEmpty { built.append(logWriter.build(logBatches, walSequences: sequences)) }

@@ -167,7 +167,7 @@ public final class SegmentCompactor: Sendable {
         let (dataDirectory, pricing, blockRows, readers) = (dataDirectory, pricing, blockRows, readers)
         let kind = action.kind
         let rebuilt = try await Self.lowPriorityThreads.runIfActive {
-            Self.lowerPriority()
+            BackgroundPriority.lowerCallingThread()
             return try CompactionRebuild.run(inputs.map { dataDirectory + "/" + $0.path }, kind: kind, readers: readers, pricing: pricing,
                                              blockRows: blockRows, policy: policy, now: now)
         }
@@ -215,13 +215,6 @@ public final class SegmentCompactor: Sendable {
             "rows_in": "\(action.rowsIn)", "rows_out": "\(segment.footer.rows)", "rows_expired": "\(rebuilt.dropped)",
             "bytes_in": "\(action.bytesIn)", "bytes_out": "\(size)",
         ])
-    }
-
-    /// Nice 10 for the calling thread: on Linux, `PRIO_PROCESS` with id 0 means the calling thread.
-    private static func lowerPriority() {
-        #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-        #endif
     }
 
     /// FNV-1a of the policy's JSON: tells a changed policy from the one expiries were computed under.

@@ -10,7 +10,6 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
     private(set) var bytes: [UInt8]
     private(set) var blocks: [SegmentFooter.Block] = []
     private var rows = 0
-    private static var compressors: ZstdCompressorPool { segmentCompressors }
 
     init() {
         bytes = SegmentFooter.header(Column.segmentKind)
@@ -28,7 +27,7 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
     static func compress(_ block: EncodedBlock) -> CompressedBlock {
         var compressed = CompressedBlock(block: block)
         compressed.data.reserveCapacity(block.chunks.reduce(0) { $0 + ($1?.count ?? 0) } / 2)
-        compressors.withCompressor { compressor in
+        segmentCompressors.withCompressor { compressor in
             for column in Column.allCases {
                 guard let raw = block.chunks[Int(column.rawValue)] else { continue }
                 let offset = compressed.data.count
@@ -112,28 +111,26 @@ extension SegmentFileBuilder {
 }
 
 /// Where the blocks of a segment are encoded and compressed: one after the other on the
-/// calling thread, or spread over the threads of a pool (the store's sealing threads,
-/// niced so that ingest and queries go first).
+/// calling thread, or spread over the threads of a pool (the store's sealing threads, at
+/// ``BackgroundPriority``).
 package struct BlockWorkers: Sendable {
     private let pool: NIOThreadPool?
     /// Pool threads that help the calling thread.
     private let helpers: Int
-    private let niceness: Int32
 
-    package static let callingThread = BlockWorkers(pool: nil, helpers: 0, niceness: 0)
+    package static let callingThread = BlockWorkers(pool: nil, helpers: 0)
 
-    /// `pool` must be dedicated: the calling thread, itself one of the pool's, waits for its helpers.
-    init(pool: NIOThreadPool?, helpers: Int, niceness: Int32) {
+    /// `pool` must be dedicated to background work, and the calling thread one of its threads
+    /// (it waits for its helpers); helpers run at ``BackgroundPriority``.
+    init(pool: NIOThreadPool?, helpers: Int) {
         self.pool = pool
         self.helpers = helpers
-        self.niceness = niceness
     }
 
     /// `transform` of every index below `count`, in order, and `alongside` once; computed
     /// concurrently when there are helpers.
     func map<Result>(_ count: Int, alongside: (@Sendable () -> Void)? = nil,
                      _ transform: @escaping @Sendable (Int) -> Result) -> [Result] {
-        Self.lowerPriority(niceness)
         let tasks = count + (alongside == nil ? 0 : 1)
         guard let pool, helpers > 0, tasks > 1 else {
             alongside?()
@@ -153,8 +150,8 @@ package struct BlockWorkers: Sendable {
         let done = DispatchGroup()
         for _ in 0..<min(helpers, tasks - 1) {
             done.enter()
-            pool.submit { [niceness] _ in
-                Self.lowerPriority(niceness)
+            pool.submit { _ in
+                BackgroundPriority.lowerCallingThread()
                 work()
                 done.leave()
             }
@@ -162,13 +159,6 @@ package struct BlockWorkers: Sendable {
         work()
         done.wait()
         return results.take()
-    }
-
-    /// On Linux, `PRIO_PROCESS` with id 0 is the calling thread.
-    static func lowerPriority(_ niceness: Int32) {
-        #if os(Linux)
-        if niceness > 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
-        #endif
     }
 }
 
