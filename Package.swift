@@ -14,6 +14,7 @@ let migrationFiles = [
     "0005_root_cause.sql",
     "0006_quality.sql",
     "0007_retention.sql",
+    "0008_cost_by_key.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -126,7 +127,10 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "PyFlareAnalyticsTests", dependencies: ["PyFlareAnalytics", "PyFlareQueries", "PyFlareWire", "PyFlareTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareAnalyticsTests", dependencies: [
+            "PyFlareAnalytics", "PyFlareQueries", "PyFlareWire", "PyFlareStore", "PyFlareTesting",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: swiftSettings),
 
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [

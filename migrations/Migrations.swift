@@ -21,5 +21,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0005_root_cause", PackageResources._005_root_cause_sql),
         IndexMigration("0006_quality", PackageResources._006_quality_sql),
         IndexMigration("0007_retention", PackageResources._007_retention_sql),
+        IndexMigration("0008_cost_by_key", PackageResources._008_cost_by_key_sql),
     ]
 }

@@ -12,6 +12,8 @@ public struct CostRoutes: Sendable {
     /// The version of the prices costs are computed with, said in every summary.
     let pricingVersion: @Sendable () -> String
     static let maxBodyBytes = 64 << 10
+    /// Groups answered one by one in a series when the request sets no `limit`.
+    static let defaultSeriesGroups = 20
 
     public init(pool: DatabasePool, pricingVersion: @escaping @Sendable () -> String) {
         self.pool = pool
@@ -71,7 +73,10 @@ public struct CostRoutes: Sendable {
         let end = until.map { Int64(clamping: $0) } ?? UnixTime.nowNanoseconds()
         let start = since.map { Int64(clamping: $0) } ?? end - UnixTime.day
         guard start < end else { throw APIError.invalid("since", "must be before until") }
-        let limit: Int? = parameters.text("limit") == nil ? nil : try parameters.limit(default: 0, maximum: 10_000)
+        // A series answers the costliest groups one by one and the rest as `other` unless told
+        // otherwise: a chart's worth of lines, whatever the number of users.
+        let limit: Int? = parameters.text("limit") == nil
+            ? (interval == nil ? nil : Self.defaultSeriesGroups) : try parameters.limit(default: 0, maximum: 10_000)
         let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval, limit: limit)
         let summary = try await query.run(pool)
 

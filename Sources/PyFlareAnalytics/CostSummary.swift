@@ -66,6 +66,16 @@ public struct CostFigures: Sendable, Equatable {
         costMicros += other.costMicros
         unpricedRequests += other.unpricedRequests
     }
+
+    mutating func subtract(_ other: CostFigures) {
+        requests -= other.requests
+        inputTokens -= other.inputTokens
+        outputTokens -= other.outputTokens
+        cachedTokens -= other.cachedTokens
+        reasoningTokens -= other.reasoningTokens
+        costMicros -= other.costMicros
+        unpricedRequests -= other.unpricedRequests
+    }
 }
 
 public struct CostSummary: Sendable {
@@ -102,30 +112,84 @@ extension CostSummaryQuery {
     func run(_ db: Database) throws -> CostSummary {
         let finest: Resolution = groupBy.fromAttribution ? .hour : .minute
         let covered = TimeBucket.floor(since, finest.width)..<TimeBucket.ceil(until, finest.width)
-        let figures = "sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens), "
-            + "sum(cost_micros), sum(unpriced_requests)"
+        // With a limit, the groups are ranked on their totals first (the coarsest tables, a row
+        // per day and value), and only the kept groups' series are read: a month of hourly rows
+        // of every user costs more than the whole rest of the answer.
+        let ranksFirst = interval != nil && limit != nil
+        var groups = try groups(db, covered: covered, finest: finest, interval: ranksFirst ? nil : interval)
+        groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
+        var total = CostFigures()
+        for group in groups { total.add(group.figures) }
+        let groupCount = groups.count
+        var other: CostSummary.Group?
+        if let limit, groups.count > limit {
+            var figures = CostFigures()
+            for group in groups[limit...] { figures.add(group.figures) }
+            var otherSeries: [Int64: CostFigures] = [:]
+            if let interval, ranksFirst {
+                groups.removeSubrange(limit...)
+                let kept = try self.groups(db, covered: covered, finest: finest, interval: interval, keys: groups.map(\.key))
+                let series = Dictionary(kept.map { ($0.key, $0.series) }, uniquingKeysWith: { first, _ in first })
+                for index in groups.indices { groups[index].series = series[groups[index].key] ?? [] }
+                // The rest's series: every group's figures per bucket less the kept groups'.
+                otherSeries = try bucketTotals(db, covered: covered, finest: finest, interval: interval)
+                for group in groups {
+                    for bucket in group.series { otherSeries[bucket.start, default: CostFigures()].subtract(bucket.figures) }
+                }
+                otherSeries = otherSeries.filter { $0.value != CostFigures() }
+            } else {
+                for group in groups[limit...] {
+                    for bucket in group.series { otherSeries[bucket.start, default: CostFigures()].add(bucket.figures) }
+                }
+                groups.removeSubrange(limit...)
+            }
+            other = CostSummary.Group(key: "", figures: figures,
+                                      series: otherSeries.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
+        } else if let interval, ranksFirst {
+            // Every group is kept: read their series after all.
+            let withSeries = try self.groups(db, covered: covered, finest: finest, interval: interval)
+            let series = Dictionary(withSeries.map { ($0.key, $0.series) }, uniquingKeysWith: { first, _ in first })
+            for index in groups.indices { groups[index].series = series[groups[index].key] ?? [] }
+        }
+        let materializedAt = try JobLedger.materializedAt(by: ["rollup_1m", "cost_by_dimension_1h", "cost_by_dimension_1d"], db)
+        return CostSummary(groups: groups, other: other, groupCount: groupCount, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
+                           materializedAt: materializedAt)
+    }
+
+    private static let figureSums = "sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens), "
+        + "sum(cost_micros), sum(unpriced_requests)"
+
+    /// Every group's figures over `covered`, with a series of `interval` buckets when asked;
+    /// with `keys`, only those groups (read through the dimension tables' key index).
+    private func groups(_ db: Database, covered: Range<Int64>, finest: Resolution, interval: Int64?,
+                        keys only: [String]? = nil) throws -> [CostSummary.Group] {
         let bucket = interval.map { "bucket_ns - bucket_ns % \($0)" } ?? "0"
+        let keyList = only.map { Array(repeating: "?", count: $0.count).joined(separator: ", ") }
         var groups: [CostSummary.Group] = []
         var keys = CostRows.Keys()
         for piece in Self.split(covered, seriesInterval: interval, finest: finest) where !piece.range.isEmpty {
-            // The dimension tables hold one row per bucket and value, in bucket order: their
-            // rows are summed here rather than sorted into groups by SQLite, which costs more.
+            // The dimension tables hold one row per bucket and value, in bucket order (or in key
+            // then bucket order for chosen keys): their rows are summed here rather than sorted
+            // into groups by SQLite, which costs more.
             let sql = switch piece.resolution {
             case .minute:
-                "SELECT \(groupBy.rawValue), \(bucket), \(figures) FROM rollup_1m WHERE bucket_ns >= ? AND bucket_ns < ? AND model != '' "
-                    + "GROUP BY 2, 1 ORDER BY 2"
+                "SELECT \(groupBy.rawValue), \(bucket), \(Self.figureSums) FROM rollup_1m WHERE bucket_ns >= ? AND bucket_ns < ? AND model != '' "
+                    + (keyList.map { "AND \(groupBy.rawValue) IN (\($0)) " } ?? "") + "GROUP BY 2, 1 ORDER BY 2"
             case .hour, .day:
                 "SELECT key, \(bucket), requests, input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, "
                     + "unpriced_requests FROM cost_by_dimension_1\(piece.resolution == .hour ? "h" : "d") "
-                    + "WHERE dimension = '\(groupBy.rawValue)' AND bucket_ns >= ? AND bucket_ns < ? ORDER BY bucket_ns"
+                    + "WHERE dimension = '\(groupBy.rawValue)' AND bucket_ns >= ? AND bucket_ns < ? "
+                    + (keyList.map { "AND key IN (\($0)) ORDER BY key, bucket_ns" } ?? "ORDER BY bucket_ns")
             }
-            try CostRows.read(db, sql: sql, range: piece.range) { key, start, values in
+            var arguments: StatementArguments = [piece.range.lowerBound, piece.range.upperBound]
+            if let only { arguments += StatementArguments(only) }
+            try CostRows.read(db, sql: sql, arguments: arguments) { key, start, values in
                 let index = keys.index(of: key)
                 if index == groups.count {
                     groups.append(CostSummary.Group(key: keys.text(of: index), figures: CostFigures(), series: []))
                 }
                 groups[index].figures.add(values)
-                // Pieces come in time order and rows in bucket order, so a bucket is new or the last one.
+                // Pieces come in time order and a group's rows in bucket order, so a bucket is new or the last one.
                 guard interval != nil else { return }
                 if groups[index].series.last?.start == start {
                     groups[index].series[groups[index].series.count - 1].figures.add(values)
@@ -134,25 +198,26 @@ extension CostSummaryQuery {
                 }
             }
         }
-        groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
-        var total = CostFigures()
-        for group in groups { total.add(group.figures) }
-        let groupCount = groups.count
-        var other: CostSummary.Group?
-        if let limit, groups.count > limit {
-            var figures = CostFigures()
-            var series: [Int64: CostFigures] = [:]
-            for group in groups[limit...] {
-                figures.add(group.figures)
-                for bucket in group.series { series[bucket.start, default: CostFigures()].add(bucket.figures) }
+        return groups
+    }
+
+    /// Every group's figures together, per bucket of `interval`.
+    private func bucketTotals(_ db: Database, covered: Range<Int64>, finest: Resolution, interval: Int64) throws -> [Int64: CostFigures] {
+        var totals: [Int64: CostFigures] = [:]
+        for piece in Self.split(covered, seriesInterval: interval, finest: finest) where !piece.range.isEmpty {
+            // Grouped by the stored bucket, which the tables' keys keep in order (no sort).
+            let sql = switch piece.resolution {
+            case .minute:
+                "SELECT '', bucket_ns, \(Self.figureSums) FROM rollup_1m WHERE bucket_ns >= ? AND bucket_ns < ? AND model != '' GROUP BY bucket_ns"
+            case .hour, .day:
+                "SELECT '', bucket_ns, \(Self.figureSums) FROM cost_by_dimension_1\(piece.resolution == .hour ? "h" : "d") "
+                    + "WHERE dimension = '\(groupBy.rawValue)' AND bucket_ns >= ? AND bucket_ns < ? GROUP BY bucket_ns"
             }
-            other = CostSummary.Group(key: "", figures: figures,
-                                      series: series.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
-            groups.removeSubrange(limit...)
+            try CostRows.read(db, sql: sql, arguments: [piece.range.lowerBound, piece.range.upperBound]) { _, start, values in
+                totals[TimeBucket.floor(start, interval), default: CostFigures()].add(values)
+            }
         }
-        let materializedAt = try JobLedger.materializedAt(by: ["rollup_1m", "cost_by_dimension_1h", "cost_by_dimension_1d"], db)
-        return CostSummary(groups: groups, other: other, groupCount: groupCount, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
-                           materializedAt: materializedAt)
+        return totals
     }
 
     /// `range` as whole days, then whole hours, then minutes, each from its own table. With a
@@ -181,10 +246,10 @@ extension CostSummaryQuery {
 /// user is tens of thousands of rows, where a String, a dictionary lookup and GRDB's checked
 /// column reads per row cost more than the rest of the summary.
 enum CostRows {
-    static func read(_ db: Database, sql: String, range: Range<Int64>,
+    static func read(_ db: Database, sql: String, arguments: StatementArguments,
                      _ body: (UnsafeBufferPointer<UInt8>, Int64, CostFigures) throws -> Void) throws {
         let statement = try db.cachedStatement(sql: sql)
-        try statement.setArguments([range.lowerBound, range.upperBound])
+        try statement.setArguments(arguments)
         let handle = statement.sqliteStatement
         defer { sqlite3_reset(handle) }
         while true {
@@ -208,8 +273,9 @@ enum CostRows {
     }
 
     /// Group numbers of keys in order of first appearance. Rows come by bucket with the keys of
-    /// each bucket in order, so the next key is most often the one after the last: that guess is
-    /// checked byte for byte before falling back to a dictionary.
+    /// each bucket in order, so the next key is most often the one after the last (or, for
+    /// chosen keys, the last again): those guesses are checked byte for byte before falling
+    /// back to a dictionary.
     struct Keys {
         private var bytes: [[UInt8]] = []
         private var numbers: [String: Int] = [:]
@@ -217,6 +283,8 @@ enum CostRows {
 
         /// The key's number; a new key gets the next one.
         mutating func index(of key: UnsafeBufferPointer<UInt8>) -> Int {
+            // Rows of chosen keys come key by key: the same key again is the other good guess.
+            if last >= 0 && Self.equal(bytes[last], key) { return last }
             let guess = last + 1 < bytes.count ? last + 1 : 0
             if guess < bytes.count && Self.equal(bytes[guess], key) {
                 last = guess
