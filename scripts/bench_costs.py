@@ -119,7 +119,9 @@ def main() -> int:
                 ("30 days by user", {"group_by": "user", "since": since, "until": end}),
                 ("30 days by team, daily series", {"group_by": "team", "since": since, "until": end, "interval": "1d"}),
                 ("30 days by user, hourly series, top 10", {"group_by": "user", "since": since, "until": end, "interval": "1h", "limit": 10}),
-                ("30 days by user, hourly series, all 48", {"group_by": "user", "since": since, "until": end, "interval": "1h"}),
+                ("30 days by user, hourly series (the default: top 20 and the rest)", {"group_by": "user", "since": since, "until": end, "interval": "1h"}),
+                (f"30 days by user, hourly series, all {args.groups} (`limit={args.groups}`)",
+                 {"group_by": "user", "since": since, "until": end, "interval": "1h", "limit": args.groups}),
                 ("29.9 days by provider (ragged edges)", {"group_by": "provider", "since": since + 37 * MINUTE, "until": end - 83 * MINUTE}),
             ]
             session = requests.Session()

@@ -95,19 +95,20 @@ public struct CostRoutes: Sendable {
         json.raw(#","interval":"#)
         if let text = parameters.text("interval") { json.string(text) } else { json.null() }
         json.raw(#","groups":["#)
+        var times = BucketTimes()
         for (index, group) in summary.groups.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             json.raw(#"{"key":"#)
             json.string(group.key)
             json.byte(UInt8(ascii: ","))
-            Self.group(group, into: &json)
+            Self.group(group, times: &times, into: &json)
         }
         json.raw(#"],"group_count":"#)
         json.int(Int64(summary.groupCount))
         json.raw(#","other":"#)
         if let other = summary.other {
             json.byte(UInt8(ascii: "{"))
-            Self.group(other, into: &json)
+            Self.group(other, times: &times, into: &json)
         } else {
             json.null()
         }
@@ -118,18 +119,32 @@ public struct CostRoutes: Sendable {
     }
 
     /// A group's figures and series, and its closing brace.
-    static func group(_ group: CostSummary.Group, into json: inout JSONWriter) {
+    static func group(_ group: CostSummary.Group, times: inout BucketTimes, into json: inout JSONWriter) {
         Self.figures(group.figures, into: &json)
         json.raw(#","series":["#)
         for (position, bucket) in group.series.enumerated() {
             if position > 0 { json.byte(UInt8(ascii: ",")) }
             json.raw(#"{"start":"#)
-            json.time(bucket.start)
+            times.write(bucket.start, into: &json)
             json.byte(UInt8(ascii: ","))
             Self.figures(bucket.figures, into: &json)
             json.byte(UInt8(ascii: "}"))
         }
         json.raw("]}")
+    }
+
+    /// Bucket starts as JSON time strings, each formatted once: every group's series has the
+    /// same buckets, and formatting was a tenth of a month-long hourly answer.
+    struct BucketTimes {
+        private var texts: [Int64: [UInt8]] = [:]
+
+        mutating func write(_ start: Int64, into json: inout JSONWriter) {
+            if let text = texts[start] { return json.bytes.append(contentsOf: text) }
+            var formatted = JSONWriter(capacity: 32)
+            formatted.time(start)
+            texts[start] = formatted.bytes
+            json.bytes.append(contentsOf: formatted.bytes)
+        }
     }
 
     /// The members of one group, bucket or total (without braces).

@@ -13,6 +13,10 @@ public struct CostSummaryQuery: Sendable {
         case model, provider, service, environment, user, feature, team
 
         var fromAttribution: Bool { self == .user || self == .feature || self == .team }
+
+        /// The dimensions that split the same calls (the rollups' or the attribution's), so
+        /// that each one's values add up to the same figures per bucket.
+        var family: [GroupBy] { fromAttribution ? [.user, .feature, .team] : [.model, .provider, .service, .environment] }
     }
 
     /// The tables a summary reads, finest first.
@@ -201,8 +205,15 @@ extension CostSummaryQuery {
         return groups
     }
 
-    /// Every group's figures together, per bucket of `interval`.
+    /// Every group's figures together, per bucket of `interval`, summed over whichever
+    /// dimension of the family has the fewest values (a handful of teams rather than every
+    /// user): all of them add up to the same figures.
     private func bucketTotals(_ db: Database, covered: Range<Int64>, finest: Resolution, interval: Int64) throws -> [Int64: CostFigures] {
+        let family = groupBy.family.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let days = TimeBucket.floor(covered.lowerBound, UnixTime.day)..<TimeBucket.ceil(covered.upperBound, UnixTime.day)
+        let dimension = try String.fetchOne(db, sql: "SELECT dimension FROM cost_by_dimension_1d WHERE dimension IN (\(family)) "
+                                                + "AND bucket_ns >= ? AND bucket_ns < ? GROUP BY dimension ORDER BY count(*), dimension LIMIT 1",
+                                            arguments: [days.lowerBound, days.upperBound]) ?? groupBy.rawValue
         var totals: [Int64: CostFigures] = [:]
         for piece in Self.split(covered, seriesInterval: interval, finest: finest) where !piece.range.isEmpty {
             // Grouped by the stored bucket, which the tables' keys keep in order (no sort).
@@ -211,9 +222,11 @@ extension CostSummaryQuery {
                 "SELECT '', bucket_ns, \(Self.figureSums) FROM rollup_1m WHERE bucket_ns >= ? AND bucket_ns < ? AND model != '' GROUP BY bucket_ns"
             case .hour, .day:
                 "SELECT '', bucket_ns, \(Self.figureSums) FROM cost_by_dimension_1\(piece.resolution == .hour ? "h" : "d") "
-                    + "WHERE dimension = '\(groupBy.rawValue)' AND bucket_ns >= ? AND bucket_ns < ? GROUP BY bucket_ns"
+                    + "WHERE dimension = ? AND bucket_ns >= ? AND bucket_ns < ? GROUP BY bucket_ns"
             }
-            try CostRows.read(db, sql: sql, arguments: [piece.range.lowerBound, piece.range.upperBound]) { _, start, values in
+            let arguments: StatementArguments = piece.resolution == .minute
+                ? [piece.range.lowerBound, piece.range.upperBound] : [dimension, piece.range.lowerBound, piece.range.upperBound]
+            try CostRows.read(db, sql: sql, arguments: arguments) { _, start, values in
                 totals[TimeBucket.floor(start, interval), default: CostFigures()].add(values)
             }
         }

@@ -135,6 +135,24 @@ struct JSONWriterTests {
         #expect(throws: Never.self) { try TestJSON.parse(writer.bytes) }
     }
 
+    @Test("Micro-amounts are written exactly, as the same number as value / 1e6")
+    func micros() throws {
+        let samples: [Int64] = [0, 1, 10, 999_999, 1_000_000, 1_114_880, 5_000_000, 123_456_789, -1, -2_500_000, 9_007_199_254_740_991]
+        var random = SystemRandomNumberGenerator()
+        for value in samples + (0..<2_000).map({ _ in Int64.random(in: -10_000_000_000...10_000_000_000, using: &random) }) {
+            var writer = JSONWriter()
+            writer.micros(value)
+            let text = String(decoding: writer.bytes, as: UTF8.self)
+            #expect(Double(text) == Double(value) / 1e6, "\(value) → \(text)")
+            #expect(text.contains("."), "\(value) → \(text) reads back as an integer")
+        }
+        for (value, text) in [(Int64(0), "0.0"), (1, "0.000001"), (1_114_880, "1.11488"), (5_000_000, "5.0"), (-2_500_000, "-2.5")] {
+            var writer = JSONWriter()
+            writer.micros(value)
+            #expect(String(decoding: writer.bytes, as: UTF8.self) == text)
+        }
+    }
+
     @Test("Keys and raw text")
     func keys() {
         var writer = JSONWriter()
