@@ -13,11 +13,13 @@ CREATE INDEX cost_attribution_by_user ON cost_attribution_1h (user_id, bucket_ns
 
 CREATE INDEX cost_by_dimension_1d_by_bucket ON cost_by_dimension_1d (bucket_ns);
 
-CREATE INDEX cost_by_dimension_1d_by_key ON cost_by_dimension_1d (dimension, key, bucket_ns);
+CREATE INDEX cost_by_dimension_1d_by_key ON cost_by_dimension_1d (dimension, key, bucket_ns, requests, input_tokens,
+    output_tokens, cached_tokens, reasoning_tokens, cost_micros, unpriced_requests);
 
 CREATE INDEX cost_by_dimension_1h_by_bucket ON cost_by_dimension_1h (bucket_ns);
 
-CREATE INDEX cost_by_dimension_1h_by_key ON cost_by_dimension_1h (dimension, key, bucket_ns);
+CREATE INDEX cost_by_dimension_1h_by_key ON cost_by_dimension_1h (dimension, key, bucket_ns, requests, input_tokens,
+    output_tokens, cached_tokens, reasoning_tokens, cost_micros, unpriced_requests);
 
 CREATE INDEX drift_scores_by_window ON drift_scores (window_start_ns);
 
