@@ -104,6 +104,40 @@ import Testing
             .sorted { $0[0].text < $1[0].text }
         #expect(errors == expectedErrors)
 
+        // Grouped scans with row checks (a time range cutting blocks in two), a filter SQLite
+        // applies to the group value, and other columns read beside the group's.
+        let since = baseTime + 30 * 1_000_000_000, until = baseTime + 4 * Self.hour + 50 * 1_000_000_000
+        let inRange = sent.filter { $0.start >= since && $0.start < until }
+        let perModelInRange = try await rows(engine, """
+            SELECT model, count(*), sum(input_tokens), min(start_time_ns), max(service) FROM spans
+            WHERE start_time_ns >= ? AND start_time_ns < ? GROUP BY model
+            """, [.integer(Int64(since)), .integer(Int64(until))])
+        #expect(perModelInRange == Self.models.sorted().map { model -> [SQLValue] in
+            let spans = inRange.filter { $0.model == model }
+            return [model.isEmpty ? .null : .text(model), .integer(Int64(spans.count)),
+                    model.isEmpty ? .null : .integer(spans.reduce(0) { $0 + $1.inputTokens }),
+                    .integer(Int64(spans.map(\.start).min()!)), .text(spans.map(\.service).max()!)]
+        })
+        let gptErrors = try await rows(engine, "SELECT model, count(*) FROM spans WHERE model LIKE 'gpt%' AND status = 'error' GROUP BY model")
+        #expect(gptErrors == Self.models.sorted().filter { $0.hasPrefix("gpt") }.map { model in
+            [.text(model), .integer(Int64(sent.filter { $0.model == model && $0.error }.count))]
+        })
+        // The trace id is checked by the scan alone (SQLite omits it): a grouped scan keeps
+        // only that trace's rows of the blocks the trace index names.
+        for target in [sent[5], sent[1_100]] {
+            #expect(try await rows(engine, "SELECT model, count(*) FROM spans WHERE trace_id = ? GROUP BY model",
+                                   [.text(Hex.string(target.traceID))])
+                == [[target.model.isEmpty ? .null : .text(target.model), .integer(1)]])
+        }
+        // A grouped scan as the inner table of a join is filtered again for every outer row.
+        let perService = try await rows(engine, """
+            SELECT v.service, (SELECT count(*) FROM (SELECT model FROM spans s WHERE s.service = v.service GROUP BY model))
+            FROM (SELECT DISTINCT service FROM spans) v ORDER BY v.service
+            """)
+        #expect(perService == Self.services.sorted().map { service in
+            [.text(service), .integer(Int64(Set(sent.filter { $0.service == service }.map(\.model)).count))]
+        })
+
         // A plain ORDER BY on a dictionary column comes back sorted too.
         let ordered = try await rows(engine, "SELECT service FROM spans ORDER BY service").map { $0[0].text }
         #expect(ordered == sent.map(\.service).sorted())

@@ -153,12 +153,24 @@ final class SpansCursor: RowCursor {
 
     private var sources: [Source] = []
     private var storage = SpanColumnSet()
+    /// For a grouped plan, what a visit decodes: the columns read besides the group's, whose
+    /// value the visit knows, and without the row checks, done once when planning.
+    private var visitStorage = SpanColumnSet()
     private var bounds = ScanBounds()
-    /// Sources still to read (plain plan), or (group value, source) visits (grouped plan).
+    /// Sources still to read (plain plan), or (group value, source, its rows) visits (grouped plan).
     private var nextSource = 0
-    private var visits: [(value: [UInt8]?, source: Int)] = []
+    private var visits: [GroupVisit] = []
     private var orderColumn: SpansSQLColumn?
     private var cachedBlocks: [Int: BlockDecoder] = [:]
+    /// The group value of the current visit (nil: the empty string, NULL).
+    private var groupValue: [UInt8]?
+
+    /// The rows of one source holding one value of the order column.
+    private struct GroupVisit {
+        var value: [UInt8]?
+        var source: Int
+        var rows: [Int32]
+    }
 
     /// The batch whose ``selected`` rows are being returned.
     private var batch = NormalizedBatch(spans: SpanBatch(), columns: AIColumns())
@@ -178,8 +190,16 @@ final class SpansCursor: RowCursor {
         if bounds.since != nil || bounds.until != nil { columns.insert(.startTime) }
         if bounds.traceID != nil { columns.insert(.traceID) }
         orderColumn = SpansSQLColumn(rawValue: plan.orderColumn)
-        if let orderColumn { for stored in orderColumn.storage { columns.insert(stored) } }
+        if let orderColumn {
+            var others = SpanColumnSet()
+            for column in SpansSQLColumn.allCases where column != orderColumn && plan.uses(column.rawValue) {
+                for stored in column.storage { others.insert(stored) }
+            }
+            visitStorage = others.closure
+            for stored in orderColumn.storage { columns.insert(stored) }
+        }
         storage = columns.closure
+        groupValue = nil
         sources = []
         visits = []
         cachedBlocks = [:]
@@ -221,16 +241,9 @@ final class SpansCursor: RowCursor {
         }
     }
 
-    private func decode(_ decoder: BlockDecoder, _ reader: SegmentReader, _ index: Int) throws(SQLError) -> NormalizedBatch {
-        do {
-            return try decoder.decodeBatch(pricing: context.pricing, only: storage)
-        } catch {
-            throw SQLError(.unavailable, "\(reader.path): block \(index), \(error)")
-        }
-    }
-
-    /// Source `index` decoded, and its row count.
-    private func load(_ index: Int) throws(SQLError) -> (NormalizedBatch, Int) {
+    /// Source `index` decoded (the columns of `only`, by default every column the scan
+    /// reads), and its row count.
+    private func load(_ index: Int, only: SpanColumnSet? = nil) throws(SQLError) -> (NormalizedBatch, Int) {
         switch sources[index] {
         case .unsealed(let batch):
             context.statistics.unsealedBatches += 1
@@ -238,73 +251,90 @@ final class SpansCursor: RowCursor {
         case .block(let reader, let block):
             let decoder: BlockDecoder
             if let cached = cachedBlocks[index] { decoder = cached } else { decoder = try decompress(reader, block) }
-            return (try decode(decoder, reader, block), decoder.rows)
+            let rows = decoder.rows
+            // A visit that reads nothing but its group value needs no decoding at all.
+            if only == SpanColumnSet() { return (NormalizedBatch(spans: SpanBatch(), columns: AIColumns()), rows) }
+            do {
+                return (try decoder.decodeBatch(pricing: context.pricing, only: only ?? storage), rows)
+            } catch {
+                throw SQLError(.unavailable, "\(reader.path): block \(block), \(error)")
+            }
         }
     }
 
-    /// The rows of `batch` the bounds' row-level checks keep; with `value`, only those whose
-    /// order column holds it (nil: the empty string, NULL).
-    private func rowsPassing(_ batch: NormalizedBatch, count: Int, value: [UInt8]?? = nil) -> [Int32] {
+    /// The rows of `batch` the bounds' row-level checks keep.
+    private func rowsPassing(_ batch: NormalizedBatch, count: Int) -> [Int32] {
+        let checksRows = bounds.since != nil || bounds.until != nil || bounds.traceID != nil
+        guard checksRows else { return Array(0..<Int32(count)) }
         var rows: [Int32] = []
         rows.reserveCapacity(count)
-        let checksRows = bounds.since != nil || bounds.until != nil || bounds.traceID != nil
-        let group = orderColumn?.dictionaryColumn.map { batch[keyPath: $0] }
-        batch.spans.bytes.withUnsafeBytes { arena in
-            var matchingRef: UInt64?
-            for row in 0..<count {
-                if checksRows, !bounds.keeps(time: batch.spans.startTimes.isEmpty ? 0 : batch.spans.startTimes[row],
-                                             traceID: batch.spans.traceIDs.isEmpty ? nil : batch.spans.traceIDs[row]) { continue }
-                if let value, let group {
-                    let ref = group[row]
-                    if ref.packed != matchingRef {
-                        // Dictionary-decoded blocks repeat the same reference for the same string.
-                        guard Self.equals(ref, value, arena) else { continue }
-                        matchingRef = ref.packed
-                    }
-                }
-                rows.append(Int32(row))
-            }
+        for row in 0..<count where bounds.keeps(time: batch.spans.startTimes.isEmpty ? 0 : batch.spans.startTimes[row],
+                                                  traceID: batch.spans.traceIDs.isEmpty ? nil : batch.spans.traceIDs[row]) {
+            rows.append(Int32(row))
         }
         return rows
     }
 
-    private static func equals(_ ref: StringRef, _ value: [UInt8]?, _ arena: UnsafeRawBufferPointer) -> Bool {
-        guard let value else { return ref.isEmpty }
-        guard ref.length == value.count, ref.length > 0 else { return false }
-        return value.withUnsafeBytes { $0.elementsEqual(arena[ref.range]) }
-    }
-
-    /// For a grouped plan: which sources hold which values of the order column, so every
-    /// group is returned whole and the groups in ascending order (NULL first, as SQLite sorts).
+    /// For a grouped plan: the rows of every source split by their value of the order column,
+    /// with the row checks done, so that each group is returned whole and the groups in
+    /// ascending order (NULL first, as SQLite sorts), and a visit of a group decodes only the
+    /// other columns read (re-reading a block per value it holds was most of a grouped scan).
     private func planGroups() throws(SQLError) {
         guard let keyPath = orderColumn?.dictionaryColumn else { return }
-        var holders: [[UInt8]?: [Int]] = [:]
+        var planStorage = SpanColumnSet(orderColumn?.storage ?? [])
+        if bounds.since != nil || bounds.until != nil { planStorage.insert(.startTime) }
+        if bounds.traceID != nil { planStorage.insert(.traceID) }
+        var holders: [[UInt8]?: [(source: Int, rows: [Int32])]] = [:]
         var cachedBytes = 0
         for index in sources.indices {
-            let batch: NormalizedBatch
+            let batch: NormalizedBatch, count: Int
             switch sources[index] {
             case .unsealed(let unsealed):
                 batch = unsealed
+                count = unsealed.count
             case .block(let reader, let block):
                 let decoder = try decompress(reader, block)
                 if cachedBytes + decoder.arena.count <= context.groupedScanBudgetBytes {
                     cachedBlocks[index] = decoder
                     cachedBytes += decoder.arena.count
                 }
+                count = decoder.rows
                 do {
-                    batch = try decoder.decodeBatch(pricing: context.pricing, only: SpanColumnSet(orderColumn?.storage ?? []))
+                    batch = try decoder.decodeBatch(pricing: context.pricing, only: planStorage)
                 } catch {
                     throw SQLError(.unavailable, "\(reader.path): block \(block), \(error)")
                 }
             }
-            var distinct = Set<UInt64>()
-            var values = Set<[UInt8]?>()
+            // Dictionary-decoded blocks repeat one reference per string; unsealed batches may
+            // hold a string at several references, so references are merged by their bytes.
+            var slotOfReference: [UInt64: Int] = [:]
+            var slotOfValue: [[UInt8]?: Int] = [:]
+            var groups: [(value: [UInt8]?, rows: [Int32])] = []
+            var lastReference: UInt64?, lastSlot = 0
+            let column = batch[keyPath: keyPath]
             batch.spans.bytes.withUnsafeBytes { arena in
-                for ref in batch[keyPath: keyPath] where distinct.insert(ref.packed).inserted {
-                    values.insert(ref.isEmpty ? nil : Array(arena[ref.range]))
+                for row in rowsPassing(batch, count: count) {
+                    let reference = column[Int(row)]
+                    if reference.packed != lastReference {
+                        if let known = slotOfReference[reference.packed] {
+                            lastSlot = known
+                        } else {
+                            let value = reference.isEmpty ? nil : Array(arena[reference.range])
+                            if let known = slotOfValue[value] {
+                                lastSlot = known
+                            } else {
+                                lastSlot = groups.count
+                                slotOfValue[value] = lastSlot
+                                groups.append((value, []))
+                            }
+                            slotOfReference[reference.packed] = lastSlot
+                        }
+                        lastReference = reference.packed
+                    }
+                    groups[lastSlot].rows.append(row)
                 }
             }
-            for value in values { holders[value, default: []].append(index) }
+            for group in groups { holders[group.value, default: []].append((index, group.rows)) }
         }
         let ordered = holders.keys.sorted { lhs, rhs in
             guard let lhs else { return rhs != nil }
@@ -312,7 +342,7 @@ final class SpansCursor: RowCursor {
             return lhs.lexicographicallyPrecedes(rhs)
         }
         for value in ordered {
-            for source in holders[value]! { visits.append((value, source)) }
+            for holder in holders[value]! { visits.append(GroupVisit(value: value, source: holder.source, rows: holder.rows)) }
         }
     }
 
@@ -321,9 +351,9 @@ final class SpansCursor: RowCursor {
             guard nextSource < visits.count else { return false }
             let visit = visits[nextSource]
             nextSource += 1
-            let (loaded, count) = try load(visit.source)
-            batch = loaded
-            selected = rowsPassing(loaded, count: count, value: .some(visit.value))
+            batch = try load(visit.source, only: visitStorage).0
+            groupValue = visit.value
+            selected = visit.rows
         } else {
             guard nextSource < sources.count else { return false }
             let index = nextSource
@@ -337,6 +367,11 @@ final class SpansCursor: RowCursor {
 
     override func column(_ index: Int32, into result: OpaquePointer?) {
         guard let column = SpansSQLColumn(rawValue: index) else { return sqlite3_result_null(result) }
+        if column == orderColumn {
+            // A visit's rows share its group value, which its batch was not decoded for.
+            guard let groupValue else { return sqlite3_result_null(result) }
+            return SQLiteResult.text(result, groupValue)
+        }
         let row = Int(selected[position])
         // Fields are read through `batch` each time: a local copy of the batch's structs would
         // retain every one of their arrays on every call.
