@@ -347,4 +347,59 @@ import Testing
         let columns = try await engine.run("SELECT * FROM logs LIMIT 1").columns
         #expect(columns.contains("body") && columns.contains("severity_number"))
     }
+
+    /// Each column of `logs` and `metric_points` read alone (only its stored columns decoded)
+    /// equals the same column of a `SELECT *`, and a corrupt chunk fails only the statements
+    /// that read it: what a statement does not use is not even decompressed.
+    @Test func logsAndMetricPointsDecodeOnlyTheColumnsUsed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never, segmentMaxAge: .seconds(3_600), blockRows: 2)
+        let store = try await SpanStore.open(configuration: configuration, pricing: pricing, logger: Logger(label: "test"))
+        let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
+        let metrics = try MetricBatch.decodeProtobuf(wireFixture("metrics.pb"))
+        try await store.writeLogs(logs)
+        try await store.writeMetrics(metrics)
+        try await store.seal()
+        let engine = store.sqlEngine(limits: SQLLimits())
+        for table in ["logs", "metric_points"] {
+            let all = try await engine.run("SELECT * FROM \(table)")
+            #expect(!all.rows.isEmpty)
+            for (index, column) in all.columns.enumerated() {
+                let alone = try await rows(engine, "SELECT \(column) FROM \(table)")
+                #expect(alone == all.rows.map { [$0[index]] }, "\(table).\(column)")
+            }
+        }
+
+        let pointSums = try await rows(engine, "SELECT metric_name, type, sum(value), max(time_ns) FROM metric_points GROUP BY 1, 2")
+        #expect(pointSums.count >= 3)
+        // Corrupt every block's log bodies and metric point attributes.
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/segments")
+        for (suffix, column) in [(".logs.seg", LogColumn.body.rawValue), (".metrics.seg", MetricColumn.attributes.rawValue)] {
+            let path = directory.path + "/segments/" + names.first { $0.hasSuffix(suffix) }!
+            var bytes = try readFile(path)
+            for block in try SegmentReader(path: path).footer.blocks {
+                let chunk = try #require(block.chunks.first { $0.column == column })
+                bytes[chunk.offset] ^= 0xFF
+            }
+            try writeFile(path, bytes)
+        }
+        let fresh = store.sqlEngine(limits: SQLLimits())
+        for statement in ["SELECT body FROM logs", "SELECT attributes FROM metric_points", "SELECT point FROM metric_points"] {
+            do {
+                _ = try await fresh.run(statement)
+                Issue.record("\(statement) read a corrupt chunk")
+            } catch {
+                #expect(error.kind == .unavailable && error.message.contains("checksum"), "\(error)")
+            }
+        }
+        let severities = (0..<logs.count).reduce(Int64(0)) { $0 + Int64(logs.severityNumbers[$1]) }
+        #expect(try await rows(fresh, "SELECT count(*), sum(severity_number), count(DISTINCT service) FROM logs")
+            == [[.integer(Int64(logs.count)), .integer(severities),
+                 .integer(Int64(Set(logs.resourceServiceNames().compactMap { $0 }).count))]])
+        let metricNames = Set((0..<metrics.metrics.count).map { metrics.string(metrics.metrics.names[$0]) })
+        #expect(try await rows(fresh, "SELECT count(*), count(DISTINCT metric_name) FROM metric_points")
+            == [[.integer(Int64(metrics.count)), .integer(Int64(metricNames.count))]])
+        #expect(try await rows(fresh, "SELECT metric_name, type, sum(value), max(time_ns) FROM metric_points GROUP BY 1, 2") == pointSums)
+    }
 }

@@ -58,34 +58,45 @@ extension LogBatch {
 }
 
 extension BlockDecoder {
-    /// Every column of a log block, back into a batch; strings point into the block's arena.
-    consuming func decodeLogBatch() throws(ColumnError) -> LogBatch {
+    /// The columns of a log block in `wanted` (every column when nil), back into a batch;
+    /// strings point into the block's arena. Arrays of columns not read stay empty, so the
+    /// batch's count is only meaningful when `time` was read: callers use ``rows``.
+    consuming func decodeLogBatch(only wanted: Set<LogColumn>? = nil) throws(ColumnError) -> LogBatch {
+        func wants(_ column: LogColumn) -> Bool { wanted?.contains(column) ?? true }
         var logs = LogBatch()
-        logs.times = try deltas(LogColumn.time)
-        logs.observedTimes = try deltas(LogColumn.observedTime)
-        logs.severityNumbers = try varints(LogColumn.severityNumber).map { UInt8(truncatingIfNeeded: $0) }
-        logs.severityTexts = try strings(LogColumn.severityText)
-        logs.droppedAttributeCounts = try varints(LogColumn.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
-        logs.flags = try varints(LogColumn.flags).map { UInt32(truncatingIfNeeded: $0) }
-        logs.traceIDs = try traceIDs(LogColumn.traceID)
-        logs.spanIDs = try fixed64s(LogColumn.spanID)
-        logs.eventNames = try strings(LogColumn.eventName)
+        if wants(.time) { logs.times = try deltas(LogColumn.time) }
+        if wants(.observedTime) { logs.observedTimes = try deltas(LogColumn.observedTime) }
+        if wants(.severityNumber) { logs.severityNumbers = try varints(LogColumn.severityNumber).map { UInt8(truncatingIfNeeded: $0) } }
+        if wants(.severityText) { logs.severityTexts = try strings(LogColumn.severityText) }
+        if wants(.droppedAttributes) {
+            logs.droppedAttributeCounts = try varints(LogColumn.droppedAttributes).map { UInt32(truncatingIfNeeded: $0) }
+        }
+        if wants(.flags) { logs.flags = try varints(LogColumn.flags).map { UInt32(truncatingIfNeeded: $0) } }
+        if wants(.traceID) { logs.traceIDs = try traceIDs(LogColumn.traceID) }
+        if wants(.spanID) { logs.spanIDs = try fixed64s(LogColumn.spanID) }
+        if wants(.eventName) { logs.eventNames = try strings(LogColumn.eventName) }
         // Derived from the resource; read only to check it.
-        _ = try dictionary(LogColumn.service)
-        let owners = try owners(resource: LogColumn.resource, scope: LogColumn.scope)
-        let bodies = try blobs(LogColumn.body)
-        let attributes = try blobs(LogColumn.attributes)
+        if wanted == nil { _ = try dictionary(LogColumn.service) }
+        let owners = wants(.resource) ? try owners(resource: LogColumn.resource, scope: LogColumn.scope) : nil
+        let bodies = wants(.body) ? try blobs(LogColumn.body) : nil
+        let attributes = wants(.attributes) ? try blobs(LogColumn.attributes) : nil
 
         let rows = self.rows
         try finish(&logs) { reader, logs throws(ColumnError) in
-            logs.scopeIndices = try reader.scopeIndices(owners, into: &logs)
-            logs.bodies.reserveCapacity(rows)
-            logs.recordAttributes.reserveCapacity(rows)
-            for row in 0..<rows {
-                let (kind, payload) = try reader.value(bodies[row], LogColumn.body, nested: &logs.nestedValues)
-                logs.bodies.append(key: .empty, kind: kind, payload: payload)
-                logs.recordAttributes.append(try reader.keyValues(attributes[row], LogColumn.attributes,
-                                                                  into: &logs.attributes, nested: &logs.nestedValues))
+            if let owners { logs.scopeIndices = try reader.scopeIndices(owners, into: &logs) }
+            if let bodies {
+                logs.bodies.reserveCapacity(rows)
+                for row in 0..<rows {
+                    let (kind, payload) = try reader.value(bodies[row], LogColumn.body, nested: &logs.nestedValues)
+                    logs.bodies.append(key: .empty, kind: kind, payload: payload)
+                }
+            }
+            if let attributes {
+                logs.recordAttributes.reserveCapacity(rows)
+                for row in 0..<rows {
+                    logs.recordAttributes.append(try reader.keyValues(attributes[row], LogColumn.attributes,
+                                                                      into: &logs.attributes, nested: &logs.nestedValues))
+                }
             }
         }
         return logs

@@ -115,7 +115,11 @@ extension BlockDecoder {
     /// Every column of a metric block, back into a batch; strings point into the block's arena.
     /// Points of one metric (same name, description, unit, type, temporality, monotonicity,
     /// metadata and scope) share a row of ``MetricBatch/metrics``.
-    consuming func decodeMetricBatch() throws(ColumnError) -> MetricBatch {
+    /// The metric identity of every point (name, description, unit, type, temporality,
+    /// monotonicity, metadata, resource and scope) and the point columns in `wanted` (all when
+    /// nil); arrays of point columns not read stay empty.
+    consuming func decodeMetricBatch(only wanted: Set<MetricColumn>? = nil) throws(ColumnError) -> MetricBatch {
+        func wants(_ column: MetricColumn) -> Bool { wanted?.contains(column) ?? true }
         var points = MetricBatch()
         let names = try dictionary(MetricColumn.metricName)
         let descriptions = try dictionary(MetricColumn.metricDescription)
@@ -124,29 +128,29 @@ extension BlockDecoder {
         let temporalities = try varints(MetricColumn.temporality, atMost: UInt64(UInt8.max))
         let monotonic = try varints(MetricColumn.monotonic, atMost: 1)
         let metadata = try blobs(MetricColumn.metadata)
-        points.startTimes = try deltas(MetricColumn.startTime)
-        points.times = try deltas(MetricColumn.time)
-        let attributes = try blobs(MetricColumn.attributes)
-        points.flags = try varints(MetricColumn.flags).map { UInt32(truncatingIfNeeded: $0) }
-        points.valueKinds = try varints(MetricColumn.valueKind, atMost: 2).map { UInt8($0) }
-        points.values = try fixed64s(MetricColumn.value)
-        points.counts = try varints(MetricColumn.count)
-        points.sums = try nullableDoubles(MetricColumn.sum)
-        points.mins = try nullableDoubles(MetricColumn.min)
-        points.maxes = try nullableDoubles(MetricColumn.max)
-        let bucketCounts = try blobs(MetricColumn.bucketCounts)
-        let explicitBounds = try blobs(MetricColumn.explicitBounds)
-        points.scales = try zigzags(MetricColumn.scale).map { Int32(truncatingIfNeeded: $0) }
-        points.zeroCounts = try varints(MetricColumn.zeroCount)
-        points.zeroThresholds = try fixed64s(MetricColumn.zeroThreshold).map { Double(bitPattern: $0) }
-        points.positiveOffsets = try zigzags(MetricColumn.positiveOffset).map { Int32(truncatingIfNeeded: $0) }
-        let positiveBuckets = try blobs(MetricColumn.positiveBucketCounts)
-        points.negativeOffsets = try zigzags(MetricColumn.negativeOffset).map { Int32(truncatingIfNeeded: $0) }
-        let negativeBuckets = try blobs(MetricColumn.negativeBucketCounts)
-        let quantiles = try blobs(MetricColumn.quantiles)
-        let exemplars = try blobs(MetricColumn.exemplars)
+        if wants(.startTime) { points.startTimes = try deltas(MetricColumn.startTime) }
+        if wants(.time) { points.times = try deltas(MetricColumn.time) }
+        let attributes = wants(.attributes) ? try blobs(MetricColumn.attributes) : nil
+        if wants(.flags) { points.flags = try varints(MetricColumn.flags).map { UInt32(truncatingIfNeeded: $0) } }
+        if wants(.valueKind) { points.valueKinds = try varints(MetricColumn.valueKind, atMost: 2).map { UInt8($0) } }
+        if wants(.value) { points.values = try fixed64s(MetricColumn.value) }
+        if wants(.count) { points.counts = try varints(MetricColumn.count) }
+        if wants(.sum) { points.sums = try nullableDoubles(MetricColumn.sum) }
+        if wants(.min) { points.mins = try nullableDoubles(MetricColumn.min) }
+        if wants(.max) { points.maxes = try nullableDoubles(MetricColumn.max) }
+        let bucketCounts = wants(.bucketCounts) ? try blobs(MetricColumn.bucketCounts) : nil
+        let explicitBounds = wants(.explicitBounds) ? try blobs(MetricColumn.explicitBounds) : nil
+        if wants(.scale) { points.scales = try zigzags(MetricColumn.scale).map { Int32(truncatingIfNeeded: $0) } }
+        if wants(.zeroCount) { points.zeroCounts = try varints(MetricColumn.zeroCount) }
+        if wants(.zeroThreshold) { points.zeroThresholds = try fixed64s(MetricColumn.zeroThreshold).map { Double(bitPattern: $0) } }
+        if wants(.positiveOffset) { points.positiveOffsets = try zigzags(MetricColumn.positiveOffset).map { Int32(truncatingIfNeeded: $0) } }
+        let positiveBuckets = wants(.positiveBucketCounts) ? try blobs(MetricColumn.positiveBucketCounts) : nil
+        if wants(.negativeOffset) { points.negativeOffsets = try zigzags(MetricColumn.negativeOffset).map { Int32(truncatingIfNeeded: $0) } }
+        let negativeBuckets = wants(.negativeBucketCounts) ? try blobs(MetricColumn.negativeBucketCounts) : nil
+        let quantiles = wants(.quantiles) ? try blobs(MetricColumn.quantiles) : nil
+        let exemplars = wants(.exemplars) ? try blobs(MetricColumn.exemplars) : nil
         // Derived from the resource; read only to check it.
-        _ = try dictionary(MetricColumn.service)
+        if wanted == nil { _ = try dictionary(MetricColumn.service) }
         let owners = try owners(resource: MetricColumn.resource, scope: MetricColumn.scope)
 
         let rows = self.rows
@@ -179,17 +183,29 @@ extension BlockDecoder {
                     metricByKey[key] = metric
                     points.metricIndices.append(metric)
                 }
-                points.pointAttributes.append(try reader.keyValues(attributes[row], MetricColumn.attributes,
-                                                                   into: &points.attributes, nested: &points.nestedValues))
-                points.bucketCounts.append(try reader.uint64s(bucketCounts[row], MetricColumn.bucketCounts, into: &points.uint64Values))
-                points.explicitBounds.append(try reader.doubles(explicitBounds[row], MetricColumn.explicitBounds, into: &points.doubleValues))
-                points.positiveBucketCounts.append(try reader.uint64s(positiveBuckets[row], MetricColumn.positiveBucketCounts,
-                                                                      into: &points.uint64Values))
-                points.negativeBucketCounts.append(try reader.uint64s(negativeBuckets[row], MetricColumn.negativeBucketCounts,
-                                                                      into: &points.uint64Values))
-                points.quantiles.append(try reader.quantiles(quantiles[row], into: &points.quantileValues))
-                points.exemplars.append(try reader.exemplars(exemplars[row], into: &points.exemplarTable,
-                                                             attributes: &points.exemplarAttributes, nested: &points.nestedValues))
+                if let attributes {
+                    points.pointAttributes.append(try reader.keyValues(attributes[row], MetricColumn.attributes,
+                                                                       into: &points.attributes, nested: &points.nestedValues))
+                }
+                if let bucketCounts {
+                    points.bucketCounts.append(try reader.uint64s(bucketCounts[row], MetricColumn.bucketCounts, into: &points.uint64Values))
+                }
+                if let explicitBounds {
+                    points.explicitBounds.append(try reader.doubles(explicitBounds[row], MetricColumn.explicitBounds, into: &points.doubleValues))
+                }
+                if let positiveBuckets {
+                    points.positiveBucketCounts.append(try reader.uint64s(positiveBuckets[row], MetricColumn.positiveBucketCounts,
+                                                                          into: &points.uint64Values))
+                }
+                if let negativeBuckets {
+                    points.negativeBucketCounts.append(try reader.uint64s(negativeBuckets[row], MetricColumn.negativeBucketCounts,
+                                                                          into: &points.uint64Values))
+                }
+                if let quantiles { points.quantiles.append(try reader.quantiles(quantiles[row], into: &points.quantileValues)) }
+                if let exemplars {
+                    points.exemplars.append(try reader.exemplars(exemplars[row], into: &points.exemplarTable,
+                                                                 attributes: &points.exemplarAttributes, nested: &points.nestedValues))
+                }
             }
         }
         return points

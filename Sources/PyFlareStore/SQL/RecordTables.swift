@@ -2,15 +2,22 @@ import GRDBSQLite
 import PyFlareWire
 
 /// How a kind of record batch is found, read and shown in SQL: what `logs` and
-/// `metric_points` differ in. Their blocks are decoded whole; they are smaller and read
-/// less often than spans.
+/// `metric_points` differ in. A scan decompresses and decodes only the stored columns
+/// behind the SQL columns a statement uses (and those its row checks need).
 protocol RecordSQLKind {
     associatedtype Batch: OTLPBatch
+    associatedtype Column: Hashable
     static var segmentKind: SegmentKind { get }
     static var columns: [String] { get }
     static var pushdown: [Int32: Pushdown] { get }
     static func batch(of entry: WALEntry) -> Batch?
-    static func read(_ reader: SegmentReader, block: Int) throws(StoreError) -> Batch
+    /// The stored columns behind SQL column `index`; nil when it needs every one.
+    static func storage(of index: Int32) -> [Column]?
+    /// The stored columns the row checks of a time or trace bound read.
+    static var timeStorage: [Column] { get }
+    static var traceStorage: [Column] { get }
+    /// Block `block` with `columns` decoded (all when nil), and its row count.
+    static func read(_ reader: SegmentReader, block: Int, columns: Set<Column>?) throws(StoreError) -> (Batch, Int)
     static func count(_ batch: Batch) -> Int
     static func time(_ batch: Batch, _ row: Int) -> UInt64
     /// The row's trace id, for tables with trace pushdown.
@@ -36,6 +43,8 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
     private var sources: [Source] = []
     private var nextSource = 0
     private var bounds = ScanBounds()
+    /// The stored columns the statement reads; nil for all of them.
+    private var storage: Set<Kind.Column>?
     private var batch: Kind.Batch?
     private var services: [String?] = []
 
@@ -49,6 +58,7 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
             throw SQLError(.invalid, "\(Kind.segmentKind.name): unknown scan plan")
         }
         bounds = table.bounds(plan, arguments)
+        storage = Self.storage(plan, bounds)
         sources = []
         nextSource = 0
         reset()
@@ -60,24 +70,43 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
         try advance()
     }
 
+    /// The stored columns behind the SQL columns `plan` uses and the row checks of `bounds`.
+    private static func storage(_ plan: ScanPlan, _ bounds: ScanBounds) -> Set<Kind.Column>? {
+        var columns = Set<Kind.Column>()
+        for index in Kind.columns.indices where plan.uses(Int32(index)) {
+            guard let stored = Kind.storage(of: Int32(index)) else { return nil }
+            columns.formUnion(stored)
+        }
+        if bounds.since != nil || bounds.until != nil { columns.formUnion(Kind.timeStorage) }
+        if bounds.traceID != nil { columns.formUnion(Kind.traceStorage) }
+        return columns
+    }
+
     override func loadNext() throws(SQLError) -> Bool {
         guard nextSource < sources.count else { return false }
-        let loaded: Kind.Batch
+        let loaded: Kind.Batch, rows: Int
         switch sources[nextSource] {
         case .unsealed(let unsealed):
             context.statistics.unsealedBatches += 1
             loaded = unsealed
+            rows = Kind.count(unsealed)
         case .block(let reader, let index):
+            try context.checkDeadline()
             context.statistics.blocks += 1
             do {
-                loaded = try Kind.read(reader, block: index)
+                (loaded, rows) = try Kind.read(reader, block: index, columns: storage)
             } catch {
                 throw SQLError(.unavailable, "\(error)")
             }
         }
         nextSource += 1
-        selected = (0..<Int32(Kind.count(loaded))).filter { row in
-            bounds.keeps(time: Kind.time(loaded, Int(row)), traceID: Kind.traceID(loaded, Int(row)))
+        let checksTime = bounds.since != nil || bounds.until != nil, checksTrace = bounds.traceID != nil
+        if checksTime || checksTrace {
+            selected = (0..<Int32(rows)).filter { row in
+                bounds.keeps(time: checksTime ? Kind.time(loaded, Int(row)) : 0, traceID: checksTrace ? Kind.traceID(loaded, Int(row)) : nil)
+            }
+        } else {
+            selected = Array(0..<Int32(rows))
         }
         batch = loaded
         services = selected.isEmpty ? [] : loaded.resourceServiceNames()
@@ -129,13 +158,43 @@ enum LogsSQL: RecordSQLKind {
         if case .logs(let batch) = entry { batch } else { nil }
     }
 
-    static func read(_ reader: SegmentReader, block: Int) throws(StoreError) -> LogBatch { try reader.logBatch(block: block) }
+    static func storage(of index: Int32) -> [LogColumn]? {
+        switch index {
+        case 0: [.time]
+        case 1: [.observedTime]
+        case 2: [.time, .observedTime]
+        case 3: [.severityNumber]
+        case 4: [.severityText]
+        case 5: [.body]
+        case 6: [.attributes]
+        case 7, 12, 13: [.resource, .scope]
+        case 8: [.traceID]
+        case 9: [.spanID]
+        case 10: [.flags]
+        case 11: [.eventName]
+        case 14: [.droppedAttributes]
+        default: nil
+        }
+    }
+
+    static let timeStorage: [LogColumn] = [.time, .observedTime]
+    static let traceStorage: [LogColumn] = [.traceID]
+
+    static func read(_ reader: SegmentReader, block: Int, columns: Set<LogColumn>?) throws(StoreError) -> (LogBatch, Int) {
+        guard let columns else {
+            let batch = try reader.logBatch(block: block)
+            return (batch, batch.count)
+        }
+        return try reader.logBatch(block: block, columns: columns)
+    }
+
     static func count(_ batch: LogBatch) -> Int { batch.count }
     static func time(_ batch: LogBatch, _ row: Int) -> UInt64 { LogQuery.time(of: batch, row) }
     static func traceID(_ batch: LogBatch, _ row: Int) -> TraceID? { batch.traceIDs[row] }
 
     static func column(_ index: Int32, of batch: LogBatch, row: Int, services: [String?], into result: OpaquePointer?) {
-        let scope = Int(batch.scopeIndices[row])
+        // Only the columns a statement uses are decoded: the scope is read where it is needed.
+        var scope: Int { Int(batch.scopeIndices[row]) }
         switch index {
         case 0: sqlite3_result_int64(result, Int64(bitPattern: batch.times[row]))
         case 1: sqlite3_result_int64(result, Int64(bitPattern: batch.observedTimes[row]))
@@ -182,7 +241,35 @@ enum MetricPointsSQL: RecordSQLKind {
         if case .metrics(let batch) = entry { batch } else { nil }
     }
 
-    static func read(_ reader: SegmentReader, block: Int) throws(StoreError) -> MetricBatch { try reader.metricBatch(block: block) }
+    /// The point columns behind each SQL column; the metric identity (name, type, unit,
+    /// description, temporality, monotonicity, resource, scope) is always decoded.
+    static func storage(of index: Int32) -> [MetricColumn]? {
+        switch index {
+        case 0, 1, 2, 3, 4, 5, 9, 17, 18: []
+        case 6, 8: [.time]
+        case 7: [.startTime]
+        case 10: [.attributes]
+        case 11: [.valueKind, .value]
+        case 12: [.count]
+        case 13: [.sum]
+        case 14: [.min]
+        case 15: [.max]
+        case 19: [.flags]
+        default: nil  // the whole point as JSON
+        }
+    }
+
+    static let timeStorage: [MetricColumn] = [.time]
+    static let traceStorage: [MetricColumn] = []
+
+    static func read(_ reader: SegmentReader, block: Int, columns: Set<MetricColumn>?) throws(StoreError) -> (MetricBatch, Int) {
+        guard let columns else {
+            let batch = try reader.metricBatch(block: block)
+            return (batch, batch.count)
+        }
+        return try reader.metricBatch(block: block, columns: columns)
+    }
+
     static func count(_ batch: MetricBatch) -> Int { batch.count }
     static func time(_ batch: MetricBatch, _ row: Int) -> UInt64 { batch.times[row] }
     static func traceID(_ batch: MetricBatch, _ row: Int) -> TraceID? { nil }

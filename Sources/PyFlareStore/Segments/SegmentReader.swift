@@ -95,9 +95,9 @@ final class SegmentReader: Sendable {
 
     /// Reads block `index` of a `Column` segment and decodes it with `decode`, naming the file
     /// and block in any error.
-    private func decode<Column: SegmentColumn, Result>(block index: Int, _: Column.Type,
+    private func decode<Column: SegmentColumn, Result>(block index: Int, _: Column.Type, columns: [Column]? = nil,
                                                        _ decode: (consuming BlockDecoder) throws(ColumnError) -> Result) throws(StoreError) -> Result {
-        let decoder = try readBlock(index, of: Column.self)
+        let decoder = try readBlock(index, of: Column.self, columns: columns)
         do {
             return try decode(decoder)
         } catch {
@@ -115,9 +115,28 @@ final class SegmentReader: Sendable {
         try decode(block: index, LogColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeLogBatch() }
     }
 
+    /// The log records of block `index` with only the `columns` decompressed and decoded, and their count.
+    func logBatch(block index: Int, columns: Set<LogColumn>) throws(StoreError) -> (batch: LogBatch, rows: Int) {
+        try decode(block: index, LogColumn.self, columns: Array(columns)) { (decoder) throws(ColumnError) in
+            let rows = decoder.rows
+            return (try decoder.decodeLogBatch(only: columns), rows)
+        }
+    }
+
     /// Every point of block `index` of a metric segment, all fields.
     func metricBatch(block index: Int) throws(StoreError) -> MetricBatch {
         try decode(block: index, MetricColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeMetricBatch() }
+    }
+
+    /// The points of block `index` with their metric identity and only the point `columns`
+    /// decompressed and decoded, and their count.
+    func metricBatch(block index: Int, columns: Set<MetricColumn>) throws(StoreError) -> (batch: MetricBatch, rows: Int) {
+        let identity: [MetricColumn] = [.metricName, .metricDescription, .unit, .metricType, .temporality, .monotonic, .metadata,
+                                        .resource, .scope]
+        return try decode(block: index, MetricColumn.self, columns: identity + Array(columns)) { (decoder) throws(ColumnError) in
+            let rows = decoder.rows
+            return (try decoder.decodeMetricBatch(only: columns), rows)
+        }
     }
 
     /// Reads and decodes every block of a span segment: the check a segment found outside the index gets.
