@@ -317,9 +317,8 @@ import Testing
         #expect(try await rows(engine, "SELECT count(*) FROM spans") == [[.integer(1200)]])
     }
 
-    @Test func logsAndMetricPointsAreTablesToo() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
+    /// A store holding the real OTLP log and metric fixtures, sealed in blocks of 2 records.
+    func makeSignalStore(_ directory: TemporaryDirectory) async throws -> (store: SpanStore, logs: LogBatch, metrics: MetricBatch) {
         let configuration = SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never, segmentMaxAge: .seconds(3_600), blockRows: 2)
         let store = try await SpanStore.open(configuration: configuration, pricing: pricing, logger: Logger(label: "test"))
         let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
@@ -327,6 +326,13 @@ import Testing
         try await store.writeLogs(logs)
         try await store.writeMetrics(metrics)
         try await store.seal()
+        return (store, logs, metrics)
+    }
+
+    @Test func logsAndMetricPointsAreTablesToo() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (store, logs, metrics) = try await makeSignalStore(directory)
         try await store.writeLogs(logs)
         let engine = store.sqlEngine(limits: SQLLimits())
         #expect(try await rows(engine, "SELECT count(*) FROM logs") == [[.integer(Int64(2 * logs.count))]])
@@ -354,13 +360,7 @@ import Testing
     @Test func logsAndMetricPointsDecodeOnlyTheColumnsUsed() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let configuration = SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never, segmentMaxAge: .seconds(3_600), blockRows: 2)
-        let store = try await SpanStore.open(configuration: configuration, pricing: pricing, logger: Logger(label: "test"))
-        let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
-        let metrics = try MetricBatch.decodeProtobuf(wireFixture("metrics.pb"))
-        try await store.writeLogs(logs)
-        try await store.writeMetrics(metrics)
-        try await store.seal()
+        let (store, logs, metrics) = try await makeSignalStore(directory)
         let engine = store.sqlEngine(limits: SQLLimits())
         for table in ["logs", "metric_points"] {
             let all = try await engine.run("SELECT * FROM \(table)")
