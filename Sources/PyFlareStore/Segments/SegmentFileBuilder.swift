@@ -41,6 +41,11 @@ struct SegmentFileBuilder<Column: SegmentColumn> {
         return compressed
     }
 
+    /// Makes room for `count` more bytes of blocks and footer.
+    mutating func reserve(_ count: Int) {
+        bytes.reserveCapacity(bytes.count + count + SegmentFooter.trailerLength)
+    }
+
     /// Compresses and appends the chunks of one block.
     mutating func append(_ block: EncodedBlock) {
         append(Self.compress(block))
@@ -104,6 +109,9 @@ extension SegmentFileBuilder {
         let compressed = workers.map(starts.count, alongside: alongside) { block in
             compress(encode(rows[starts[block]..<min(starts[block] + blockRows, rows.count)]))
         }
+        // The whole file in one allocation: grown block by block, a seal's tens of megabytes were
+        // copied again at every doubling, into fresh pages each time.
+        file.reserve(compressed.reduce(0) { $0 + $1.data.count + 64 * $1.chunks.count + 128 })
         for block in compressed { file.append(block) }
         let (bytes, footer) = file.finish(walSequences: walSequences)
         return BuiltSegment(kind: Column.segmentKind, bytes: bytes, footer: footer, traceBlocks: traceBlocks.sorted, summaries: [])
