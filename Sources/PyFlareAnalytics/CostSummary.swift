@@ -61,6 +61,10 @@ public struct CostFigures: Sendable, Equatable {
 
     public init() {}
 
+    init(summing figures: some Sequence<CostFigures>) {
+        for each in figures { add(each) }
+    }
+
     mutating func add(_ other: CostFigures) {
         requests += other.requests
         inputTokens += other.inputTokens
@@ -116,48 +120,51 @@ extension CostSummaryQuery {
     func run(_ db: Database) throws -> CostSummary {
         let finest: Resolution = groupBy.fromAttribution ? .hour : .minute
         let covered = TimeBucket.floor(since, finest.width)..<TimeBucket.ceil(until, finest.width)
-        // With a limit, the groups are ranked on their totals first (the coarsest tables, a row
-        // per day and value), and only the kept groups' series are read: a month of hourly rows
-        // of every user costs more than the whole rest of the answer.
-        let ranksFirst = interval != nil && limit != nil
-        var groups = try groups(db, covered: covered, finest: finest, interval: ranksFirst ? nil : interval)
-        groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
-        var total = CostFigures()
-        for group in groups { total.add(group.figures) }
+        var groups = try groups(db, covered: covered, finest: finest, interval: limit == nil ? interval : nil)
+        Self.sortByCost(&groups)
         let groupCount = groups.count
         var other: CostSummary.Group?
-        if let limit, groups.count > limit {
-            var figures = CostFigures()
-            for group in groups[limit...] { figures.add(group.figures) }
-            var otherSeries: [Int64: CostFigures] = [:]
-            if let interval, ranksFirst {
-                groups.removeSubrange(limit...)
-                let kept = try self.groups(db, covered: covered, finest: finest, interval: interval, keys: groups.map(\.key))
-                let series = Dictionary(kept.map { ($0.key, $0.series) }, uniquingKeysWith: { first, _ in first })
-                for index in groups.indices { groups[index].series = series[groups[index].key] ?? [] }
-                // The rest's series: every group's figures per bucket less the kept groups'.
-                otherSeries = try bucketTotals(db, covered: covered, finest: finest, interval: interval)
-                for group in groups {
-                    for bucket in group.series { otherSeries[bucket.start, default: CostFigures()].subtract(bucket.figures) }
-                }
-                otherSeries = otherSeries.filter { $0.value != CostFigures() }
+        if let limit, let interval {
+            // Ranked on their totals (the coarsest tables, a row per day and value), only the
+            // kept groups' series are read: a month of hourly rows of every user costs more than
+            // the whole rest of the answer. The kept groups' figures are read again with their
+            // series, from the same rows, so an answer adds up even while the daily table trails
+            // the hourly one.
+            if groups.count <= limit {
+                groups = try self.groups(db, covered: covered, finest: finest, interval: interval)
+                Self.sortByCost(&groups)
             } else {
-                for group in groups[limit...] {
-                    for bucket in group.series { otherSeries[bucket.start, default: CostFigures()].add(bucket.figures) }
+                groups = try self.groups(db, covered: covered, finest: finest, interval: interval, keys: groups[..<limit].map(\.key))
+                Self.sortByCost(&groups)
+                // The rest: every group's figures per bucket less the kept groups'.
+                var series = try bucketTotals(db, covered: covered, finest: finest, interval: interval)
+                for group in groups {
+                    for bucket in group.series { series[bucket.start, default: CostFigures()].subtract(bucket.figures) }
                 }
-                groups.removeSubrange(limit...)
+                let rest = Self.ordered(series.filter { $0.value != CostFigures() })
+                other = CostSummary.Group(key: "", figures: CostFigures(summing: rest.map(\.figures)), series: rest)
             }
-            other = CostSummary.Group(key: "", figures: figures,
-                                      series: otherSeries.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) })
-        } else if let interval, ranksFirst {
-            // Every group is kept: read their series after all.
-            let withSeries = try self.groups(db, covered: covered, finest: finest, interval: interval)
-            let series = Dictionary(withSeries.map { ($0.key, $0.series) }, uniquingKeysWith: { first, _ in first })
-            for index in groups.indices { groups[index].series = series[groups[index].key] ?? [] }
+        } else if let limit, groups.count > limit {
+            var series: [Int64: CostFigures] = [:]
+            for group in groups[limit...] {
+                for bucket in group.series { series[bucket.start, default: CostFigures()].add(bucket.figures) }
+            }
+            other = CostSummary.Group(key: "", figures: CostFigures(summing: groups[limit...].map(\.figures)), series: Self.ordered(series))
+            groups.removeSubrange(limit...)
         }
+        let total = CostFigures(summing: groups.map(\.figures) + (other.map { [$0.figures] } ?? []))
         let materializedAt = try JobLedger.materializedAt(by: ["rollup_1m", "cost_by_dimension_1h", "cost_by_dimension_1d"], db)
         return CostSummary(groups: groups, other: other, groupCount: groupCount, total: total, coveredSince: covered.lowerBound, coveredUntil: covered.upperBound,
                            materializedAt: materializedAt)
+    }
+
+    /// Costliest first; ties by requests, then by key.
+    private static func sortByCost(_ groups: inout [CostSummary.Group]) {
+        groups.sort { ($0.figures.costMicros, $0.figures.requests, $1.key) > ($1.figures.costMicros, $1.figures.requests, $0.key) }
+    }
+
+    private static func ordered(_ series: [Int64: CostFigures]) -> [(start: Int64, figures: CostFigures)] {
+        series.sorted { $0.key < $1.key }.map { (start: $0.key, figures: $0.value) }
     }
 
     private static let figureSums = "sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens), "

@@ -103,4 +103,25 @@ struct CostSummaryTests {
             #expect(other.series.map(\.figures) == series.keys.sorted().map { series[$0]! })
         }
     }
+
+    /// The daily table trails the hourly one by up to a job cycle: a limited series still adds
+    /// up, its figures summed from the series it answers.
+    @Test func aLimitedSeriesAddsUpWhileTheDailyTableTrails() async throws {
+        let directory = try TemporaryDirectory(prefix: "cost-summary")
+        defer { directory.remove() }
+        let (pool, start) = try Self.filledIndex(directory)
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE cost_by_dimension_1d SET requests = requests / 2, cost_micros = cost_micros / 2 WHERE bucket_ns = ?",
+                           arguments: [start + 2 * UnixTime.day])
+        }
+        let since = start + 5 * UnixTime.hour, until = start + 3 * UnixTime.day
+        let full = try await CostSummaryQuery(groupBy: .user, since: since, until: until, interval: UnixTime.hour).run(pool)
+        let limited = try await CostSummaryQuery(groupBy: .user, since: since, until: until, interval: UnixTime.hour, limit: 4).run(pool)
+        let other = try #require(limited.other)
+        for group in limited.groups + [other] {
+            #expect(group.figures == CostFigures(summing: group.series.map(\.figures)), "\(group.key)")
+        }
+        #expect(limited.total == CostFigures(summing: limited.groups.map(\.figures) + [other.figures]))
+        #expect(limited.total == full.total)
+    }
 }
