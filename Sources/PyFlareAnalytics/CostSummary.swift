@@ -122,7 +122,7 @@ extension CostSummaryQuery {
         let covered = TimeBucket.floor(since, finest.width)..<TimeBucket.ceil(until, finest.width)
         var groups = try groups(db, covered: covered, finest: finest, interval: limit == nil ? interval : nil)
         Self.sortByCost(&groups)
-        let groupCount = groups.count
+        var groupCount = groups.count
         var other: CostSummary.Group?
         if let limit, let interval {
             // Ranked on their totals (the coarsest tables, a row per day and value), only the
@@ -133,6 +133,7 @@ extension CostSummaryQuery {
             if groups.count <= limit {
                 groups = try self.groups(db, covered: covered, finest: finest, interval: interval)
                 Self.sortByCost(&groups)
+                groupCount = groups.count
             } else {
                 groups = try self.groups(db, covered: covered, finest: finest, interval: interval, keys: groups[..<limit].map(\.key))
                 Self.sortByCost(&groups)

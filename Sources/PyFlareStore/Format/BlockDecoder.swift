@@ -58,21 +58,8 @@ struct BlockDecoder {
         }
     }
 
-    /// ``perRow(_:_:)`` for plain values: the array is made whole first and written in place,
-    /// without an append's capacity check per row (scans decode tens of millions of values).
-    private func perRow<T: BitwiseCopyable>(_ column: some SegmentColumn, filler: T,
-                                            _ element: (inout ByteReader) throws(FormatError) -> T) throws(ColumnError) -> [T] {
-        try read(column) { reader, _ throws(FormatError) in
-            var values = [T](repeating: filler, count: rows)
-            try values.withUnsafeMutableBufferPointer { buffer throws(FormatError) in
-                for index in buffer.indices { buffer[index] = try element(&reader) }
-            }
-            return values
-        }
-    }
-
     func varints(_ column: some SegmentColumn) throws(ColumnError) -> [UInt64] {
-        try perRow(column, filler: 0) { reader throws(FormatError) in try reader.varint() }
+        try perRow(column) { reader throws(FormatError) in try reader.varint() }
     }
 
     /// A `varint` column whose values must not exceed `limit`.

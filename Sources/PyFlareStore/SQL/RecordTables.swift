@@ -91,7 +91,6 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
             loaded = unsealed
             rows = Kind.count(unsealed)
         case .block(let reader, let index):
-            try context.checkDeadline()
             context.statistics.blocks += 1
             do {
                 (loaded, rows) = try Kind.read(reader, block: index, columns: storage)
@@ -181,11 +180,7 @@ enum LogsSQL: RecordSQLKind {
     static let traceStorage: [LogColumn] = [.traceID]
 
     static func read(_ reader: SegmentReader, block: Int, columns: Set<LogColumn>?) throws(StoreError) -> (LogBatch, Int) {
-        guard let columns else {
-            let batch = try reader.logBatch(block: block)
-            return (batch, batch.count)
-        }
-        return try reader.logBatch(block: block, columns: columns)
+        try reader.logBatch(block: block, columns: columns)
     }
 
     static func count(_ batch: LogBatch) -> Int { batch.count }
@@ -263,11 +258,7 @@ enum MetricPointsSQL: RecordSQLKind {
     static let traceStorage: [MetricColumn] = []
 
     static func read(_ reader: SegmentReader, block: Int, columns: Set<MetricColumn>?) throws(StoreError) -> (MetricBatch, Int) {
-        guard let columns else {
-            let batch = try reader.metricBatch(block: block)
-            return (batch, batch.count)
-        }
-        return try reader.metricBatch(block: block, columns: columns)
+        try reader.metricBatch(block: block, columns: columns)
     }
 
     static func count(_ batch: MetricBatch) -> Int { batch.count }

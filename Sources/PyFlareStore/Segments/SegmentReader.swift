@@ -115,9 +115,10 @@ final class SegmentReader: Sendable {
         try decode(block: index, LogColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeLogBatch() }
     }
 
-    /// The log records of block `index` with only the `columns` decompressed and decoded, and their count.
-    func logBatch(block index: Int, columns: Set<LogColumn>) throws(StoreError) -> (batch: LogBatch, rows: Int) {
-        try decode(block: index, LogColumn.self, columns: Array(columns)) { (decoder) throws(ColumnError) in
+    /// The log records of block `index` with only the `columns` (all when nil) decompressed and
+    /// decoded, and their count.
+    func logBatch(block index: Int, columns: Set<LogColumn>?) throws(StoreError) -> (batch: LogBatch, rows: Int) {
+        try decode(block: index, LogColumn.self, columns: columns.map(Array.init)) { (decoder) throws(ColumnError) in
             let rows = decoder.rows
             return (try decoder.decodeLogBatch(only: columns), rows)
         }
@@ -128,12 +129,12 @@ final class SegmentReader: Sendable {
         try decode(block: index, MetricColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeMetricBatch() }
     }
 
-    /// The points of block `index` with their metric identity and only the point `columns`
-    /// decompressed and decoded, and their count.
-    func metricBatch(block index: Int, columns: Set<MetricColumn>) throws(StoreError) -> (batch: MetricBatch, rows: Int) {
+    /// The points of block `index` with their metric identity and only the point `columns` (all
+    /// when nil) decompressed and decoded, and their count.
+    func metricBatch(block index: Int, columns: Set<MetricColumn>?) throws(StoreError) -> (batch: MetricBatch, rows: Int) {
         let identity: [MetricColumn] = [.metricName, .metricDescription, .unit, .metricType, .temporality, .monotonic, .metadata,
                                         .resource, .scope]
-        return try decode(block: index, MetricColumn.self, columns: identity + Array(columns)) { (decoder) throws(ColumnError) in
+        return try decode(block: index, MetricColumn.self, columns: columns.map { identity + Array($0) }) { (decoder) throws(ColumnError) in
             let rows = decoder.rows
             return (try decoder.decodeMetricBatch(only: columns), rows)
         }
