@@ -257,6 +257,37 @@ def dump_outputs(srv) -> dict:
     return tables
 
 
+def test_a_series_keeps_the_20_costliest_groups_by_default(start_server):
+    """30 users over a whole UTC day and some hours: an hourly series answers the 20 costliest
+    one by one and the rest as `other`, bucket by bucket, unless `limit` asks for more."""
+    srv = start_server(JOB_CONFIG, name="costs-top")
+    end = (time.time_ns() // HOUR) * HOUR - 2 * HOUR
+    users = [f"user-{i:02d}" for i in range(30)]
+    spans = [dict(s, user=users[i % 30], model="gpt-4o", provider="openai", input=100 + 37 * (i % 30))
+             for i, s in enumerate(workload(seed=3, count=300, start_ns=end - 300 * 6 * MINUTE, step_ns=6 * MINUTE))]
+    send(srv, spans)
+    run_all(srv)
+    since, until = end - 300 * 6 * MINUTE, end
+    expected = expected_groups(spans, "user")
+    ranked = sorted(expected, key=lambda u: (-expected[u]["cost_micros"], -expected[u]["requests"], u))
+
+    body = summary(srv, group_by="user", since=since, until=until, interval="1h")
+    assert body["group_count"] == 30
+    assert [g["key"] for g in body["groups"]] == ranked[:20]
+    assert all(figures(g) == expected[g["key"]] for g in body["groups"])
+    rest = [s for s in spans if s["user"] in ranked[20:]]
+    assert figures(body["other"]) == expected_groups([dict(s, all="*") for s in rest], "all")["*"]
+    by_hour = expected_groups([dict(s, hour=s["start"] // HOUR * HOUR) for s in rest], "hour")
+    assert [(b["start"], figures(b)) for b in body["other"]["series"]] == [(iso(h), by_hour[h]) for h in sorted(by_hour)]
+    assert figures(body["total"]) == expected_groups([dict(s, all="*") for s in spans], "all")["*"]
+
+    everyone = summary(srv, group_by="user", since=since, until=until, interval="1h", limit=30)
+    assert everyone["other"] is None and len(everyone["groups"]) == 30
+    assert everyone["groups"][:20] == body["groups"] and everyone["total"] == body["total"]
+    # without a series, every group is answered
+    assert len(summary(srv, group_by="user", since=since, until=until)["groups"]) == 30
+
+
 def test_incremental_runs_equal_one_full_run(start_server):
     end = (time.time_ns() // HOUR) * HOUR - HOUR
     spans = workload(seed=5, count=300, start_ns=end - 300 * 20 * SEC, step_ns=20 * SEC)

@@ -422,6 +422,49 @@ def test_logs_and_metrics_survive_a_restart(start_server, how):
     assert len(trace["logs"]) == 3
 
 
+def test_sql_reads_logs_and_metric_points_from_segments_column_by_column(start_server):
+    """Logs and metric points sent by the SDK's exporters, sealed by a restart, answer
+    `POST /api/v1/sql` the same as the logs and metrics API, one column at a time as a whole."""
+    srv = start_server(STORE_CONFIG, name="sql-signals")
+    service = f"sql-{uuid.uuid4().hex[:6]}"
+    context = send_logs_through_the_bridge(srv, "http", None, service)
+    prefix = f"e2e.sql.{uuid.uuid4().hex[:6]}"
+    send_metrics(srv, "http", prefix, service)
+    srv.restart()  # everything acknowledged is now in segments
+
+    def sql(statement: str, *params) -> dict:
+        r = requests.post(f"{srv.api_base}/api/v1/sql", json={"sql": statement, "params": list(params)}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    logs = all_logs(srv, service=service)
+    assert len(logs) == 6
+    answer = sql("SELECT body, severity_number, trace_id, span_id FROM logs WHERE service = ? ORDER BY time_ns DESC, body", service)
+    assert answer["scan"]["blocks_read"] > 0 and answer["scan"]["unsealed_batches"] == 0
+    assert sorted(map(tuple, answer["rows"])) == sorted((r["body"], r["severity_number"], r["trace_id"], r["span_id"]) for r in logs)
+    assert sql("SELECT count(*), max(severity_number) FROM logs WHERE service = ?", service)["rows"] == [[6, 21]]
+    linked = sql("SELECT count(*) FROM logs WHERE trace_id = ?", format(context.trace_id, "032x"))
+    assert linked["rows"] == [[3]]
+    # each column alone equals the same column of the whole row
+    whole = sql("SELECT * FROM logs WHERE service = ? ORDER BY time_ns, body", service)
+    for index, column in enumerate(whole["columns"]):
+        alone = sql(f"SELECT {column} FROM logs WHERE service = ? ORDER BY time_ns, body", service)
+        assert alone["rows"] == [[row[index]] for row in whole["rows"]], column
+
+    names = sorted(m["name"] for m in get(srv, "/api/v1/metrics")["metrics"] if m["name"].startswith(prefix))
+    by_name = sql("SELECT metric_name, type, count(*) FROM metric_points WHERE metric_name LIKE ? GROUP BY 1, 2 ORDER BY 1",
+                  prefix + ".%")
+    assert len(names) == 4 and [row[0] for row in by_name["rows"]] == names
+    for name, _, count in by_name["rows"]:
+        series = get(srv, f"/api/v1/metrics/{name}/series")
+        assert count == sum(len(s["points"]) for s in series["series"]), name
+    points = sql("SELECT * FROM metric_points WHERE metric_name = ? ORDER BY time_ns", f"{prefix}.latency")
+    assert points["rows"] and len(whole["rows"]) == 6
+    for index, column in enumerate(points["columns"]):
+        alone = sql(f"SELECT {column} FROM metric_points WHERE metric_name = ? ORDER BY time_ns", f"{prefix}.latency")
+        assert alone["rows"] == [[row[index]] for row in points["rows"]], column
+
+
 # --------------------------------------------------------------------------
 # the other sinks
 # --------------------------------------------------------------------------
