@@ -15,6 +15,7 @@ let migrationFiles = [
     "0006_quality.sql",
     "0007_retention.sql",
     "0008_cost_by_key.sql",
+    "0009_cancelled_runs.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

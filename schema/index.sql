@@ -208,11 +208,11 @@ CREATE TABLE failure_templates (
     created_ns      INTEGER NOT NULL
 );
 
-CREATE TABLE job_runs (
+CREATE TABLE "job_runs" (
     id               INTEGER PRIMARY KEY,
     job              TEXT    NOT NULL,
     trigger          TEXT    NOT NULL CHECK (trigger IN ('schedule', 'api', 'command')),
-    status           TEXT    NOT NULL CHECK (status IN ('running', 'ok', 'error')),
+    status           TEXT    NOT NULL CHECK (status IN ('running', 'ok', 'error', 'cancelled')),
     started_ns       INTEGER NOT NULL,
     finished_ns      INTEGER,
     rows_written     INTEGER,

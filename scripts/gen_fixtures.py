@@ -439,7 +439,7 @@ def dumps_otlp_json(doc: dict) -> str:
 
 T0 = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z in ns
 MS = 1_000_000
-HUGE_END = 2**63 + 5  # does not fit in Int64: must be read as unsigned fixed64
+HUGE_END = 7_258_118_400_000_000_000  # the latest time PyFlare stores (2200-01-01): later ones are refused
 
 TRACE_A = "5b8efff798038103d269b633813fc60c"
 TRACE_B = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -965,7 +965,7 @@ def build_logs() -> logs_service_pb2.ExportLogsServiceRequest:
     sl.scope.name = "pyflare.fixture.other"
     rec = sl.log_records.add()
     rec.time_unix_nano = HUGE_END
-    rec.observed_time_unix_nano = HUGE_END + 1
+    rec.observed_time_unix_nano = HUGE_END - 1
     rec.severity_number = logs_pb2.SEVERITY_NUMBER_WARN4
     rec.flags = 0xFFFFFFFF
     rec.trace_id = h(TRACE_D)
@@ -1117,7 +1117,7 @@ def build_metrics() -> metrics_service_pb2.ExportMetricsServiceRequest:
     add_metric(
         sm1, "ünïcode.gauge",
         gauge=metrics_pb2.Gauge(data_points=[
-            NumberPoint(start_time_unix_nano=HUGE_END, time_unix_nano=HUGE_END + 1, as_double=5e-324, attributes=every_kind_attributes()),
+            NumberPoint(start_time_unix_nano=HUGE_END - 1, time_unix_nano=HUGE_END, as_double=5e-324, attributes=every_kind_attributes()),
         ]),
     )
 

@@ -1,6 +1,9 @@
 public import Hummingbird
 import NIOCore
+import PyFlareIngest
 import PyFlareWire
+import Logging
+import Synchronization
 
 /// An API failure: `{"error": {"code", "message"}}` with its HTTP status.
 public struct APIError: Error, Sendable {
@@ -14,6 +17,8 @@ public struct APIError: Error, Sendable {
     public var field: String?
     /// Where in the request's SQL text a statement error points (0-based byte offset).
     public var position: Int?
+    /// The request's body was left partly unread: the connection closes after the answer.
+    public var closesConnection = false
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, retryAfterSeconds: Int? = nil, field: String? = nil) {
         self.status = status
@@ -48,7 +53,7 @@ public struct APIError: Error, Sendable {
         json.raw("}}")
         var response = Response.json(json, status: status)
         if let retryAfterSeconds { response.headers[.retryAfter] = String(retryAfterSeconds) }
-        return response
+        return response.closingConnection(closesConnection)
     }
 }
 
@@ -60,17 +65,47 @@ extension Response {
 }
 
 extension Router {
-    /// A route (GET unless told) whose handler throws ``APIError``; any other error becomes a 500 with its text.
+    /// A route (GET unless told) whose handler throws ``APIError``. Any other error is one
+    /// the handler did not expect: it is logged whole with the request id, and the client
+    /// gets a 500 with that id and nothing else (an error's text may name files or types).
     func api(_ path: RouterPath, method: HTTPRequest.Method = .get,
              _ handler: @escaping @Sendable (Request, Context) async throws -> Response) {
+        APIRouteCatalog.record(method: method, path: "\(path)", of: self)
         on(path, method: method) { request, context in
             do {
                 return try await handler(request, context)
             } catch let error as APIError {
                 return error.response
             } catch {
-                return APIError(.internalServerError, code: "internal", "\(error)").response
+                let requestID = context.id
+                context.logger.error("request failed", metadata: [
+                    "request_id": "\(requestID)", "route": "\(method) \(path)", "error": "\(error)",
+                ])
+                return APIError(.internalServerError, code: "internal",
+                                "the server could not answer this request (request id \(requestID); the server log has the detail)").response
             }
         }
+    }
+}
+
+/// The method and path of every route added through ``Router/api(_:method:_:)``, by router:
+/// what `GET /api/v1/routes` lists, so tests can reach every route without a list of their own.
+enum APIRouteCatalog {
+    struct Route: Hashable, Sendable {
+        var method: String
+        var path: String
+    }
+
+    private static let routes = Mutex<[ObjectIdentifier: [Route]]>([:])
+
+    static func record<Context>(method: HTTPRequest.Method, path: String, of router: Router<Context>) {
+        let route = Route(method: method.rawValue, path: path)
+        routes.withLock { routes in
+            if !(routes[ObjectIdentifier(router)]?.contains(route) ?? false) { routes[ObjectIdentifier(router), default: []].append(route) }
+        }
+    }
+
+    static func routes(of router: ObjectIdentifier) -> [Route] {
+        routes.withLock { $0[router] ?? [] }
     }
 }

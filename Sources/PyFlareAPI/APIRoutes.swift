@@ -20,6 +20,23 @@ public struct APIRoutes: Sendable {
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        for path in ["/health", "/ready", "/metrics"] { APIRouteCatalog.record(method: .get, path: path, of: router) }
+        // Every route of this router, read when asked (the others are added after this one).
+        let routerID = ObjectIdentifier(router)
+        router.api("/api/v1/routes") { _, _ in
+            var json = JSONWriter()
+            json.raw(#"{"routes":["#)
+            for (index, route) in APIRouteCatalog.routes(of: routerID).enumerated() {
+                if index > 0 { json.byte(UInt8(ascii: ",")) }
+                json.raw(#"{"method":"#)
+                json.string(route.method)
+                json.raw(#","path":"#)
+                json.string(route.path)
+                json.byte(UInt8(ascii: "}"))
+            }
+            json.raw("]}")
+            return .json(json)
+        }
         router.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))

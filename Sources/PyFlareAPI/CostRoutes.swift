@@ -25,18 +25,18 @@ public struct CostRoutes: Sendable {
         router.api("/api/v1/costs/budgets") { _, _ in try await listBudgets() }
         router.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
         router.api("/api/v1/costs/budgets/:id") { _, context in
-            let budget = try await budget(context.parameters.get("id"))
+            let budget = try await budget(try context.parameters.path("id"))
             let status = try await BudgetBook(pool: pool).statuses([budget], now: UnixTime.nowNanoseconds())
             var json = JSONWriter()
             Self.write(status[0], into: &json)
             return .json(json)
         }
         router.api("/api/v1/costs/budgets/:id", method: .delete) { _, context in
-            let id = try Self.budgetID(context.parameters.get("id"))
+            let id = try Self.budgetID(try context.parameters.path("id"))
             guard try await BudgetBook(pool: pool).delete(id) else { throw APIError.notFound("no budget \(id)") }
             return Response(status: .noContent)
         }
-        router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(context.parameters.get("id")) }
+        router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(try context.parameters.path("id")) }
     }
 
     public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {

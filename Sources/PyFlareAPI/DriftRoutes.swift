@@ -32,10 +32,10 @@ public struct DriftRoutes: Sendable {
         router.api("/api/v1/drift/heatmap") { request, _ in try await heatmap(QueryParameters(request)) }
         router.api("/api/v1/drift/references") { _, _ in try await references() }
         router.api("/api/v1/drift/references/:scope", method: .put) { request, context in
-            try await pin(context.parameters.get("scope") ?? "", request)
+            try await pin(try context.parameters.path("scope"), request)
         }
         router.api("/api/v1/drift/references/:scope", method: .delete) { _, context in
-            try await unpin(context.parameters.get("scope") ?? "")
+            try await unpin(try context.parameters.path("scope"))
         }
     }
 

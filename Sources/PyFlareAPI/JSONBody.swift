@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import PyFlareIngest
 import PyFlareWire
 
 /// The JSON body of an API request (telemetry, SQL): checked for size, content type and syntax.
@@ -12,16 +13,19 @@ enum JSONBody {
     /// - Throws: 413 over the limit, 415 for a content type other than `application/json`,
     ///   400 for malformed JSON or a top level that is not an object.
     static func read(_ request: Request, maxBytes: Int, allowEmpty: Bool = false) async throws(APIError) -> JSONValue {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
-            throw tooLarge(maxBytes)
-        }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: maxBytes)
-        } catch is NIOTooManyBytesError {
-            throw tooLarge(maxBytes)
+            switch try await RequestBodyReader.read(request, limit: maxBytes) {
+            case .body(let body): buffer = body
+            case .tooLarge(let mustClose):
+                var error = tooLarge(maxBytes)
+                error.closesConnection = mustClose
+                throw error
+            }
+        } catch let error as APIError {
+            throw error
         } catch {
-            throw .badRequest("could not read the request body: \(error)")
+            throw .badRequest("could not read the request body")
         }
         if buffer.readableBytes == 0, allowEmpty { return .object([]) }
         try checkContentType(request.headers[.contentType])

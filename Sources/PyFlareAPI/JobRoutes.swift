@@ -16,10 +16,10 @@ public struct JobRoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/jobs") { _, _ in try await list() }
         router.api("/api/v1/jobs/:name/runs") { request, context in
-            try await runs(context.parameters.get("name") ?? "", QueryParameters(request))
+            try await runs(try context.parameters.path("name"), QueryParameters(request))
         }
         router.api("/api/v1/jobs/:name/run", method: .post) { _, context in
-            let name = context.parameters.get("name") ?? ""
+            let name = try context.parameters.path("name")
             guard scheduler.request(name) else { throw APIError.notFound("no job named \"\(name)\"") }
             var json = JSONWriter()
             json.raw(#"{"job":"#)

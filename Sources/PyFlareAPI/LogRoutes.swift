@@ -16,7 +16,7 @@ public struct LogRoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/logs") { request, _ in try await list(request) }
         router.api("/api/v1/traces/:trace_id/logs") { request, context in
-            try await traceLogs(context.parameters.get("trace_id") ?? "", request)
+            try await traceLogs(try context.parameters.path("trace_id"), request)
         }
     }
 

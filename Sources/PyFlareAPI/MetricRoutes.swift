@@ -19,7 +19,7 @@ public struct MetricRoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/metrics") { _, _ in try await list() }
         router.api("/api/v1/metrics/:name/series") { request, context in
-            try await series(context.parameters.get("name") ?? "", request)
+            try await series(try context.parameters.path("name"), request)
         }
     }
 
@@ -278,14 +278,20 @@ public struct MetricRoutes: Sendable {
         return request
     }
 
-    /// Nanoseconds of `30s`, `5m`, `1h`, `1d`, `250ms` or a plain number of seconds.
+    /// Nanoseconds of `30s`, `5m`, `1h`, `1d`, `250ms` or a plain number of seconds; nil for
+    /// anything else, under a nanosecond, or longer than the span of storable times.
     static func duration(_ text: String) -> UInt64? {
         let units: [(suffix: String, nanoseconds: Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9)]
         for unit in units where text.hasSuffix(unit.suffix) {
-            guard let value = Double(text.dropLast(unit.suffix.count)), value > 0, value.isFinite else { return nil }
-            return UInt64(value * unit.nanoseconds)
+            guard let value = Double(text.dropLast(unit.suffix.count)), value > 0 else { return nil }
+            return bounded(UInt64(checked: value * unit.nanoseconds))
         }
-        guard let seconds = Double(text), seconds > 0, seconds.isFinite else { return nil }
-        return UInt64(seconds * 1e9)
+        guard let seconds = Double(text), seconds > 0 else { return nil }
+        return bounded(UInt64(checked: seconds * 1e9))
+    }
+
+    private static func bounded(_ nanoseconds: UInt64?) -> UInt64? {
+        guard let nanoseconds, nanoseconds > 0, nanoseconds <= UnixTime.latestUnsigned else { return nil }
+        return nanoseconds
     }
 }

@@ -19,7 +19,7 @@ public struct PricingRoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/pricing") { _, _ in list() }
         router.api("/api/v1/pricing/:model", method: .put) { request, context in
-            try await put(context.parameters.get("model") ?? "", request)
+            try await put(try context.parameters.path("model"), request)
         }
     }
 

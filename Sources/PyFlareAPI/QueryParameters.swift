@@ -25,7 +25,7 @@ struct QueryParameters {
     func time(_ name: String) throws(APIError) -> UInt64? {
         guard let value = text(name) else { return nil }
         guard let time = RFC3339.nanoseconds(value) else {
-            throw .badRequest("\(name) must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, not \"\(value)\"")
+            throw .invalid(name, "must be RFC 3339 (2026-11-21T10:00:00Z) or unix nanoseconds, from 1970 to \(UnixTime.latestText), not \"\(value)\"")
         }
         return time
     }

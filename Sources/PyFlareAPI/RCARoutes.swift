@@ -24,7 +24,7 @@ public struct RCARoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/rca/clusters") { request, _ in try await clusters(QueryParameters(request)) }
         router.api("/api/v1/rca/clusters/:id") { request, context in
-            try await cluster(context.parameters.get("id") ?? "", QueryParameters(request))
+            try await cluster(try context.parameters.path("id"), QueryParameters(request))
         }
         router.api("/api/v1/rca/slices") { request, _ in try await sliceFindings(QueryParameters(request)) }
         router.api("/api/v1/rca/patterns") { request, _ in try await patterns(QueryParameters(request)) }

@@ -1,5 +1,7 @@
 import Foundation
 public import Hummingbird
+import NIOCore
+import PyFlareIngest
 import PyFlareWire
 public import PyFlareStore
 
@@ -13,15 +15,17 @@ public struct SQLRoutes: Sendable {
         self.engine = engine
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/sql", method: .post) { request, _ in try await run(request) }
+    public func addRoutes(to router: Router<APIRequestContext>) {
+        router.api("/api/v1/sql", method: .post) { request, context in try await run(request, clientGone: context.channel.clientGone) }
     }
 
     public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
         router.api("/api/v1/sql", method: .post) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
     }
 
-    func run(_ request: Request) async throws -> Response {
+    /// Runs the statement of `request`; it is stopped when `clientGone` completes first (the
+    /// client closed its connection), so a statement nobody waits for frees its thread.
+    func run(_ request: Request, clientGone: EventLoopFuture<Void>) async throws -> Response {
         let fields = JSONFields(try await JSONBody.read(request, maxBytes: Self.maxBodyBytes))
         let sql = try fields.requiredString("sql")
         let parameters = try Self.parameters(fields.value("params"))
@@ -33,9 +37,12 @@ public struct SQLRoutes: Sendable {
             limit = Int(number)
         }
         let result: SQLResult
+        let engine = self.engine
+        let statement = Task { try await engine.run(sql, parameters: parameters, limit: limit) }
+        clientGone.whenSuccess { statement.cancel() }
         do {
-            result = try await engine.run(sql, parameters: parameters, limit: limit)
-        } catch {
+            result = try await withTaskCancellationHandler { try await statement.value } onCancel: { statement.cancel() }
+        } catch let error as SQLError {
             throw Self.apiError(error)
         }
         var json = JSONWriter(capacity: 64 + 32 * result.rows.count * max(1, result.columns.count))
@@ -67,9 +74,12 @@ public struct SQLRoutes: Sendable {
         case .timeout: (.unprocessableContent, "timeout")
         case .tooManyRows: (.unprocessableContent, "row_limit")
         case .unavailable: (.serviceUnavailable, "unavailable")
+        case .busy: (.tooManyRequests, "busy")
+        case .cancelled: (.serviceUnavailable, "cancelled")
         }
         var apiError = APIError(status, code: code, error.message)
         apiError.position = error.offset
+        if error.kind == .busy || error.kind == .cancelled { apiError.retryAfterSeconds = 1 }
         return apiError
     }
 }

@@ -19,7 +19,7 @@ public struct TraceRoutes: Sendable {
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/traces") { request, _ in try await list(request) }
         router.api("/api/v1/traces/:trace_id") { _, context in
-            try await trace(context.parameters.get("trace_id") ?? "")
+            try await trace(try context.parameters.path("trace_id"))
         }
     }
 
@@ -156,10 +156,10 @@ public struct TraceRoutes: Sendable {
         query.since = try parameters.time("since")
         query.until = try parameters.time("until")
         if let value = parameters.text("min_duration_ms") {
-            guard let ms = Double(value), ms >= 0, ms.isFinite else {
-                throw .badRequest("min_duration_ms must be a non-negative number, not \"\(value)\"")
+            guard let ms = Double(value), ms >= 0, let nanoseconds = Int64(checked: ms * 1e6), nanoseconds <= UnixTime.latest else {
+                throw .invalid("min_duration_ms", "must be a number of milliseconds from 0 to \(UnixTime.latest / 1_000_000), not \"\(value)\"")
             }
-            query.minDurationNanoseconds = Int64(ms * 1e6)
+            query.minDurationNanoseconds = nanoseconds
         }
         query.limit = try parameters.limit(default: query.limit, maximum: maxLimit)
         if let value = parameters.text("cursor") {

@@ -79,6 +79,10 @@ extension JobInput {
                 return (max(position, sinceRun), min(lower, low ?? .max), max(upper, high ?? .min))
             }
         }
+        // Stored times outside what ingest accepts (a store written before it refused them,
+        // or a corrupt catalog row) must not push the window maths past Int64.
+        lower = max(lower, 0)
+        upper = min(upper, UnixTime.latest)
         return (lower < upper ? lower..<upper : nil, input)
     }
 

@@ -134,6 +134,9 @@ public struct JobLedger: Sendable {
                     try db.execute(sql: "UPDATE jobs SET watermark_ns = ?, input_position = ? WHERE name = ?",
                                    arguments: [position.watermark, position.input, job])
                 }
+            case .failure(let error) where error is CancellationError:
+                try db.execute(sql: "UPDATE job_runs SET status = 'cancelled', finished_ns = ?, error = ? WHERE id = ?",
+                               arguments: [now, "the server shut down during the run", id])
             case .failure(let error):
                 try db.execute(sql: "UPDATE job_runs SET status = 'error', finished_ns = ?, error = ? WHERE id = ?",
                                arguments: [now, "\(error)", id])

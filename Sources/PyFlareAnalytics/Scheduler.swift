@@ -144,13 +144,28 @@ public final class Scheduler: Service, Sendable {
                 outcome = .failure(error)
             }
             let finished = UnixTime.nowNanoseconds()
-            try await ledger.finishRun(runID, job: job.name, now: finished, outcome: outcome)
-            try await ledger.release(job.name, owner: owner)
-            record(job.name, outcome: outcome, seconds: Double(finished - started) / 1e9)
+            // A run stopped by shutdown is recorded all the same: the bookkeeping runs in a task
+            // of its own, which the shutdown's cancellation does not reach.
+            let ledger = self.ledger, owner = self.owner, name = job.name
+            let outcomeOfRun: Result<JobOutcome, any Error> = if case .failure(let error) = outcome, Task.isCancelled || Self.isCancellation(error) {
+                .failure(CancellationError())
+            } else {
+                outcome
+            }
+            try await Task {
+                try await ledger.finishRun(runID, job: name, now: finished, outcome: outcomeOfRun)
+                try await ledger.release(name, owner: owner)
+            }.value
+            record(job.name, outcome: outcomeOfRun, seconds: Double(finished - started) / 1e9)
+            guard !Task.isCancelled else { return nil }
             return try await ledger.runs(of: job.name, limit: 1).first
         } catch {
-            logger.error("job bookkeeping failed", metadata: ["job": "\(job.name)", "error": "\(error)"])
-            try? await ledger.release(job.name, owner: owner)
+            // Shutdown cancels a run about to start: nothing ran, nothing to report.
+            if !(error is CancellationError) {
+                logger.error("job bookkeeping failed", metadata: ["job": "\(job.name)", "error": "\(error)"])
+            }
+            let ledger = self.ledger, owner = self.owner, name = job.name
+            try? await Task { try await ledger.release(name, owner: owner) }.value
             return nil
         }
     }
@@ -162,9 +177,20 @@ public final class Scheduler: Service, Sendable {
             Counter(label: "pyflare_job_runs_total", dimensions: [("job", name), ("outcome", "ok")]).increment()
             Counter(label: "pyflare_job_rows_written_total", dimensions: [("job", name)]).increment(by: result.rows)
             logger.debug("job ran", metadata: ["job": "\(name)", "rows": "\(result.rows)", "seconds": "\(seconds)"])
+        case .failure(let error) where error is CancellationError:
+            Counter(label: "pyflare_job_runs_total", dimensions: [("job", name), ("outcome", "cancelled")]).increment()
+            logger.info("job run cancelled by shutdown", metadata: ["job": "\(name)"])
         case .failure(let error):
             Counter(label: "pyflare_job_runs_total", dimensions: [("job", name), ("outcome", "error")]).increment()
             logger.error("job failed", metadata: ["job": "\(name)", "error": "\(error)"])
         }
+    }
+
+    /// Whether a run's failure is the shutdown stopping it: the task's cancellation, as Swift
+    /// or as the SQL engine reports it.
+    static func isCancellation(_ error: any Error) -> Bool {
+        if error is CancellationError { return true }
+        if let error = error as? SQLError { return error.kind == .cancelled }
+        return false
     }
 }

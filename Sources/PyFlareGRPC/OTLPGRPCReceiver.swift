@@ -21,12 +21,17 @@ public struct OTLPGRPCReceiver: Service {
     public let maxMessageBytes: Int
     let logger: Logger
 
-    public init(export: OTLPExport, host: String, port: Int, maxMessageBytes: Int, logger: Logger) {
+    /// Called once the transport accepts connections.
+    let onListening: @Sendable () -> Void
+
+    public init(export: OTLPExport, host: String, port: Int, maxMessageBytes: Int, logger: Logger,
+                onListening: @escaping @Sendable () -> Void = {}) {
         self.export = export
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
         self.logger = logger
+        self.onListening = onListening
     }
 
     static let services: [(service: String, signal: OTLPResponse.Signal)] = [
@@ -58,10 +63,11 @@ public struct OTLPGRPCReceiver: Service {
             }
         }
         let server = GRPCServer(transport: transport, router: router)
-        let logger = self.logger
+        let logger = self.logger, onListening = self.onListening
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 if let address = try? await transport.listeningAddress {
+                    onListening()
                     logger.info("OTLP/gRPC receiver listening", metadata: ["address": "\(address)"])
                 }
             }

@@ -109,7 +109,7 @@ public final class Batcher: Service, Sendable {
                 // The submitters get the failure: their clients retry, nothing is silently lost.
                 metrics.sinkErrors.increment()
                 logger.error("sink write failed", metadata: ["spans": "\(spans)", "error": "\(error)"])
-                result = .failed("\(error)")
+                result = .failed(clientDescription(of: error))
             }
             state.withLock { state in
                 state.heldSpans -= spans

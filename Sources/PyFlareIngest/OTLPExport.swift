@@ -33,10 +33,11 @@ public struct OTLPExport: Sendable {
     /// Where logs and metrics go: the sink the batcher writes spans to.
     public let records: any RecordSink
 
-    /// Why ingest is refused before reading a request (e.g. the disk is nearly full); nil admits it.
-    public let admission: @Sendable () -> String?
+    /// Reserves room for a request about to be written (e.g. on a nearly full disk); says why
+    /// it is refused instead. Nil admits every request.
+    public let admission: (any IngestAdmission)?
 
-    public init(pipeline: IngestPipeline, records: any RecordSink, admission: @escaping @Sendable () -> String? = { nil }) {
+    public init(pipeline: IngestPipeline, records: any RecordSink, admission: (any IngestAdmission)? = nil) {
         self.pipeline = pipeline
         self.records = records
         self.admission = admission
@@ -52,7 +53,10 @@ public struct OTLPExport: Sendable {
     }
 
     public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool) async -> Outcome {
-        if let refusal = admission() {
+        // The WAL keeps a request about as received; twice its size covers the framing and
+        // the records re-encoded from JSON.
+        let reservation = Int64(body.count) * 2 + 4096
+        if let refusal = admission?.reserve(reservation) {
             // One per request, as for malformed ones: the items are not decoded.
             let items = switch signal {
             case .traces: "spans"
@@ -62,6 +66,7 @@ public struct OTLPExport: Sendable {
             pipeline.metrics.recordItemsRejected(items, 1, reason: "disk_low")
             return .failed(refusal)
         }
+        defer { admission?.release(reservation, written: Int64(body.count)) }
         return switch signal {
         case .traces: await exportTraces(body, json: json)
         case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records", metric: "log_records",
@@ -98,7 +103,7 @@ public struct OTLPExport: Sendable {
             try await write(records, batch)
         } catch {
             pipeline.metrics.recordItemsRejected(metric, kept + rejected, reason: "storage")
-            return .failed("\(items) could not be stored: \(error)")
+            return .failed("\(items) could not be stored: \(clientDescription(of: error))")
         }
         pipeline.metrics.recordItems(metric, stored: kept, rejected: rejected)
         return .accepted(rejected: rejected, message: message)
@@ -119,4 +124,12 @@ public struct OTLPExport: Sendable {
         case .failed(let reason): return .failed("spans could not be stored: \(reason)")
         }
     }
+}
+
+/// Room for a request before it is written: the disk-space floor's reservations.
+public protocol IngestAdmission: Sendable {
+    /// Reserves `bytes`; returns why the request is refused instead.
+    func reserve(_ bytes: Int64) -> String?
+    /// Ends a reservation of `reserved` bytes that wrote about `written`.
+    func release(_ reserved: Int64, written: Int64)
 }

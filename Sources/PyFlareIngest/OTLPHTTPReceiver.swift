@@ -87,16 +87,19 @@ public struct OTLPHTTPReceiver: Sendable {
             throw OTLPHTTPError(.unsupportedMediaType, format: format, grpcCode: 3,
                                 "unsupported Content-Encoding \"\(encoding)\"; use gzip, deflate or identity")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-            throw tooLarge(format)
-        }
         var buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw tooLarge(format)
+            switch try await RequestBodyReader.read(request, limit: maxBodyBytes) {
+            case .body(let body): buffer = body
+            case .tooLarge(let mustClose):
+                var error = tooLarge(format)
+                error.closesConnection = mustClose
+                throw error
+            }
+        } catch let error as OTLPHTTPError {
+            throw error
         } catch {
-            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "could not read the request body: \(error)")
+            throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "could not read the request body")
         }
         pipeline.metrics.bytesReceived.increment(by: buffer.readableBytes)
         if let algorithm {
@@ -147,6 +150,8 @@ struct OTLPHTTPError: Error {
     var grpcCode: Int
     var message: String
     var retryAfterSeconds: Int?
+    /// The request's body was left partly unread: the connection closes after the answer.
+    var closesConnection = false
 
     init(_ status: HTTPResponse.Status, format: OTLPFormat, grpcCode: Int, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -163,5 +168,6 @@ struct OTLPHTTPError: Error {
             ? OTLPResponse.statusProtobuf(code: grpcCode, message: message)
             : OTLPResponse.statusJSON(code: grpcCode, message: message)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            .closingConnection(closesConnection)
     }
 }

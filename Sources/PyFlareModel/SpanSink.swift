@@ -15,3 +15,15 @@ public protocol RecordSink: Sendable {
     func writeLogs(_ batch: LogBatch) async throws
     func writeMetrics(_ batch: MetricBatch) async throws
 }
+
+/// An error that can say what went wrong in words fit for a client: without the server's
+/// file paths or type names, which stay in the log.
+public protocol ClientDescribedError: Error {
+    var clientMessage: String { get }
+}
+
+/// What a client is told of `error`: its ``ClientDescribedError/clientMessage``, or only that
+/// the server failed (the log line next to it has the whole error).
+public func clientDescription(of error: any Error) -> String {
+    (error as? any ClientDescribedError)?.clientMessage ?? "an internal error (the server log has the detail)"
+}

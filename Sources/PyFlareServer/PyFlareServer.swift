@@ -12,6 +12,7 @@ import PyFlareModel
 import PyFlareWire
 public import PyFlareStore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Wires receivers, pipeline, batcher, sink and API into one `ServiceGroup` and runs it
@@ -37,6 +38,7 @@ public struct PyFlareServer: Sendable {
             throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
         }
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
+        SQLLane.adHoc.limitWaiting(to: configuration.sql.maxQueued)
         let sink = try await makeSink(pricing: pricing)
         let store = sink as? SpanStore
         // Prices set through the API live in the index, so only a server with the store has them.
@@ -53,19 +55,22 @@ public struct PyFlareServer: Sendable {
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes,
                                   logger: logger.with(label: "pyflare.disk"))
         disk.check()
-        let export = OTLPExport(pipeline: pipeline, records: sink, admission: { disk.refusal })
+        let export = OTLPExport(pipeline: pipeline, records: sink, admission: disk)
+        let listeners = ListenerReadiness(["OTLP/HTTP receiver", "OTLP/gRPC receiver", "REST API"])
         let otlpGRPC = OTLPGRPCReceiver(
             export: export, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
-            maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"))
+            maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"),
+            onListening: { listeners.listening("OTLP/gRPC receiver") })
         let otlpRouter = Router()
         OTLPHTTPReceiver(export: export, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
-        let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http")
+        let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http",
+                                   listeners: listeners)
 
-        let apiRouter = Router()
+        let apiRouter = Router(context: APIRequestContext.self)
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: {
-            Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
+            listeners.problems + Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
         }).addRoutes(to: apiRouter)
         var telemetryReaper: TelemetrySpanReaper?
         var scheduler: Scheduler?
@@ -78,12 +83,16 @@ public struct PyFlareServer: Sendable {
                                 scheduler: jobScheduler, disk: disk).addRoutes(to: apiRouter)
             }
             CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
-            RCARoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql),
+            // The analysis routes' own statements answer within a user's time limit, on the
+            // server's lane and never cut by the row limit meant for ad-hoc SQL.
+            let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
+            let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
+            RCARoutes(pool: store.indexPool, engine: analysisEngine,
                       sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
             EvaluationRoutes(pool: store.indexPool, rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
-            DriftRoutes(pool: store.indexPool, engine: store.sqlEngine(limits: configuration.sql), settings: configuration.quality.drift,
-                        limits: configuration.sql).addRoutes(to: apiRouter)
+            DriftRoutes(pool: store.indexPool, engine: analysisEngine, settings: configuration.quality.drift,
+                        limits: analysisLimits).addRoutes(to: apiRouter)
             scheduler = jobScheduler
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
@@ -107,7 +116,7 @@ public struct PyFlareServer: Sendable {
             RetentionRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
             TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
-        let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api")
+        let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners)
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
@@ -122,6 +131,7 @@ public struct PyFlareServer: Sendable {
         services.append(contentsOf: [otlpHTTP, otlpGRPC, api] as [any Service])
         if let telemetryReaper { services.append(telemetryReaper) }
         services.append(DrainTrigger(batcher: batcher))
+        services.append(SQLInterrupter())
         let group = ServiceGroup(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -131,12 +141,17 @@ public struct PyFlareServer: Sendable {
     }
 
     /// An HTTP server for `router` on `listener` that logs where it listens.
-    func application(_ router: Router<BasicRequestContext>, listener: PyFlareConfiguration.Listener, name: String,
-                     label: String) -> some Service {
-        Application(
+    func application<Context: RequestContext>(_ router: Router<Context>, listener: PyFlareConfiguration.Listener, name: String,
+                                               label: String, listeners: ListenerReadiness) -> some Service
+        where Context.Source == ApplicationRequestContextSource {
+        let idle = TimeAmount.nanoseconds(Int64(configuration.httpIdleTimeout.inSeconds * 1e9))
+        let body = TimeAmount.nanoseconds(Int64(configuration.httpBodyTimeout.inSeconds * 1e9))
+        return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [HTTPConnectionGuard(idleTimeout: idle, bodyTimeout: body)])),
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "pyflare"),
             onServerRunning: { [logger] channel in
+                listeners.listening(name)
                 logger.info("\(name) listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger.with(label: label))
@@ -151,7 +166,7 @@ public struct PyFlareServer: Sendable {
         // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
-                                    engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits),
+                                    engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),
                                     notifier: notifier, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
                                     compactor: compactor, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
     }
@@ -224,6 +239,16 @@ struct DiskMonitor: Service {
     }
 }
 
+/// Stops every running SQL statement and answers every waiting one when shutdown begins: a
+/// long statement must not hold the API's shutdown (and the scheduler's) for its whole limit.
+struct SQLInterrupter: Service {
+    func run() async throws {
+        try? await gracefulShutdown()
+        SQLLane.adHoc.interruptAll()
+        SQLLane.internalWork.interruptAll()
+    }
+}
+
 /// Tells the batcher that shutdown has begun, before the receivers wait for their requests.
 struct DrainTrigger: Service {
     let batcher: Batcher
@@ -233,3 +258,23 @@ struct DrainTrigger: Service {
         batcher.beginDraining()
     }
 }
+
+/// Which listeners accept connections yet: the server is ready only once all of them do, so a
+/// client (or a test harness) that waits for `/ready` never meets a refused connection.
+final class ListenerReadiness: Sendable {
+    private let pending: Mutex<Set<String>>
+
+    init(_ names: [String]) {
+        pending = Mutex(Set(names))
+    }
+
+    func listening(_ name: String) {
+        _ = pending.withLock { $0.remove(name) }
+    }
+
+    var problems: [String] {
+        pending.withLock { $0.sorted().map { "\($0) is not listening yet" } }
+    }
+}
+
+extension DiskSpaceGuard: IngestAdmission {}

@@ -10,6 +10,11 @@ enum BackgroundPriority {
     /// Lowers the calling thread's priority; on Linux, `PRIO_PROCESS` with id 0 is the calling
     /// thread. Only for threads that do nothing but background work: it is not raised again.
     static func lowerCallingThread() {
+        lower(to: niceness)
+    }
+
+    /// Sets the calling thread's niceness to `niceness` (ad-hoc SQL runs below background work).
+    static func lower(to niceness: Int32) {
         #if os(Linux)
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         #endif

@@ -18,7 +18,17 @@ public final class DiskSpaceGuard: Sendable {
     public let floor: Int64
     private let probe: Probe
     private let logger: Logger
-    private let state = Mutex<(low: Bool, free: Int64?)>((false, nil))
+    private struct State {
+        var low = false
+        /// Free bytes at the last measurement.
+        var free: Int64?
+        /// Bytes written since the last measurement (it does not see them yet).
+        var writtenSinceProbe: Int64 = 0
+        /// Bytes reserved by writes still in progress.
+        var inFlight: Int64 = 0
+    }
+
+    private let state = Mutex(State())
     private let freeGauge = Gauge(label: "pyflare_disk_free_bytes")
     private let lowGauge = Gauge(label: "pyflare_disk_low")
 
@@ -47,10 +57,43 @@ public final class DiskSpaceGuard: Sendable {
 
     /// Why ingest is refused now; nil while there is room.
     public var refusal: String? {
-        let (low, free) = state.withLock { $0 }
+        let (low, free) = state.withLock { ($0.low, $0.free) }
         guard low else { return nil }
-        return "free space under the data directory is below the floor (\(free.map { "\($0)" } ?? "?") bytes free, "
+        return Self.belowFloor(free: free, floor: floor)
+    }
+
+    private static func belowFloor(free: Int64?, floor: Int64) -> String {
+        "free space under the data directory is below the floor (\(free.map { "\($0)" } ?? "?") bytes free, "
             + "storage.min_free_bytes is \(floor)); ingest resumes when space is freed"
+    }
+
+    /// Reserves `bytes` for a write about to start; returns why it is refused instead. The
+    /// free space counted is the last measurement less what was written since and what other
+    /// writes hold, so concurrent requests cannot together overshoot the floor between two
+    /// measurements. ``release(_:written:)`` ends the reservation.
+    public func reserve(_ bytes: Int64) -> String? {
+        guard floor > 0 else { return nil }
+        return state.withLock { state -> String? in
+            if state.low { return Self.belowFloor(free: state.free, floor: floor) }
+            if let free = state.free {
+                let available = free - state.writtenSinceProbe - state.inFlight
+                if available - bytes < floor {
+                    return "this request (\(bytes) bytes to write) would take the free space under the data directory "
+                        + "below the floor (storage.min_free_bytes, \(floor)); retry later"
+                }
+            }
+            state.inFlight += bytes
+            return nil
+        }
+    }
+
+    /// Ends a reservation of `reserved` bytes whose write put about `written` bytes on disk.
+    public func release(_ reserved: Int64, written: Int64) {
+        guard floor > 0 else { return }
+        state.withLock { state in
+            state.inFlight -= reserved
+            state.writtenSinceProbe += written
+        }
     }
 
     public var isLow: Bool { state.withLock { $0.low } }
@@ -66,6 +109,7 @@ public final class DiskSpaceGuard: Sendable {
                 state.low = was ? free < floor + floor / 20 : free < floor
             }
             state.free = free
+            state.writtenSinceProbe = 0
             return (was, state.low)
         }
         if let free { freeGauge.record(free) }

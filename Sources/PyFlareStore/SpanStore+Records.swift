@@ -33,12 +33,15 @@ extension SpanStore {
                         if let since = query.since, zone.maxStartTime < since { continue }
                         if let until = query.until, zone.minStartTime >= until { continue }
                         if let service = query.service, !zone.services.contains(service) { continue }
-                        batches.append(try reader.logBatch(block: block))
+                        switch try readers.readFenced(reader.path, block: block, { try $0.logBatch(block: block) }) {
+                        case .success(let batch): batches.append(batch)
+                        case .failure(let fenced): warnings.append(reportFenced(fenced))
+                        }
                     }
                 } catch {
                     metrics.readErrors.increment()
                     logger.error("cannot read a log segment", metadata: ["error": "\(error)"])
-                    warnings.append("\(error)")
+                    warnings.append(StoreError.clientMessage(of: error))
                 }
             }
             return (batches, ranges, warnings)
@@ -123,12 +126,15 @@ extension SpanStore {
                     for (block, zone) in reader.footer.blocks.enumerated() where zone.models.contains(name) {
                         if let since, zone.maxStartTime < since { continue }
                         if let until, zone.minStartTime >= until { continue }
-                        batches.append(try reader.metricBatch(block: block))
+                        switch try readers.readFenced(reader.path, block: block, { try $0.metricBatch(block: block) }) {
+                        case .success(let batch): batches.append(batch)
+                        case .failure(let fenced): warnings.append(reportFenced(fenced))
+                        }
                     }
                 } catch {
                     metrics.readErrors.increment()
                     logger.error("cannot read a metric segment", metadata: ["error": "\(error)"])
-                    warnings.append("\(error)")
+                    warnings.append(StoreError.clientMessage(of: error))
                 }
             }
             return (batches, ranges, warnings)
@@ -155,4 +161,15 @@ public struct MetricNameRow: Sendable, Equatable {
     public var firstTime: UInt64
     public var lastTime: UInt64
     public var services: [String]
+}
+
+extension SpanStore {
+    /// Logs a block a read moved past the first time it is found, and returns its report.
+    func reportFenced(_ fenced: FencedBlock) -> String {
+        if fenced.isNew {
+            metrics.readErrors.increment()
+            logger.error("fenced an unreadable segment block", metadata: ["report": "\(fenced.report)"])
+        }
+        return fenced.report
+    }
 }

@@ -252,18 +252,22 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                 var trace = StoredTrace()
                 for (path, block, state) in locations {
                     guard state == "active" else {
-                        trace.warnings.append("segment \(path) is \(state); spans of this trace in its block \(block) cannot be read")
+                        trace.warnings.append("segment \(path.split(separator: "/").last ?? "") is \(state); spans of this trace in its block \(block) cannot be read")
                         continue
                     }
                     do {
-                        let reader = try readers.reader(dataDirectory + "/" + path)
-                        var batch = try reader.batch(block: block, pricing: pricing)
-                        batch.retain(batch.spans.traceIDs.map { $0 == traceID })
-                        trace.batches.append(batch)
+                        switch try readers.readFenced(dataDirectory + "/" + path, block: block, { try $0.batch(block: block, pricing: pricing) }) {
+                        case .success(var batch):
+                            batch.retain(batch.spans.traceIDs.map { $0 == traceID })
+                            trace.batches.append(batch)
+                        case .failure(let fenced):
+                            if fenced.isNew { logger.error("fenced an unreadable segment block", metadata: ["report": "\(fenced.report)"]) }
+                            trace.warnings.append(fenced.report)
+                        }
                     } catch {
                         metrics.readErrors.increment()
                         logger.error("cannot read a segment block", metadata: ["error": "\(error)"])
-                        trace.warnings.append("\(error)")
+                        trace.warnings.append(StoreError.clientMessage(of: error))
                     }
                 }
                 return trace
@@ -344,6 +348,8 @@ enum SegmentNaming {
 final class SegmentReaderCache: Sendable {
     private let readers = Mutex<[String: SegmentReader]>([:])
     private let capacity = 512
+    /// The blocks of these files found unreadable, shared by every reader of the store.
+    let fence = BlockFence()
 
     func reader(_ path: String) throws(StoreError) -> SegmentReader {
         if let reader = readers.withLock({ $0[path] }) { return reader }
@@ -358,7 +364,30 @@ final class SegmentReaderCache: Sendable {
     /// Closes the readers of files about to be deleted, so their space is given back.
     func evict(_ paths: [String]) {
         readers.withLock { readers in for path in paths { readers[path] = nil } }
+        fence.forget(paths)
     }
+
+    /// Reads block `block` of the segment at `path` with `read`; a corrupt block (or file) is
+    /// fenced and its report returned instead, as is one fenced before. An I/O failure is
+    /// not the block's fault and is thrown, so a later read may succeed.
+    func readFenced<T>(_ path: String, block: Int, _ read: (SegmentReader) throws -> T) throws(StoreError) -> Result<T, FencedBlock> {
+        if let report = fence.fencedReport(path: path, block: block) { return .failure(FencedBlock(report: report, isNew: false)) }
+        do {
+            return .success(try read(try reader(path)))
+        } catch let error as StoreError where error.code == .io {
+            throw error
+        } catch {
+            let wholeFile = (try? reader(path)) == nil
+            return .failure(FencedBlock(report: fence.fence(path: path, block: wholeFile ? BlockFence.wholeSegment : block, because: error),
+                                        isNew: true))
+        }
+    }
+}
+
+/// A block a read moved past: what to report of it, and whether this read found it.
+struct FencedBlock: Error {
+    var report: String
+    var isNew: Bool
 }
 
 /// The store's counters and gauges.

@@ -3,9 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PyFlareModel
 
 /// A failure of a sink or of the store, with the file it concerns and the OS error.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
+public struct StoreError: ClientDescribedError, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable { case io, closed, corrupt, unsupportedVersion, database }
         private let value: Value
@@ -38,9 +39,28 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// What a client may be told: the message and the file's name, never the directory it is
+    /// in (the log line has the whole path).
+    public var clientMessage: String {
+        var text = message
+        if let file = path.split(separator: "/").last { text += " (\(file))" }
+        if let errno { text += ": \(String(cString: strerror(errno)))" }
+        return text
+    }
+
     public var description: String {
         var text = "\(message): \(path)"
         if let errno { text += " (\(String(cString: strerror(errno))))" }
         return text
+    }
+}
+
+extension StoreError {
+    /// What a client may be told of any failure of a read: a ``StoreError`` without its
+    /// directory, another error by its kind only (its text may hold a path).
+    public static func clientMessage(of error: any Error) -> String {
+        if let error = error as? StoreError { return error.clientMessage }
+        if let error = error as? FormatError { return "\(error)" }
+        return "the read failed (\(type(of: error)))"
     }
 }

@@ -95,7 +95,9 @@ extension LogBatch {
     /// Appends a decoded record whose attribute rows start at `rollback`; refuses it instead
     /// (dropping its rows and its body's nested values) if one of its ids could not be read.
     mutating func appendRecord(_ record: LogFields, scopeIndex: Int, since rollback: RollbackPoint, at offset: Int) {
-        if let problem = record.invalidTraceID ?? record.invalidSpanID {
+        let lateTime = UnixTime.isStorable(record.time) && UnixTime.isStorable(record.observedTime)
+            ? nil : "a time after \(UnixTime.latestText), the latest PyFlare stores"
+        if let problem = record.invalidTraceID ?? record.invalidSpanID ?? lateTime {
             attributes.truncate(to: rollback.attributes)
             nestedValues.truncate(to: rollback.nestedValues)
             rejectedCount += 1

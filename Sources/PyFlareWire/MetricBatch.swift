@@ -324,6 +324,12 @@ extension MetricBatch {
             reject(1, "data point at byte \(offset) has no value and is not flagged NO_RECORDED_VALUE")
             return
         }
+        if !UnixTime.isStorable(point.time) || !UnixTime.isStorable(point.startTime)
+            || exemplarTable.times[rollback.exemplars...].contains(where: { !UnixTime.isStorable($0) }) {
+            rollBack(to: rollback)
+            reject(1, "data point at byte \(offset) has a time after \(UnixTime.latestText), the latest PyFlare stores")
+            return
+        }
         metricIndices.append(UInt32(metricIndex))
         startTimes.append(point.startTime)
         times.append(point.time)

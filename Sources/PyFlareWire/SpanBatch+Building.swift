@@ -27,6 +27,14 @@ extension SpanBatch {
             rejectSpan("span at byte \(offset) has an empty or all-zero \(span.traceID.isZero ? idNames.trace : idNames.span)")
             return
         }
+        // A time past what PyFlare stores would be acknowledged and then break every window
+        // computed over it; refused here, the one place both decoders append through.
+        if !UnixTime.isStorable(span.startTime) || !UnixTime.isStorable(span.endTime)
+            || events.times[rollback.events...].contains(where: { !UnixTime.isStorable($0) }) {
+            rollBack(to: rollback)
+            rejectSpan("span at byte \(offset) has a time after \(UnixTime.latestText), the latest PyFlare stores")
+            return
+        }
         traceIDs.append(span.traceID)
         spanIDs.append(span.spanID)
         parentSpanIDs.append(span.parentSpanID)

@@ -7,6 +7,20 @@ public enum UnixTime {
     public static let hour = 60 * minute
     public static let day = 24 * hour
 
+    /// The latest time PyFlare accepts anywhere, 2200-01-01T00:00:00Z: in a request, in SQL and
+    /// in ingested records (a record stamped later is refused). Unix nanoseconds of the year
+    /// 2262 overflow an `Int64`; stopping 62 years short leaves every bucket, window and
+    /// lateness sum room to stay inside it, so time arithmetic on accepted values never traps.
+    public static let latest: Int64 = 7_258_118_400 * second
+    /// ``latest`` as the unsigned nanoseconds OTLP carries.
+    public static let latestUnsigned = UInt64(latest)
+    /// ``latest`` as text, for the errors that refuse a later time.
+    public static let latestText = "2200-01-01T00:00:00Z"
+
+    /// Whether `nanoseconds` (as OTLP carries them) is a time PyFlare stores: at most ``latest``.
+    @inline(__always)
+    public static func isStorable(_ nanoseconds: UInt64) -> Bool { nanoseconds <= latestUnsigned }
+
     public static func nowNanoseconds() -> Int64 {
         Int64(Date().timeIntervalSince1970 * 1e9)
     }

@@ -21,7 +21,7 @@ struct Jobs: AsyncParsableCommand {
             FileHandle.standardError.write(Data("pyflare jobs: \(configuration.dataDirectory) holds no PyFlare index (index.db)\n".utf8))
             throw ExitCode(2)
         }
-        let engine = try SQLEngine.offline(configuration, limits: configuration.schedulerSettings.jobLimits)
+        let engine = try SQLEngine.offline(configuration, limits: configuration.schedulerSettings.jobLimits, lane: .internalWork)
         let pool = try SpanStore.openIndex(dataDirectory: configuration.dataDirectory)
         var logger = Logger(label: "pyflare.jobs")
         logger.logLevel = .warning

@@ -43,9 +43,9 @@ struct StoreOptions: ParsableArguments {
 
 extension SQLEngine {
     /// An engine over the configured data directory for a command, whether the server runs or not.
-    static func offline(_ configuration: PyFlareConfiguration, limits: SQLLimits) throws(SQLError) -> SQLEngine {
+    static func offline(_ configuration: PyFlareConfiguration, limits: SQLLimits, lane: SQLLane = .adHoc) throws(SQLError) -> SQLEngine {
         try SQLEngine.offline(dataDirectory: configuration.dataDirectory,
-                              pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), limits: limits)
+                              pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), limits: limits, lane: lane)
     }
 }
 

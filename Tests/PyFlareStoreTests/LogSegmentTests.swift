@@ -50,7 +50,7 @@ struct LogSegmentTests {
                 record.bytesField(9, t2.bytes)
             },
             { record in
-                record.fixed64Field(1, .max)
+                record.fixed64Field(1, UnixTime.latestUnsigned)  // the latest time stored
                 record.varintField(2, 255)
                 record.messageField(5) { PayloadWriter.anyValue(&$0, .double(Double(bitPattern: 0xFFF8_0000_DEAD_BEEF))) }
                 PayloadWriter.keyValue("int.min", .int(.min), field: 6, into: &record)

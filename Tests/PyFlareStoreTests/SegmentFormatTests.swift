@@ -269,7 +269,7 @@ struct SegmentFormatTests {
         for (index, value) in values.enumerated() {
             // One span per trace, no model: nothing sums or prices these values.
             spans.append(PSpan(traceID: .test(100 + UInt64(index)), spanID: 0x100 + UInt64(index),
-                               start: index == 0 ? .max : UInt64(index), end: index == 0 ? 0 : UInt64(index) * 7,
+                               start: index == 0 ? UnixTime.latestUnsigned : UInt64(index), end: index == 0 ? 0 : UInt64(index) * 7,
                                attributes: [("gen_ai.usage.input_tokens", .int(value)), ("gen_ai.usage.reasoning_tokens", .int(value)),
                                             ("pyflare.cost.micros", .int(value))]))
         }

@@ -341,7 +341,7 @@ struct StoreRecoveryTests {
         #expect(try await spanCounts(store) == expectedSpanCounts(batches))
         let trace = try await store.trace(t1)
         #expect(trace.spanCount == 0)
-        #expect(!trace.warnings.isEmpty && trace.warnings.allSatisfy { $0.contains("segments/\(name) is missing") }, "\(trace.warnings)")
+        #expect(!trace.warnings.isEmpty && trace.warnings.allSatisfy { $0.contains("segment \(name) is missing") }, "\(trace.warnings)")
         try await store.close()
 
         // Reopening while it is still missing changes nothing.
@@ -375,7 +375,7 @@ struct StoreRecoveryTests {
         #expect(names(directory.path + "/segments").isEmpty)
         let trace = try await store.trace(t1)
         #expect(trace.spanCount == 0)
-        #expect(!trace.warnings.isEmpty && trace.warnings.allSatisfy { $0.contains("segments/\(name) is quarantined") }, "\(trace.warnings)")
+        #expect(!trace.warnings.isEmpty && trace.warnings.allSatisfy { $0.contains("segment \(name) is quarantined") }, "\(trace.warnings)")
         try await store.close()
         // Quarantined stays quarantined.
         let again = try await open(directory)

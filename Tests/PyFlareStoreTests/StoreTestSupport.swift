@@ -417,7 +417,7 @@ func richResourcesA() -> [PResource] {
                    attributes: [("gen_ai.usage.total_tokens", .int(77)), ("deployment.environment", .string("staging")),
                                 ("gen_ai.request.model", .string("claude-3-5-sonnet")), ("gen_ai.usage.output_tokens", .int(0))])
     let c1 = PSpan(traceID: t4, spanID: 0xC1, name: "", kind: 0, start: 0, end: 0)
-    let c2 = PSpan(traceID: t4, spanID: 0xC2, parentSpanID: 0xC1, name: "child", kind: 1, start: 1, end: .max)
+    let c2 = PSpan(traceID: t4, spanID: 0xC2, parentSpanID: 0xC1, name: "child", kind: 1, start: 1, end: UnixTime.latestUnsigned)
     return [
         PResource(attributes: [("service.name", .string("svc-a")), ("deployment.environment", .string("prod")), ("res.int", .int(-5))],
                   dropped: 2, schemaURL: "https://opentelemetry.io/schemas/1.21.0", scopes: [

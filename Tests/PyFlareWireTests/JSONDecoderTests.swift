@@ -307,16 +307,19 @@ struct JSONDecoderTests {
         #expect(value == .int(42))
     }
 
-    @Test("uint64 times as strings and numbers, up to UInt64.max")
+    @Test("uint64 times as strings and numbers: read up to UInt64.max, stored up to 2200")
     func uint64Times() throws {
         let batch = try decodeJSON(jsonRequest(spans: [
             jsonSpan(#""startTimeUnixNano":"18446744073709551615","endTimeUnixNano":"9223372036854775813""#),
             jsonSpan(#""startTimeUnixNano":1700000000000000000,"endTimeUnixNano":1700000000000000001"#),
             jsonSpan(#""startTimeUnixNano":"0","events":[{"timeUnixNano":"18446744073709551615"},{"timeUnixNano":1}]"#),
+            jsonSpan(#""startTimeUnixNano":"7258118400000000000","events":[{"timeUnixNano":7258118400000000000}]"#),
         ].joined(separator: ",")))
-        #expect(batch.startTimes == [.max, 1_700_000_000_000_000_000, 0])
-        #expect(batch.endTimes == [9_223_372_036_854_775_813, 1_700_000_000_000_000_001, 0])
-        #expect(batch.events.times == [.max, 1])
+        // Read whole, then refused one by one: a time past 2200 is never stored.
+        #expect(batch.startTimes == [1_700_000_000_000_000_000, 7_258_118_400_000_000_000])
+        #expect(batch.endTimes == [1_700_000_000_000_000_001, 0])
+        #expect(batch.events.times == [7_258_118_400_000_000_000])
+        #expect(batch.rejectedSpanCount == 2)
         #expect(jsonError(jsonRequest(spans: jsonSpan(#""startTimeUnixNano":"18446744073709551616""#)))?.code == .invalidField)
         #expect(jsonError(jsonRequest(spans: jsonSpan(#""startTimeUnixNano":-1"#)))?.code == .invalidField)
         #expect(jsonError(jsonRequest(spans: jsonSpan(#""droppedAttributesCount":4294967296"#)))?.code == .invalidField)

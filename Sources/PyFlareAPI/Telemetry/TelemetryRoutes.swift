@@ -35,13 +35,13 @@ public struct TelemetryRoutes: Sendable {
         router.api("/api/v1/telemetry/metrics") { request, _ in try await getMetrics(request) }
         router.api("/api/v1/telemetry/traces/spans", method: .post) { request, _ in try await startSpan(request) }
         router.api("/api/v1/telemetry/traces/spans/:span_id/tags", method: .post) { request, context in
-            try await addTags(request, spanID: context.parameters.get("span_id") ?? "")
+            try await addTags(request, spanID: try context.parameters.path("span_id"))
         }
         router.api("/api/v1/telemetry/traces/spans/:span_id/logs", method: .post) { request, context in
-            try await addLog(request, spanID: context.parameters.get("span_id") ?? "")
+            try await addLog(request, spanID: try context.parameters.path("span_id"))
         }
         router.api("/api/v1/telemetry/traces/spans/:span_id/finish", method: .post) { request, context in
-            try await finish(request, spanID: context.parameters.get("span_id") ?? "")
+            try await finish(request, spanID: try context.parameters.path("span_id"))
         }
         router.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
     }

@@ -83,6 +83,6 @@ public final class TelemetrySpans: Sendable {
     /// "300" or "1.5".
     static func seconds(_ duration: Duration) -> String {
         let seconds = duration.inSeconds
-        return seconds == seconds.rounded() ? String(Int64(seconds)) : String(seconds)
+        return seconds == seconds.rounded() ? Int64(checked: seconds).map(String.init) ?? String(seconds) : String(seconds)
     }
 }

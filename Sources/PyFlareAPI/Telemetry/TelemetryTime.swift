@@ -3,9 +3,9 @@ import PyFlareWire
 
 /// Times of the telemetry API: wall-clock unix nanoseconds, as OTLP stores them.
 enum TelemetryTime {
-    /// Latest `timestamp` accepted, in unix seconds (the year 2286): larger numbers are
+    /// Latest `timestamp` accepted, in unix seconds (UnixTime.latest, 2200): larger numbers are
     /// milliseconds or nanoseconds sent by mistake.
-    static let maxSeconds = 9_999_999_999.0
+    static let maxSeconds = Double(UnixTime.latest / UnixTime.second)
 
     /// Now, in unix nanoseconds.
     @Sendable static func now() -> UInt64 {

@@ -60,6 +60,15 @@ struct ConfigOption: Sendable {
         option("api.port", "Port of the REST API, /health and /metrics.", "8080") { config, node, key throws(ConfigError) in
             config.api.port = try node.integer(key, in: 0...65535)
         },
+        option("http.idle_timeout_ms", "An HTTP connection (OTLP/HTTP or API) that sends no whole request head for this long is closed: idle keep-alive connections and slow senders alike.", "60000") { config, node, key throws(ConfigError) in
+            config.httpIdleTimeout = .milliseconds(try node.integer(key, in: 100...86_400_000))
+        },
+        option("http.body_timeout_ms", "An HTTP request whose body has not all arrived this long after its head is closed.", "60000") { config, node, key throws(ConfigError) in
+            config.httpBodyTimeout = .milliseconds(try node.integer(key, in: 100...86_400_000))
+        },
+        option("sql.max_queued", "Ad-hoc SQL statements that may wait for one of the two SQL threads; more get 429 with Retry-After.", "16") { config, node, key throws(ConfigError) in
+            config.sql.maxQueued = try node.integer(key, in: 0...10_000)
+        },
         option("sql.timeout_ms", "A SQL statement still running after this long is stopped with an error.", "30000") { config, node, key throws(ConfigError) in
             config.sql.timeout = .milliseconds(try node.integer(key, in: 1...86_400_000))
         },

@@ -20,6 +20,11 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var otlpGRPCMaxMessageBytes = 16 << 20
     /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
     public var api = Listener(host: "127.0.0.1", port: 8080)
+    /// How long an HTTP connection (OTLP/HTTP or API) may wait for a whole request head:
+    /// idle keep-alive connections and slow senders are closed after it. Default 60 s.
+    public var httpIdleTimeout: Duration = .seconds(60)
+    /// How long a request's body may take to arrive after its head. Default 60 s.
+    public var httpBodyTimeout: Duration = .seconds(60)
     /// The JSON telemetry API on the REST port: span timeout, limits, default service name.
     public var telemetry = TelemetryConfiguration.defaults
     /// Limits of ad-hoc SQL (`POST /api/v1/sql`, `pyflare sql`).

@@ -531,12 +531,16 @@ struct KeyValueReader {
         return RowRange(start: start, count: count)
     }
 
-    /// Values nested deeper are refused, as the wire decoder refuses them: recursion must stay bounded.
-    static let maxNesting = 64
+    /// Containers nested deeper are refused, exactly as the wire decoders refuse them (the
+    /// check is on entering a container, so a leaf may sit one level below the last
+    /// container): whatever ingest acknowledged stays readable, and recursion stays bounded.
+    static let maxNesting = SpanBatch.maxValueNesting
 
     private func value(_ kindByte: UInt8, _ input: inout ByteReader, nested: inout AttributeTable, depth: Int = 0) throws(FormatError) -> (ValueKind, UInt64) {
         guard let kind = ValueKind(rawValue: kindByte) else { throw FormatError("unknown value kind \(kindByte)") }
-        guard depth < Self.maxNesting else { throw FormatError("values nested deeper than \(Self.maxNesting)") }
+        if kind == .array || kind == .keyValueList, depth >= Self.maxNesting {
+            throw FormatError("values nested deeper than \(Self.maxNesting)")
+        }
         switch kind {
         case .empty: return (kind, 0)
         case .string, .bytes: return (kind, try input.stringRef().packed)

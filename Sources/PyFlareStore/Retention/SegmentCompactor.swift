@@ -98,7 +98,14 @@ public final class SegmentCompactor: Sendable {
                 report.stoppedEarly = "low disk space: only deletions run"
                 continue
             }
-            try await perform(&action, policy: policy, now: now)
+            do {
+                try await perform(&action, policy: policy, now: now)
+            } catch let error as StoreError where error.code == .corrupt {
+                // An unreadable input block is fenced by the read; the segments stay as they
+                // are (readers move past the block) and the rest of the plan goes on.
+                action.skipped = StoreError.clientMessage(of: error)
+                logger.error("compaction left segments with an unreadable block", metadata: ["error": "\(error)"])
+            }
             report.actions.append(action)
             bytesMoved += action.bytesIn + (action.bytesOut ?? 0)
             if settings.maxBytesPerSecond > 0 {
@@ -275,9 +282,17 @@ enum CompactionRebuild {
             firstWAL = min(firstWAL, reader.footer.firstWALSequence)
             lastWAL = max(lastWAL, reader.footer.lastWALSequence)
             for block in reader.footer.blocks.indices {
+                // A merge must not drop rows silently: an unreadable block (fenced by the
+                // read) stops this action.
+                func read<Batch>(_ body: (SegmentReader) throws -> Batch) throws(StoreError) -> Batch {
+                    switch try readers.readFenced(path, block: block, body) {
+                    case .success(let batch): return batch
+                    case .failure(let fenced): throw StoreError(.corrupt, fenced.report, path: path)
+                    }
+                }
                 switch kind {
                 case .spans:
-                    let batch = try reader.batch(block: block, pricing: pricing)
+                    let batch = try read { try $0.batch(block: block, pricing: pricing) }
                     masks.append((0..<batch.count).map { row in
                         expiry.keep(time: batch.spans.startTimes[row],
                                     service: { batch.spans.string(batch.columns.service[row]) },
@@ -285,7 +300,7 @@ enum CompactionRebuild {
                     })
                     spanBatches.append(batch)
                 case .logs:
-                    let batch = try reader.logBatch(block: block)
+                    let batch = try read { try $0.logBatch(block: block) }
                     let resources = ResourceNames(batch)
                     masks.append((0..<batch.count).map { row in
                         let resource = Int(batch.scopes.resourceIndices[Int(batch.scopeIndices[row])])
@@ -294,7 +309,7 @@ enum CompactionRebuild {
                     })
                     logBatches.append(batch)
                 case .metricPoints:
-                    let batch = try reader.metricBatch(block: block)
+                    let batch = try read { try $0.metricBatch(block: block) }
                     let resources = ResourceNames(batch)
                     masks.append((0..<batch.count).map { row in
                         let metric = batch.metric(ofPoint: row)

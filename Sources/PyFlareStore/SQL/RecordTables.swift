@@ -19,6 +19,8 @@ protocol RecordSQLKind {
     /// Block `block` with `columns` decoded (all when nil), and its row count.
     static func read(_ reader: SegmentReader, block: Int, columns: Set<Column>?) throws(StoreError) -> (Batch, Int)
     static func count(_ batch: Batch) -> Int
+    /// A batch of no rows: what a fenced block reads as.
+    static var empty: Batch { get }
     static func time(_ batch: Batch, _ row: Int) -> UInt64
     /// The row's trace id, for tables with trace pushdown.
     static func traceID(_ batch: Batch, _ row: Int) -> TraceID?
@@ -92,10 +94,10 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
             rows = Kind.count(unsealed)
         case .block(let reader, let index):
             context.statistics.blocks += 1
-            do {
-                (loaded, rows) = try Kind.read(reader, block: index, columns: storage)
-            } catch {
-                throw SQLError(.unavailable, "\(error)")
+            if let read = try context.readFenced(reader, index, { [storage] reader in try Kind.read(reader, block: index, columns: storage) }) {
+                (loaded, rows) = read
+            } else {
+                (loaded, rows) = (Kind.empty, 0)
             }
         }
         nextSource += 1
@@ -184,6 +186,7 @@ enum LogsSQL: RecordSQLKind {
     }
 
     static func count(_ batch: LogBatch) -> Int { batch.count }
+    static var empty: LogBatch { LogBatch() }
     static func time(_ batch: LogBatch, _ row: Int) -> UInt64 { LogQuery.time(of: batch, row) }
     static func traceID(_ batch: LogBatch, _ row: Int) -> TraceID? { batch.traceIDs[row] }
 
@@ -262,6 +265,7 @@ enum MetricPointsSQL: RecordSQLKind {
     }
 
     static func count(_ batch: MetricBatch) -> Int { batch.count }
+    static var empty: MetricBatch { MetricBatch() }
     static func time(_ batch: MetricBatch, _ row: Int) -> UInt64 { batch.times[row] }
     static func traceID(_ batch: MetricBatch, _ row: Int) -> TraceID? { nil }
 

@@ -52,7 +52,7 @@ final class SQLConnection: @unchecked Sendable {
         sqlite3_progress_handler(db, 10_000, { pointer in
             let context = Unmanaged<SQLScanContext>.fromOpaque(pointer!).takeUnretainedValue()
             if ContinuousClock.now > context.deadline { context.timedOut = true }
-            return context.timedOut ? 1 : 0
+            return context.timedOut || context.interrupt.isSet ? 1 : 0
         }, pointer)
     }
 
@@ -62,11 +62,12 @@ final class SQLConnection: @unchecked Sendable {
 
     /// Runs one statement. `maxRows` is the row limit (more is an error); with `limit`,
     /// the answer stops there instead and says it was truncated.
-    func run(_ sql: String, parameters: SQLParameters, timeout: Duration, maxRows: Int, limit: Int?,
-             unsealed: [Unsealed.Entry]) throws(SQLError) -> SQLResult {
+    func run(_ sql: String, parameters: SQLParameters, deadline: ContinuousClock.Instant, interrupt: StatementInterrupt,
+             maxRows: Int, limit: Int?, unsealed: [Unsealed.Entry]) throws(SQLError) -> SQLResult {
         let started = ContinuousClock.now
         context.unsealed = unsealed
-        context.deadline = started.advanced(by: timeout)
+        context.deadline = deadline
+        context.interrupt = interrupt
         context.timedOut = false
         context.refusal = nil
         context.scanFailure = nil
@@ -125,6 +126,9 @@ final class SQLConnection: @unchecked Sendable {
     private func error(_ code: Int32) -> SQLError {
         let message = String(cString: sqlite3_errmsg(db))
         let offset = sqlite3_error_offset(db)
+        if context.interrupt.isSet {
+            return SQLError(.cancelled, "the statement was stopped: its client went away or the server is shutting down")
+        }
         if context.timedOut || code == SQLITE_INTERRUPT {
             return SQLError(.timeout, "the statement ran past its time limit and was stopped")
         }

@@ -11,9 +11,13 @@ public struct SQLLimits: Sendable, Equatable {
     /// A statement returning more rows fails (a request's `limit` truncates instead).
     public var maxRows: Int
 
-    public init(timeout: Duration = .seconds(30), maxRows: Int = 100_000) {
+    /// Ad-hoc statements that may wait for a free SQL thread; more are answered 429 at once.
+    public var maxQueued: Int
+
+    public init(timeout: Duration = .seconds(30), maxRows: Int = 100_000, maxQueued: Int = 16) {
         self.timeout = timeout
         self.maxRows = maxRows
+        self.maxQueued = maxQueued
     }
 }
 
@@ -27,39 +31,33 @@ public final class SQLEngine: Sendable {
     private let pricing: PricingTable
     private let readers: SegmentReaderCache
     private let unsealed: @Sendable () throws(SQLError) -> [Unsealed.Entry]
-    private let threadPool: NIOThreadPool
+    /// The threads and queue this engine's statements run on.
+    public let lane: SQLLane
     private let idle = Mutex<[SQLConnection]>([])
     private let maxIdleConnections = 4
     private let metrics = SQLMetrics()
 
     init(dataDirectory: String, pricing: PricingTable, readers: SegmentReaderCache, limits: SQLLimits,
-         threadPool: NIOThreadPool, unsealed: @escaping @Sendable () throws(SQLError) -> [Unsealed.Entry]) {
+         lane: SQLLane, unsealed: @escaping @Sendable () throws(SQLError) -> [Unsealed.Entry]) {
         self.dataDirectory = dataDirectory
         indexPath = dataDirectory + "/index.db"
         self.pricing = pricing
         self.readers = readers
         self.limits = limits
-        self.threadPool = threadPool
+        self.lane = lane
         self.unsealed = unsealed
     }
 
-    /// Threads of SQL statements, apart from the store's: a long statement must not hold up
-    /// the WAL's fsyncs, seals and trace reads.
-    static let statementThreads: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        return pool
-    }()
-
     /// An engine over a data directory another process (a running server) may be writing,
     /// or nobody: the unsealed records come from the WAL files, read without changing them.
-    public static func offline(dataDirectory: String, pricing: PricingTable, limits: SQLLimits) throws(SQLError) -> SQLEngine {
+    public static func offline(dataDirectory: String, pricing: PricingTable, limits: SQLLimits,
+                               lane: SQLLane = .adHoc) throws(SQLError) -> SQLEngine {
         guard StoreDirectory.exists(dataDirectory + "/index.db") else {
             throw SQLError(.unavailable, "\(dataDirectory) holds no PyFlare index (index.db); is it the server's data directory?")
         }
         let walDirectory = dataDirectory + "/wal"
         return SQLEngine(dataDirectory: dataDirectory, pricing: pricing, readers: SegmentReaderCache(), limits: limits,
-                         threadPool: statementThreads) { () throws(SQLError) in
+                         lane: lane) { () throws(SQLError) in
             do {
                 return try WriteAheadLog<WALEntry>.read(directory: walDirectory, pricing: pricing)
             } catch {
@@ -74,10 +72,15 @@ public final class SQLEngine: Sendable {
     }
 
     /// Runs `sql` under `limits` (a scheduled job's, say) instead of the engine's.
+    ///
+    /// The time limit counts from now, waiting for a free thread included. Cancelling the
+    /// calling task (a client that went away) stops the statement where it stands.
     public func run(_ sql: String, parameters: SQLParameters, limit: Int? = nil, limits: SQLLimits) async throws(SQLError) -> SQLResult {
+        let deadline = ContinuousClock.now.advanced(by: limits.timeout)
+        let interrupt = StatementInterrupt()
         let outcome: Result<SQLResult, SQLError>
         do {
-            outcome = try await threadPool.runIfActive { [self] in
+            outcome = try await lane.run(deadline: deadline, interrupt: interrupt) { [self] in
                 // The unsealed snapshot comes before the statement's read transaction begins:
                 // a seal committing in between leaves its records here and in the catalog, and
                 // the catalog's sealed position drops them here, never the other way round.
@@ -85,12 +88,12 @@ public final class SQLEngine: Sendable {
                     let unsealed = try self.unsealed()
                     let connection = try checkOut()
                     defer { checkIn(connection) }
-                    return try connection.run(sql, parameters: parameters, timeout: limits.timeout,
+                    return try connection.run(sql, parameters: parameters, deadline: deadline, interrupt: interrupt,
                                               maxRows: limits.maxRows, limit: limit.map { min($0, limits.maxRows) }, unsealed: unsealed)
                 }
             }
         } catch {
-            outcome = .failure(SQLError(.unavailable, "the server is shutting down"))
+            outcome = .failure(error)
         }
         switch outcome {
         case .success(let result):
@@ -162,7 +165,13 @@ private struct SQLMetrics: Sendable {
 extension SpanStore {
     /// SQL over this store: unsealed records come from its memory.
     public func sqlEngine(limits: SQLLimits) -> SQLEngine {
+        sqlEngine(limits: limits, lane: .adHoc)
+    }
+
+    /// SQL over this store on `lane`: the server's own statements (jobs, analysis routes) run
+    /// on ``SQLLane/internalWork``, users' on ``SQLLane/adHoc``.
+    public func sqlEngine(limits: SQLLimits, lane: SQLLane) -> SQLEngine {
         SQLEngine(dataDirectory: configuration.dataDirectory, pricing: pricing, readers: readers, limits: limits,
-                  threadPool: SQLEngine.statementThreads) { [unsealed] in unsealed.withLock { $0.entries } }
+                  lane: lane) { [unsealed] in unsealed.withLock { $0.entries } }
     }
 }

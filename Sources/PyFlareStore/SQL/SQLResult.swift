@@ -70,8 +70,17 @@ public struct SQLScanStatistics: Sendable, Equatable {
     public var rows = 0
     /// Unsealed (WAL) batches searched.
     public var unsealedBatches = 0
+    /// Blocks moved past because they are unreadable (fenced); their rows are missing from the answer.
+    public var blocksFenced = 0
+    /// What the statement moved past, one line each (see ``blocksFenced``).
+    public var warnings: [String] = []
 
     public init() {}
+
+    mutating func fenced(_ report: String) {
+        blocksFenced += 1
+        if !warnings.contains(report) { warnings.append(report) }
+    }
 }
 
 /// A statement SQLite refused, or one stopped by a limit.
@@ -87,6 +96,10 @@ public struct SQLError: Error, Sendable, CustomStringConvertible {
         case tooManyRows
         /// The data directory or a segment could not be read.
         case unavailable
+        /// The lane's threads and queue are full: try again shortly.
+        case busy
+        /// The statement was stopped before its end: its client went away, or the server is shutting down.
+        case cancelled
     }
 
     public var kind: Kind
@@ -137,7 +150,14 @@ extension SQLResult {
         json.int(Int64(scan.unsealedBatches))
         json.raw(#","rows_scanned":"#)
         json.int(Int64(scan.rows))
-        json.raw("}}")
+        json.raw(#","blocks_fenced":"#)
+        json.int(Int64(scan.blocksFenced))
+        json.raw("}")
+        if !scan.warnings.isEmpty {
+            json.raw(#","warnings":"#)
+            json.strings(scan.warnings)
+        }
+        json.raw("}")
     }
 
     /// An aligned text table: numbers right-aligned, NULL shown as `NULL`, then a count line.

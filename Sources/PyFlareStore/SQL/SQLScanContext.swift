@@ -22,6 +22,8 @@ final class SQLScanContext {
     private var statementUnsealed: [Unsealed.Entry]?
     var deadline = ContinuousClock.now.advanced(by: .seconds(3600))
     var timedOut = false
+    /// Set from outside to stop the running statement.
+    var interrupt = StatementInterrupt()
     var statistics = SQLScanStatistics()
     /// While a virtual table declares its schema, which SQLite checks with the authorizer too.
     var declaringTable = false
@@ -41,6 +43,9 @@ final class SQLScanContext {
     /// Throws once the statement's time is up; scans call it between blocks, where SQLite's
     /// progress handler does not run.
     func checkDeadline() throws(SQLError) {
+        if interrupt.isSet {
+            throw SQLError(.cancelled, "the statement was stopped: its client went away or the server is shutting down")
+        }
         if timedOut || ContinuousClock.now > deadline {
             timedOut = true
             throw SQLError(.timeout, "the statement ran past its time limit")
@@ -51,7 +56,24 @@ final class SQLScanContext {
         do {
             return try readers.reader(dataDirectory + "/" + path)
         } catch {
-            throw SQLError(.unavailable, "\(error)")
+            throw SQLError(.unavailable, error.clientMessage)
+        }
+    }
+
+    /// Block `block` of `reader` read with `read`; nil when the block is unreadable, which is
+    /// then fenced and reported in the statement's warnings: one bad block costs its own rows,
+    /// not the statement.
+    func readFenced<T>(_ reader: SegmentReader, _ block: Int, _ read: (SegmentReader) throws -> T) throws(SQLError) -> T? {
+        try checkDeadline()
+        do {
+            switch try readers.readFenced(reader.path, block: block, read) {
+            case .success(let value): return value
+            case .failure(let fenced):
+                statistics.fenced(fenced.report)
+                return nil
+            }
+        } catch {
+            throw SQLError(.unavailable, error.clientMessage)
         }
     }
 
@@ -144,11 +166,26 @@ final class SQLScanContext {
         }
         var blocks: [(reader: SegmentReader, block: Int)] = []
         for (path, indices) in located {
-            let reader = try reader(path)
+            let fullPath = dataDirectory + "/" + path
+            if let report = readers.fence.fencedReport(path: fullPath, block: BlockFence.wholeSegment) {
+                statistics.fenced(report)
+                continue
+            }
+            let reader: SegmentReader
+            do {
+                reader = try readers.reader(fullPath)
+            } catch where error.code == .io {
+                throw SQLError(.unavailable, error.clientMessage)
+            } catch {
+                statistics.fenced(readers.fence.fence(path: fullPath, block: BlockFence.wholeSegment, because: error))
+                continue
+            }
             statistics.segments += 1
             for index in indices ?? Array(reader.footer.blocks.indices) {
                 let zone = reader.footer.blocks[index]
-                if bounds.admits(zone) && admits(zone) {
+                if let report = readers.fence.fencedReport(path: fullPath, block: index) {
+                    statistics.fenced(report)
+                } else if bounds.admits(zone) && admits(zone) {
                     blocks.append((reader, index))
                 } else {
                     statistics.blocksSkipped += 1

@@ -231,14 +231,15 @@ final class SpansCursor: RowCursor {
         return range.upperBound >= 2
     }
 
-    private func decompress(_ reader: SegmentReader, _ index: Int) throws(SQLError) -> BlockDecoder {
-        try context.checkDeadline()
+    /// Block `index` of `reader` decompressed; nil when it is unreadable (fenced and reported).
+    private func decompress(_ reader: SegmentReader, _ index: Int) throws(SQLError) -> BlockDecoder? {
         context.statistics.blocks += 1
-        do {
-            return try reader.readBlock(index, columns: storage.columns)
-        } catch {
-            throw SQLError(.unavailable, "\(error)")
-        }
+        return try context.readFenced(reader, index) { [storage] reader in try reader.readBlock(index, columns: storage.columns) }
+    }
+
+    /// `columns` of a decompressed block decoded; nil when they do not decode (the block is then fenced).
+    private func decode(_ decoder: BlockDecoder, of reader: SegmentReader, _ block: Int, only columns: SpanColumnSet) throws(SQLError) -> NormalizedBatch? {
+        try context.readFenced(reader, block) { [context] _ in try decoder.decodeBatch(pricing: context.pricing, only: columns) }
     }
 
     /// Source `index` decoded (the columns of `only`, by default every column the scan
@@ -249,16 +250,14 @@ final class SpansCursor: RowCursor {
             context.statistics.unsealedBatches += 1
             return (batch, batch.count)
         case .block(let reader, let block):
-            let decoder: BlockDecoder
-            if let cached = cachedBlocks[index] { decoder = cached } else { decoder = try decompress(reader, block) }
+            let empty = NormalizedBatch(spans: SpanBatch(), columns: AIColumns())
+            let cached = cachedBlocks[index]
+            guard let decoder = cached != nil ? cached : try decompress(reader, block) else { return (empty, 0) }
             let rows = decoder.rows
             // A visit that reads nothing but its group value needs no decoding at all.
-            if only == SpanColumnSet() { return (NormalizedBatch(spans: SpanBatch(), columns: AIColumns()), rows) }
-            do {
-                return (try decoder.decodeBatch(pricing: context.pricing, only: only ?? storage), rows)
-            } catch {
-                throw SQLError(.unavailable, "\(reader.path): block \(block), \(error)")
-            }
+            if only == SpanColumnSet() { return (empty, rows) }
+            guard let batch = try decode(decoder, of: reader, block, only: only ?? storage) else { return (empty, 0) }
+            return (batch, rows)
         }
     }
 
@@ -293,17 +292,14 @@ final class SpansCursor: RowCursor {
                 batch = unsealed
                 count = unsealed.count
             case .block(let reader, let block):
-                let decoder = try decompress(reader, block)
+                guard let decoder = try decompress(reader, block),
+                      let decoded = try decode(decoder, of: reader, block, only: planStorage) else { continue }
                 if cachedBytes + decoder.arena.count <= context.groupedScanBudgetBytes {
                     cachedBlocks[index] = decoder
                     cachedBytes += decoder.arena.count
                 }
                 count = decoder.rows
-                do {
-                    batch = try decoder.decodeBatch(pricing: context.pricing, only: planStorage)
-                } catch {
-                    throw SQLError(.unavailable, "\(reader.path): block \(block), \(error)")
-                }
+                batch = decoded
             }
             // Dictionary-decoded blocks repeat one reference per string; unsealed batches may
             // hold a string at several references, so references are merged by their bytes.
