@@ -90,7 +90,8 @@ def client(store_server) -> Client:
 def error_of(r: requests.Response) -> dict:
     assert r.headers.get("Content-Type", "").startswith("application/json"), (r.status_code, r.headers, r.text)
     doc = r.json()
-    assert set(doc) == {"error"} and set(doc["error"]) == {"code", "message"}, doc
+    # `field` names the request member a validation error is about, when there is one.
+    assert set(doc) == {"error"} and {"code", "message"} <= set(doc["error"]) <= {"code", "message", "field"}, doc
     return doc["error"]
 
 

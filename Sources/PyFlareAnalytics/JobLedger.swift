@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareModel
 public import GRDB
 
 /// The scheduler's bookkeeping in `index.db`: the `jobs` rows (watermarks and the run lease)
@@ -139,7 +140,7 @@ public struct JobLedger: Sendable {
                                arguments: [now, "the server shut down during the run", id])
             case .failure(let error):
                 try db.execute(sql: "UPDATE job_runs SET status = 'error', finished_ns = ?, error = ? WHERE id = ?",
-                               arguments: [now, "\(error)", id])
+                               arguments: [now, (error as? any ClientDescribedError)?.clientMessage ?? "\(error)", id])
             }
             try db.execute(sql: """
                 DELETE FROM job_runs WHERE job = :job

@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareModel
 public import GRDB
 import Logging
 public import PyFlareStore
@@ -126,7 +127,7 @@ public struct RetentionJob: AnalyticsJob {
             try await finish(runID, report: report, error: nil)
             return report
         } catch {
-            try? await finish(runID, report: nil, error: "\(error)")
+            try? await finish(runID, report: nil, error: (error as? any ClientDescribedError)?.clientMessage ?? "\(error)")
             throw error
         }
     }

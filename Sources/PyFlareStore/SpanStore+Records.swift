@@ -164,11 +164,12 @@ public struct MetricNameRow: Sendable, Equatable {
 }
 
 extension SpanStore {
-    /// Logs a block a read moved past the first time it is found, and returns its report.
+    /// Counts a read that moved past an unreadable block, logs the block the first time it
+    /// is found, and returns its report.
     func reportFenced(_ fenced: FencedBlock) -> String {
+        metrics.readErrors.increment()
         if fenced.isNew {
-            metrics.readErrors.increment()
-            logger.error("fenced an unreadable segment block", metadata: ["report": "\(fenced.report)"])
+            logger.error("cannot read a segment block; it is fenced, later reads skip it", metadata: ["report": "\(fenced.report)"])
         }
         return fenced.report
     }

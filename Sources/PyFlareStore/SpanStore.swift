@@ -261,8 +261,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                             batch.retain(batch.spans.traceIDs.map { $0 == traceID })
                             trace.batches.append(batch)
                         case .failure(let fenced):
-                            if fenced.isNew { logger.error("fenced an unreadable segment block", metadata: ["report": "\(fenced.report)"]) }
-                            trace.warnings.append(fenced.report)
+                            trace.warnings.append(reportFenced(fenced))
                         }
                     } catch {
                         metrics.readErrors.increment()
