@@ -539,3 +539,41 @@ def test_prices_set_through_the_api_price_later_spans_and_survive_a_restart(star
     [kept] = [m for m in body["models"] if m["model"] == "in-house-llm-7b"]
     assert kept == {"model": "in-house-llm-7b", "provider": "acme", "input": 0.5, "output": 1.5,
                     "cache_read": None, "cache_write": None, "source": "api"}
+
+
+def _priced_rows(srv, model: str) -> list:
+    r = requests.post(f"{srv.api_base}/api/v1/sql", timeout=30, json={
+        "sql": "SELECT span_id, price_model, cost_micros FROM spans WHERE model = ? ORDER BY span_id", "params": [model]})
+    assert r.status_code == 200, r.text
+    return r.json()["rows"]
+
+
+def test_a_span_priced_through_the_api_names_that_price_unsealed_sealed_and_after_kill_9(start_server):
+    # Nothing seals on its own: the spans are read from memory, then replayed from the WAL
+    # after a kill -9, then read from a segment once a graceful stop has sealed them.
+    srv = start_server(merge_config(JOB_CONFIG, {"segments": {"max_age_ms": 600_000}}), name="api-price-model")
+    model = "in-house-llm-9b"
+    r = requests.put(f"{srv.api_base}/api/v1/pricing/{model}", json={"input": 0.5, "output": 1.5, "provider": "acme"}, timeout=10)
+    assert r.status_code == 200, r.text
+    end = (time.time_ns() // HOUR) * HOUR
+    spans = [dict(s, model=model, provider="acme") for s in workload(seed=23, count=6, start_ns=end - 20 * MINUTE, step_ns=MINUTE)]
+    send(srv, spans)
+    PRICES[model] = {"input": 0.5, "output": 1.5, "cache_read": None}
+    try:
+        expected_cost = sorted(cost_micros(s) for s in spans)
+    finally:
+        del PRICES[model]
+
+    def check(where: str) -> None:
+        rows = _priced_rows(srv, model)
+        assert len(rows) == len(spans), (where, rows)
+        assert {row[1] for row in rows} == {model}, (where, rows)
+        assert sorted(row[2] for row in rows) == expected_cost, (where, rows)
+
+    check("unsealed")
+    srv.kill()
+    srv.start()
+    check("replayed from the WAL after kill -9")
+    srv.stop_ok()
+    srv.start()
+    check("sealed")

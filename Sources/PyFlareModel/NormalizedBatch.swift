@@ -32,8 +32,12 @@ public struct AIColumns: Sendable {
     public var totalTokens: [Int64?] = []
     public var costMicros: [Int64?] = []
     public var costSource: [CostSource] = []
-    /// Index into the pricing table's entries of the price used, or -1.
+    /// Index into ``priceModels`` of the price a span was costed with, or -1: the span keeps
+    /// the model name of its price, whichever table it came from (built in, the config, or
+    /// `PUT /api/v1/pricing`), so reading it back never depends on a table that may change.
     public var priceIndex: [Int32] = []
+    /// The model names of the prices used in this batch, each once.
+    public var priceModels: [String] = []
     public var user: [StringRef] = []
     public var session: [StringRef] = []
     public var feature: [StringRef] = []
@@ -63,5 +67,21 @@ public struct AIColumns: Sendable {
         session.reserveCapacity(capacity)
         feature.reserveCapacity(capacity)
         environment.reserveCapacity(capacity)
+    }
+}
+
+extension AIColumns {
+    /// The model name of the price span `row` was costed with; nil when it was not costed from a price.
+    @inlinable
+    public func priceModel(_ row: Int) -> String? {
+        let index = Int(priceIndex[row])
+        return index >= 0 && index < priceModels.count ? priceModels[index] : nil
+    }
+
+    /// Records that a span is costed with the price of `model`; returns its index in ``priceModels``.
+    public mutating func priceModelIndex(_ model: String) -> Int32 {
+        if let index = priceModels.firstIndex(of: model) { return Int32(index) }
+        priceModels.append(model)
+        return Int32(priceModels.count - 1)
     }
 }

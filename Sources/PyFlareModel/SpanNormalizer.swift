@@ -155,7 +155,7 @@ public struct SpanNormalizer: Sendable {
                 let usage = TokenUsage(input: input ?? 0, output: output ?? 0, cacheRead: cacheRead ?? 0, cacheWrite: cacheWrite ?? 0)
                 cost = priceCache.pricing.entries[index].costMicros(usage)
                 source = .pricing
-                priceIndex = Int32(index)
+                priceIndex = columns.priceModelIndex(priceCache.pricing.entries[index].model)
             } else {
                 columns.unpricedCount += 1
             }

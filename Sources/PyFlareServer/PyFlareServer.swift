@@ -37,12 +37,15 @@ public struct PyFlareServer: Sendable {
         } catch {
             throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
         }
-        let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         SQLLane.adHoc.limitWaiting(to: configuration.sql.maxQueued)
+        // Prices set through the API live in the index, so only a server with the store has
+        // them; they are read before the store opens, so that WAL recovery re-prices the
+        // requests it replays as they were priced when received.
+        var apiPrices = configuration.sink.kind == .store
+            ? PricingOverrides.load(indexPath: configuration.dataDirectory + "/index.db") : []
+        let pricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices).table
         let sink = try await makeSink(pricing: pricing)
         let store = sink as? SpanStore
-        // Prices set through the API live in the index, so only a server with the store has them.
-        var apiPrices: [ModelPrice] = []
         if let store { apiPrices = try await PricingOverrides(pool: store.indexPool).load() }
         let livePricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices)
         let samplerConfiguration = try configuration.samplerConfiguration()

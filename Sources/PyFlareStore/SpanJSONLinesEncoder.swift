@@ -232,8 +232,7 @@ struct LineWriter {
         json.raw(",\"cost_source\":")
         if let source = columns.costSource[span].name { json.string(source) } else { json.null() }
         json.raw(",\"price_model\":")
-        let price = Int(columns.priceIndex[span])
-        if price >= 0, price < pricing.entries.count { json.string(pricing.entries[price].model) } else { json.null() }
+        if let model = columns.priceModel(span) { json.string(model) } else { json.null() }
         json.raw(",\"user\":")
         optionalString(columns.user[span], into: &json)
         json.raw(",\"session\":")

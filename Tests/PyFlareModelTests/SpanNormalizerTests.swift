@@ -12,7 +12,7 @@ struct Normalized {
     var input, output, cacheRead, cacheWrite, reasoning, total: Int64?
     var cost: Int64?
     var costSource: CostSource
-    var priceIndex: Int32
+    var priceModel: String?
     var user, session, feature, environment: String?
 
     init(_ batch: NormalizedBatch, span: Int) {
@@ -32,7 +32,7 @@ struct Normalized {
         total = columns.totalTokens[span]
         cost = columns.costMicros[span]
         costSource = columns.costSource[span]
-        priceIndex = columns.priceIndex[span]
+        priceModel = columns.priceModel(span)
         user = text(columns.user[span])
         session = text(columns.session[span])
         feature = text(columns.feature[span])
@@ -79,8 +79,9 @@ func normalizeOne(_ attributes: Attributes, resource: Attributes = defaultResour
 
 let pricing = PricingTable.builtIn()
 
-func priceIndex(_ model: String) throws -> Int32 {
-    Int32(try #require(pricing.index(for: model), "\(model) is not priced"))
+/// The name of the built-in price `model` resolves to (a stored span keeps that name).
+func priceModel(_ model: String) throws -> String? {
+    pricing.entries[try #require(pricing.index(for: model), "\(model) is not priced")].model
 }
 
 func expectedCost(_ model: String, _ usage: TokenUsage) throws -> Int64 {
@@ -119,7 +120,7 @@ struct SpanNormalizerTests {
         #expect(span.cost == 4750)
         #expect(span.costSource == .pricing)
         #expect(span.costSource.name == "pricing")
-        #expect(span.priceIndex == (try priceIndex("gpt-4o")))
+        #expect(span.priceModel == (try priceModel("gpt-4o")))
         #expect(span.service == "svc")
     }
 
@@ -137,7 +138,7 @@ struct SpanNormalizerTests {
         #expect(span.cacheWrite == 200)
         // 500 × 3 + 300 × 0.30 + 200 × 3.75 + 100 × 15
         #expect(span.cost == 3840)
-        #expect(span.priceIndex == (try priceIndex("claude-3-5-sonnet")))
+        #expect(span.priceModel == (try priceModel("claude-3-5-sonnet")))
     }
 
     @Test("OTel GenAI, deprecated names")
@@ -218,7 +219,7 @@ struct SpanNormalizerTests {
         #expect(span.cost == 1234)  // USD → micro-dollars
         #expect(span.costSource == .span)
         #expect(span.costSource.name == "span")
-        #expect(span.priceIndex == -1)
+        #expect(span.priceModel == nil)
         #expect(span.session == "sess-1")
         #expect(span.user == "user-1")
     }
@@ -321,7 +322,7 @@ struct SpanNormalizerTests {
         #expect(span.total == 2100)
         #expect(span.cost == 777)
         #expect(span.costSource == .span)
-        #expect(span.priceIndex == -1)
+        #expect(span.priceModel == nil)
     }
 
     @Test("pyflare.* without a cost is priced")
@@ -441,7 +442,7 @@ struct SpanNormalizerTests {
         #expect(spans[0].cost == nil)
         #expect(spans[0].costSource == .none)
         #expect(spans[0].costSource.name == nil)
-        #expect(spans[0].priceIndex == -1)
+        #expect(spans[0].priceModel == nil)
         #expect(spans[1].cost == 25)
         #expect(spans[2].cost == nil)
         #expect(spans[3].cost == nil)
@@ -458,7 +459,7 @@ struct SpanNormalizerTests {
         for span in spans {
             #expect(span.cost == nil)
             #expect(span.costSource == .none)
-            #expect(span.priceIndex == -1)
+            #expect(span.priceModel == nil)
         }
         #expect(batch.columns.unpricedCount == 0)
         #expect(spans[2].kind == .none && spans[2].model == nil && spans[2].provider == nil && spans[2].total == nil)
@@ -474,8 +475,8 @@ struct SpanNormalizerTests {
         ])
         #expect(mistral.model == "mistral-large-latest")
         #expect(mistral.responseModel == "mistral-large-2411")
-        #expect(mistral.priceIndex == (try priceIndex("mistral-large-2411")))
-        #expect(mistral.priceIndex != (try priceIndex("mistral-large-latest")))
+        #expect(mistral.priceModel == (try priceModel("mistral-large-2411")))
+        #expect(mistral.priceModel != (try priceModel("mistral-large-latest")))
         #expect(mistral.cost == 8000)
         #expect(mistral.costSource == .pricing)
 
@@ -486,7 +487,7 @@ struct SpanNormalizerTests {
             ("gen_ai.usage.input_tokens", .int(1000)),
         ])
         #expect(alias.cost == 2500)
-        #expect(alias.priceIndex == (try priceIndex("gpt-4o")))
+        #expect(alias.priceModel == (try priceModel("gpt-4o")))
 
         // An unknown response model falls back to the request model.
         let fallback = try normalizeOne([
@@ -495,7 +496,7 @@ struct SpanNormalizerTests {
             ("gen_ai.usage.output_tokens", .int(1000)),
         ])
         #expect(fallback.cost == 600)
-        #expect(fallback.priceIndex == (try priceIndex("gpt-4o-mini")))
+        #expect(fallback.priceModel == (try priceModel("gpt-4o-mini")))
 
         // Only a response model: it is the model column too.
         let onlyResponse = try normalizeOne([("gen_ai.response.model", .string("gpt-4o")), ("gen_ai.usage.input_tokens", .int(4))])
@@ -510,7 +511,7 @@ struct SpanNormalizerTests {
         let span = try normalizeOne([("gen_ai.request.model", .string("my-private-model")), ("gen_ai.usage.input_tokens", .int(100)),
                                      ("gen_ai.usage.output_tokens", .int(100))], normalizer: normalizer)
         #expect(span.cost == 300)
-        #expect(span.priceIndex == 0)
+        #expect(span.priceModel == "my-private-model")
         let (batch, _) = try normalize([([("gen_ai.request.model", .string("gpt-4o")), ("gen_ai.usage.input_tokens", .int(1))], defaultResource)],
                                        normalizer: normalizer)
         #expect(batch.columns.costMicros == [nil])

@@ -233,7 +233,6 @@ func canonical(_ batch: NormalizedBatch, _ row: Int, pricing: PricingTable = .bu
     lines.append("scope name=\(text(spans.scopes.names[scope])) version=\(text(spans.scopes.versions[scope]))"
                  + " attributes=\(render(pairs: spans.keyValues(in: spans.attributes, spans.scopes.attributes[scope])))"
                  + " dropped=\(spans.scopes.droppedAttributeCounts[scope]) schema=\(text(spans.scopes.schemaURLs[scope]))")
-    let price = Int(columns.priceIndex[row])
     lines += [
         "service=\(optional(columns.service[row]))",
         "model=\(optional(columns.model[row]))",
@@ -249,7 +248,7 @@ func canonical(_ batch: NormalizedBatch, _ row: Int, pricing: PricingTable = .bu
         "total_tokens=\(number(columns.totalTokens[row]))",
         "cost_micros=\(number(columns.costMicros[row]))",
         "cost_source=\(columns.costSource[row])",
-        "price_model=\(price >= 0 && price < pricing.entries.count ? pricing.entries[price].model : "nil")",
+        "price_model=\(columns.priceModel(row) ?? "nil")",
         "user=\(optional(columns.user[row]))",
         "session=\(optional(columns.session[row]))",
         "feature=\(optional(columns.feature[row]))",

@@ -281,10 +281,15 @@ struct BlockDecoder {
         let rows = self.rows
         try finish(&spans) { reader, spans throws(ColumnError) in
             if let prices {
-                let priceIndices: [Int32] = prices.entries.map { ref in
-                    guard !ref.isEmpty else { return -1 }
-                    let name = String(decoding: UnsafeRawBufferPointer(rebasing: reader.arena[ref.range]), as: UTF8.self)
-                    return Int32(pricing.index(for: name) ?? -1)
+                // The stored name is the price used, kept as is: the table in force now may not have it.
+                var priceIndices: [Int32] = []
+                for ref in prices.entries {
+                    guard !ref.isEmpty else {
+                        priceIndices.append(-1)
+                        continue
+                    }
+                    priceIndices.append(Int32(columns.priceModels.count))
+                    columns.priceModels.append(String(decoding: UnsafeRawBufferPointer(rebasing: reader.arena[ref.range]), as: UTF8.self))
                 }
                 columns.priceIndex = prices.codes.map { priceIndices[$0] }
             }

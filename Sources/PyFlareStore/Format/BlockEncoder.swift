@@ -107,8 +107,7 @@ struct BlockEncoder {
     private func priceModels(_ rows: some Collection<RowAddress>) -> ([UInt8], ColumnStats) {
         var dictionary = DictionaryBuilder(rows: rows.count)
         for address in rows {
-            let index = Int(writer.views[Int(address.batch)].columns.priceIndex[Int(address.row)])
-            var name = index >= 0 && index < pricing.entries.count ? pricing.entries[index].model : ""
+            var name = writer.views[Int(address.batch)].columns.priceModel(Int(address.row)) ?? ""
             name.withUTF8 { dictionary.add(UnsafeRawBufferPointer($0)) }
         }
         return (dictionary.finish(), dictionary.stats)

@@ -400,9 +400,7 @@ final class SpansCursor: RowCursor {
         case .costUSD: SQLiteResult.real(result, batch.columns.costMicros[row].map { Double($0) / 1e6 })
         case .costSource: SpanSQLValues.optional(result, batch.columns.costSource[row].name)
         case .priceModel:
-            let price = Int(batch.columns.priceIndex[row])
-            let entries = context.pricing.entries
-            SpanSQLValues.optional(result, price >= 0 && price < entries.count ? entries[price].model : nil)
+            SpanSQLValues.optional(result, batch.columns.priceModel(row))
         case .userID: text(result, batch.columns.user[row])
         case .sessionID: text(result, batch.columns.session[row])
         case .feature: text(result, batch.columns.feature[row])
