@@ -91,6 +91,7 @@ def init(service_name: str | None = None, *, endpoint: str | None = None, api_ke
         if previous is not None:
             _client.set_current(None)
             previous.shutdown()
+        _client.set_disabled(not settings.enabled)
         if not settings.enabled:
             return None
         client = PyFlare(settings, span_exporter=span_exporter, metric_readers=metric_readers)

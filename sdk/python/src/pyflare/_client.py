@@ -151,7 +151,11 @@ class PyFlare:
         """A `logging` handler that sends records to PyFlare as OTLP logs, linked to the current span."""
         if self.logger_provider is None:
             raise RuntimeError("this PyFlare client was built with logs=False")
-        from opentelemetry.sdk._logs import LoggingHandler
+        try:
+            # where OpenTelemetry keeps the handler now (the SDK's own copy is deprecated)
+            from opentelemetry.instrumentation.logging.handler import LoggingHandler
+        except ImportError:
+            from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[no-redef]
 
         return LoggingHandler(level=level, logger_provider=self.logger_provider)
 
@@ -196,7 +200,8 @@ class PyFlare:
 # -- the process-wide client ------------------------------------------------------------------
 
 _client: PyFlare | None = None
-_state_lock = threading.RLock()
+# True after an init(enabled=False): the integrations then patch nothing either
+_disabled = False
 
 
 def current() -> PyFlare | None:
@@ -207,6 +212,16 @@ def current() -> PyFlare | None:
 def set_current(client: PyFlare | None) -> None:
     global _client
     _client = client
+
+
+def set_disabled(value: bool) -> None:
+    global _disabled
+    _disabled = value
+
+
+def disabled() -> bool:
+    """Whether the last `pyflare.init()` was told `enabled=False` (or `PYFLARE_ENABLED=false`)."""
+    return _disabled
 
 
 class _SwitchingTracer(trace.Tracer):

@@ -103,6 +103,7 @@ def resolve(service_name: str | None, endpoint: str | None, api_key: str | None,
     elif sample_rate is not None:
         sample_rate = parse_rate("sample_rate", sample_rate)
     service_name = from_env(ENV_SERVICE_NAME) or service_name
+    endpoint_source = ENV_ENDPOINT if from_env(ENV_ENDPOINT) else "endpoint"
     endpoint = from_env(ENV_ENDPOINT) or endpoint
     api_key = from_env(ENV_API_KEY) or api_key
     environment = from_env(ENV_ENVIRONMENT) or environment
@@ -113,7 +114,7 @@ def resolve(service_name: str | None, endpoint: str | None, api_key: str | None,
     use_http = bool(use_http)
     endpoint = endpoint or (DEFAULT_HTTP_ENDPOINT if use_http else DEFAULT_GRPC_ENDPOINT)
     if not endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"endpoint: expected an http:// or https:// URL, got {endpoint!r}")
+        raise ConfigError(f"{endpoint_source}: expected an http:// or https:// URL, got {endpoint!r}")
     if export_interval_ms <= 0:
         raise ConfigError(f"export_interval_ms: expected a positive number of milliseconds, got {export_interval_ms!r}")
     return Settings(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import semconv
+from .. import _client, semconv
 from ._genai import LLMCall, Patcher, StreamProxy, current_client, given, server_of
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
@@ -337,8 +337,13 @@ def _no_tracer(self: Any) -> None:
     return None
 
 
-def instrument() -> None:
-    """Traces `anthropic` messages calls (all clients, existing and future). Calling it again does nothing."""
+def instrument() -> bool:
+    """Traces `anthropic` messages calls (all clients, existing and future). Calling it again does nothing.
+
+    Returns False (and patches nothing) when the SDK was initialized with `enabled=False`.
+    """
+    if _client.disabled():
+        return False  # pyflare.init(enabled=False): leave the client library exactly as it is
     from anthropic import _base_client
     from anthropic.resources.messages import messages as module
 
@@ -348,6 +353,7 @@ def instrument() -> None:
     _patcher.patch(module.AsyncMessages, "stream", _wrap_stream)
     if isinstance(_base_client.BaseClient.__dict__.get("_tracer"), property):
         _patcher.patch(_base_client.BaseClient, "_tracer", lambda original: property(_no_tracer))
+    return True
 
 
 def uninstrument() -> None:

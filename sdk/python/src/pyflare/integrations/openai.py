@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import semconv
+from .. import _client, semconv
 from ._genai import LLMCall, Patcher, StreamProxy, current_client, given, server_of
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
@@ -301,16 +301,20 @@ def _status(call: LLMCall, error: BaseException) -> None:
         call.set_attribute("http.response.status_code", status)
 
 
-def instrument(stream_usage: bool = True) -> None:
+def instrument(stream_usage: bool = True) -> bool:
     """Traces `openai` chat completions (all clients, existing and future). Calling it again does nothing.
 
     `stream_usage`: ask for the usage chunk of streams that did not (see the module docs).
+    Returns False (and patches nothing) when the SDK was initialized with `enabled=False`.
     """
+    if _client.disabled():
+        return False  # pyflare.init(enabled=False): leave the client library exactly as it is
     from openai.resources.chat.completions import completions as module
 
     _options["stream_usage"] = stream_usage
     _patcher.patch(module.Completions, "create", _wrap_sync)
     _patcher.patch(module.AsyncCompletions, "create", _wrap_async)
+    return True
 
 
 def uninstrument() -> None:
