@@ -579,3 +579,52 @@ print(json.dumps({{"trace": format(s.get_span_context().trace_id, "032x"), "micr
     got = spans_by_name(srv, result["trace"])["from the wheel"]
     assert got["pyflare"]["service"] == service
     assert got["resource"]["attributes"]["telemetry.distro.version"] == pyflare.__version__
+
+
+def test_quality_scores_become_server_evaluations(sdk, srv):
+    """`record_quality_score` writes the `pyflare.quality.*` convention the evaluations job reads."""
+    with pyflare.span("answer") as root:
+        with pyflare.llm_span("gpt-4o-mini", provider="openai") as call:
+            call.set_usage(input_tokens=10, output_tokens=5)
+            pyflare.record_quality_score("helpfulness", 0.25, explanation="too vague")
+            pyflare.record_quality_score("toxicity", label="fail", passed=False)
+    before = requests.get(f"{srv.api_base}/api/v1/jobs/evaluations/runs", timeout=10).json()["runs"]
+    r = requests.post(f"{srv.api_base}/api/v1/jobs/evaluations/run", timeout=10)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    while True:
+        runs = requests.get(f"{srv.api_base}/api/v1/jobs/evaluations/runs", timeout=10).json()["runs"]
+        if len(runs) > len(before) and runs[0]["status"] != "running":
+            break
+        assert time.monotonic() < deadline, runs[:1]
+        time.sleep(0.1)
+    assert runs[0]["status"] == "ok", runs[0]
+    got = requests.get(f"{srv.api_base}/api/v1/evaluations", params={"trace_id": trace_hex(root)}, timeout=10).json()
+    by_name = {e["name"]: e for e in got["evaluations"]}
+    assert set(by_name) == {"helpfulness", "toxicity"}, got
+    assert by_name["helpfulness"]["score"] == 0.25 and by_name["helpfulness"]["explanation"] == "too vague"
+    assert by_name["helpfulness"]["span_id"] == span_hex(call.span) and by_name["helpfulness"]["model"] == "gpt-4o-mini"
+    assert by_name["toxicity"]["label"] == "fail" and by_name["toxicity"]["passed"] is False
+
+
+def test_grpc_by_default(srv, monkeypatch):
+    clean_env(monkeypatch)
+    from pyflare._config import resolve
+
+    defaults = resolve("svc", None, None, None, None, None, None, None, True, None, None, None, None, 1000, True, True)
+    assert (defaults.endpoint, defaults.use_http) == ("http://localhost:4317", False)
+    assert resolve("svc", None, None, None, None, None, None, True, True, None, None, None, None, 1000, True,
+                   True).signal_endpoint("traces") == "http://localhost:4318/v1/traces"
+    service = service_name("sdk-grpc")
+    pyflare.init(service, endpoint=f"http://127.0.0.1:{srv.grpc_port}", batch_export=False, export_interval_ms=60000)
+    try:
+        with pyflare.span("over grpc") as root:
+            with pyflare.llm_span("gpt-4o", provider="openai") as call:
+                call.set_usage(input_tokens=7, output_tokens=3)
+        assert pyflare.force_flush()
+        spans = spans_by_name(srv, trace_hex(root))
+        assert spans["chat gpt-4o"]["pyflare"]["cost_micros"] == pyflare.calculate_cost("gpt-4o", 7, 3).micros
+        points = metric_points(srv, "gen_ai.client.token.usage", service, **{"gen_ai.token.type": "output"})
+        assert max(p["sum"] for p in points) == 3
+    finally:
+        pyflare.shutdown()
