@@ -45,6 +45,9 @@ def _error_status(body: dict) -> int | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the
+    # client's delayed ACK hold each response ~40 ms
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # keep pytest output clean
         pass
