@@ -126,6 +126,18 @@ def test_set_user_scope_resets_and_does_not_leak_to_siblings(sdk, srv):
     assert spans["outer"]["pyflare"]["user"] == "carol"  # set while it was the current span
     assert pyflare.get_user() is None
 
+    # set inside a span's block without a reset: gone when the block ends (no leak into the next
+    # request a worker thread serves); a late reset() does not bring back the ended span
+    with pyflare.span("request 1") as first:
+        scope = pyflare.set_session("sess-leak")
+    scope.reset()
+    assert otel_trace.get_current_span() is otel_trace.INVALID_SPAN
+    with pyflare.span("request 2") as second:
+        pass
+    assert spans_by_name(srv, trace_hex(first))["request 1"]["pyflare"]["session"] == "sess-leak"
+    assert spans_by_name(srv, trace_hex(second))["request 2"]["pyflare"]["session"] is None
+    assert trace_hex(first) != trace_hex(second)
+
 
 @pyflare.trace
 def double(x: int) -> int:
@@ -434,6 +446,26 @@ def test_genai_metrics_and_logs_reach_the_server(sdk, srv):
     trace = srv.get_trace(trace_hex(root))
     assert [r["body"] for r in trace["logs"]] == ["answered 2 questions"]
     assert trace["logs"][0]["span_id"] == span_hex(root)
+
+
+def test_capture_logs_sends_python_logging(srv, monkeypatch):
+    import logging
+
+    clean_env(monkeypatch)
+    client = sdk_init(srv, service_name("sdk-logs"), capture_logs=True)
+    root_logger = logging.getLogger()
+    handler = client._log_handler
+    try:
+        assert handler is not None and handler in root_logger.handlers
+        with pyflare.span("logged") as s:
+            logging.getLogger("e2e.app").warning("disk %s%% full", 91)
+            logging.getLogger("e2e.app").debug("below INFO: not sent")
+        assert pyflare.force_flush()
+        logs = srv.get_trace(trace_hex(s))["logs"]
+        assert [(r["body"], r["severity_text"]) for r in logs] == [("disk 91% full", "WARN")], logs
+    finally:
+        pyflare.shutdown()
+    assert handler not in root_logger.handlers  # shutdown takes the handler away again
 
 
 # -- configuration ----------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ class PyFlare:
         self._shut_down = False
         self._genai_instruments: Any = None
         self._log_handler: logging.Handler | None = None
+        self._log_target: logging.Logger | None = None
 
         attributes: dict[str, Any] = {semconv.SERVICE_NAME: settings.service_name,
                                       "telemetry.distro.name": "pyflare", "telemetry.distro.version": __version__}
@@ -164,7 +165,8 @@ class PyFlare:
         with self._lock:
             if self._log_handler is None:
                 self._log_handler = self.logging_handler(level)
-                (logger or logging.getLogger()).addHandler(self._log_handler)
+                self._log_target = logger or logging.getLogger()
+                self._log_target.addHandler(self._log_handler)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Exports everything buffered now; True when every provider finished in time."""
@@ -182,10 +184,8 @@ class PyFlare:
                 return
             self._shut_down = True
             handler, self._log_handler = self._log_handler, None
-        if handler is not None:
-            for logger in [logging.getLogger(), *[logging.getLogger(n) for n in logging.root.manager.loggerDict]]:
-                if handler in getattr(logger, "handlers", ()):
-                    logger.removeHandler(handler)
+        if handler is not None and self._log_target is not None:
+            self._log_target.removeHandler(handler)
         self.tracer_provider.shutdown()
         if self.meter_provider is not None:
             self.meter_provider.shutdown()

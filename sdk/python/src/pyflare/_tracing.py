@@ -327,15 +327,21 @@ def llm_span(model: str, provider: str | None = None, operation: str = semconv.O
 # -- user, session, feature ---------------------------------------------------------------------
 
 class Scope:
-    """What `set_user`/`set_session`/`set_feature` changed; `reset()` (or leaving a `with`) undoes it."""
+    """What `set_user`/`set_session`/`set_feature` changed; `reset()` (or leaving a `with`) undoes it.
 
-    def __init__(self, token: Any) -> None:
+    A value set inside a span's block also ends with that block: leaving it restores the context
+    from before the span, whatever was set since. `reset()` after that does nothing, rather than
+    bringing back the ended span's context.
+    """
+
+    def __init__(self, token: Any, ctx: otel_context.Context) -> None:
         self._token = token
+        self._ctx = ctx
 
     def reset(self) -> None:
-        if self._token is not None:
-            otel_context.detach(self._token)
-            self._token = None
+        token, self._token = self._token, None
+        if token is not None and otel_context.get_current() is self._ctx:
+            otel_context.detach(token)
 
     def __enter__(self) -> "Scope":
         return self
@@ -349,7 +355,7 @@ def _set_propagated(key: str, value: str | None) -> Scope:
     current = otel_trace.get_current_span()
     if value is not None and current.is_recording():
         current.set_attribute(key, str(value))  # the span already open gets it too, not only its children
-    return Scope(otel_context.attach(ctx))
+    return Scope(otel_context.attach(ctx), ctx)
 
 
 def set_user(user_id: str | None) -> Scope:
