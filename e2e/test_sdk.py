@@ -660,3 +660,19 @@ def test_grpc_by_default(srv, monkeypatch):
         assert max(p["sum"] for p in points) == 3
     finally:
         pyflare.shutdown()
+
+
+def test_a_second_client_beside_init(sdk, srv):
+    """`PyFlare.create` builds a client with init's arguments without replacing the current one."""
+    other = pyflare.PyFlare.create("sdk-second-client", endpoint=srv.otlp_base, use_http=True, batch_export=False,
+                                   environment="side", metrics=False, logs=False)
+    try:
+        assert pyflare.get_client() is sdk
+        with other.tracer.start_as_current_span("from the second client") as s:
+            pass
+        got = spans_by_name(srv, trace_hex(s))["from the second client"]
+        assert got["pyflare"]["service"] == "sdk-second-client" and got["pyflare"]["environment"] == "side"
+        with pytest.raises(TypeError, match="unexpected arguments: colour"):
+            pyflare.PyFlare.create("x", colour="red")
+    finally:
+        other.shutdown()

@@ -102,6 +102,25 @@ class PyFlare:
             self.logger_provider.add_log_record_processor(
                 BatchLogRecordProcessor(self._log_exporter(), schedule_delay_millis=settings.export_interval_ms))
 
+    @classmethod
+    def create(cls, service_name: str | None = None, **options: Any) -> "PyFlare":
+        """A client configured like `pyflare.init(...)` (same arguments, same `PYFLARE_*` overrides)
+        that is not made the current one: for a second destination beside the one of `init`.
+        Its `tracer` and `meter_provider` are used directly; `@pyflare.trace` keeps reporting to `init`'s."""
+        from ._config import resolve
+
+        exporter = options.pop("span_exporter", None)
+        readers = options.pop("metric_readers", None)
+        names = ("endpoint", "api_key", "environment", "version", "project", "sample_rate", "use_http")
+        settings = resolve(service_name, *(options.pop(n, None) for n in names),
+                           options.pop("batch_export", True), options.pop("headers", None),
+                           options.pop("resource_attributes", None), options.pop("capture_content", None),
+                           options.pop("enabled", None), options.pop("export_interval_ms", 1000),
+                           options.pop("metrics", True), options.pop("logs", True))
+        if options:
+            raise TypeError(f"PyFlare.create() got unexpected arguments: {', '.join(sorted(options))}")
+        return cls(settings, span_exporter=exporter, metric_readers=readers)
+
     # -- exporters ------------------------------------------------------------------------------
     def _span_exporter(self) -> SpanExporter:
         s = self.settings
