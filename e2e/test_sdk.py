@@ -676,3 +676,32 @@ def test_a_second_client_beside_init(sdk, srv):
             pyflare.PyFlare.create("x", colour="red")
     finally:
         other.shutdown()
+
+
+def test_semconv_names_are_opentelemetrys_and_the_servers():
+    """The GenAI names in pyflare.semconv are OpenTelemetry's current ones, and every key the SDK
+    writes for a normalized column is one the server reads (NormalizedColumn.swift)."""
+    import re
+
+    from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as otel_genai
+    from opentelemetry.semconv._incubating.metrics import gen_ai_metrics as otel_metrics
+    from pyflare import semconv
+
+    checked = 0
+    for name in dir(semconv):
+        if name.startswith("GEN_AI_") and hasattr(otel_genai, name):
+            assert getattr(semconv, name) == getattr(otel_genai, name), name
+            checked += 1
+    assert checked >= 20, checked
+    assert semconv.METRIC_TOKEN_USAGE == otel_metrics.GEN_AI_CLIENT_TOKEN_USAGE
+    assert semconv.METRIC_OPERATION_DURATION == otel_metrics.GEN_AI_CLIENT_OPERATION_DURATION
+    assert semconv.METRIC_TIME_TO_FIRST_CHUNK == otel_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK
+    swift = (REPO_ROOT / "Sources" / "PyFlareModel" / "NormalizedColumn.swift").read_text()
+    server_keys = set(re.findall(r'"([a-z_][a-z0-9_.]*)"', swift))
+    written = [semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL, semconv.GEN_AI_PROVIDER_NAME,
+               semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+               semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+               semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, semconv.MODEL_ID, semconv.INFERENCE_TYPE, semconv.USER,
+               semconv.SESSION, semconv.APP_FEATURE, semconv.DEPLOYMENT_ENVIRONMENT, semconv.SERVICE_NAME,
+               semconv.COST_MICROS, semconv.COST_USD, semconv.TOKENS_INPUT, semconv.TOKENS_CACHED]
+    assert [k for k in written if k not in server_keys] == []
