@@ -126,8 +126,14 @@ def test_openai_sync_plain_streamed_tools_and_content(sdk, srv, stub):
         assert asked[-1].usage.prompt_tokens == OPENAI_USAGE["prompt_tokens"] and not asked[-1].choices
         tools = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=[OPENAI_TOOL])
         assert tools.choices[0].message.tool_calls[0].function.name == "get_weather"
-    plain, streamed, own_usage, tool = llm_spans(srv, root)
-    for s, model in ((plain, "gpt-4o"), (streamed, "gpt-4o"), (own_usage, "gpt-4o"), (tool, "gpt-4o-mini")):
+        # the helpers: structured-output parse() posts by itself, stream() goes through create()
+        assert client.chat.completions.parse(model="gpt-4o", messages=MESSAGES).choices[0].message.content == REPLY_TEXT
+        with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as events:
+            assert events.get_final_completion().choices[0].message.content == REPLY_TEXT
+    plain, streamed, own_usage, tool, parsed, helper = llm_spans(srv, root)
+    check_stream(helper, 2)
+    for s, model in ((plain, "gpt-4o"), (streamed, "gpt-4o"), (own_usage, "gpt-4o"), (tool, "gpt-4o-mini"),
+                     (parsed, "gpt-4o"), (helper, "gpt-4o")):
         response_model = "gpt-4o-2024-08-06" if model == "gpt-4o" else model
         check_costed(s, "openai", model, response_model, OPENAI_TOKENS)
         assert s["pyflare"]["user"] == "alice"
@@ -314,7 +320,8 @@ def test_uninstrument_restores_the_clients(srv, stub, monkeypatch):
     from openai.resources.chat.completions import completions as omod
 
     originals = {(cls, name): cls.__dict__[name] for cls, name in (
-        (omod.Completions, "create"), (omod.AsyncCompletions, "create"), (amod.Messages, "create"),
+        (omod.Completions, "create"), (omod.AsyncCompletions, "create"), (omod.Completions, "parse"),
+        (omod.AsyncCompletions, "parse"), (amod.Messages, "create"),
         (amod.AsyncMessages, "create"), (amod.Messages, "stream"), (amod.AsyncMessages, "stream"),
         (_base_client.BaseClient, "_tracer"))}
     clean_env(monkeypatch)

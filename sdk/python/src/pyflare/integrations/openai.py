@@ -1,4 +1,5 @@
-"""Auto-instrumentation of the `openai` client: `chat.completions.create`, sync and async, streamed or not.
+"""Auto-instrumentation of the `openai` client: `chat.completions.create` (and `.parse`, `.stream`),
+sync and async, streamed or not.
 
     import pyflare
     from pyflare.integrations import openai as pyflare_openai
@@ -314,6 +315,10 @@ def instrument(stream_usage: bool = True) -> bool:
     _options["stream_usage"] = stream_usage
     _patcher.patch(module.Completions, "create", _wrap_sync)
     _patcher.patch(module.AsyncCompletions, "create", _wrap_async)
+    # parse() (structured outputs) posts on its own rather than through create(); stream() goes
+    # through create() and is traced there
+    _patcher.patch(module.Completions, "parse", _wrap_sync)
+    _patcher.patch(module.AsyncCompletions, "parse", _wrap_async)
     return True
 
 
