@@ -582,6 +582,21 @@ def test_wheel_builds_and_installs_into_a_fresh_venv(srv, tmp_path):
         assert member in names, member
     assert zipfile.ZipFile(wheels[0]).read("pyflare/data/pricing.json") == SERVER_PRICING.read_bytes()
 
+    # an sdist carries the copy of the price list, and a wheel built from it has it too
+    subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "sdist", "-d", str(tmp_path / "sdist")],
+                   cwd=sdk_dir, check=True, timeout=120, capture_output=True)
+    import tarfile
+
+    (sdist,) = (tmp_path / "sdist").glob("pyflare-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "--disable-pip-version-check", "-q", "-w", str(tmp_path / "from-sdist"), str(unpacked)],
+                   check=True, timeout=120)
+    (from_sdist,) = (tmp_path / "from-sdist").glob("pyflare-*.whl")
+    assert zipfile.ZipFile(from_sdist).read("pyflare/data/pricing.json") == SERVER_PRICING.read_bytes()
+
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
     py = venv / "bin" / "python"

@@ -22,11 +22,13 @@ class PricingHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict) -> None:
         root = Path(self.root)
         source = (root / SERVER_PRICING).resolve()
-        if source.is_file():
-            target = "pyflare/data/pricing.json" if self.target_name == "wheel" else str(PACKAGED)
-            build_data["force_include"][str(source)] = target
-        elif not (root / PACKAGED).is_file():  # an sdist's copy is packaged like any other file
+        if not source.is_file():
+            # from an sdist: its copy, which the .gitignore that sdists carry would otherwise leave out
+            source = root / PACKAGED
+        if not source.is_file():
             raise FileNotFoundError(
                 f"pricing data not found: neither {root / SERVER_PRICING} (building from the PyFlare "
                 f"repository) nor {root / PACKAGED} (building from an sdist)"
             )
+        target = "pyflare/data/pricing.json" if self.target_name == "wheel" else PACKAGED.as_posix()
+        build_data["force_include"][str(source)] = target
