@@ -86,10 +86,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         time.sleep(FIRST_CHUNK_DELAY_S)
-        for event, data in events:
-            chunk = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-            self.wfile.write(chunk.encode())
-            self.wfile.flush()
+        try:
+            for event, data in events:
+                chunk = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+                self.wfile.write(chunk.encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client closed the stream early, as a test may on purpose
 
     # -- OpenAI ----------------------------------------------------------------------------------
     def _openai(self, body: dict) -> None:

@@ -168,12 +168,19 @@ def test_openai_async_streamed_tool_call(sdk, srv, stub):
         async for chunk in stream:
             for tc in chunk.choices[0].delta.tool_calls or []:
                 args.append(tc.function.arguments or "")
+        # a stream left after its first chunk and closed: the span ends with what arrived
+        partial = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+        first = await partial.__anext__()
+        await partial.close()
+        assert first.choices[0].delta.role == "assistant"
         return reply, "".join(args)
 
     with pyflare.span("async openai") as root:
         reply, args = asyncio.run(main())
     assert reply.choices[0].message.content == REPLY_TEXT and json.loads(args) == {"city": "Paris"}
-    plain, streamed = llm_spans(srv, root)
+    plain, streamed, closed = llm_spans(srv, root)
+    assert closed["status"]["code"] == 0 and closed["attributes"]["pyflare.stream.chunks"] == 1
+    assert closed["pyflare"]["input_tokens"] is None  # the usage chunk never came
     check_costed(plain, "openai", "gpt-4o", "gpt-4o-2024-08-06", OPENAI_TOKENS)
     check_costed(streamed, "openai", "gpt-4o", "gpt-4o-2024-08-06", OPENAI_TOKENS)
     check_stream(streamed, 4)
@@ -247,6 +254,10 @@ def test_anthropic_async_stream_tool_use_and_errors(sdk, srv, stub):
                                               messages=[{"role": "user", "content": "Weather in Paris?"}])
         parts = [e.delta.partial_json async for e in stream
                  if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
+        async with client.messages.stream(model=CLAUDE, max_tokens=100,
+                                          messages=[{"role": "user", "content": "Say hello."}]) as helper:
+            text = "".join([t async for t in helper.text_stream])
+        assert text == REPLY_TEXT
         errors = []
         for status in (429, 500):
             try:
@@ -259,9 +270,10 @@ def test_anthropic_async_stream_tool_use_and_errors(sdk, srv, stub):
     with pyflare.span("async anthropic") as root:
         args, errors = asyncio.run(main())
     assert json.loads(args) == {"city": "Paris"} and errors == ["RateLimitError", "InternalServerError"]
-    streamed, e429, e500 = llm_spans(srv, root)
-    check_costed(streamed, "anthropic", CLAUDE, CLAUDE, ANTHROPIC_TOKENS)
-    check_stream(streamed, 5)
+    streamed, helper, e429, e500 = llm_spans(srv, root)
+    for s in (streamed, helper):
+        check_costed(s, "anthropic", CLAUDE, CLAUDE, ANTHROPIC_TOKENS)
+        check_stream(s, len(REPLY_TEXT.split()) if s is helper else 5)
     assert streamed["attributes"]["pyflare.response.tool_calls"] == ["get_weather"]
     for span, status, name in ((e429, 429, "RateLimitError"), (e500, 500, "InternalServerError")):
         assert span["status"]["code"] == 2 and span["attributes"]["error.type"] == name

@@ -8,6 +8,7 @@ GenAI attributes, and at its end the GenAI client metrics `gen_ai.client.operati
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import threading
 import time
@@ -308,11 +309,18 @@ class StreamProxy:
         finally:
             self._finish(exc)
 
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            self._finish(None)
+    def close(self) -> Any:
+        """Closes the stream and ends the span; for an async stream, returns the awaitable to await."""
+        result = self._stream.close()
+        if inspect.isawaitable(result):
+            async def closing() -> None:
+                try:
+                    await result
+                finally:
+                    self._finish(None)
+            return closing()
+        self._finish(None)
+        return result
 
     # async
     def __aiter__(self) -> "StreamProxy":
