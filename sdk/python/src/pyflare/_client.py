@@ -111,12 +111,15 @@ class PyFlare:
 
         exporter = options.pop("span_exporter", None)
         readers = options.pop("metric_readers", None)
-        names = ("endpoint", "api_key", "environment", "version", "project", "sample_rate", "use_http")
-        settings = resolve(service_name, *(options.pop(n, None) for n in names),
-                           options.pop("batch_export", True), options.pop("headers", None),
-                           options.pop("resource_attributes", None), options.pop("capture_content", None),
-                           options.pop("enabled", None), options.pop("export_interval_ms", 1000),
-                           options.pop("metrics", True), options.pop("logs", True))
+        settings = resolve(
+            service_name, endpoint=options.pop("endpoint", None), api_key=options.pop("api_key", None),
+            environment=options.pop("environment", None), version=options.pop("version", None),
+            project=options.pop("project", None), sample_rate=options.pop("sample_rate", None),
+            use_http=options.pop("use_http", None), batch_export=options.pop("batch_export", True),
+            headers=options.pop("headers", None), resource_attributes=options.pop("resource_attributes", None),
+            capture_content=options.pop("capture_content", None), enabled=options.pop("enabled", None),
+            export_interval_ms=options.pop("export_interval_ms", 1000), metrics=options.pop("metrics", True),
+            logs=options.pop("logs", True))
         if options:
             raise TypeError(f"PyFlare.create() got unexpected arguments: {', '.join(sorted(options))}")
         return cls(settings, span_exporter=exporter, metric_readers=readers)
@@ -175,7 +178,7 @@ class PyFlare:
             # where OpenTelemetry keeps the handler now (the SDK's own copy is deprecated)
             from opentelemetry.instrumentation.logging.handler import LoggingHandler
         except ImportError:
-            from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[no-redef]
+            from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[no-redef,assignment]
 
         return LoggingHandler(level=level, logger_provider=self.logger_provider)
 

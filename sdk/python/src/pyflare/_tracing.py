@@ -7,13 +7,16 @@ import functools
 import inspect
 import json
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeVar, overload
 
 from opentelemetry import baggage, context as otel_context, trace as otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _client, semconv
 from ._client import attributes_of
+
+if TYPE_CHECKING:
+    from .integrations._genai import LLMCall
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -92,7 +95,7 @@ def trace(func: Callable[..., Any] | None = None, *, name: str | None = None, mo
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        span_name = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+        span_name: str = name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "call"
         static = dict(attributes or {})
         if model_id:
             static[semconv.MODEL_ID] = model_id

@@ -128,7 +128,7 @@ class LLMCall:
         self.set_attribute(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, _int(reasoning_tokens))
 
     def set_response(self, model: str | None = None, response_id: str | None = None,
-                     finish_reasons: Iterable[str] | None = None) -> None:
+                     finish_reasons: Iterable[str | None] | None = None) -> None:
         if model:
             self.response_model = model
             self.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
