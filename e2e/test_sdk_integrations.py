@@ -356,3 +356,18 @@ def test_uninstrument_restores_the_clients(srv, stub, monkeypatch):
         pyflare.integrations.openai.uninstrument()
         pyflare.integrations.anthropic.uninstrument()
         pyflare.shutdown()
+
+
+def test_raw_responses_are_costed(sdk, srv, stub):
+    """`with_raw_response` hands back the HTTP response; the span still has the parsed usage."""
+    with pyflare.span("raw") as root:
+        r = oai(stub).chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+        assert r.headers["x-request-id"] == "req_stub" and r.parse().choices[0].message.content == REPLY_TEXT
+        m = claude(stub).messages.with_raw_response.create(model=CLAUDE, max_tokens=10,
+                                                             messages=[{"role": "user", "content": "hi"}])
+        assert m.parse().content[0].text == REPLY_TEXT
+    openai_span, anthropic_span = llm_spans(srv, root)
+    check_costed(openai_span, "openai", "gpt-4o", "gpt-4o-2024-08-06", OPENAI_TOKENS)
+    check_costed(anthropic_span, "anthropic", CLAUDE, CLAUDE, ANTHROPIC_TOKENS)
+    assert json.loads(anthropic_span["attributes"]["gen_ai.output.messages"])[0]["parts"] == [
+        {"type": "text", "content": REPLY_TEXT}]

@@ -169,6 +169,18 @@ def _dump(obj: Any) -> dict[str, Any]:
     return dump() if dump is not None else dict(vars(obj))
 
 
+def _message_of(result: Any) -> Any:
+    """The Message of a create() result: itself, or parsed from `with_raw_response`'s HTTP response."""
+    if hasattr(result, "stop_reason"):
+        return result
+    if hasattr(result, "parse") and hasattr(result, "http_response"):
+        try:
+            return result.parse()  # the client caches it: the caller's parse() gets the same object
+        except Exception:
+            return None
+    return None
+
+
 def _status(call: LLMCall, error: BaseException) -> None:
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
@@ -193,7 +205,7 @@ def _wrap_create(original: Any) -> Any:
         if stream and hasattr(result, "__next__"):
             state = _StreamState(call)
             return StreamProxy(result, call, state.on_chunk, state.on_end)
-        _record_message(call, result if hasattr(result, "content") else None)
+        _record_message(call, _message_of(result))
         call.finish()
         return result
     return create
@@ -217,7 +229,7 @@ def _wrap_acreate(original: Any) -> Any:
         if stream and hasattr(result, "__anext__"):
             state = _StreamState(call)
             return StreamProxy(result, call, state.on_chunk, state.on_end)
-        _record_message(call, result if hasattr(result, "content") else None)
+        _record_message(call, _message_of(result))
         call.finish()
         return result
     return create
