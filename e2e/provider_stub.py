@@ -1,7 +1,7 @@
 """A local HTTP server that answers like the OpenAI and Anthropic APIs, for the SDK tests.
 
 The real `openai` and `anthropic` client packages are pointed at it with `base_url`. It answers
-`POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic) with bodies and
+`POST /v1/chat/completions` and `/v1/embeddings` (OpenAI) and `POST /v1/messages` (Anthropic) with bodies and
 server-sent-event streams of the shape the providers send, and with their error bodies. What it
 answers is decided by the request, so one stub serves every test at once:
 
@@ -17,7 +17,9 @@ is recorded (path, headers, JSON body) for tests that check what the client sent
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 OPENAI_USAGE = {"prompt_tokens": 1200, "completion_tokens": 85, "cached_tokens": 1024, "reasoning_tokens": 0}
 ANTHROPIC_USAGE = {"input_tokens": 310, "output_tokens": 42, "cache_read_input_tokens": 2048,
                    "cache_creation_input_tokens": 128}
+EMBEDDING_TOKENS_PER_INPUT = 800
 STREAM_TEXT = ["Hello", ", ", "world", "!"]
 REPLY_TEXT = "Hello, world!"
 # a pause before the first streamed event, so that time to first token is measurably > 0
@@ -63,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.endswith("/chat/completions"):
             return self._openai(body)
+        if path.endswith("/embeddings"):
+            return self._openai_embeddings(body)
         if path.endswith("/messages"):
             return self._anthropic(body)
         self._json(404, {"error": {"message": f"no route {path}", "type": "not_found_error"}})
@@ -152,6 +157,23 @@ class _Handler(BaseHTTPRequestHandler):
             events.append(chunk({}, with_usage=usage))
         events.append((None, "[DONE]"))
         self._sse(events)
+
+    def _openai_embeddings(self, body: dict) -> None:
+        status = _error_status(body)
+        if status is not None:
+            return self._json(status, {"error": {"message": f"stub error {status}", "type": "server_error"}})
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vector = [0.25, -0.5, 0.125, 1.0]
+        data = []
+        for i, _ in enumerate(inputs):
+            if body.get("encoding_format") == "base64":  # what the openai client asks for by default
+                embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            else:
+                embedding = vector
+            data.append({"object": "embedding", "index": i, "embedding": embedding})
+        tokens = EMBEDDING_TOKENS_PER_INPUT * len(inputs)
+        self._json(200, {"object": "list", "data": data, "model": body["model"],
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     # -- Anthropic -------------------------------------------------------------------------------
     def _anthropic(self, body: dict) -> None:

@@ -14,7 +14,8 @@ import openai
 import pytest
 
 import pyflare
-from provider_stub import ANTHROPIC_USAGE, FIRST_CHUNK_DELAY_S, OPENAI_USAGE, REPLY_TEXT, ProviderStub
+from provider_stub import (ANTHROPIC_USAGE, EMBEDDING_TOKENS_PER_INPUT, FIRST_CHUNK_DELAY_S, OPENAI_USAGE, REPLY_TEXT,
+                           ProviderStub)
 from sdk_helpers import SDK_SERVER_CONFIG, clean_env, metric_points, sdk_init, service_name, span_hex, trace_hex
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}]
@@ -329,11 +330,13 @@ def test_genai_client_metrics(sdk, srv, stub):
 def test_uninstrument_restores_the_clients(srv, stub, monkeypatch):
     from anthropic import _base_client
     from anthropic.resources.messages import messages as amod
+    from openai.resources import embeddings as oemb
     from openai.resources.chat.completions import completions as omod
 
     originals = {(cls, name): cls.__dict__[name] for cls, name in (
         (omod.Completions, "create"), (omod.AsyncCompletions, "create"), (omod.Completions, "parse"),
-        (omod.AsyncCompletions, "parse"), (amod.Messages, "create"),
+        (omod.AsyncCompletions, "parse"), (oemb.Embeddings, "create"), (oemb.AsyncEmbeddings, "create"),
+        (amod.Messages, "create"),
         (amod.AsyncMessages, "create"), (amod.Messages, "stream"), (amod.AsyncMessages, "stream"),
         (_base_client.BaseClient, "_tracer"))}
     clean_env(monkeypatch)
@@ -371,3 +374,23 @@ def test_raw_responses_are_costed(sdk, srv, stub):
     check_costed(anthropic_span, "anthropic", CLAUDE, CLAUDE, ANTHROPIC_TOKENS)
     assert json.loads(anthropic_span["attributes"]["gen_ai.output.messages"])[0]["parts"] == [
         {"type": "text", "content": REPLY_TEXT}]
+
+
+def test_openai_embeddings(sdk, srv, stub):
+    async def embed_async():
+        return await aoai(stub).embeddings.create(model="text-embedding-3-large", input="one")
+
+    with pyflare.span("embed") as root:
+        sync = oai(stub).embeddings.create(model="text-embedding-3-small", input=["one", "two", "three"])
+        assert [len(d.embedding) for d in sync.data] == [4, 4, 4]  # the client decoded the base64 it asked for
+        one = asyncio.run(embed_async())
+        assert one.data[0].embedding == [0.25, -0.5, 0.125, 1.0]
+    small, large = llm_spans(srv, root)
+    for span, model, inputs in ((small, "text-embedding-3-small", 3), (large, "text-embedding-3-large", 1)):
+        pf = span["pyflare"]
+        tokens = EMBEDDING_TOKENS_PER_INPUT * inputs
+        assert span["name"] == f"embeddings {model}" and span["kind"] == 3
+        assert (pf["operation"], pf["ai_kind"], pf["provider"], pf["model"]) == ("embeddings", "embedding", "openai", model)
+        assert pf["input_tokens"] == tokens and pf["output_tokens"] is None
+        assert pf["cost_micros"] == pyflare.calculate_cost(model, tokens, 0).micros > 0
+        assert span["attributes"]["gen_ai.embeddings.dimension.count"] == 4

@@ -1,5 +1,5 @@
 """Auto-instrumentation of the `openai` client: `chat.completions.create` (and `.parse`, `.stream`),
-sync and async, streamed or not.
+sync and async, streamed or not, and `embeddings.create`.
 
     import pyflare
     from pyflare.integrations import openai as pyflare_openai
@@ -16,7 +16,8 @@ span ends with the stream; it records the time to the first chunk and the usage 
 OpenAI sends that chunk only when asked (`stream_options={"include_usage": True}`): with
 `stream_usage=True` (the default) the integration asks for it when the caller did not, and keeps
 the extra usage-only chunk from the caller, so a stream is costed without the caller seeing a change.
-Errors (429, 500, timeouts) are recorded on the span and raised again.
+Errors (429, 500, timeouts) are recorded on the span and raised again. An embeddings call is an
+`embeddings {model}` span with its input tokens (costed like any other) and the vector size.
 """
 
 from __future__ import annotations
@@ -296,6 +297,70 @@ def _wrap_async(original: Any) -> Any:
     return create
 
 
+def _start_embeddings(kwargs: dict[str, Any], instance: Any) -> LLMCall | None:
+    client = current_client()
+    if client is None:
+        return None
+    host, port = server_of(instance)
+    model = given(kwargs, "model")
+    call = LLMCall.start(client, operation=semconv.OPERATION_EMBEDDINGS, provider=PROVIDER,
+                         request_model=str(model) if model else None, server_address=host, server_port=port)
+    fmt = given(kwargs, "encoding_format")
+    call.set_request(encoding_formats=[fmt] if fmt else None)
+    call.set_attribute("gen_ai.embeddings.dimension.count", given(kwargs, "dimensions"))
+    return call
+
+
+def _record_embeddings(call: LLMCall, response: Any) -> None:
+    call.set_response(model=getattr(response, "model", None))
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        call.set_usage(input_tokens=getattr(usage, "prompt_tokens", None))
+    data = getattr(response, "data", None) or []
+    if data and isinstance(getattr(data[0], "embedding", None), list):
+        call.set_attribute("gen_ai.embeddings.dimension.count", len(data[0].embedding))
+
+
+def _wrap_embeddings(original: Any) -> Any:
+    def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _start_embeddings(kwargs, self)
+        if call is None:
+            return original(self, *args, **kwargs)
+        token = call.activate()
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as error:
+            _status(call, error)
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        _record_embeddings(call, _parsed(result))
+        call.finish()
+        return result
+    return create
+
+
+def _wrap_aembeddings(original: Any) -> Any:
+    async def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = _start_embeddings(kwargs, self)
+        if call is None:
+            return await original(self, *args, **kwargs)
+        token = call.activate()
+        try:
+            result = await original(self, *args, **kwargs)
+        except BaseException as error:
+            _status(call, error)
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        _record_embeddings(call, _parsed(result))
+        call.finish()
+        return result
+    return create
+
+
 def _status(call: LLMCall, error: BaseException) -> None:
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
@@ -319,6 +384,10 @@ def instrument(stream_usage: bool = True) -> bool:
     # through create() and is traced there
     _patcher.patch(module.Completions, "parse", _wrap_sync)
     _patcher.patch(module.AsyncCompletions, "parse", _wrap_async)
+    from openai.resources import embeddings
+
+    _patcher.patch(embeddings.Embeddings, "create", _wrap_embeddings)
+    _patcher.patch(embeddings.AsyncEmbeddings, "create", _wrap_aembeddings)
     return True
 
 
