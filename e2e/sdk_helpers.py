@@ -79,7 +79,7 @@ def sdk_init(srv, service: str, **overrides):
     import pyflare
 
     kwargs = dict(endpoint=srv.otlp_base, use_http=True, batch_export=False, environment="e2e", version="1.2.3",
-                  project="proj-e2e", export_interval_ms=60000)
+                  project="proj-e2e", export_interval_ms=60000, metric_interval_ms=60000)
     kwargs.update(overrides)
     return pyflare.init(service, **kwargs)
 

@@ -57,6 +57,7 @@ def init(service_name: str | None = None, *, endpoint: str | None = None, api_ke
          sample_rate: float | None = None, use_http: bool | None = None, batch_export: bool = True,
          headers: Mapping[str, str] | None = None, resource_attributes: Mapping[str, Any] | None = None,
          capture_content: bool | None = None, enabled: bool | None = None, export_interval_ms: int = 1000,
+         metric_interval_ms: int = 10000,
          metrics: bool = True, logs: bool = True, capture_logs: bool = False, set_global: bool = True,
          span_exporter: Any = None, metric_readers: Sequence[Any] | None = None) -> PyFlare | None:
     """Configures the SDK and returns the client (None when disabled).
@@ -71,7 +72,7 @@ def init(service_name: str | None = None, *, endpoint: str | None = None, api_ke
     * `batch_export` — export in the background in batches (default) or each span as it ends.
     * `capture_content` — record prompts, completions and function arguments/results (off by default).
     * `enabled=False` — do nothing at all: no provider, no thread, no patching; decorators call through.
-    * `export_interval_ms` — how often batched spans, metrics and logs are sent.
+    * `export_interval_ms` — how often batched spans and logs are sent; `metric_interval_ms` — metrics.
     * `capture_logs` — also send the records of Python's root logger (INFO and above) as OTLP logs.
     * `set_global` — make PyFlare OpenTelemetry's global tracer (and meter and logger) provider, so
       other OpenTelemetry instrumentations report to it too.
@@ -85,7 +86,7 @@ def init(service_name: str | None = None, *, endpoint: str | None = None, api_ke
     """
     settings = _resolve(service_name, endpoint, api_key, environment, version, project, sample_rate, use_http,
                         batch_export, headers, resource_attributes, capture_content, enabled, export_interval_ms,
-                        metrics, logs)
+                        metrics, logs, metric_interval_ms=metric_interval_ms)
     with _init_lock:
         previous = _client.current()
         if previous is not None:

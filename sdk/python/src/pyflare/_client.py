@@ -90,7 +90,7 @@ class PyFlare:
             readers = list(metric_readers or [])
             if settings.metrics:
                 readers.append(PeriodicExportingMetricReader(self._metric_exporter(),
-                                                             export_interval_millis=settings.export_interval_ms))
+                                                             export_interval_millis=settings.metric_interval_ms))
             self.meter_provider = MeterProvider(resource=self.resource, metric_readers=readers)
 
         self.logger_provider: Any = None
@@ -119,7 +119,7 @@ class PyFlare:
             headers=options.pop("headers", None), resource_attributes=options.pop("resource_attributes", None),
             capture_content=options.pop("capture_content", None), enabled=options.pop("enabled", None),
             export_interval_ms=options.pop("export_interval_ms", 1000), metrics=options.pop("metrics", True),
-            logs=options.pop("logs", True))
+            logs=options.pop("logs", True), metric_interval_ms=options.pop("metric_interval_ms", 10000))
         if options:
             raise TypeError(f"PyFlare.create() got unexpected arguments: {', '.join(sorted(options))}")
         return cls(settings, span_exporter=exporter, metric_readers=readers)

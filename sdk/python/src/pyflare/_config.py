@@ -63,7 +63,8 @@ class Settings:
     resource_attributes: dict[str, object] = field(default_factory=dict)
     capture_content: bool = False
     enabled: bool = True
-    export_interval_ms: int = 5000
+    export_interval_ms: int = 1000
+    metric_interval_ms: int = 10000
     metrics: bool = True
     logs: bool = True
 
@@ -85,7 +86,8 @@ def resolve(service_name: str | None, endpoint: str | None, api_key: str | None,
             version: str | None, project: str | None, sample_rate: float | None, use_http: bool | None,
             batch_export: bool, headers: Mapping[str, str] | None, resource_attributes: Mapping[str, object] | None,
             capture_content: bool | None, enabled: bool | None, export_interval_ms: int,
-            metrics: bool, logs: bool, env: Mapping[str, str] | None = None) -> Settings:
+            metrics: bool, logs: bool, env: Mapping[str, str] | None = None,
+            metric_interval_ms: int = 10000) -> Settings:
     env = os.environ if env is None else env
 
     def from_env(name: str) -> str | None:
@@ -115,13 +117,14 @@ def resolve(service_name: str | None, endpoint: str | None, api_key: str | None,
     endpoint = endpoint or (DEFAULT_HTTP_ENDPOINT if use_http else DEFAULT_GRPC_ENDPOINT)
     if not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"{endpoint_source}: expected an http:// or https:// URL, got {endpoint!r}")
-    if export_interval_ms <= 0:
-        raise ConfigError(f"export_interval_ms: expected a positive number of milliseconds, got {export_interval_ms!r}")
+    for name, value in (("export_interval_ms", export_interval_ms), ("metric_interval_ms", metric_interval_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{name}: expected a positive number of milliseconds, got {value!r}")
     return Settings(
         service_name=service_name, endpoint=endpoint, api_key=api_key, environment=environment, version=version,
         project=project, sample_rate=1.0 if sample_rate is None else sample_rate, use_http=use_http,
         batch_export=batch_export, headers={str(k).lower(): str(v) for k, v in (headers or {}).items()},
         resource_attributes=dict(resource_attributes or {}), capture_content=bool(capture_content),
         enabled=True if enabled is None else bool(enabled), export_interval_ms=int(export_interval_ms),
-        metrics=metrics, logs=logs,
+        metric_interval_ms=int(metric_interval_ms), metrics=metrics, logs=logs,
     )
