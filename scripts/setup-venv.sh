@@ -40,7 +40,8 @@ fi
 # The SDK is installed as a wheel (not editable), so the tests exercise the package as users get it:
 # any change to its sources must reinstall it.
 sdk_files() {
-    find "$SDK" -type f \( -path '*/__pycache__/*' -o -path '*/build/*' -o -path '*/dist/*' -o -path '*.egg-info/*' \) -prune \
+    find "$SDK" -type f \( -path '*/__pycache__/*' -o -path '*/build/*' -o -path '*/dist/*' -o -path '*.egg-info/*' \
+        -o -path "$SDK/.*/*" \) -prune \
         -o -type f -print | LC_ALL=C sort
 }
 want="$( { sha256sum "$REQ" "$PRICING"; sdk_files | xargs -d '\n' sha256sum | sed "s|$ROOT/||"; } | sha256sum | cut -d' ' -f1)"
