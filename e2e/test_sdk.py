@@ -118,11 +118,14 @@ def test_set_user_scope_resets_and_does_not_leak_to_siblings(sdk, srv):
         with pyflare.set_user("carol"):
             with pyflare.span("with user"):
                 pass
+            with pyflare.span("own user", attributes={"user.id": "erin"}):
+                pass
         with pyflare.span("after reset"):
             pass
     spans = spans_by_name(srv, trace_hex(outer))
     assert spans["with user"]["pyflare"]["user"] == "carol"
     assert spans["after reset"]["pyflare"]["user"] is None
+    assert spans["own user"]["pyflare"]["user"] == "erin"  # a span's own attribute beats the propagated one
     assert spans["outer"]["pyflare"]["user"] == "carol"  # set while it was the current span
     assert pyflare.get_user() is None
 

@@ -29,9 +29,12 @@ class AttributePropagator(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         entries = baggage.get_all(parent_context)
+        if not entries:
+            return
+        own = span.attributes or {}
         for key in PROPAGATED:
             value = entries.get(key)
-            if value is not None:
+            if value is not None and key not in own:  # a value the span was started with wins
                 span.set_attribute(key, str(value))
 
     def on_end(self, span: ReadableSpan) -> None:
