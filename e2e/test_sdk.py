@@ -259,11 +259,32 @@ def test_previews_are_truncated_and_follow_capture_settings(srv, monkeypatch):
         def loud(text):
             return text
 
+        class Agent:
+            @pyflare.trace(name="method", capture_input=True)
+            def act(self, goal, *, budget=3):
+                return goal
+
+        @pyflare.trace(name="echo", capture_output=True)
+        def echo():
+            received = yield "ready"
+            while received is not None:
+                received = yield received.upper()
+
         big = "x" * 5000
         with pyflare.span("root") as root:
             quiet(big)
             loud(big)
+            Agent().act("win")
+            gen = echo()
+            assert next(gen) == "ready" and gen.send("a") == "A" and gen.send("b") == "B"
+            with pytest.raises(StopIteration):
+                gen.send(None)
         spans = spans_by_name(srv, trace_hex(root))
+        # a method's preview leaves out self; keyword defaults are not invented
+        assert json.loads(spans["method"]["attributes"]["pyflare.input.preview"]) == {"goal": "win"}
+        # send() reaches the generator through the traced wrapper
+        assert spans["echo"]["attributes"]["pyflare.output.preview"] == '["ready", "A", "B"]'
+        assert spans["echo"]["attributes"]["pyflare.output.items"] == 3
         assert "pyflare.input.preview" not in spans["quiet"]["attributes"]  # capture_content off
         assert "pyflare.output.preview" not in spans["quiet"]["attributes"]
         inp = spans["loud"]["attributes"]["pyflare.input.preview"]
