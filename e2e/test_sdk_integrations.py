@@ -116,8 +116,11 @@ def test_openai_sync_plain_streamed_tools_and_content(sdk, srv, stub):
         pyflare.set_user("alice")
         reply = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, temperature=0.2, max_tokens=50)
         assert reply.choices[0].message.content == REPLY_TEXT
+        sent_before = len(stub.requests)
         stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
         chunks = list(stream)
+        # what went over the wire asked for the usage chunk, though the caller did not
+        assert stub.requests[sent_before][2]["stream_options"] == {"include_usage": True}
         # the usage chunk the integration asked for is not handed to the caller, who did not ask
         assert all(c.choices for c in chunks)
         assert "".join(c.choices[0].delta.content or "" for c in chunks) == REPLY_TEXT
