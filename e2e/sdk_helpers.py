@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
@@ -33,10 +32,6 @@ def trace_hex(span) -> str:
 
 def span_hex(span) -> str:
     return format(span.get_span_context().span_id, "016x")
-
-
-def get_trace(srv, trace_id: str) -> dict:
-    return srv.get_trace(trace_id)
 
 
 def spans_by_name(srv, trace_id: str) -> dict[str, dict]:
@@ -82,9 +77,3 @@ def sdk_init(srv, service: str, **overrides):
                   project="proj-e2e", export_interval_ms=60000, metric_interval_ms=60000)
     kwargs.update(overrides)
     return pyflare.init(service, **kwargs)
-
-
-def installed_sdk_dir() -> str:
-    import pyflare
-
-    return os.path.dirname(pyflare.__file__)
