@@ -219,6 +219,10 @@ cat "$OUT/templates.md"
 echo "== retention: compaction throughput and ingest during a compaction"
 SCRATCH="$SCRATCH" OUT="$OUT" scripts/bench_compaction.sh
 
+echo "== Python SDK overhead (scripts/bench_sdk.py)"
+"$PY" scripts/bench_sdk.py > "$OUT/sdk.md"
+cat "$OUT/sdk.md"
+
 # Replace the "Latest run" section of docs/benchmarks.md.
 {
     sed '/^## Latest run/,$d' docs/benchmarks.md
@@ -261,6 +265,10 @@ SCRATCH="$SCRATCH" OUT="$OUT" scripts/bench_compaction.sh
     echo "### Retention and compaction (\`scripts/bench_compaction.sh\`)"
     echo
     cat "$OUT/compaction.md"
+    echo
+    echo "### Python SDK overhead (\`scripts/bench_sdk.py\`)"
+    echo
+    cat "$OUT/sdk.md"
 } > "$OUT/benchmarks.md.new"
 mv "$OUT/benchmarks.md.new" docs/benchmarks.md
 echo "bench: docs/benchmarks.md updated"
