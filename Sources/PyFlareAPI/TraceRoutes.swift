@@ -18,8 +18,15 @@ public struct TraceRoutes: Sendable {
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/traces") { request, _ in try await list(request) }
-        router.api("/api/v1/traces/:trace_id") { _, context in
-            try await trace(try context.parameters.path("trace_id"))
+        router.api("/api/v1/traces/:trace_id") { request, context in
+            let id = try context.parameters.path("trace_id")
+            let parameters = QueryParameters(request.uri.queryParameters)
+            if let view = parameters.text("view") {
+                guard view == "waterfall" else { throw APIError.invalid("view", "must be \"waterfall\" or absent, not \"\(view)\"") }
+                return try await waterfall(id)
+            }
+            let spanID = try parameters.text("span_id").map { text throws(APIError) in try IDParameters.spanID(text, field: "span_id") }
+            return try await trace(id, onlySpan: spanID)
         }
     }
 
@@ -52,7 +59,9 @@ public struct TraceRoutes: Sendable {
         return .json(json)
     }
 
-    func trace(_ id: String) async throws -> Response {
+    /// The whole trace, or with `onlySpan` the same document holding that one span (what the
+    /// UI's span panel reads, so a click in a 100,000-span trace moves one span, not all).
+    func trace(_ id: String, onlySpan: UInt64? = nil) async throws -> Response {
         let traceID = try IDParameters.traceID(id, field: "trace id")
         let stored = try await store.trace(traceID)
         var logQuery = LogQuery()
@@ -65,7 +74,12 @@ public struct TraceRoutes: Sendable {
         // Spans by start time, then span id: the order a waterfall view wants.
         var order: [(batch: Int, span: Int)] = []
         for (batchIndex, batch) in stored.batches.enumerated() {
-            for span in 0..<batch.count { order.append((batchIndex, span)) }
+            for span in 0..<batch.count where onlySpan.map({ batch.spans.spanIDs[span] == $0 }) ?? true {
+                order.append((batchIndex, span))
+            }
+        }
+        if let onlySpan, order.isEmpty {
+            throw APIError.notFound("trace \(Hex.string(traceID)) has no span \(Hex.string(onlySpan))")
         }
         order.sort { lhs, rhs in
             let left = stored.batches[lhs.batch].spans, right = stored.batches[rhs.batch].spans

@@ -71,10 +71,14 @@ public struct PyFlareServer: Sendable {
                                    listeners: listeners)
 
         let apiRouter = Router(context: APIRequestContext.self)
+        // First, so that it guards every route added after it.
+        apiRouter.add(middleware: BrowserRequestGuard(extraHosts: configuration.apiAllowedHosts))
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: {
             listeners.problems + Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
         }).addRoutes(to: apiRouter)
+        // The web UI at `/`, there with or without the store (its views say what the API answers).
+        UIRoutes().addRoutes(to: apiRouter)
         var telemetryReaper: TelemetrySpanReaper?
         var scheduler: Scheduler?
         if let store {

@@ -60,6 +60,9 @@ struct ConfigOption: Sendable {
         option("api.port", "Port of the REST API, /health and /metrics.", "8080") { config, node, key throws(ConfigError) in
             config.api.port = try node.integer(key, in: 0...65535)
         },
+        option("api.allowed_hosts", "Host names the REST API answers for besides localhost and this machine's own addresses (e.g. the name a load balancer forwards); any other Host header gets 421, which closes DNS rebinding.", "[]") { config, node, key throws(ConfigError) in
+            config.apiAllowedHosts = try node.strings(key)
+        },
         option("http.idle_timeout_ms", "An HTTP connection (OTLP/HTTP or API) that sends no whole request head for this long is closed: idle keep-alive connections and slow senders alike.", "60000") { config, node, key throws(ConfigError) in
             config.httpIdleTimeout = .milliseconds(try node.integer(key, in: 100...86_400_000))
         },

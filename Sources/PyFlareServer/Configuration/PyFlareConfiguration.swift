@@ -20,6 +20,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var otlpGRPCMaxMessageBytes = 16 << 20
     /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
     public var api = Listener(host: "127.0.0.1", port: 8080)
+    /// Host names the API answers for besides localhost and this machine's addresses.
+    public var apiAllowedHosts: [String] = []
     /// How long an HTTP connection (OTLP/HTTP or API) may wait for a whole request head:
     /// idle keep-alive connections and slow senders are closed after it. Default 60 s.
     public var httpIdleTimeout: Duration = .seconds(60)
