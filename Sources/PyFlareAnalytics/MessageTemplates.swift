@@ -332,26 +332,26 @@ public struct MessageTemplateMiner: Sendable {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ]
 
-    /// A word as its template has it: nil when it is wholly variable, else the word with its
-    /// variable parts as `<*>`.
+    /// A word with its variable parts as `<*>`: nil when it is nothing but one variable (day
+    /// and month names too), the word itself when it has none.
     ///
-    /// Wholly variable: paths, day and month names, empty brackets or quotes (an empty value),
-    /// and words that are nothing but variables and punctuation (`10.0.0.1:8080`, `12:30:01`,
-    /// `1,2,3`). Variable parts: a run of letters and digits holding a digit, with its sign
-    /// (`blk_-42`, `req_9f3a`, `v0x1f`); the value of `key=value` when it is hexadecimal
-    /// (`mask=ffff`); any value in a list of two or more `key=value` pairs. Variables joined by
-    /// `.`, `:`, `_`, `-`, `,` or `/` are one (`<*>_<*>` is `<*>`), so an id's inner
-    /// punctuation does not make templates.
+    /// Variable parts: a run of letters and digits holding a digit, with its sign (`blk_-42`,
+    /// `req_9f3a`, `v0x1f`); a hexadecimal run without digits when it is the value of a
+    /// `key=value` (`mask=ffff`), follows a variable (`<*>-bdcc-<*>`) or is six long (`@dacdee`);
+    /// every value of a list of two or more `key=value` pairs. Variables joined by `.`, `_` or
+    /// `-` are one (`<*>_<*>` is `<*>`), so an id's inner punctuation does not make templates.
     static func masked(_ token: Substring) -> Substring? {
         let bytes = token.utf8
-        var hasDigit = false, equals = 0, onlyBrackets = true
+        var hasDigit = false, equals = 0, onlyBrackets = true, hexRun = 0, longHexRun = false
         for byte in bytes {
             if byte >= 0x30 && byte <= 0x39 { hasDigit = true }
             if byte == 0x3D { equals += 1 }
             if !isBracketOrQuote(byte) { onlyBrackets = false }
+            hexRun = isHex(byte) ? hexRun + 1 : (isWordByte(byte) ? -bytes.count : 0)
+            if hexRun >= 6 { longHexRun = true }
         }
         if onlyBrackets { return nil }
-        if !hasDigit && equals == 0 {
+        if !hasDigit && equals == 0 && !longHexRun {
             if bytes.count <= 5, calendarWords.contains(Substring(trimmingPunctuation(token).lowercased())) { return nil }
             if token == "<*>" { return nil }
             return token
@@ -400,7 +400,8 @@ public struct MessageTemplateMiner: Sendable {
                 let afterEquals = index > 0 && array[index - 1] == 0x3D
                 let endsValue = end == array.count || !isWordByte(array[end])
                 let joinedToVariable = out.count >= 4 && isJoiner(out[out.count - 1]) && out[(out.count - 4)...].starts(with: wildcardBytes)
-                if digit || (hex && end - index >= 4 && ((afterEquals && endsValue) || joinedToVariable)) {
+                let length = end - index
+                if digit || (hex && ((afterEquals && endsValue && length >= 2) || (joinedToVariable && length >= 4) || length >= 6)) {
                     appendWildcard()
                 } else {
                     out.append(contentsOf: array[index..<end])
