@@ -86,19 +86,19 @@ public struct MessageTemplateMiner: Sendable {
         var miner = MessageTemplateMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity)
         for (id, template) in saved.enumerated() {
             precondition(template.id == id, "saved templates are numbered from 0 without gaps")
-            if let target = template.mergedInto {
-                miner.templates.append(Template(id: id, words: [], size: 0, shapes: []))
+            // An old template that now merges keeps its id and its words, pointing at the
+            // template that goes on for it.
+            func merge(into target: Int) {
+                let words = template.words.map { word in word.map { miner.word(Substring($0)) } ?? wildcard }
+                miner.templates.append(Template(id: id, words: words, size: 0, shapes: words))
                 miner.mergedInto[id] = miner.current(target)
+            }
+            if let target = template.mergedInto {
+                merge(into: target)
                 continue
             }
-            let example = examples[id] ?? template.words.map { $0 ?? wildcardText }.joined(separator: " ")
-            let joined = miner.add(example)
-            if joined != id {
-                // Keep the id taken: a placeholder that points at the template the example joined.
-                let words = miner.templates[miner.current(joined)].words
-                miner.templates.append(Template(id: id, words: words, size: 0, shapes: words))
-                miner.mergedInto[id] = miner.current(joined)
-            }
+            let joined = miner.add(examples[id] ?? template.words.map { $0 ?? wildcardText }.joined(separator: " "))
+            if joined != id { merge(into: joined) }
             miner.templates[miner.current(id)].size = 0
         }
         return miner
