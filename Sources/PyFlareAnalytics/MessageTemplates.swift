@@ -6,16 +6,19 @@
 /// Choices beside Drain's, measured on the 8 Loghub 2k samples of docs/benchmarks.md and meant
 /// to hold for logs nobody tuned for (the same rules for every input, no per-system expressions):
 /// - Variables are found inside words, not only whole words: a run of letters and digits that
-///   holds a digit is a variable (`blk_-42` is `blk_<*>`, `10.0.0.1:80` is `<*>`), so does the
+///   holds a digit is a variable (`blk_-42` is `blk_<*>`, `10.0.0.1:80` is `<*>:<*>`), so is the
 ///   value of a `key=value` when it is hexadecimal (`mask=ffff`), and every value of a
-///   `key=value,key=value` list written without spaces (the keys are the template).
-/// - Templates are found by length and first word (Drain's tree of depth one): two short
-///   messages that differ in their first word (`Acquiring <*>` and `Releasing <*>`) never meet,
-///   however well the rest matches. A message whose first word is a variable goes with the
-///   templates that start with one.
-/// - A message never joins a template whose first words it does not share unless those are
-///   variable there: a word constant across every member of a template decides more than a
-///   position that varied.
+///   `key=value,key=value` list written without spaces (the keys are the template). A word
+///   with any variable part is a wildcard to the grouping, so values of different shapes do
+///   not split a template; the template shows the shape its members share (`blk_<*>`).
+/// - Templates are found by length and leading plain words (Drain's tree): two short messages
+///   that differ in their first word (`Acquiring <*>`, `Releasing <*>`) never meet, however
+///   well the rest matches. A first word that is not plain (`com.example.billing:`, `[job`) is
+///   as often a variable and does not route, which kept Drain's tree from scattering such
+///   families; a first word ending with `:` (an exception type) routes with the word after it.
+/// - A word constant across every member of a template counts in its similarity, a position
+///   that varied does not (Drain's measure), so a message must match most of what its
+///   template's members share.
 public struct MessageTemplateMiner: Sendable {
     /// A template: words of the vocabulary, `wildcard` where the messages vary.
     public struct Template: Sendable, Equatable {
@@ -44,11 +47,12 @@ public struct MessageTemplateMiner: Sendable {
     private var mergedInto: [Int: Int] = [:]
     private var byWords: [[Int32]: Int] = [:]
 
-    /// Templates a message may join: those of its length whose first word is its first word
-    /// (`wildcard` when that is a variable).
+    /// Templates a message may join: those of its length and leading words (`wildcard` where
+    /// the message has none that routes, see `route`).
     struct Route: Hashable {
         var length: Int
         var first: Int32
+        var second: Int32 = MessageTemplateMiner.wildcard
     }
 
     /// Messages of another length join a template when their fixed words align this well
@@ -135,11 +139,15 @@ public struct MessageTemplateMiner: Sendable {
         return word
     }
 
+    /// A message's leading plain word routes it. A first word that ends with `:` labels what
+    /// follows (a function, a logger, an exception type: `getTasks:`, `openai.RateLimitError:`),
+    /// so the plain word after it routes too: failures of one exception type that differ in
+    /// their first word (`Starting …`, `Ending …`) never meet either.
     func route(_ tokens: [Int32]) -> Route {
-        guard let first = tokens.first, first != Self.wildcard, isPlain[Int(first)] else {
-            return Route(length: tokens.count, first: Self.wildcard)
-        }
-        return Route(length: tokens.count, first: first)
+        guard let first = tokens.first, first != Self.wildcard else { return Route(length: tokens.count, first: Self.wildcard) }
+        let labels = tokens.count > 2 && words[Int(first)].utf8.last == 0x3A && tokens[1] != Self.wildcard && isPlain[Int(tokens[1])]
+        if labels { return Route(length: tokens.count, first: first, second: tokens[1]) }
+        return Route(length: tokens.count, first: isPlain[Int(first)] ? first : Self.wildcard)
     }
 
     /// A word of letters, maybe with inner `-` or `'` and one closing punctuation mark
@@ -278,7 +286,9 @@ public struct MessageTemplateMiner: Sendable {
         let spread = max(1, tokens.count / 4)
         var best: Int?, bestScore = threshold
         for length in max(1, tokens.count - spread)...(tokens.count + spread) where length != tokens.count {
-            for id in byRoute[Route(length: length, first: route(tokens).first)] ?? [] {
+            var sameWords = route(tokens)
+            sameWords.length = length
+            for id in byRoute[sameWords] ?? [] {
                 let other = templates[id].words.filter { $0 != Self.wildcard }
                 guard !other.isEmpty || !fixed.isEmpty else { continue }
                 let score = 2 * Double(Self.commonSubsequence(fixed, other)) / Double(fixed.count + other.count)
