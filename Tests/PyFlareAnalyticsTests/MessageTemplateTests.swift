@@ -75,7 +75,8 @@ import Testing
     static let locks = ["wakelock", "cpu_boost", "net_lock", "display"]
 
     /// Short messages that differ in one constant word: the leading word keeps them apart
-    /// however well the rest matches (`Starting`/`Ending` share 3 words of 5).
+    /// however well the rest matches (`Starting`/`Ending` share 3 words of 5, 4 of 6 after an
+    /// exception type).
     @Test(arguments: [1, 2, 3] as [UInt64])
     func constantWordSiblingsStayApart(seed: UInt64) {
         let families: [String: (inout SeededGenerator) -> String] = [
@@ -85,6 +86,9 @@ import Testing
             "end": { "Ending the \(Self.components.randomElement(using: &$0)!) main loop" },
             "jobs": { "listJobs: caller \(Int.random(in: 1000...99_999, using: &$0)) lacks the admin role; answering from cache" },
             "workers": { "listWorkers: caller \(Int.random(in: 1000...99_999, using: &$0)) lacks the admin role; answering from cache" },
+            // As failure clustering writes an exception: its type first.
+            "typed start": { "app.errors.LoopError: Starting the \(Self.components.randomElement(using: &$0)!) main loop" },
+            "typed end": { "app.errors.LoopError: Ending the \(Self.components.randomElement(using: &$0)!) main loop" },
         ]
         let (templates, miner) = Self.mine(families, seed: seed)
         Self.expectOneTemplateEach(templates, families: families.count, "seed \(seed)")
