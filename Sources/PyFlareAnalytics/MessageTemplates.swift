@@ -15,7 +15,7 @@
 ///   that differ in their first word (`Acquiring <*>`, `Releasing <*>`) never meet, however
 ///   well the rest matches. A first word that is not plain (`com.example.billing:`, `[job`) is
 ///   as often a variable and does not route, which kept Drain's tree from scattering such
-///   families; a first word ending with `:` (an exception type) routes with the word after it.
+///   families; a label (`getTasks:`, an exception type) routes with the plain word after it.
 /// - A word constant across every member of a template counts in its similarity, a position
 ///   that varied does not (Drain's measure), so a message must match most of what its
 ///   template's members share.
@@ -42,6 +42,7 @@ public struct MessageTemplateMiner: Sendable {
     private var vocabulary: [Substring: Int32] = [:]
     private var words: [Substring] = []
     private var isPlain: [Bool] = []
+    private var isLabel: [Bool] = []
     private var byRoute: [Route: [Int]] = [:]
     /// A template merged into an older one with the same words points at it.
     private var mergedInto: [Int: Int] = [:]
@@ -135,18 +136,20 @@ public struct MessageTemplateMiner: Sendable {
         let word = Int32(words.count)
         words.append(token)
         isPlain.append(Self.isPlainWord(token))
+        isLabel.append(Self.isLabelWord(token))
         vocabulary[token] = word
         return word
     }
 
-    /// A message's leading plain word routes it. A first word that ends with `:` labels what
-    /// follows (a function, a logger, an exception type: `getTasks:`, `openai.RateLimitError:`),
-    /// so the plain word after it routes too: failures of one exception type that differ in
-    /// their first word (`Starting …`, `Ending …`) never meet either.
+    /// A message's leading plain word routes it. A label before it (`getTasks:`,
+    /// `openai.RateLimitError:`, see `isLabel`) routes with the plain word after it, so that
+    /// failures of one exception type that differ in their first word (`Starting …`,
+    /// `Ending …`) never meet either.
     func route(_ tokens: [Int32]) -> Route {
         guard let first = tokens.first, first != Self.wildcard else { return Route(length: tokens.count, first: Self.wildcard) }
-        let labels = tokens.count > 2 && words[Int(first)].utf8.last == 0x3A && tokens[1] != Self.wildcard && isPlain[Int(tokens[1])]
-        if labels { return Route(length: tokens.count, first: first, second: tokens[1]) }
+        if tokens.count > 2, isLabel[Int(first)], tokens[1] != Self.wildcard, isPlain[Int(tokens[1])] {
+            return Route(length: tokens.count, first: first, second: tokens[1])
+        }
         return Route(length: tokens.count, first: isPlain[Int(first)] ? first : Self.wildcard)
     }
 
@@ -160,6 +163,19 @@ public struct MessageTemplateMiner: Sendable {
         }
         guard let first = bytes.first, isLetter(first) else { return false }
         return bytes.allSatisfy { isLetter($0) || $0 == 0x2D || $0 == 0x27 }
+    }
+
+    /// A word ending with `:` that names a function or a type (`getTasks:`, `RuntimeError:`,
+    /// `openai.RateLimitError:`, `org.example.Worker:`): it says what the message is about, and
+    /// the message proper starts after it. A dotted name whose last part is lower case
+    /// (`com.example.billing:`) is as often the name of what varies, and is no label.
+    static func isLabelWord(_ token: Substring) -> Bool {
+        let bytes = token.utf8
+        guard bytes.count > 1, bytes.last == 0x3A else { return false }
+        let name = bytes.dropLast()
+        guard let lastPart = name.split(whereSeparator: { $0 == 0x2E || $0 == 0x3A || $0 == 0x24 }).last,
+              lastPart.count == name.count || (lastPart.first.map { $0 >= 0x41 && $0 <= 0x5A } ?? false) else { return false }
+        return lastPart.allSatisfy { isLetter($0) || isDigit($0) || $0 == 0x5F } && lastPart.first.map(isLetter) == true
     }
 
     /// Adds a message; returns the id of the template it joined or started.

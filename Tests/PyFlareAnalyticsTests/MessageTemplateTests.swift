@@ -161,6 +161,14 @@ import Testing
     }
 
     @Test(arguments: [
+        ("getTasks:", true), ("RuntimeError:", true), ("openai.RateLimitError:", true), ("org.example.Worker$Task:", true),
+        ("com.example.billing:", false), ("[instance:", false), ("RuntimeError", false), (":", false),
+    ])
+    func labels(token: String, label: Bool) {
+        #expect(MessageTemplateMiner.isLabelWord(Substring(token)) == label)
+    }
+
+    @Test(arguments: [
         ("blk_-123", "blk_<*>"), ("10.0.0.1:8080", "<*>:<*>"), ("job_12_7", "job_<*>"), ("(0x0)", "(<*>)"),
         ("retries=3,mode=fast", "retries=<*>,mode=<*>"), ("vis=1a2b3c", "vis=<*>"), ("/var/log/app.log:", "<*>:"),
         ("550e8400-e29b-41d4-a716-446655440000", nil), ("2026-12-06", nil), ("12", nil),
