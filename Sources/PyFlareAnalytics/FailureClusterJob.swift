@@ -7,7 +7,9 @@ import PyFlareStore
 /// (with their exception event) and the ERROR log records whose time may have changed since
 /// the last run, assigns each to a template with a miner restored from `failure_templates`,
 /// and replaces that time range of `failure_cluster_members`. A template's id is its
-/// cluster's id, so a new failure of a known kind joins its cluster across runs and restarts.
+/// cluster's id, so a new failure of a known kind joins its cluster across runs and restarts,
+/// and across upgrades: templates that an older miner stored are rebuilt by this one from
+/// their clusters' messages once, each id kept (`restoredMiner`).
 public struct FailureClusterJob: AnalyticsJob {
     public let name = "failure_clusters"
     public let schedule: JobSchedule
@@ -28,8 +30,8 @@ public struct FailureClusterJob: AnalyticsJob {
         let (pending, newPosition) = try await JobInput.pendingRecords([.spans, .logs], job: name, context)
         guard let pending else { return JobOutcome(rows: 0, position: newPosition) }
         let start = pending.lowerBound, end = pending.upperBound
-        var miner = MessageTemplateMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
-                                         restoring: try await Self.savedTemplates(context.pool))
+        var miner = try await Self.restoredMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
+                                                 context.pool, now: context.now)
         var rows = 0
         var chunkStart = start
         while chunkStart < end {
@@ -38,6 +40,7 @@ public struct FailureClusterJob: AnalyticsJob {
             let members = failures.map { failure in (failure, miner.add(failure.clusterText)) }
             try await context.pool.write { [miner] db in
                 try Self.saveTemplates(miner, now: context.now, db)
+                try Self.saveMinerVersion(db)
                 try db.execute(sql: "DELETE FROM failure_cluster_members WHERE time_ns >= ? AND time_ns < ?",
                                arguments: [window.lowerBound, window.upperBound])
                 let insert = try db.makeStatement(sql: """
@@ -58,6 +61,53 @@ public struct FailureClusterJob: AnalyticsJob {
     }
 
     // MARK: - Templates
+
+    /// Which miner's rules the stored templates follow (absent: the first miner's, version 1).
+    static let minerVersionKey = "failure_template_miner_version"
+
+    /// The miner of the stored templates. When an older miner stored them, a new one is built
+    /// from them first and saved: each old cluster's most frequent failure goes to the new
+    /// rules, so the cluster keeps its id, and old clusters whose failures the new rules put
+    /// together merge into the oldest of them, their members moved. Without this an upgrade
+    /// would either start every cluster over or keep the old rules' mistakes.
+    static func restoredMiner(similarity: Double, crossLengthSimilarity: Double?, _ pool: DatabasePool,
+                              now: Int64) async throws -> MessageTemplateMiner {
+        let saved = try await savedTemplates(pool)
+        let version = try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [minerVersionKey])
+        } ?? 1
+        guard !saved.isEmpty, version != MessageTemplateMiner.version else {
+            return MessageTemplateMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity, restoring: saved)
+        }
+        let miner = MessageTemplateMiner.rebuilt(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
+                                                 from: saved, examples: try await examples(pool))
+        try await pool.write { db in
+            try saveTemplates(miner, now: now, db)
+            try saveMinerVersion(db)
+        }
+        return miner
+    }
+
+    static func saveMinerVersion(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO store_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       arguments: [minerVersionKey, MessageTemplateMiner.version])
+    }
+
+    /// Each cluster's most frequent failure (the latest of equally frequent ones), as mined.
+    static func examples(_ pool: DatabasePool) async throws -> [Int: String] {
+        try await pool.read { db in
+            var examples: [Int: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT cluster_id, message, error_type FROM failure_cluster_members
+                GROUP BY cluster_id, message, error_type ORDER BY cluster_id, count(*) DESC, max(time_ns) DESC
+                """)
+            while let row = try rows.next() {
+                let id: Int = row[0]
+                if examples[id] == nil { examples[id] = FailureText.clusterText(message: row[1], errorType: row[2]) }
+            }
+            return examples
+        }
+    }
 
     static func savedTemplates(_ pool: DatabasePool) async throws -> [MessageTemplateMiner.SavedTemplate] {
         try await pool.read { db in
@@ -102,7 +152,7 @@ public struct FailureClusterJob: AnalyticsJob {
 
         /// The exception type and message: two failures of one kind share a template.
         var clusterText: String {
-            FailureText.masked(errorType.map { "\($0): \(message)" } ?? message)
+            FailureText.clusterText(message: message, errorType: errorType)
         }
     }
 
@@ -153,6 +203,10 @@ public struct FailureClusterJob: AnalyticsJob {
 /// The text of failures: what is mined, what is kept.
 enum FailureText {
     static let maxMessageBytes = 2_048
+
+    static func clusterText(message: String, errorType: String?) -> String {
+        masked(errorType.map { "\($0): \(message)" } ?? message)
+    }
 
     static func clipped(_ message: String) -> String {
         guard message.utf8.count > maxMessageBytes else { return message }

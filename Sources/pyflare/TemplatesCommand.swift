@@ -15,9 +15,12 @@ struct Templates: ParsableCommand {
     var similarity = 0.6
     @Flag(help: "Print one template id per input line instead of the templates.")
     var ids = false
+    @Flag(help: "With --ids, follow each id with a tab and its template (as it is after the last line).")
+    var text = false
 
     func validate() throws {
         guard similarity > 0, similarity <= 1 else { throw ValidationError("--similarity must be in (0, 1]") }
+        guard ids || !text else { throw ValidationError("--text goes with --ids") }
     }
 
     func run() throws {
@@ -32,7 +35,10 @@ struct Templates: ParsableCommand {
         let elapsed = ContinuousClock.now - started
         var out = ""
         if ids {
-            for id in assigned { out += "\(miner.current(id))\n" }
+            for id in assigned {
+                let template = miner.current(id)
+                out += text ? "\(template)\t\(miner.text(of: template))\n" : "\(template)\n"
+            }
         } else {
             for template in miner.templates where template.size > 0 {
                 out += "\(template.id)\t\(template.size)\t\(miner.text(of: template.id))\n"
