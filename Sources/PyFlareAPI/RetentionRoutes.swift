@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 public import Hummingbird
 public import PyFlareAnalytics
 public import PyFlareStore
@@ -71,11 +70,7 @@ public struct RetentionRoutes: Sendable {
     func show() async throws -> Response {
         let (policy, source) = try await policies.current()
         let storage = try await compactor.storageSummary()
-        let floors = try await policies.pool.read { db in
-            try Dictionary(uniqueKeysWithValues: SegmentKind.allCases.compactMap { kind in
-                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [kind.retentionFloorKey]).map { (kind, $0) }
-            })
-        }
+        let floors = storage.retentionFloors
         let compaction = settings.compaction
         var json = JSONWriter()
         json.raw("{"); json.key("policy"); json.bytes += policy.json
@@ -125,22 +120,20 @@ public struct RetentionRoutes: Sendable {
 
     /// The latest compaction runs, newest first, each as a JSON object.
     private func lastRuns(limit: Int) async throws -> [[UInt8]] {
-        try await policies.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM compaction_runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                var json = JSONWriter()
-                json.raw("{"); json.key("id"); json.int(row["id"])
-                json.raw(","); json.key("trigger"); json.string(row["trigger"])
-                json.raw(","); json.key("dry_run"); json.bool(row["dry_run"])
-                json.raw(","); json.key("started_at"); json.string(RFC3339.string(signed: row["started_ns"]))
-                json.raw(","); json.key("finished_at")
-                if let finished: Int64 = row["finished_ns"] { json.string(RFC3339.string(signed: finished)) } else { json.null() }
-                json.raw(","); json.key("error")
-                if let error: String = row["error"] { json.string(error) } else { json.null() }
-                json.raw(","); json.key("report")
-                if let report: String = row["report"] { json.bytes += Array(report.utf8) } else { json.null() }
-                json.raw("}")
-                return json.bytes
-            }
+        try await job.latestRuns(limit: limit).map { run in
+            var json = JSONWriter()
+            json.raw("{"); json.key("id"); json.int(run.id)
+            json.raw(","); json.key("trigger"); json.string(run.trigger)
+            json.raw(","); json.key("dry_run"); json.bool(run.dryRun)
+            json.raw(","); json.key("started_at"); json.string(RFC3339.string(signed: run.started))
+            json.raw(","); json.key("finished_at")
+            if let finished = run.finished { json.string(RFC3339.string(signed: finished)) } else { json.null() }
+            json.raw(","); json.key("error")
+            if let error = run.error { json.string(error) } else { json.null() }
+            json.raw(","); json.key("report")
+            if let report = run.report { json.bytes += Array(report.utf8) } else { json.null() }
+            json.raw("}")
+            return json.bytes
         }
     }
 

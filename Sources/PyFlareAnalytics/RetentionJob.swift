@@ -169,3 +169,27 @@ public struct RetentionJob: AnalyticsJob {
         }
     }
 }
+
+/// One row of `compaction_runs`, as the retention API shows it.
+public struct CompactionRunRecord: Sendable {
+    public var id: Int64
+    public var trigger: String
+    public var dryRun: Bool
+    public var started: Int64
+    public var finished: Int64?
+    public var error: String?
+    /// The run's report, as JSON text.
+    public var report: String?
+}
+
+extension RetentionJob {
+    /// The latest compaction runs, newest first.
+    public func latestRuns(limit: Int) async throws -> [CompactionRunRecord] {
+        try await policies.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM compaction_runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                CompactionRunRecord(id: row["id"], trigger: row["trigger"], dryRun: row["dry_run"], started: row["started_ns"],
+                                    finished: row["finished_ns"], error: row["error"], report: row["report"])
+            }
+        }
+    }
+}

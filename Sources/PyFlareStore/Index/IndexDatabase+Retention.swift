@@ -101,6 +101,15 @@ extension IndexDatabase {
         }
     }
 
+    /// By kind, the time before which retention may have deleted records.
+    func retentionFloors() async throws(StoreError) -> [SegmentKind: Int64] {
+        try await read("reading the retention floors") { db in
+            try Dictionary(uniqueKeysWithValues: SegmentKind.allCases.compactMap { kind in
+                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [kind.retentionFloorKey]).map { (kind, $0) }
+            })
+        }
+    }
+
     /// Records when a segment's first row expires, found by a compaction that left it as it is.
     func setExpiry(_ expires: Int64?, segment id: Int64) async throws(StoreError) {
         try await write("recording the expiry of segment \(id)") { db in

@@ -134,6 +134,7 @@ public final class SegmentCompactor: Sendable {
         }
         summary.indexBytes = index.bytesOnDisk
         summary.pendingDeletionBytes = try await index.pendingDeletions().reduce(0) { $0 + $1.bytes }
+        summary.retentionFloors = try await index.retentionFloors()
         return summary
     }
 
@@ -255,6 +256,8 @@ public struct StorageSummary: Sendable {
     public var kinds: [SegmentKind: Kind] = [:]
     public var indexBytes = 0
     public var pendingDeletionBytes = 0
+    /// By kind: records older than this may have been deleted by retention (none yet: absent).
+    public var retentionFloors: [SegmentKind: Int64] = [:]
 
     public var segmentBytes: Int { kinds.values.reduce(0) { $0 + $1.bytes } }
 }
