@@ -1,5 +1,4 @@
 import Foundation
-public import GRDB
 public import Hummingbird
 public import PyFlareAnalytics
 public import PyFlareStore
@@ -9,16 +8,14 @@ import PyFlareWire
 /// `GET /api/v1/drift/heatmap` computed on demand, and the pinned references
 /// (`GET/PUT/DELETE /api/v1/drift/references[/{scope}]`).
 public struct DriftRoutes: Sendable {
-    let pool: DatabasePool
-    let engine: SQLEngine
+    let drift: DriftReadModel
+    let computation: DriftComputation
     let settings: DriftSettings
-    let limits: SQLLimits
 
-    public init(pool: DatabasePool, engine: SQLEngine, settings: DriftSettings, limits: SQLLimits) {
-        self.pool = pool
-        self.engine = engine
+    public init(drift: DriftReadModel, computation: DriftComputation, settings: DriftSettings) {
+        self.drift = drift
+        self.computation = computation
         self.settings = settings
-        self.limits = limits
     }
 
     static let routes: [(String, HTTPRequest.Method)] = [
@@ -45,13 +42,6 @@ public struct DriftRoutes: Sendable {
         }
     }
 
-    static let alertFields: [RowField] = [
-        RowField("feature"), RowField("method"), RowField("scope_kind"), RowField("scope"), RowField("score", nil, .real),
-        RowField("p_value", nil, .real), RowField("severity"), RowField("window_start", "window_start_ns", .time),
-        RowField("window_end", "window_end_ns", .time), RowField("reference_start", "reference_start_ns", .time),
-        RowField("reference_end", "reference_end_ns", .time), RowField("samples", nil, .integer),
-        RowField("reference_samples", nil, .integer), RowField("details", nil, .json), RowField("computed_at", "computed_ns", .time),
-    ]
 
     /// Scores at or above `severity` (default moderate) of windows starting in the range.
     func alerts(_ parameters: QueryParameters) async throws -> Response {
@@ -62,27 +52,38 @@ public struct DriftRoutes: Sendable {
         case "significant": severities = ["significant"]
         case let other: throw APIError.invalid("severity", "must be moderate or significant, not \"\(other)\"")
         }
-        var filter = RowFilter()
-        filter.add("window_start_ns >= ?", range.lowerBound)
-        filter.add("window_start_ns < ?", range.upperBound)
-        filter.add("severity IN (\(severities.map { "'\($0)'" }.joined(separator: ", ")))")
-        filter.equal(["scope", "feature", "method"], in: parameters)
-        let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let (rows, materializedAt) = try await pool.readRows { [filter] db in
-            (try Row.fetchAll(db, sql: """
-                SELECT * FROM drift_scores WHERE \(filter.sql)
-                ORDER BY window_start_ns DESC, severity = 'significant' DESC, score DESC LIMIT ?
-                """, arguments: filter.statementArguments(then: limit)), try JobLedger.materializedAt(by: ["drift"], db))
-        }
+        let query = DriftReadModel.AlertQuery(
+            range: range, severities: severities, scope: parameters.text("scope"), feature: parameters.text("feature"),
+            method: parameters.text("method"), limit: try parameters.limit(default: 100, maximum: 1_000))
+        let (alerts, materializedAt) = try await drift.alerts(query)
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: range)
         json.raw(#","alerts":["#)
-        for (index, row) in rows.enumerated() {
+        for (index, alert) in alerts.enumerated() {
             if index > 0 { json.raw(",") }
-            json.object(row, Self.alertFields)
+            Self.write(alert, into: &json)
         }
         json.raw("]}")
         return .json(json)
+    }
+
+    static func write(_ alert: DriftReadModel.Alert, into json: inout JSONWriter) {
+        json.raw(#"{"feature":"#); json.string(alert.feature)
+        json.raw(#","method":"#); json.string(alert.method)
+        json.raw(#","scope_kind":"#); json.string(alert.scopeKind)
+        json.raw(#","scope":"#); json.string(alert.scope)
+        json.raw(#","score":"#); json.finite(alert.score)
+        json.raw(#","p_value":"#); json.finite(alert.pValue)
+        json.raw(#","severity":"#); json.string(alert.severity)
+        json.raw(#","window_start":"#); json.time(alert.window.lowerBound)
+        json.raw(#","window_end":"#); json.time(alert.window.upperBound)
+        json.raw(#","reference_start":"#); json.time(alert.reference.lowerBound)
+        json.raw(#","reference_end":"#); json.time(alert.reference.upperBound)
+        json.raw(#","samples":"#); json.int(alert.samples)
+        json.raw(#","reference_samples":"#); json.int(alert.referenceSamples)
+        json.raw(#","details":"#); json.bytes += Array(alert.details.utf8)
+        json.raw(#","computed_at":"#); json.time(alert.computedAt)
+        json.raw("}")
     }
 
     /// Features × windows of `step` over the range: each cell the score of that feature in that
@@ -100,8 +101,7 @@ public struct DriftRoutes: Sendable {
             step = settings.window
         }
         let requested = try parameters.range(defaultSpan: UnixTime.day)
-        guard let map = try await DriftComputation(settings: settings, engine: engine, limits: limits, pool: pool)
-            .heatmap(scope: scope, range: requested, step: step) else {
+        guard let map = try await computation.heatmap(scope: scope, range: requested, step: step) else {
             throw APIError.badRequest("the range holds more than \(DriftComputation.maxHeatmapWindows) windows of step")
         }
         var json = JSONWriter()
@@ -147,9 +147,7 @@ public struct DriftRoutes: Sendable {
     }
 
     func references() async throws -> Response {
-        let rows = try await pool.readRows { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM drift_references ORDER BY scope_kind, scope")
-        }
+        let pinned = try await drift.pinnedReferences()
         var json = JSONWriter()
         json.raw(#"{"configured":"#)
         if let range = settings.fixedReference {
@@ -166,10 +164,14 @@ public struct DriftRoutes: Sendable {
             json.raw("}")
         }
         json.raw(#","pinned":["#)
-        for (index, row) in rows.enumerated() {
+        for (index, reference) in pinned.enumerated() {
             if index > 0 { json.raw(",") }
-            json.object(row, [RowField("scope_kind"), RowField("scope"), RowField("since", "start_ns", .time),
-                              RowField("until", "end_ns", .time), RowField("pinned_at", "created_ns", .time)])
+            json.raw(#"{"scope_kind":"#); json.string(reference.scopeKind)
+            json.raw(#","scope":"#); json.string(reference.scope)
+            json.raw(#","since":"#); json.time(reference.range.lowerBound)
+            json.raw(#","until":"#); json.time(reference.range.upperBound)
+            json.raw(#","pinned_at":"#); json.time(reference.pinnedAt)
+            json.raw("}")
         }
         json.raw("]}")
         return .json(json)
@@ -187,20 +189,12 @@ public struct DriftRoutes: Sendable {
         let since = try time("since"), until = try time("until")
         guard since < until else { throw APIError.badRequest("since must be before until") }
         guard !scope.isEmpty else { throw APIError.invalid("scope", "is required") }
-        try await pool.write { [settings] db in
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO drift_references (scope_kind, scope, start_ns, end_ns, created_ns) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [settings.scopeBy.rawValue, scope, since, until, UnixTime.nowNanoseconds()])
-        }
+        try await drift.pin(scope: scope, range: since..<until, now: UnixTime.nowNanoseconds())
         return try await references()
     }
 
     func unpin(_ scope: String) async throws -> Response {
-        let deleted = try await pool.write { [settings] db in
-            try db.execute(sql: "DELETE FROM drift_references WHERE scope_kind = ? AND scope = ?", arguments: [settings.scopeBy.rawValue, scope])
-            return db.changesCount
-        }
-        guard deleted > 0 else { throw APIError.notFound("no pinned reference for \(settings.scopeBy.rawValue) \(scope)") }
+        guard try await drift.unpin(scope: scope) else { throw APIError.notFound("no pinned reference for \(settings.scopeBy.rawValue) \(scope)") }
         return try await references()
     }
 }

@@ -51,6 +51,11 @@ extension JSONWriter {
 }
 
 extension JSONWriter {
+    /// A number of an answer: null when absent or not finite (JSON has no NaN), as stored rows are written.
+    mutating func finite(_ value: Double?) {
+        if let value, value.isFinite { double(value) } else { null() }
+    }
+
     /// `{"materialized_at":…,"since":…,"until":…`: how a materialized answer over a range
     /// opens; the caller goes on with its own members.
     mutating func openMaterializedAnswer(at materializedAt: Int64?, range: Range<Int64>) {
