@@ -98,8 +98,10 @@ public struct PyFlareServer: Sendable {
                       sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
             EvaluationRoutes(pool: store.indexPool, rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
-            DriftRoutes(pool: store.indexPool, engine: analysisEngine, settings: configuration.quality.drift,
-                        limits: analysisLimits).addRoutes(to: apiRouter)
+            let drift = configuration.quality.drift
+            DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
+                        computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
+                        settings: drift).addRoutes(to: apiRouter)
             scheduler = jobScheduler
             TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
             LogRoutes(store: store).addRoutes(to: apiRouter)
