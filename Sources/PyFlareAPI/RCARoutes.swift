@@ -1,5 +1,4 @@
 import Foundation
-public import GRDB
 public import Hummingbird
 public import PyFlareAnalytics
 public import PyFlareStore
@@ -9,14 +8,10 @@ import PyFlareWire
 /// `/slices` and `/patterns`, answered from what the RCA jobs materialized (slices over a
 /// range other than the job's are analysed on demand).
 public struct RCARoutes: Sendable {
-    let pool: DatabasePool
-    let engine: SQLEngine
-    let slices: SliceAnalyzer
+    let rca: RCAReadModel
 
-    public init(pool: DatabasePool, engine: SQLEngine, sliceSettings: SliceSettings) {
-        self.pool = pool
-        self.engine = engine
-        slices = SliceAnalyzer(settings: sliceSettings)
+    public init(rca: RCAReadModel) {
+        self.rca = rca
     }
 
     static let paths = ["/api/v1/rca/clusters", "/api/v1/rca/clusters/:id", "/api/v1/rca/slices", "/api/v1/rca/patterns"]
@@ -45,7 +40,7 @@ public struct RCARoutes: Sendable {
 
     func clusters(_ parameters: QueryParameters) async throws -> Response {
         let query = try clusterQuery(parameters, limit: try parameters.limit(default: 20, maximum: 500))
-        let (clusters, total) = try await query.clusters(pool, now: UnixTime.nowNanoseconds())
+        let (clusters, total) = try await rca.clusters(query, now: UnixTime.nowNanoseconds())
         var json = JSONWriter()
         json.raw(#"{"since":"#)
         json.time(query.range.lowerBound)
@@ -65,8 +60,8 @@ public struct RCARoutes: Sendable {
     func cluster(_ text: String, _ parameters: QueryParameters) async throws -> Response {
         guard let asked = Int64(text), asked >= 0 else { throw APIError.badRequest("a cluster id is a whole number, not \"\(text)\"") }
         let query = try clusterQuery(parameters, limit: 1)
-        guard let id = try await FailureClusterQuery.currentID(of: asked, pool) else { throw APIError.notFound("no failure cluster \(asked)") }
-        guard let cluster = try await query.cluster(id, pool, now: UnixTime.nowNanoseconds()) else {
+        guard let id = try await rca.currentClusterID(of: asked) else { throw APIError.notFound("no failure cluster \(asked)") }
+        guard let cluster = try await rca.cluster(id, query, now: UnixTime.nowNanoseconds()) else {
             throw APIError.notFound("failure cluster \(asked) has no failures in the range asked")
         }
         var json = JSONWriter()
@@ -156,22 +151,14 @@ public struct RCARoutes: Sendable {
         let dimension = parameters.text("dimension")
         let limit = try parameters.limit(default: 20, maximum: 1_000)
         let significantOnly = parameters.text("significant") != "false"
-        var rows: [SliceRow]
+        var rows: [RCAReadModel.Slice]
         var window: Range<Int64>?, analyzed: Int64?, onDemand = false
         if parameters.text("since") != nil || parameters.text("until") != nil {
-            let range = try parameters.range(defaultSpan: slices.settings.window)
-            let findings = try await slices.analyze(range, engine: engine, limits: engine.limits, pool: pool)
-            rows = findings.map(SliceRow.init)
+            let range = try parameters.range(defaultSpan: rca.slices.settings.window)
+            rows = try await rca.analyzeSlices(range)
             (window, analyzed, onDemand) = (range, UnixTime.nowNanoseconds(), true)
         } else {
-            let stored = try await pool.readRows { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM rca_slices ORDER BY impact_score DESC")
-            }
-            rows = stored.map(SliceRow.init)
-            if let first = stored.first {
-                window = (first["window_start_ns"] as Int64)..<(first["window_end_ns"] as Int64)
-                analyzed = first["analyzed_ns"]
-            }
+            (rows, window, analyzed) = try await rca.storedSlices()
         }
         rows = rows.filter { row in
             (metric == nil || row.metric == metric!.rawValue)
@@ -193,125 +180,81 @@ public struct RCARoutes: Sendable {
         json.raw(#","slices":["#)
         for (index, row) in rows.prefix(limit).enumerated() {
             if index > 0 { json.raw(",") }
-            row.write(into: &json)
+            Self.write(row, into: &json)
         }
         json.raw("]}")
         return .json(json)
     }
 
-    struct SliceRow {
-        var metric: String
-        var dimensions: String
-        var definition: String
-        var sampleCount: Int
-        var value: Double
-        var baseline: Double
-        var deviation: Double
-        var deviationPercentage: Double?
-        var pValue: Double
-        var qValue: Double
-        var significant: Bool
-        var impact: Double
-
-        init(_ finding: SliceFinding) {
-            metric = finding.metric.rawValue
-            dimensions = finding.dimensions
-            definition = finding.definitionJSON
-            sampleCount = finding.sampleCount
-            value = finding.value
-            baseline = finding.baseline
-            deviation = finding.deviation
-            deviationPercentage = finding.deviationPercentage
-            pValue = finding.pValue
-            qValue = finding.qValue
-            significant = finding.significant
-            impact = finding.impact
-        }
-
-        init(_ row: Row) {
-            metric = row["metric"]
-            dimensions = row["dimensions"]
-            definition = row["definition"]
-            sampleCount = row["sample_count"]
-            value = row["metric_value"]
-            baseline = row["baseline_value"]
-            deviation = row["deviation"]
-            deviationPercentage = row["deviation_pct"]
-            pValue = row["p_value"]
-            qValue = row["q_value"]
-            significant = row["significant"]
-            impact = row["impact_score"]
-        }
-
-        func write(into json: inout JSONWriter) {
-            json.raw(#"{"definition":"#)
-            json.bytes.append(contentsOf: definition.utf8)
-            json.raw(#","metric":"#)
-            json.string(metric)
-            json.raw(#","sample_count":"#)
-            json.int(Int64(sampleCount))
-            json.raw(#","metric_value":"#)
-            json.double(value)
-            json.raw(#","baseline_value":"#)
-            json.double(baseline)
-            json.raw(#","deviation":"#)
-            json.double(deviation)
-            json.raw(#","deviation_percentage":"#)
-            if let deviationPercentage { json.double(deviationPercentage) } else { json.null() }
-            json.raw(#","p_value":"#)
-            json.double(pValue)
-            json.raw(#","q_value":"#)
-            json.double(qValue)
-            json.raw(#","significant":"#)
-            json.bool(significant)
-            json.raw(#","impact_score":"#)
-            json.double(impact)
-            json.raw(#","impact_unit":"#)
-            json.string(SliceMetric(rawValue: metric)?.impactUnit ?? "")
-            json.raw("}")
-        }
+    static func write(_ row: RCAReadModel.Slice, into json: inout JSONWriter) {
+        json.raw(#"{"definition":"#)
+        json.bytes.append(contentsOf: row.definition.utf8)
+        json.raw(#","metric":"#)
+        json.string(row.metric)
+        json.raw(#","sample_count":"#)
+        json.int(Int64(row.sampleCount))
+        json.raw(#","metric_value":"#)
+        json.double(row.value)
+        json.raw(#","baseline_value":"#)
+        json.double(row.baseline)
+        json.raw(#","deviation":"#)
+        json.double(row.deviation)
+        json.raw(#","deviation_percentage":"#)
+        if let percentage = row.deviationPercentage { json.double(percentage) } else { json.null() }
+        json.raw(#","p_value":"#)
+        json.double(row.pValue)
+        json.raw(#","q_value":"#)
+        json.double(row.qValue)
+        json.raw(#","significant":"#)
+        json.bool(row.significant)
+        json.raw(#","impact_score":"#)
+        json.double(row.impact)
+        json.raw(#","impact_unit":"#)
+        json.string(SliceMetric(rawValue: row.metric)?.impactUnit ?? "")
+        json.raw("}")
     }
 
     // MARK: - Patterns
 
     func patterns(_ parameters: QueryParameters) async throws -> Response {
         let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
-        var filter = RowFilter()
-        filter.add("(end_ns IS NULL OR end_ns >= ?)", range.lowerBound)
-        filter.add("start_ns < ?", range.upperBound)
-        if let type = parameters.text("type"), PatternType(rawValue: type) == nil {
-            throw APIError.invalid("type", "must be one of \(PatternType.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(type)\"")
+        var type: PatternType?
+        if let text = parameters.text("type") {
+            guard let value = PatternType(rawValue: text) else {
+                throw APIError.invalid("type", "must be one of \(PatternType.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(text)\"")
+            }
+            type = value
         }
-        filter.equal(["type", "service", "model"], in: parameters)
+        let ongoing: Bool?
         switch parameters.text("status") {
-        case nil: break
-        case "ongoing": filter.add("end_ns IS NULL")
-        case "ended": filter.add("end_ns IS NOT NULL")
+        case nil: ongoing = nil
+        case "ongoing": ongoing = true
+        case "ended": ongoing = false
         case let other?: throw APIError.invalid("status", "must be ongoing or ended, not \"\(other)\"")
         }
-        let limit = try parameters.limit(default: 50, maximum: 1_000)
-        let rows = try await pool.readRows { [filter] db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM rca_patterns WHERE \(filter.sql)
-                ORDER BY end_ns IS NOT NULL, severity DESC, start_ns DESC LIMIT ?
-                """, arguments: filter.statementArguments(then: limit))
-        }
+        let query = RCAReadModel.PatternQuery(range: range, type: type, service: parameters.text("service"), model: parameters.text("model"),
+                                              ongoing: ongoing, limit: try parameters.limit(default: 50, maximum: 1_000))
+        let patterns = try await rca.patterns(query)
         var json = JSONWriter()
         json.raw(#"{"since":"#)
         json.time(range.lowerBound)
         json.raw(#","patterns":["#)
-        for (index, row) in rows.enumerated() {
+        for (index, pattern) in patterns.enumerated() {
             if index > 0 { json.raw(",") }
-            json.object(row, Self.patternFields)
+            json.raw(#"{"id":"#); json.string(pattern.id)
+            json.raw(#","type":"#); json.string(pattern.type)
+            json.raw(#","scope":"#); json.bytes += Array(pattern.scope.utf8)
+            json.raw(#","start":"#); json.time(pattern.start)
+            json.raw(#","end":"#); json.time(pattern.end)
+            json.raw(#","severity":"#); json.finite(pattern.severity)
+            json.raw(#","description":"#); json.string(pattern.description)
+            json.raw(#","evidence":"#); json.bytes += Array(pattern.evidence.utf8)
+            json.raw(#","suggested_actions":"#); json.bytes += Array(pattern.suggestedActions.utf8)
+            json.raw(#","first_detected":"#); json.time(pattern.firstDetected)
+            json.raw(#","last_detected":"#); json.time(pattern.lastDetected)
+            json.raw("}")
         }
         json.raw("]}")
         return .json(json)
     }
-
-    static let patternFields: [RowField] = [
-        RowField("id"), RowField("type"), RowField("scope", nil, .json), RowField("start", "start_ns", .time),
-        RowField("end", "end_ns", .time), RowField("severity", nil, .real), RowField("description"),
-        RowField("evidence", nil, .json), RowField("suggested_actions", nil, .json),
-        RowField("first_detected", "first_detected_ns", .time), RowField("last_detected", "last_detected_ns", .time),
-    ]
 }

@@ -94,8 +94,8 @@ public struct PyFlareServer: Sendable {
             // server's lane and never cut by the row limit meant for ad-hoc SQL.
             let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
             let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
-            RCARoutes(pool: store.indexPool, engine: analysisEngine,
-                      sliceSettings: configuration.rca.slices).addRoutes(to: apiRouter)
+            RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
+                                        sliceSettings: configuration.rca.slices)).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
             EvaluationRoutes(pool: store.indexPool, rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
             let drift = configuration.quality.drift
