@@ -1,5 +1,4 @@
 import Foundation
-public import GRDB
 public import Hummingbird
 import PyFlareAnalytics
 import PyFlareWire
@@ -8,15 +7,15 @@ import PyFlareWire
 /// `GET/DELETE /api/v1/costs/budgets/{id}`, `GET /api/v1/costs/budgets/{id}/alerts`), all
 /// answered from materialized tables.
 public struct CostRoutes: Sendable {
-    let pool: DatabasePool
+    let costs: CostReadModel
     /// The version of the prices costs are computed with, said in every summary.
     let pricingVersion: @Sendable () -> String
     static let maxBodyBytes = 64 << 10
     /// Groups answered one by one in a series when the request sets no `limit`.
     static let defaultSeriesGroups = 20
 
-    public init(pool: DatabasePool, pricingVersion: @escaping @Sendable () -> String) {
-        self.pool = pool
+    public init(costs: CostReadModel, pricingVersion: @escaping @Sendable () -> String) {
+        self.costs = costs
         self.pricingVersion = pricingVersion
     }
 
@@ -26,14 +25,14 @@ public struct CostRoutes: Sendable {
         router.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
         router.api("/api/v1/costs/budgets/:id") { _, context in
             let budget = try await budget(try context.parameters.path("id"))
-            let status = try await BudgetBook(pool: pool).statuses([budget], now: UnixTime.nowNanoseconds())
+            let status = try await costs.budgets.statuses([budget], now: UnixTime.nowNanoseconds())
             var json = JSONWriter()
             Self.write(status[0], into: &json)
             return .json(json)
         }
         router.api("/api/v1/costs/budgets/:id", method: .delete) { _, context in
             let id = try Self.budgetID(try context.parameters.path("id"))
-            guard try await BudgetBook(pool: pool).delete(id) else { throw APIError.notFound("no budget \(id)") }
+            guard try await costs.budgets.delete(id) else { throw APIError.notFound("no budget \(id)") }
             return Response(status: .noContent)
         }
         router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(try context.parameters.path("id")) }
@@ -78,7 +77,7 @@ public struct CostRoutes: Sendable {
         let limit: Int? = parameters.text("limit") == nil
             ? (interval == nil ? nil : Self.defaultSeriesGroups) : try parameters.limit(default: 0, maximum: 10_000)
         let query = CostSummaryQuery(groupBy: groupBy, since: start, until: end, interval: interval, limit: limit)
-        let summary = try await query.run(pool)
+        let summary = try await costs.summary(query)
 
         let points = summary.groups.reduce(summary.groups.count) { $0 + $1.series.count }
         var json = JSONWriter(capacity: 256 * points + 256)
@@ -170,7 +169,7 @@ public struct CostRoutes: Sendable {
     // MARK: - Budgets
 
     func listBudgets() async throws -> Response {
-        let book = BudgetBook(pool: pool)
+        let book = costs.budgets
         let statuses = try await book.statuses(try await book.budgets(), now: UnixTime.nowNanoseconds())
         var json = JSONWriter(capacity: 384 * statuses.count + 32)
         json.raw(#"{"budgets":["#)
@@ -185,8 +184,8 @@ public struct CostRoutes: Sendable {
     func createBudget(_ request: Request) async throws -> Response {
         let fields = JSONFields(try await JSONBody.read(request, maxBytes: Self.maxBodyBytes))
         let budget = try Self.budget(from: fields, now: UnixTime.nowNanoseconds())
-        let created = try await BudgetBook(pool: pool).create(budget)
-        let status = try await BudgetBook(pool: pool).statuses([created], now: UnixTime.nowNanoseconds())
+        let created = try await costs.budgets.create(budget)
+        let status = try await costs.budgets.statuses([created], now: UnixTime.nowNanoseconds())
         var json = JSONWriter()
         Self.write(status[0], into: &json)
         return .json(json, status: .created)
@@ -233,7 +232,7 @@ public struct CostRoutes: Sendable {
 
     func budget(_ text: String?) async throws -> Budget {
         let id = try Self.budgetID(text)
-        guard let budget = try await BudgetBook(pool: pool).budget(id) else { throw APIError.notFound("no budget \(id)") }
+        guard let budget = try await costs.budgets.budget(id) else { throw APIError.notFound("no budget \(id)") }
         return budget
     }
 
@@ -244,7 +243,7 @@ public struct CostRoutes: Sendable {
 
     func alerts(_ id: String?) async throws -> Response {
         let budget = try await budget(id)
-        let alerts = try await BudgetBook(pool: pool).alerts(of: budget.id)
+        let alerts = try await costs.budgets.alerts(of: budget.id)
         var json = JSONWriter(capacity: 256 * alerts.count + 32)
         json.raw(#"{"alerts":["#)
         for (index, alert) in alerts.enumerated() {

@@ -1,5 +1,4 @@
 import Foundation
-public import GRDB
 public import Hummingbird
 import PyFlareAnalytics
 import PyFlareStore
@@ -9,11 +8,11 @@ import PyFlareWire
 /// the intake of annotations: `POST /api/v1/evaluations`, and `POST /v1/span_annotations` in
 /// the shape Phoenix (OpenInference) clients send.
 public struct EvaluationRoutes: Sendable {
-    let pool: DatabasePool
+    let evaluations: EvaluationReadModel
     let rules: EvaluationVerdictRules
 
-    public init(pool: DatabasePool, rules: EvaluationVerdictRules) {
-        self.pool = pool
+    public init(evaluations: EvaluationReadModel, rules: EvaluationVerdictRules) {
+        self.evaluations = evaluations
         self.rules = rules
     }
 
@@ -22,8 +21,6 @@ public struct EvaluationRoutes: Sendable {
         ("/v1/span_annotations", .post),
     ]
     static let maxBodyBytes = 4 << 20
-    /// The jobs that write `evaluations` (annotations are written as they are posted).
-    static let jobs = ["evaluations", "rag_evaluations", "llm_judge"]
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/evaluations") { request, _ in try await list(QueryParameters(request)) }
@@ -38,61 +35,52 @@ public struct EvaluationRoutes: Sendable {
         }
     }
 
-    static let fields: [RowField] = [
-        RowField("id", nil, .integer), RowField("time", "time_ns", .time), RowField("time_unix_nano", "time_ns", .integer),
-        RowField("name"), RowField("source"), RowField("evaluator"), RowField("trace_id"), RowField("span_id"),
-        RowField("service"), RowField("model"), RowField("operation"), RowField("score", nil, .real), RowField("label"),
-        RowField("explanation"), RowField("passed", nil, .boolean), RowField("details", nil, .json),
-        RowField("cost_micros", nil, .integer),
-    ]
-
     /// The filters every read shares: the range and the equality filters named in `columns`.
-    static func filters(_ parameters: QueryParameters, defaultSpan: Int64, columns: [String])
-        throws(APIError) -> (range: Range<Int64>, filter: RowFilter) {
-        let range = try parameters.range(defaultSpan: defaultSpan)
-        var filter = RowFilter()
-        filter.add("time_ns >= ?", range.lowerBound)
-        filter.add("time_ns < ?", range.upperBound)
-        filter.equal(columns, in: parameters)
+    static func filter(_ parameters: QueryParameters, defaultSpan: Int64, columns: Set<String>) throws(APIError) -> EvaluationReadModel.Filter {
+        var filter = EvaluationReadModel.Filter(range: try parameters.range(defaultSpan: defaultSpan))
+        func given(_ column: String) -> String? { columns.contains(column) ? parameters.text(column) : nil }
+        filter.name = given("name")
+        filter.spanID = given("span_id")
+        filter.traceID = given("trace_id")
+        filter.model = given("model")
+        filter.service = given("service")
+        filter.source = given("source")
         if let source = parameters.text("source"), EvaluationRecord.Source(rawValue: source) == nil {
             throw .invalid("source", "must be one of \(EvaluationRecord.Source.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         switch parameters.text("passed") {
         case nil: break
-        case "true", "1": filter.add("passed = 1")
-        case "false", "0": filter.add("passed = 0")
+        case "true", "1": filter.passed = true
+        case "false", "0": filter.passed = false
         case let other?: throw .invalid("passed", "must be true or false, not \"\(other)\"")
         }
-        return (range, filter)
+        return filter
     }
 
     func list(_ parameters: QueryParameters) async throws -> Response {
-        var (range, filter) = try Self.filters(
-            parameters, defaultSpan: 7 * UnixTime.day, columns: ["name", "span_id", "trace_id", "model", "service", "source"])
+        let filter = try Self.filter(parameters, defaultSpan: 7 * UnixTime.day,
+                                     columns: ["name", "span_id", "trace_id", "model", "service", "source"])
         // Newest first; the cursor is the last row's (time, id).
-        if let cursor = parameters.text("cursor") {
-            let parts = cursor.split(separator: ":")
+        var cursor: (time: Int64, id: Int64)?
+        if let text = parameters.text("cursor") {
+            let parts = text.split(separator: ":")
             guard parts.count == 2, let time = Int64(parts[0]), let id = Int64(parts[1]) else {
                 throw APIError.badRequest("cursor is not one this API returned")
             }
-            filter.add("(time_ns < ? OR (time_ns = ? AND id < ?))", time, time, id)
+            cursor = (time, id)
         }
         let limit = try parameters.limit(default: 100, maximum: 1_000)
-        let (rows, materializedAt) = try await pool.readRows { [filter] db in
-            (try Row.fetchAll(db, sql: """
-                SELECT * FROM evaluations WHERE \(filter.sql) ORDER BY time_ns DESC, id DESC LIMIT ?
-                """, arguments: filter.statementArguments(then: limit + 1)), try JobLedger.materializedAt(by: Self.jobs, db))
-        }
+        let (stored, materializedAt) = try await evaluations.list(filter, before: cursor, limit: limit + 1)
         var json = JSONWriter()
-        json.openMaterializedAnswer(at: materializedAt, range: range)
+        json.openMaterializedAnswer(at: materializedAt, range: filter.range)
         json.raw(#","evaluations":["#)
-        for (index, row) in rows.prefix(limit).enumerated() {
+        for (index, evaluation) in stored.prefix(limit).enumerated() {
             if index > 0 { json.raw(",") }
-            json.object(row, Self.fields)
+            Self.write(evaluation, into: &json)
         }
         json.raw(#"],"next_cursor":"#)
-        if rows.count > limit, let last = rows.prefix(limit).last {
-            json.string("\(last["time_ns"] as Int64):\(last["id"] as Int64)")
+        if stored.count > limit, let last = stored.prefix(limit).last {
+            json.string("\(last.record.time):\(last.id)")
         } else {
             json.null()
         }
@@ -100,11 +88,36 @@ public struct EvaluationRoutes: Sendable {
         return .json(json)
     }
 
+    static func write(_ evaluation: EvaluationReadModel.Stored, into json: inout JSONWriter) {
+        let record = evaluation.record
+        func text(_ value: String?) { if let value { json.string(value) } else { json.null() } }
+        json.raw(#"{"id":"#); json.int(evaluation.id)
+        json.raw(#","time":"#); json.time(record.time)
+        json.raw(#","time_unix_nano":"#); json.int(record.time)
+        json.raw(#","name":"#); json.string(record.name)
+        json.raw(#","source":"#); json.string(record.source.rawValue)
+        json.raw(#","evaluator":"#); text(record.evaluator)
+        json.raw(#","trace_id":"#); text(record.traceID)
+        json.raw(#","span_id":"#); text(record.spanID)
+        json.raw(#","service":"#); text(record.service)
+        json.raw(#","model":"#); text(record.model)
+        json.raw(#","operation":"#); text(record.operation)
+        json.raw(#","score":"#); json.finite(record.score)
+        json.raw(#","label":"#); text(record.label)
+        json.raw(#","explanation":"#); text(record.explanation)
+        json.raw(#","passed":"#)
+        if let passed = record.passed { json.bool(passed) } else { json.null() }
+        json.raw(#","details":"#)
+        if let details = record.details { json.bytes += Array(details.utf8) } else { json.null() }
+        json.raw(#","cost_micros":"#); json.int(record.costMicros)
+        json.raw("}")
+    }
+
     /// Per name (and `group_by` model or service): counts, mean score, pass and fail rates,
     /// overall and per `interval`.
     func summary(_ parameters: QueryParameters) async throws -> Response {
-        let (range, filter) = try Self.filters(
-            parameters, defaultSpan: UnixTime.day, columns: ["name", "model", "service", "source"])
+        let filter = try Self.filter(parameters, defaultSpan: UnixTime.day, columns: ["name", "model", "service", "source"])
+        let range = filter.range
         let interval: Int64
         switch parameters.text("interval") ?? "1h" {
         case "1m": interval = UnixTime.minute
@@ -116,24 +129,19 @@ public struct EvaluationRoutes: Sendable {
             throw APIError.badRequest("the range holds more than 2000 intervals of \(parameters.text("interval") ?? "1h")")
         }
         let group = parameters.text("group_by") ?? "name"
-        guard ["name", "model", "service"].contains(group) else { throw APIError.invalid("group_by", "must be name, model or service") }
-        let key = group == "name" ? "''" : "coalesce(\(group), '')"
-        // One read per interval bucket; a group's totals are the sums of its buckets.
-        let (rows, materializedAt) = try await pool.readRows { [filter] db in
-            (try Row.fetchAll(db, sql: """
-                SELECT name, \(key), (time_ns / ?) * ?, count(*), count(score), total(score), sum(passed = 1), sum(passed = 0),
-                       sum(cost_micros)
-                FROM evaluations WHERE \(filter.sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-                """, arguments: StatementArguments([interval, interval]) + filter.arguments), try JobLedger.materializedAt(by: Self.jobs, db))
+        guard let grouping = EvaluationReadModel.Grouping(rawValue: group) else {
+            throw APIError.invalid("group_by", "must be name, model or service")
         }
+        // One read per interval bucket; a group's totals are the sums of its buckets.
+        let (buckets, materializedAt) = try await evaluations.summary(filter, grouping: grouping, interval: interval)
         var groups: [(name: String, key: String, total: VerdictAggregate, series: [(start: Int64, figures: VerdictAggregate)])] = []
-        for row in rows {
-            let figures = VerdictAggregate(count: row[3], scored: row[4], scoreSum: row[5], passed: row[6] ?? 0, failed: row[7] ?? 0,
-                                           costMicros: row[8] ?? 0)
-            let name: String = row[0], key: String = row[1]
+        for bucket in buckets {
+            let figures = VerdictAggregate(count: bucket.count, scored: bucket.scored, scoreSum: bucket.scoreSum, passed: bucket.passed,
+                                           failed: bucket.failed, costMicros: bucket.costMicros)
+            let name = bucket.name, key = bucket.key
             if groups.last?.name != name || groups.last?.key != key { groups.append((name, key, VerdictAggregate(), [])) }
             groups[groups.count - 1].total += figures
-            groups[groups.count - 1].series.append((row[2], figures))
+            groups[groups.count - 1].series.append((bucket.start, figures))
         }
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: range)
@@ -208,12 +216,7 @@ public struct EvaluationRoutes: Sendable {
                 traceID: traceID?.lowercased(), spanID: spanID.lowercased(), service: item["service"]?.text, model: item["model"]?.text,
                 score: score, label: label, explanation: explanation, passed: rules.passed(name: name, score: score, label: label)))
         }
-        let ids = try await pool.write { [records] db in
-            try records.map { record in
-                try EvaluationRecord.insert([record], db)
-                return db.lastInsertedRowID
-            }
-        }
+        let ids = try await evaluations.store(records)
         var json = JSONWriter()
         json.raw(#"{"data":["#)
         for (index, id) in ids.enumerated() {

@@ -333,3 +333,19 @@ enum CostRows {
         }
     }
 }
+
+/// What the costs API reads and changes: cost summaries from the materialized cost tables and
+/// the budgets (tables of this module). The API holds this, never the database.
+public struct CostReadModel: Sendable {
+    let pool: DatabasePool
+    public let budgets: BudgetBook
+
+    public init(pool: DatabasePool) {
+        self.pool = pool
+        budgets = BudgetBook(pool: pool)
+    }
+
+    public func summary(_ query: CostSummaryQuery) async throws -> CostSummary {
+        try await query.run(pool)
+    }
+}

@@ -89,7 +89,7 @@ public struct PyFlareServer: Sendable {
                 RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
                                 scheduler: jobScheduler, disk: disk).addRoutes(to: apiRouter)
             }
-            CostRoutes(pool: store.indexPool, pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
+            CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
             // The analysis routes' own statements answer within a user's time limit, on the
             // server's lane and never cut by the row limit meant for ad-hoc SQL.
             let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
@@ -97,7 +97,7 @@ public struct PyFlareServer: Sendable {
             RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
                                         sliceSettings: configuration.rca.slices)).addRoutes(to: apiRouter)
             PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
-            EvaluationRoutes(pool: store.indexPool, rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
+            EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
             let drift = configuration.quality.drift
             DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
                         computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
