@@ -38,16 +38,6 @@ public struct CostRoutes: Sendable {
         router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(try context.parameters.path("id")) }
     }
 
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        let paths: [(String, HTTPRequest.Method)] = [
-            ("/api/v1/costs/summary", .get), ("/api/v1/costs/budgets", .get), ("/api/v1/costs/budgets", .post),
-            ("/api/v1/costs/budgets/:id", .get), ("/api/v1/costs/budgets/:id", .delete), ("/api/v1/costs/budgets/:id/alerts", .get),
-        ]
-        for (path, method) in paths {
-            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
-    }
-
     // MARK: - Summary
 
     func summary(_ parameters: QueryParameters) async throws -> Response {

@@ -17,11 +17,6 @@ public struct DriftRoutes: Sendable {
         self.computation = computation
         self.settings = settings
     }
-
-    static let routes: [(String, HTTPRequest.Method)] = [
-        ("/api/v1/drift/alerts", .get), ("/api/v1/drift/heatmap", .get), ("/api/v1/drift/references", .get),
-        ("/api/v1/drift/references/:scope", .put), ("/api/v1/drift/references/:scope", .delete),
-    ]
     static let maxCells = 50_000
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -33,12 +28,6 @@ public struct DriftRoutes: Sendable {
         }
         router.api("/api/v1/drift/references/:scope", method: .delete) { _, context in
             try await unpin(try context.parameters.path("scope"))
-        }
-    }
-
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for (path, method) in routes {
-            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
         }
     }
 

@@ -15,11 +15,6 @@ public struct EvaluationRoutes: Sendable {
         self.evaluations = evaluations
         self.rules = rules
     }
-
-    static let routes: [(String, HTTPRequest.Method)] = [
-        ("/api/v1/evaluations", .get), ("/api/v1/evaluations/summary", .get), ("/api/v1/evaluations", .post),
-        ("/v1/span_annotations", .post),
-    ]
     static let maxBodyBytes = 4 << 20
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -27,12 +22,6 @@ public struct EvaluationRoutes: Sendable {
         router.api("/api/v1/evaluations/summary") { request, _ in try await summary(QueryParameters(request)) }
         router.api("/api/v1/evaluations", method: .post) { request, _ in try await annotate(request) }
         router.api("/v1/span_annotations", method: .post) { request, _ in try await annotate(request) }
-    }
-
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for (path, method) in routes {
-            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
     }
 
     /// The filters every read shares: the range and the equality filters named in `columns`.

@@ -29,12 +29,6 @@ public struct JobRoutes: Sendable {
         }
     }
 
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        router.api("/api/v1/jobs") { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        router.api("/api/v1/jobs/:name/runs") { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        router.api("/api/v1/jobs/:name/run", method: .post) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-    }
-
     func list() async throws -> Response {
         let statuses = try await JobLedger(pool: scheduler.pool).jobs()
         let now = UnixTime.nowNanoseconds()

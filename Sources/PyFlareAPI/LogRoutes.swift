@@ -20,13 +20,6 @@ public struct LogRoutes: Sendable {
         }
     }
 
-    /// The same routes answering 503 with `reason`, when the server runs without the store.
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for path in ["/api/v1/logs", "/api/v1/traces/:trace_id/logs"] {
-            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
-    }
-
     func list(_ request: Request) async throws -> Response {
         let query = try Self.query(from: QueryParameters(request))
         let page = try await store.logs(query)

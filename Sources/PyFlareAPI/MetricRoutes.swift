@@ -23,13 +23,6 @@ public struct MetricRoutes: Sendable {
         }
     }
 
-    /// The same routes answering 503 with `reason`, when the server runs without the store.
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for path in ["/api/v1/metrics", "/api/v1/metrics/:name/series"] {
-            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
-    }
-
     func list() async throws -> Response {
         let rows = try await store.metricNames()
         var json = JSONWriter(capacity: 256 * rows.count + 32)

@@ -14,8 +14,6 @@ public struct RCARoutes: Sendable {
         self.rca = rca
     }
 
-    static let paths = ["/api/v1/rca/clusters", "/api/v1/rca/clusters/:id", "/api/v1/rca/slices", "/api/v1/rca/patterns"]
-
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/rca/clusters") { request, _ in try await clusters(QueryParameters(request)) }
         router.api("/api/v1/rca/clusters/:id") { request, context in
@@ -23,12 +21,6 @@ public struct RCARoutes: Sendable {
         }
         router.api("/api/v1/rca/slices") { request, _ in try await sliceFindings(QueryParameters(request)) }
         router.api("/api/v1/rca/patterns") { request, _ in try await patterns(QueryParameters(request)) }
-    }
-
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for path in paths {
-            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
     }
 
     // MARK: - Clusters

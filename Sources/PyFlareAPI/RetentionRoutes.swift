@@ -26,11 +26,6 @@ public struct RetentionRoutes: Sendable {
         self.disk = disk
     }
 
-    static let routes: [(String, HTTPRequest.Method)] = [
-        ("/api/v1/retention", .get), ("/api/v1/retention", .put), ("/api/v1/retention", .delete),
-        ("/api/v1/retention/compact", .post), ("/api/v1/retention/runs", .get),
-    ]
-
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/retention") { _, _ in try await show() }
         router.api("/api/v1/retention", method: .put) { request, _ in
@@ -59,12 +54,6 @@ public struct RetentionRoutes: Sendable {
             return .json(json)
         }
         router.api("/api/v1/retention/runs") { request, _ in try await runs(QueryParameters(request)) }
-    }
-
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for (path, method) in routes {
-            router.api(RouterPath(path), method: method) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
     }
 
     func show() async throws -> Response {

@@ -19,10 +19,6 @@ public struct SQLRoutes: Sendable {
         router.api("/api/v1/sql", method: .post) { request, context in try await run(request, clientGone: context.channel.clientGone) }
     }
 
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        router.api("/api/v1/sql", method: .post) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-    }
-
     /// Runs the statement of `request`; it is stopped when `clientGone` completes first (the
     /// client closed its connection), so a statement nobody waits for frees its thread.
     func run(_ request: Request, clientGone: EventLoopFuture<Void>) async throws -> Response {

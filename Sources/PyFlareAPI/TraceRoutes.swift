@@ -30,13 +30,6 @@ public struct TraceRoutes: Sendable {
         }
     }
 
-    /// The same routes answering 503 with `reason`, when the server runs without the store.
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for path in ["/api/v1/traces", "/api/v1/traces/:trace_id"] {
-            router.api(RouterPath(path)) { _, _ in throw APIError(.serviceUnavailable, code: "unavailable", reason) }
-        }
-    }
-
     func list(_ request: Request) async throws -> Response {
         let query = try Self.query(from: request.uri.queryParameters)
         var fetch = query
@@ -151,7 +144,6 @@ public struct TraceRoutes: Sendable {
     private static func optional(_ text: String?, into json: inout JSONWriter) {
         if let text { json.string(text) } else { json.null() }
     }
-
 
     /// The filters of the query string; a malformed one is a 400 naming it.
     static func query(from parameters: FlatDictionary<Substring, Substring>) throws(APIError) -> TraceQuery {

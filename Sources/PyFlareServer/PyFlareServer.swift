@@ -71,8 +71,11 @@ public struct PyFlareServer: Sendable {
                                    listeners: listeners)
 
         let apiRouter = Router(context: APIRequestContext.self)
-        // First, so that it guards every route added after it.
+        // First, so that they guard every route added after them.
         apiRouter.add(middleware: BrowserRequestGuard(extraHosts: configuration.apiAllowedHosts))
+        if configuration.sink.kind != .store {
+            apiRouter.add(middleware: StoreRequiredMiddleware(reason: "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"))
+        }
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: {
             listeners.problems + Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
@@ -111,19 +114,6 @@ public struct PyFlareServer: Sendable {
             let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
             TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: apiRouter)
             telemetryReaper = TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry"))
-        } else {
-            let reason = "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"
-            TraceRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            LogRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            MetricRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            SQLRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            JobRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            CostRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            RCARoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            EvaluationRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            DriftRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            RetentionRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
-            TelemetryRoutes.addUnavailableRoutes(to: apiRouter, reason: reason)
         }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners)
 

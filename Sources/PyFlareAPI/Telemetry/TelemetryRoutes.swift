@@ -20,16 +20,6 @@ public struct TelemetryRoutes: Sendable {
         self.store = store
     }
 
-    static let routes: [(path: String, method: HTTPRequest.Method)] = [
-        ("/api/v1/telemetry/metrics", .post),
-        ("/api/v1/telemetry/metrics", .get),
-        ("/api/v1/telemetry/traces/spans", .post),
-        ("/api/v1/telemetry/traces/spans/:span_id/tags", .post),
-        ("/api/v1/telemetry/traces/spans/:span_id/logs", .post),
-        ("/api/v1/telemetry/traces/spans/:span_id/finish", .post),
-        ("/api/v1/telemetry/traces", .get),
-    ]
-
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
         router.api("/api/v1/telemetry/metrics", method: .post) { request, _ in try await postMetrics(request) }
         router.api("/api/v1/telemetry/metrics") { request, _ in try await getMetrics(request) }
@@ -46,12 +36,4 @@ public struct TelemetryRoutes: Sendable {
         router.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
     }
 
-    /// The same routes answering 503 with `reason`, when the server runs without the store.
-    public static func addUnavailableRoutes<Context: RequestContext>(to router: Router<Context>, reason: String) {
-        for route in routes {
-            router.api(RouterPath(route.path), method: route.method) { _, _ in
-                throw APIError(.serviceUnavailable, code: "unavailable", reason)
-            }
-        }
-    }
 }
