@@ -57,6 +57,14 @@ public struct APIError: Error, Sendable {
     }
 }
 
+/// Thrown past ``Router/api(_:method:_:)`` (from a middleware, say), an `APIError` still
+/// answers in its own shape.
+extension APIError: HTTPResponseError {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response
+    }
+}
+
 extension Response {
     static func json(_ json: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
