@@ -28,6 +28,23 @@ let builtInQueryFiles = [
     "cost_by_dimension_1d.sql",
 ]
 
+// The web UI (Sources/PyFlareAPI/UI), embedded in the binary so that `pyflare serve` alone
+// serves it, offline, with no directory to deploy beside it. Listed by hand for the same
+// reason as the migrations (a new file would stay invisible to a cached manifest); UIRoutes
+// names each one, so a file missing here fails the build.
+let webUIFiles = [
+    "index.html",
+    "style.css",
+    "favicon.svg",
+    "app.js",
+    "util.js",
+    "traces.js",
+    "trace.js",
+    "conversation.js",
+    "sql.js",
+    "logs.js",
+]
+
 // One set of settings for every target.
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
@@ -136,12 +153,12 @@ let package = Package(
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAnalytics",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            // No GRDB: the API reads through the owners' read models, never the index itself.
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], swiftSettings: swiftSettings),
+        ], resources: webUIFiles.map { .embedInCode("UI/\($0)") }, swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareAPITests", dependencies: [
             "PyFlareAPI", "PyFlareTesting",
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),

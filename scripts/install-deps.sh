@@ -9,6 +9,8 @@ dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)  # the index
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/time ] || missing+=(time)                            # peak memory of benchmark steps
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)          # the web UI's browser tests (e2e/test_ui.py)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)  # Selenium drives chromium through it
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
