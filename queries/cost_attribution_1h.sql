@@ -14,12 +14,12 @@ SELECT
     CASE WHEN instr(resource, 'team":') THEN coalesce(attr(resource, 'pyflare.team'), attr(resource, 'team'), '')
     ELSE '' END AS team,
     count(*) AS requests,
-    coalesce(sum(input_tokens), 0) AS input_tokens,
-    coalesce(sum(output_tokens), 0) AS output_tokens,
-    coalesce(sum(cache_read_tokens), 0) AS cached_tokens,
-    coalesce(sum(reasoning_tokens), 0) AS reasoning_tokens,
-    coalesce(sum(cost_micros), 0) AS cost_micros,
-    sum(cost_micros IS NULL AND coalesce(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) IS NOT NULL) AS unpriced_requests
+    coalesce(sum_saturating(input_tokens), 0) AS input_tokens,
+    coalesce(sum_saturating(output_tokens), 0) AS output_tokens,
+    coalesce(sum_saturating(cache_read_tokens), 0) AS cached_tokens,
+    coalesce(sum_saturating(reasoning_tokens), 0) AS reasoning_tokens,
+    coalesce(sum_saturating(cost_micros), 0) AS cost_micros,
+    sum_saturating(cost_micros IS NULL AND coalesce(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens) IS NOT NULL) AS unpriced_requests
 FROM spans
 WHERE start_time_ns >= :window_start_ns AND start_time_ns < :window_end_ns AND model IS NOT NULL
 GROUP BY 1, 2, 3, 4

@@ -10,13 +10,13 @@ WITH rollup_dimensions (dimension) AS (VALUES ('model'), ('provider'), ('service
 SELECT
     bucket_ns, dimension,
     CASE dimension WHEN 'model' THEN model WHEN 'provider' THEN provider WHEN 'service' THEN service ELSE environment END AS key,
-    sum(requests) AS requests,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cached_tokens) AS cached_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(cost_micros) AS cost_micros,
-    sum(unpriced_requests) AS unpriced_requests
+    sum_saturating(requests) AS requests,
+    sum_saturating(input_tokens) AS input_tokens,
+    sum_saturating(output_tokens) AS output_tokens,
+    sum_saturating(cached_tokens) AS cached_tokens,
+    sum_saturating(reasoning_tokens) AS reasoning_tokens,
+    sum_saturating(cost_micros) AS cost_micros,
+    sum_saturating(unpriced_requests) AS unpriced_requests
 FROM rollup_1h, rollup_dimensions
 WHERE bucket_ns >= :window_start_ns AND bucket_ns < :window_end_ns AND model != ''
 GROUP BY 1, 2, 3
@@ -24,8 +24,8 @@ UNION ALL
 SELECT
     bucket_ns, dimension,
     CASE dimension WHEN 'user' THEN user_id WHEN 'feature' THEN feature ELSE team END AS key,
-    sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_tokens), sum(reasoning_tokens),
-    sum(cost_micros), sum(unpriced_requests)
+    sum_saturating(requests), sum_saturating(input_tokens), sum_saturating(output_tokens), sum_saturating(cached_tokens), sum_saturating(reasoning_tokens),
+    sum_saturating(cost_micros), sum_saturating(unpriced_requests)
 FROM cost_attribution_1h, attribution_dimensions
 WHERE bucket_ns >= :window_start_ns AND bucket_ns < :window_end_ns
 GROUP BY 1, 2, 3

@@ -6,17 +6,17 @@
 SELECT
     bucket_ns - bucket_ns % :window_ns AS bucket_ns,
     service, model, provider, operation, environment, feature, status,
-    sum(requests) AS requests,
-    sum(errors) AS errors,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cached_tokens) AS cached_tokens,
-    sum(cache_write_tokens) AS cache_write_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(cost_micros) AS cost_micros,
-    sum(priced_requests) AS priced_requests,
-    sum(unpriced_requests) AS unpriced_requests,
-    sum(duration_sum_ns) AS duration_sum_ns,
+    sum_saturating(requests) AS requests,
+    sum_saturating(errors) AS errors,
+    sum_saturating(input_tokens) AS input_tokens,
+    sum_saturating(output_tokens) AS output_tokens,
+    sum_saturating(cached_tokens) AS cached_tokens,
+    sum_saturating(cache_write_tokens) AS cache_write_tokens,
+    sum_saturating(reasoning_tokens) AS reasoning_tokens,
+    sum_saturating(cost_micros) AS cost_micros,
+    sum_saturating(priced_requests) AS priced_requests,
+    sum_saturating(unpriced_requests) AS unpriced_requests,
+    sum_saturating(duration_sum_ns) AS duration_sum_ns,
     sketch_merge(latency_sketch) AS latency_sketch
 FROM rollup_1h
 WHERE bucket_ns >= :window_start_ns AND bucket_ns < :window_end_ns

@@ -23,6 +23,9 @@ public struct RCARoutes: Sendable {
         router.api("/api/v1/rca/patterns") { request, _ in try await patterns(QueryParameters(request)) }
     }
 
+    /// The longest range `/rca/slices` analyses on demand.
+    static let maxOnDemandSliceRange = 31 * UnixTime.day
+
     // MARK: - Clusters
 
     func clusterQuery(_ parameters: QueryParameters, limit: Int) throws(APIError) -> FailureClusterQuery {
@@ -147,6 +150,11 @@ public struct RCARoutes: Sendable {
         var window: Range<Int64>?, analyzed: Int64?, onDemand = false
         if parameters.text("since") != nil || parameters.text("until") != nil {
             let range = try parameters.range(defaultSpan: rca.slices.settings.window)
+            // The analysis reads the spans of the range chunk by chunk: an unbounded range is
+            // a CPU flood anyone could start.
+            guard range.upperBound - range.lowerBound <= Self.maxOnDemandSliceRange else {
+                throw APIError.invalid("since", "and until may be at most \(Self.maxOnDemandSliceRange / UnixTime.day) days apart for slices analysed on demand")
+            }
             rows = try await rca.analyzeSlices(range)
             (window, analyzed, onDemand) = (range, UnixTime.nowNanoseconds(), true)
         } else {

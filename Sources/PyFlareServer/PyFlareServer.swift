@@ -56,7 +56,7 @@ public struct PyFlareServer: Sendable {
                                       batcher: batcher, metrics: metrics)
 
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes,
-                                  logger: logger.with(label: "pyflare.disk"))
+                                  logger: logger.with(label: "pyflare.disk"), pendingWrites: { Int64(store?.unsealedBytes ?? 0) })
         disk.check()
         let export = OTLPExport(pipeline: pipeline, records: sink, admission: disk)
         let listeners = ListenerReadiness(["OTLP/HTTP receiver", "OTLP/gRPC receiver", "REST API"])

@@ -17,6 +17,9 @@ public final class DiskSpaceGuard: Sendable {
     /// 0 turns the guard off.
     public let floor: Int64
     private let probe: Probe
+    /// Bytes the store will write soon whatever is admitted now: the segments its next seals
+    /// build from the records not sealed yet (as incompressible data, about their size).
+    private let pendingWrites: @Sendable () -> Int64
     private let logger: Logger
     private struct State {
         var low = false
@@ -32,11 +35,13 @@ public final class DiskSpaceGuard: Sendable {
     private let freeGauge = Gauge(label: "pyflare_disk_free_bytes")
     private let lowGauge = Gauge(label: "pyflare_disk_low")
 
-    public init(directory: String, floor: Int64, logger: Logger, probe: Probe? = nil) {
+    public init(directory: String, floor: Int64, logger: Logger, probe: Probe? = nil,
+                pendingWrites: @escaping @Sendable () -> Int64 = { 0 }) {
         self.directory = directory
         self.floor = floor
         self.logger = logger
         self.probe = probe ?? Self.defaultProbe
+        self.pendingWrites = pendingWrites
     }
 
     /// `statvfs` of the directory, or, when the environment names one, the number in the file
@@ -68,15 +73,17 @@ public final class DiskSpaceGuard: Sendable {
     }
 
     /// Reserves `bytes` for a write about to start; returns why it is refused instead. The
-    /// free space counted is the last measurement less what was written since and what other
-    /// writes hold, so concurrent requests cannot together overshoot the floor between two
-    /// measurements. ``release(_:written:)`` ends the reservation.
+    /// free space counted is the last measurement less what was written since, what other
+    /// writes hold and what the next seals will write, so concurrent requests cannot together
+    /// overshoot the floor between two measurements, nor leave the seals without room.
+    /// ``release(_:written:)`` ends the reservation.
     public func reserve(_ bytes: Int64) -> String? {
         guard floor > 0 else { return nil }
+        let sealing = pendingWrites()
         return state.withLock { state -> String? in
             if state.low { return Self.belowFloor(free: state.free, floor: floor) }
             if let free = state.free {
-                let available = free - state.writtenSinceProbe - state.inFlight
+                let available = free - state.writtenSinceProbe - state.inFlight - sealing
                 if available - bytes < floor {
                     return "this request (\(bytes) bytes to write) would take the free space under the data directory "
                         + "below the floor (storage.min_free_bytes, \(floor)); retry later"

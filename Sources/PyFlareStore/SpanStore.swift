@@ -288,6 +288,9 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
 
     /// Spans acknowledged and not yet in a segment.
     public var unsealedSpanCount: Int { unsealed.withLock { $0.spanCount } }
+
+    /// The memory the records not yet in a segment take: a bound on what their seals write.
+    public var unsealedBytes: Int { unsealed.withLock { $0.totalBytes } }
 }
 
 /// The spans of one trace, as stored, and what could not be read.

@@ -186,9 +186,7 @@ extension EvaluationRecord {
                         compute: (Range<Int64>) async throws -> [EvaluationRecord]) async throws -> Int {
         let names = sources.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         var rows = 0
-        var start = range.lowerBound
-        while start < range.upperBound {
-            let window = start..<min(range.upperBound, start + UnixTime.hour)
+        try await AdaptiveWindows(initial: UnixTime.hour, maximum: 31 * UnixTime.day).walk(range) { window in
             let records = try await compute(window)
             try await context.pool.write { db in
                 try db.execute(sql: "DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source IN (\(names))",
@@ -196,7 +194,7 @@ extension EvaluationRecord {
                 try insert(records, db)
             }
             rows += records.count
-            start = window.upperBound
+            return records.count
         }
         return rows
     }

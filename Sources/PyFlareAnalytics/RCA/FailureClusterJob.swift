@@ -33,9 +33,7 @@ public struct FailureClusterJob: AnalyticsJob {
         var miner = try await Self.restoredMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
                                                  context.pool, now: context.now)
         var rows = 0
-        var chunkStart = start
-        while chunkStart < end {
-            let window = chunkStart..<min(end, chunkStart + Self.chunk)
+        try await AdaptiveWindows(initial: Self.chunk, maximum: 31 * UnixTime.day).walk(start..<end) { window in
             let failures = try await Self.failures(in: window, context)
             let members = failures.map { failure in (failure, miner.add(failure.clusterText)) }
             try await context.pool.write { [miner] db in
@@ -55,7 +53,7 @@ public struct FailureClusterJob: AnalyticsJob {
                 }
             }
             rows += members.count
-            chunkStart = window.upperBound
+            return members.count
         }
         return JobOutcome(rows: rows, window: start..<end, position: newPosition)
     }

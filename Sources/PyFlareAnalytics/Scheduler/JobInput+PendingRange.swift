@@ -79,10 +79,12 @@ extension JobInput {
                 return (max(position, sinceRun), min(lower, low ?? .max), max(upper, high ?? .min))
             }
         }
-        // Stored times outside what ingest accepts (a store written before it refused them,
-        // or a corrupt catalog row) must not push the window maths past Int64.
-        lower = max(lower, 0)
-        upper = min(upper, UnixTime.latest)
+        // Jobs cover the recent past only (`scheduler.max_backfill_days`): a record stamped in
+        // 1970 or 2199 must not make every run recompute decades of windows. This also keeps
+        // stored times outside what ingest accepts (a store written before it refused them, a
+        // corrupt catalog row) away from the window maths.
+        lower = max(lower, max(0, context.now - context.settings.maxBackfill))
+        upper = min(upper, min(UnixTime.latest, context.now + context.settings.maxLead))
         return (lower < upper ? lower..<upper : nil, input)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PyFlareWire
 public import Logging
 public import PyFlareStore
 
@@ -48,11 +49,12 @@ struct SQLJobRunner {
         let start = TimeBucket.floor(range.lowerBound, job.window)
         let end = TimeBucket.ceil(range.upperBound, job.window)
         var rows = 0
-        var chunkStart = start
-        while chunkStart < end {
-            let chunkEnd = min(end, chunkStart + job.window * windowsPerStatement)
-            rows += try await replace(chunkStart..<chunkEnd, context)
-            chunkStart = chunkEnd
+        let initial = job.window * windowsPerStatement
+        let windows = AdaptiveWindows(initial: initial, maximum: max(initial, 366 * UnixTime.day / job.window * job.window))
+        try await windows.walk(start..<end) { chunk in
+            let written = try await replace(chunk, context)
+            rows += written
+            return written
         }
         return JobOutcome(rows: rows, window: start..<end, position: newPosition)
     }

@@ -16,6 +16,12 @@ public struct SchedulerSettings: Sendable, Equatable {
     /// Every run recomputes at least this far back from its last watermark (nanoseconds):
     /// spans whose start time is this late still land in the window they belong to.
     public var lateness: Int64 = 5 * UnixTime.minute
+    /// How far back from now a run looks at most, and how far ahead (clocks running fast):
+    /// records stamped outside (a span of 1970 or of 2199) are stored and read by SQL but no
+    /// job recomputes windows for them, so one such record cannot make every run walk decades
+    /// of windows.
+    public var maxBackfill: Int64 = 3_650 * UnixTime.day
+    public var maxLead: Int64 = UnixTime.day
     /// The limits of a job's statements.
     public var jobLimits = SQLLimits(timeout: .seconds(600), maxRows: 10_000_000)
 

@@ -84,6 +84,9 @@ struct ConfigOption: Sendable {
         option("scheduler.queries_dir", "A directory of your own .sql jobs, loaded next to the built-in ones (docs/jobs.md); empty for none. Relative paths are under the data directory.", "\"\"") { config, node, key throws(ConfigError) in
             config.scheduler.queriesDirectory = try node.optionalString(key)
         },
+        option("scheduler.max_backfill_days", "Jobs recompute windows at most this many days back from now; records stamped earlier are stored and answered by SQL but left out of rollups, costs and analyses (a client's span of 1970 cannot make every run walk decades).", "3650") { config, node, key throws(ConfigError) in
+            config.scheduler.maxBackfill = Int64(try node.integer(key, in: 1...36_500)) * 86_400_000_000_000
+        },
         option("scheduler.lateness_seconds", "Every job run recomputes at least this far back from its last run, so that spans arriving this late still count in their minute (older late data is found through the segment catalog too).", "300") { config, node, key throws(ConfigError) in
             config.scheduler.lateness = Int64(try node.integer(key, in: 0...30 * 86_400)) * 1_000_000_000
         },

@@ -50,10 +50,48 @@ enum SQLFunctions {
         sqlite3_create_function_v2(db, "sketch_quantile", 2, deterministic, nil, { context, _, arguments in
             SQLFunctions.quantile(context, arguments![0], arguments![1])
         }, nil, nil, nil)
+        sqlite3_create_function_v2(db, "sum_saturating", 1, deterministic, nil, nil, { context, _, arguments in
+            SQLFunctions.addSaturating(context, arguments![0])
+        }, { context in
+            SQLFunctions.finishSaturating(context)
+        }, nil)
         sqlite3_create_function_v2(db, "sketch_count", 1, deterministic, nil, { context, _, arguments in
             guard let sketch = SQLFunctions.sketch(context, arguments![0], in: "sketch_count") else { return }
             sqlite3_result_int64(context, sketch.count)
         }, nil, nil, nil)
+    }
+
+    /// The running total of one group of `sum_saturating`, in SQLite's zeroed aggregate memory.
+    private struct SaturatingTotal {
+        var sum: Int64
+        var seen: Bool
+    }
+
+    /// xStep of `sum_saturating`: `sum()` whose total stops at the ends of the Int64 range
+    /// instead of failing the statement with "integer overflow". The built-in jobs sum with
+    /// it, so values that one client chose (a span lasting until 2200, tokens of Int64.max)
+    /// cannot stop a job for good.
+    private static func addSaturating(_ context: OpaquePointer?, _ value: OpaquePointer?) {
+        let addend: Int64
+        switch sqlite3_value_type(value) {
+        case SQLITE_NULL: return
+        case SQLITE_INTEGER: addend = sqlite3_value_int64(value)
+        default:
+            let real = sqlite3_value_double(value)
+            addend = Int64(checked: real) ?? (real < 0 ? .min : .max)
+        }
+        guard let total = sqlite3_aggregate_context(context, Int32(MemoryLayout<SaturatingTotal>.size))?
+            .assumingMemoryBound(to: SaturatingTotal.self) else { return sqlite3_result_error_nomem(context) }
+        let (sum, overflow) = total.pointee.sum.addingReportingOverflow(addend)
+        total.pointee.sum = overflow ? (addend < 0 ? .min : .max) : sum
+        total.pointee.seen = true
+    }
+
+    /// xFinal of `sum_saturating`: NULL for a group of only NULLs, as `sum()` answers.
+    private static func finishSaturating(_ context: OpaquePointer?) {
+        guard let total = sqlite3_aggregate_context(context, 0)?.assumingMemoryBound(to: SaturatingTotal.self),
+              total.pointee.seen else { return sqlite3_result_null(context) }
+        sqlite3_result_int64(context, total.pointee.sum)
     }
 
     /// The sketch of one group of `latency_sketch` or `sketch_merge`. SQLite's aggregate context

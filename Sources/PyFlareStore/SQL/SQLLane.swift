@@ -48,7 +48,7 @@ public final class SQLLane: Sendable {
 
     /// Users' statements: two threads below ingest and seals. The server bounds its queue
     /// (`sql.max_queued`); embedded and offline use leaves it practically open.
-    public static let adHoc = SQLLane(name: "ad_hoc", threads: 2, maxWaiting: 1024, niceness: 15)
+    public static let adHoc = SQLLane(name: "ad_hoc", threads: 2, maxWaiting: 1024, niceness: 19)
     /// The server's own statements (jobs, analysis routes): their own two threads.
     public static let internalWork = SQLLane(name: "internal", threads: 2, maxWaiting: 1024, niceness: BackgroundPriority.niceness)
 
