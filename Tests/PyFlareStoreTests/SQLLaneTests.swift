@@ -6,9 +6,20 @@ import Testing
 /// The admission of statements to a lane: a bounded queue, deadlines counted from arrival,
 /// cancellation of waiting and running statements, and shutdown.
 struct SQLLaneTests {
+    /// Set by a body once it runs on a lane thread.
+    final class Started: Sendable {
+        let value = Atomic<Bool>(false)
+
+        /// Waits until the body runs (a loaded machine may take a while to start it).
+        func wait() async throws {
+            for _ in 0..<1_000 where !value.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
     /// A body that runs until `interrupt` is set or `seconds` pass, as a statement does.
-    static func busy(_ interrupt: StatementInterrupt, seconds: Double = 10) -> @Sendable () -> Bool {
+    static func busy(_ interrupt: StatementInterrupt, seconds: Double = 10, started: Started = Started()) -> @Sendable () -> Bool {
         {
+            started.value.store(true, ordering: .relaxed)
             let end = Date().addingTimeInterval(seconds)
             while Date() < end {
                 if interrupt.isSet { return false }
@@ -28,16 +39,17 @@ struct SQLLaneTests {
         try await Task.sleep(for: .milliseconds(100))
         let started = ContinuousClock.now
         await #expect(throws: SQLError.self) { try await lane.run(deadline: deadline, interrupt: StatementInterrupt(), { 0 }) }
-        #expect(started.duration(to: .now) < .seconds(1))
+        // At once, not after the running statement's 0.5 s or the 30 s deadline (generous for a loaded machine).
+        #expect(started.duration(to: .now) < .seconds(10))
         #expect(try await first.value == true)
         #expect(try await second.value == 42)
     }
 
     @Test func aWaitingStatementIsAnsweredByItsDeadlineNotWhenAPlaceFrees() async throws {
         let lane = SQLLane(name: "test-deadline", threads: 1, maxWaiting: 4, niceness: 0)
-        let holder = StatementInterrupt()
-        let hold = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: holder, Self.busy(holder, seconds: 5)) }
-        try await Task.sleep(for: .milliseconds(100))
+        let holder = StatementInterrupt(), holding = Started()
+        let hold = Task { try await lane.run(deadline: .now.advanced(by: .seconds(60)), interrupt: holder, Self.busy(holder, seconds: 30, started: holding)) }
+        try await holding.wait()
         let started = ContinuousClock.now
         do {
             _ = try await lane.run(deadline: .now.advanced(by: .milliseconds(300)), interrupt: StatementInterrupt(), { 1 })
@@ -46,29 +58,35 @@ struct SQLLaneTests {
             #expect(error.kind == .timeout)
         }
         let waited = started.duration(to: .now)
-        #expect(waited >= .milliseconds(250) && waited < .seconds(3), "\(waited)")
+        // By its own 0.3 s deadline, not when the holder's 30 s end.
+        #expect(waited >= .milliseconds(250) && waited < .seconds(15), "\(waited)")
         holder.set(.cancelled)
         _ = try? await hold.value
     }
 
     @Test func cancellingTheCallerStopsARunningStatementAndFreesItsThread() async throws {
         let lane = SQLLane(name: "test-cancel", threads: 1, maxWaiting: 4, niceness: 0)
-        let interrupt = StatementInterrupt()
-        let statement = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: interrupt, Self.busy(interrupt)) }
-        try await Task.sleep(for: .milliseconds(100))
+        let interrupt = StatementInterrupt(), running = Started()
+        let statement = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: interrupt, Self.busy(interrupt, started: running)) }
+        try await running.wait()
         statement.cancel()
-        #expect(try await statement.value == false)
+        // Stopped where it stood if it had started (it returns early), else never run.
+        do {
+            #expect(try await statement.value == false)
+        } catch let error as SQLError {
+            #expect(error.kind == .cancelled)
+        }
         #expect(interrupt.isSet)
         let started = ContinuousClock.now
-        #expect(try await lane.run(deadline: .now.advanced(by: .seconds(5)), interrupt: StatementInterrupt(), { 7 }) == 7)
-        #expect(started.duration(to: .now) < .seconds(1))
+        #expect(try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: StatementInterrupt(), { 7 }) == 7)
+        #expect(started.duration(to: .now) < .seconds(5))
     }
 
     @Test func shutdownStopsTheRunningAndAnswersTheWaiting() async throws {
         let lane = SQLLane(name: "test-shutdown", threads: 1, maxWaiting: 4, niceness: 0)
-        let running = StatementInterrupt()
-        let first = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: running, Self.busy(running)) }
-        try await Task.sleep(for: .milliseconds(100))
+        let running = StatementInterrupt(), runs = Started()
+        let first = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: running, Self.busy(running, started: runs)) }
+        try await runs.wait()
         let waiting = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: StatementInterrupt(), { 1 }) }
         try await Task.sleep(for: .milliseconds(100))
         let started = ContinuousClock.now
@@ -80,6 +98,6 @@ struct SQLLaneTests {
         } catch let error as SQLError {
             #expect(error.kind == .cancelled)
         }
-        #expect(started.duration(to: .now) < .seconds(2))
+        #expect(started.duration(to: .now) < .seconds(15))
     }
 }

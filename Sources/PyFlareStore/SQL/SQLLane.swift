@@ -76,7 +76,9 @@ public final class SQLLane: Sendable {
                 interrupt.set(.cancelled)
             }
         } catch {
-            throw SQLError(.cancelled, "the server is shutting down")
+            // The pool refuses work once it is shut down, and drops work not yet started when
+            // the caller is cancelled.
+            throw SQLError(.cancelled, Task.isCancelled ? "the client went away before the statement ran" : "the server is shutting down")
         }
     }
 
