@@ -16,8 +16,13 @@ struct SQLLaneTests {
         }
     }
 
+    /// Waits until `count` statements wait on `lane`.
+    static func waitUntil(_ lane: SQLLane, isWaiting count: Int) async throws {
+        for _ in 0..<1_000 where lane.waitingCount < count { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
     /// A body that runs until `interrupt` is set or `seconds` pass, as a statement does.
-    static func busy(_ interrupt: StatementInterrupt, seconds: Double = 10, started: Started = Started()) -> @Sendable () -> Bool {
+    static func busy(_ interrupt: StatementInterrupt, seconds: Double = 60, started: Started = Started()) -> @Sendable () -> Bool {
         {
             started.value.store(true, ordering: .relaxed)
             let end = Date().addingTimeInterval(seconds)
@@ -32,11 +37,11 @@ struct SQLLaneTests {
     @Test func aFullQueueIsAnsweredBusyAtOnceAndAFreedPlaceGoesToTheFirstWaiter() async throws {
         let lane = SQLLane(name: "test-busy", threads: 1, maxWaiting: 1, niceness: 0)
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        let running = StatementInterrupt(), waiting = StatementInterrupt()
-        let first = Task { try await lane.run(deadline: deadline, interrupt: running, Self.busy(running, seconds: 0.5)) }
-        try await Task.sleep(for: .milliseconds(100))
+        let running = StatementInterrupt(), waiting = StatementInterrupt(), runs = Started()
+        let first = Task { try await lane.run(deadline: deadline, interrupt: running, Self.busy(running, seconds: 0.5, started: runs)) }
+        try await runs.wait()
         let second = Task { try await lane.run(deadline: deadline, interrupt: waiting, { 42 }) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Self.waitUntil(lane, isWaiting: 1)
         let started = ContinuousClock.now
         await #expect(throws: SQLError.self) { try await lane.run(deadline: deadline, interrupt: StatementInterrupt(), { 0 }) }
         // At once, not after the running statement's 0.5 s or the 30 s deadline (generous for a loaded machine).
@@ -88,7 +93,7 @@ struct SQLLaneTests {
         let first = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: running, Self.busy(running, started: runs)) }
         try await runs.wait()
         let waiting = Task { try await lane.run(deadline: .now.advanced(by: .seconds(30)), interrupt: StatementInterrupt(), { 1 }) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Self.waitUntil(lane, isWaiting: 1)
         let started = ContinuousClock.now
         lane.interruptAll()
         #expect(try await first.value == false)

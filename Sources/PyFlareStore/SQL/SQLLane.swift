@@ -82,6 +82,9 @@ public final class SQLLane: Sendable {
         }
     }
 
+    /// Statements waiting for a thread now.
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
     /// Stops every running statement and answers every waiting one: shutdown.
     public func interruptAll() {
         let waiters = state.withLock { state in
