@@ -68,7 +68,7 @@ SINGLE_VALUES = ["1e26", "2^63", "2^64", "-1", "NaN", "1e309", "year 0", "year 9
 QUERY_PARAMS = ["since", "until", "limit", "cursor", "step", "agg", "aggregation", "group_by", "min_duration_ms",
                 "status", "service", "model", "user", "session", "dimension", "interval", "q", "severity", "trace_id",
                 "span_id", "scope", "window", "dry_run", "name", "type", "source", "metric", "passed", "significant",
-                "plugin_id", "period", "id", "value", "offset", "order", "sort", "format", "tags"]
+                "plugin_id", "period", "id", "value", "offset", "order", "sort", "format", "tags", "view"]
 
 # JSON literals for body members (written as raw JSON text)
 BODY_VALUES: list[tuple[str, str]] = [

@@ -39,7 +39,7 @@ public struct BrowserRequestGuard<Context: RequestContext>: RouterMiddleware {
                 return APIError(.forbidden, code: "cross_origin", "requests that change data are not accepted from another origin").response
             }
             let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
-            if hasBody, !Self.isJSON(request.headers[.contentType]) {
+            if hasBody, !JSONBody.isJSON(request.headers[.contentType]) {
                 return APIError(.unsupportedMediaType, code: "unsupported_media_type",
                                 "Content-Type must be application/json, not \"\(request.headers[.contentType] ?? "")\"").response
             }
@@ -65,10 +65,5 @@ public struct BrowserRequestGuard<Context: RequestContext>: RouterMiddleware {
         }
         if let colon = text.lastIndex(of: ":") { text = String(text[..<colon]) }
         return text.isEmpty ? nil : text
-    }
-
-    static func isJSON(_ contentType: String?) -> Bool {
-        contentType?.split(separator: ";", maxSplits: 1).first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" } ?? false
     }
 }

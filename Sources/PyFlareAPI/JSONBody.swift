@@ -34,12 +34,16 @@ enum JSONBody {
 
     /// 415 unless `contentType` is `application/json` (parameters such as `charset` allowed).
     static func checkContentType(_ contentType: String?) throws(APIError) {
-        let mediaType = contentType?.split(separator: ";", maxSplits: 1).first
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard mediaType == "application/json" else {
+        guard isJSON(contentType) else {
             throw APIError(.unsupportedMediaType, code: "unsupported_media_type",
                            "Content-Type must be application/json, not \"\(contentType ?? "")\"")
         }
+    }
+
+    /// Whether `contentType` names `application/json` (parameters such as `charset` allowed).
+    static func isJSON(_ contentType: String?) -> Bool {
+        contentType?.split(separator: ";", maxSplits: 1).first
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() == "application/json" } ?? false
     }
 
     /// `bytes` as a JSON object; 400 naming the problem and its byte offset otherwise.

@@ -55,22 +55,15 @@ public struct DriftReadModel: Sendable {
     /// The scores of `query`, newest window first (significant before moderate, then by
     /// score), and when the drift job last finished.
     public func alerts(_ query: AlertQuery) async throws -> (alerts: [Alert], materializedAt: Int64?) {
-        var conditions = ["window_start_ns >= ?", "window_start_ns < ?"]
-        var arguments: StatementArguments = [query.range.lowerBound, query.range.upperBound]
-        conditions.append("severity IN (\(query.severities.map { _ in "?" }.joined(separator: ", ")))")
-        arguments += StatementArguments(query.severities)
-        for (column, value) in [("scope", query.scope), ("feature", query.feature), ("method", query.method)] {
-            if let value {
-                conditions.append("\(column) = ?")
-                arguments += [value]
-            }
-        }
-        arguments += [query.limit]
+        var clause = WhereClause("window_start_ns >= ? AND window_start_ns < ?", query.range.lowerBound, query.range.upperBound)
+        clause.add("severity IN (\(query.severities.map { _ in "?" }.joined(separator: ", ")))", values: query.severities)
+        clause.equal([("scope", query.scope), ("feature", query.feature), ("method", query.method)])
         let sql = """
-            SELECT * FROM drift_scores WHERE \(conditions.joined(separator: " AND "))
+            SELECT * FROM drift_scores WHERE \(clause.sql)
             ORDER BY window_start_ns DESC, severity = 'significant' DESC, score DESC LIMIT ?
             """
-        return try await pool.read { [arguments] db in
+        let arguments = clause.arguments + [query.limit]
+        return try await pool.read { db in
             let alerts = try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 Alert(feature: row["feature"], method: row["method"], scopeKind: row["scope_kind"], scope: row["scope"],
                       score: row["score"], pValue: row["p_value"], severity: row["severity"],

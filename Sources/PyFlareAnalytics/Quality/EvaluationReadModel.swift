@@ -32,18 +32,12 @@ public struct EvaluationReadModel: Sendable {
             self.passed = passed
         }
 
-        var clause: (sql: String, arguments: StatementArguments) {
-            var conditions = ["time_ns >= ?", "time_ns < ?"]
-            var arguments: StatementArguments = [range.lowerBound, range.upperBound]
-            for (column, value) in [("name", name), ("span_id", spanID), ("trace_id", traceID), ("model", model),
-                                    ("service", service), ("source", source)] {
-                if let value {
-                    conditions.append("\(column) = ?")
-                    arguments += [value]
-                }
-            }
-            if let passed { conditions.append(passed ? "passed = 1" : "passed = 0") }
-            return (conditions.joined(separator: " AND "), arguments)
+        var clause: WhereClause {
+            var clause = WhereClause("time_ns >= ? AND time_ns < ?", range.lowerBound, range.upperBound)
+            clause.equal([("name", name), ("span_id", spanID), ("trace_id", traceID), ("model", model),
+                          ("service", service), ("source", source)])
+            if let passed { clause.add(passed ? "passed = 1" : "passed = 0") }
+            return clause
         }
     }
 
@@ -57,14 +51,11 @@ public struct EvaluationReadModel: Sendable {
     /// and id) when given; and when the evaluation jobs last finished.
     public func list(_ filter: Filter, before cursor: (time: Int64, id: Int64)?, limit: Int) async throws
         -> (evaluations: [Stored], materializedAt: Int64?) {
-        var (sql, arguments) = filter.clause
-        if let cursor {
-            sql += " AND (time_ns < ? OR (time_ns = ? AND id < ?))"
-            arguments += [cursor.time, cursor.time, cursor.id]
-        }
-        arguments += [limit]
-        let statement = "SELECT * FROM evaluations WHERE \(sql) ORDER BY time_ns DESC, id DESC LIMIT ?"
-        return try await pool.read { [arguments] db in
+        var clause = filter.clause
+        if let cursor { clause.add("(time_ns < ? OR (time_ns = ? AND id < ?))", cursor.time, cursor.time, cursor.id) }
+        let arguments = clause.arguments + [limit]
+        let statement = "SELECT * FROM evaluations WHERE \(clause.sql) ORDER BY time_ns DESC, id DESC LIMIT ?"
+        return try await pool.read { db in
             let stored = try Row.fetchAll(db, sql: statement, arguments: arguments).map { row in
                 Stored(id: row["id"], record: EvaluationRecord(
                     time: row["time_ns"], name: row["name"], source: EvaluationRecord.Source(rawValue: row["source"]) ?? .annotation,
@@ -99,15 +90,16 @@ public struct EvaluationReadModel: Sendable {
     /// start; and when the evaluation jobs last finished.
     public func summary(_ filter: Filter, grouping: Grouping, interval: Int64) async throws
         -> (buckets: [SummaryBucket], materializedAt: Int64?) {
-        let (sql, arguments) = filter.clause
+        let clause = filter.clause
         let key = grouping == .name ? "''" : "coalesce(\(grouping.rawValue), '')"
         let statement = """
             SELECT name, \(key), (time_ns / ?) * ?, count(*), count(score), total(score), sum(passed = 1), sum(passed = 0),
                    sum(cost_micros)
-            FROM evaluations WHERE \(sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            FROM evaluations WHERE \(clause.sql) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """
+        let arguments = StatementArguments([interval, interval]) + clause.arguments
         return try await pool.read { db in
-            let buckets = try Row.fetchAll(db, sql: statement, arguments: StatementArguments([interval, interval]) + arguments).map { row in
+            let buckets = try Row.fetchAll(db, sql: statement, arguments: arguments).map { row in
                 SummaryBucket(name: row[0], key: row[1], start: row[2], count: row[3], scored: row[4], scoreSum: row[5],
                               passed: row[6] ?? 0, failed: row[7] ?? 0, costMicros: row[8] ?? 0)
             }

@@ -136,21 +136,15 @@ public struct RCAReadModel: Sendable {
 
     /// The patterns of `query`: ongoing first, then by severity, newest first.
     public func patterns(_ query: PatternQuery) async throws -> [Pattern] {
-        var conditions = ["(end_ns IS NULL OR end_ns >= ?)", "start_ns < ?"]
-        var arguments: StatementArguments = [query.range.lowerBound, query.range.upperBound]
-        for (column, value) in [("type", query.type?.rawValue), ("service", query.service), ("model", query.model)] {
-            if let value {
-                conditions.append("\(column) = ?")
-                arguments += [value]
-            }
-        }
-        if let ongoing = query.ongoing { conditions.append(ongoing ? "end_ns IS NULL" : "end_ns IS NOT NULL") }
-        arguments += [query.limit]
+        var clause = WhereClause("(end_ns IS NULL OR end_ns >= ?) AND start_ns < ?", query.range.lowerBound, query.range.upperBound)
+        clause.equal([("type", query.type?.rawValue), ("service", query.service), ("model", query.model)])
+        if let ongoing = query.ongoing { clause.add(ongoing ? "end_ns IS NULL" : "end_ns IS NOT NULL") }
+        let arguments = clause.arguments + [query.limit]
         let sql = """
-            SELECT * FROM rca_patterns WHERE \(conditions.joined(separator: " AND "))
+            SELECT * FROM rca_patterns WHERE \(clause.sql)
             ORDER BY end_ns IS NOT NULL, severity DESC, start_ns DESC LIMIT ?
             """
-        return try await pool.read { [arguments] db in
+        return try await pool.read { db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 Pattern(id: row["id"], type: row["type"], scope: row["scope"], evidence: row["evidence"],
                         suggestedActions: row["suggested_actions"], start: row["start_ns"], end: row["end_ns"],
