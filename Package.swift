@@ -72,6 +72,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
@@ -84,10 +87,19 @@ let package = Package(
                 resources: [.embedInCode("Resources/pricing.json")], swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareModelTests", dependencies: ["PyFlareModel", "PyFlareTesting"], swiftSettings: swiftSettings),
 
+        // projects and API keys (access.db), and the one decision of who may do what
+        .target(name: "PyFlareAccess", dependencies: [
+            "PyFlareWire",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareAccessTests", dependencies: ["PyFlareAccess", "PyFlareTesting"], swiftSettings: swiftSettings),
+
         // receivers, sampler, batcher
         .target(name: "PyFlareIngest", dependencies: [
-            "PyFlareWire", "PyFlareModel",
+            "PyFlareWire", "PyFlareModel", "PyFlareAccess",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -100,7 +112,7 @@ let package = Package(
 
         // OTLP/gRPC receiver (grpc-swift 2 over NIO HTTP/2), kept apart: it brings TLS and HTTP/2
         .target(name: "PyFlareGRPC", dependencies: [
-            "PyFlareWire", "PyFlareIngest",
+            "PyFlareWire", "PyFlareIngest", "PyFlareAccess",
             .product(name: "GRPCCore", package: "grpc-swift-2"),
             .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             .product(name: "Logging", package: "swift-log"),
@@ -152,7 +164,7 @@ let package = Package(
 
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAnalytics",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAnalytics", "PyFlareAccess",
             // No GRDB: the API reads through the owners' read models, never the index itself.
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -167,8 +179,11 @@ let package = Package(
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAnalytics", "PyFlareAPI",
+            "PyFlareAccess",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -178,7 +193,7 @@ let package = Package(
         .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "pyflare", dependencies: [
-            "PyFlareServer", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
+            "PyFlareServer", "PyFlareAccess", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

@@ -2,6 +2,7 @@ public import Hummingbird
 public import Prometheus
 import NIOCore
 import PyFlareWire
+import PyFlareAccess
 
 /// The REST API's routes: liveness, readiness and Prometheus metrics for now.
 public struct APIRoutes: Sendable {
@@ -10,13 +11,18 @@ public struct APIRoutes: Sendable {
 
     let registry: PrometheusCollectorRegistry
     let readiness: ReadinessCheck
+    /// The routers of the projects' routes (every project has the same), listed after the server's own.
+    let projectRouters: @Sendable () -> [ObjectIdentifier]
 
     /// - Parameters:
     ///   - registry: where swift-metrics records; `/metrics` renders it.
     ///   - readiness: returns the problems that make the server not ready (none when ready).
-    public init(registry: PrometheusCollectorRegistry, readiness: @escaping ReadinessCheck) {
+    ///   - projectRouters: the routers whose routes `/api/v1/routes` lists besides this one's.
+    public init(registry: PrometheusCollectorRegistry, readiness: @escaping ReadinessCheck,
+                projectRouters: @escaping @Sendable () -> [ObjectIdentifier] = { [] }) {
         self.registry = registry
         self.readiness = readiness
+        self.projectRouters = projectRouters
     }
 
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -26,12 +32,18 @@ public struct APIRoutes: Sendable {
         router.api("/api/v1/routes") { _, _ in
             var json = JSONWriter()
             json.raw(#"{"routes":["#)
-            for (index, route) in APIRouteCatalog.routes(of: routerID).enumerated() {
+            var routes = APIRouteCatalog.routes(of: routerID)
+            for project in projectRouters() {
+                routes += APIRouteCatalog.routes(of: project).filter { !routes.contains($0) }
+            }
+            for (index, route) in routes.enumerated() {
                 if index > 0 { json.byte(UInt8(ascii: ",")) }
                 json.raw(#"{"method":"#)
                 json.string(route.method)
                 json.raw(#","path":"#)
                 json.string(route.path)
+                json.raw(#","scope":"#)
+                json.string(RouteAccess(method: HTTPRequest.Method(route.method) ?? .get, path: route.path).requirement.rawValue)
                 json.byte(UInt8(ascii: "}"))
             }
             json.raw("]}")

@@ -2,6 +2,7 @@ public import GRPCCore
 import GRPCNIOTransportCore
 import GRPCNIOTransportHTTP2Posix
 public import Logging
+import PyFlareAccess
 import PyFlareIngest
 import PyFlareWire
 public import ServiceLifecycle
@@ -14,8 +15,12 @@ public import ServiceLifecycle
 /// UNAVAILABLE with a RetryInfo under backpressure or while storage fails (clients retry
 /// those), partial success in the response message. gzip and deflate message compression
 /// are accepted; `maxMessageBytes` bounds a message after decompression.
+///
+/// The key in the request metadata (`authorization: Bearer …` or `x-api-key`) chooses the
+/// project before the message is read: UNAUTHENTICATED without a valid one, PERMISSION_DENIED
+/// for a key that may not write there.
 public struct OTLPGRPCReceiver: Service {
-    public let export: OTLPExport
+    public let exports: any ExportDirectory
     public let host: String
     public let port: Int
     public let maxMessageBytes: Int
@@ -24,9 +29,9 @@ public struct OTLPGRPCReceiver: Service {
     /// Called once the transport accepts connections.
     let onListening: @Sendable () -> Void
 
-    public init(export: OTLPExport, host: String, port: Int, maxMessageBytes: Int, logger: Logger,
+    public init(exports: any ExportDirectory, host: String, port: Int, maxMessageBytes: Int, logger: Logger,
                 onListening: @escaping @Sendable () -> Void = {}) {
-        self.export = export
+        self.exports = exports
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
@@ -56,9 +61,10 @@ public struct OTLPGRPCReceiver: Service {
             router.registerHandler(
                 forMethod: MethodDescriptor(fullyQualifiedService: service, method: "Export"),
                 deserializer: RawMessageDeserializer(), serializer: RawMessageSerializer()
-            ) { request, _ in
+            ) { request, context in
+                let export = try authorize(signal, metadata: request.metadata, peer: context.remotePeer)
                 let single = try await ServerRequest(stream: request)
-                let response = try await handle(signal, body: single.message)
+                let response = try await handle(signal, body: single.message, into: export)
                 return StreamingServerResponse(single: ServerResponse(message: response))
             }
         }
@@ -85,8 +91,26 @@ public struct OTLPGRPCReceiver: Service {
         return literal.contains(":") ? .ipv6(host: literal, port: port) : .ipv4(host: literal, port: port)
     }
 
+    /// The project's export the request's key allows, or the RPCError that refuses it.
+    func authorize(_ signal: OTLPResponse.Signal, metadata: Metadata, peer: String) throws(RPCError) -> OTLPExport {
+        func first(_ key: String) -> String? { metadata[stringValues: key].first(where: { _ in true }) }
+        let access = AccessRequest(authorization: first("authorization"), apiKey: first("x-api-key"),
+                                   project: first("x-pyflare-project"), clientAddress: AccessRequest.host(ofPeer: peer))
+        switch exports.export(for: access) {
+        case .success(let export): return export
+        case .failure(let denial):
+            exports.metrics.recordGRPCRequest(signal: "\(signal)", code: denial.grpcCode)
+            let code: RPCError.Code = switch denial.kind {
+            case .unauthenticated, .throttled: .unauthenticated
+            case .forbidden: .permissionDenied
+            case .unknownProject: .notFound
+            }
+            throw RPCError(code: code, message: denial.message)
+        }
+    }
+
     /// The Export response, or the RPCError a client should see.
-    func handle(_ signal: OTLPResponse.Signal, body: [UInt8]) async throws(RPCError) -> [UInt8] {
+    func handle(_ signal: OTLPResponse.Signal, body: [UInt8], into export: OTLPExport) async throws(RPCError) -> [UInt8] {
         guard body.count <= maxMessageBytes else {
             export.pipeline.metrics.recordGRPCRequest(signal: "\(signal)", code: RPCError.Code.resourceExhausted.rawValue)
             throw RPCError(code: .resourceExhausted,

@@ -5,6 +5,7 @@ public import Hummingbird
 import Logging
 import NIOCore
 import PyFlareWire
+import PyFlareAccess
 
 /// `POST /v1/traces`, `/v1/logs` and `/v1/metrics` per the OTLP/HTTP specification.
 ///
@@ -13,23 +14,26 @@ import PyFlareWire
 /// is passed, so a small gzip bomb costs at most the limit. Answers in the request's
 /// encoding: an `ExportTraceServiceResponse` on success (with `partial_success` when some
 /// spans were refused), a `google.rpc.Status` on failure.
+///
+/// The request's key (`Authorization: Bearer` or `x-api-key`) chooses the project's export
+/// before the body is read; a refused request writes nothing.
 public struct OTLPHTTPReceiver: Sendable {
-    public let export: OTLPExport
+    public let exports: any ExportDirectory
     /// Largest accepted body, after decompression.
     public let maxBodyBytes: Int
     let logger: Logger
 
-    var pipeline: IngestPipeline { export.pipeline }
+    var metrics: IngestMetrics { exports.metrics }
 
-    public init(export: OTLPExport, maxBodyBytes: Int, logger: Logger) {
-        self.export = export
+    public init(exports: any ExportDirectory, maxBodyBytes: Int, logger: Logger) {
+        self.exports = exports
         self.maxBodyBytes = maxBodyBytes
         self.logger = logger
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    public func addRoutes(to router: Router<PyFlareRequestContext>) {
         for (path, signal) in [("/v1/traces", OTLPResponse.Signal.traces), ("/v1/logs", .logs), ("/v1/metrics", .metrics)] {
-            router.post(RouterPath(path)) { request, _ in await self.export(signal, request) }
+            router.post(RouterPath(path)) { request, context in await self.export(signal, request, context: context) }
             for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
                 router.on(RouterPath(path), method: method) { _, _ in
                     Response(status: .methodNotAllowed, headers: [.allow: "POST"])
@@ -38,22 +42,32 @@ public struct OTLPHTTPReceiver: Sendable {
         }
     }
 
-    func export(_ signal: OTLPResponse.Signal, _ request: Request) async -> Response {
+    func export(_ signal: OTLPResponse.Signal, _ request: Request, context: PyFlareRequestContext) async -> Response {
         let response: Response
         do throws(OTLPHTTPError) {
+            let export: OTLPExport
+            switch exports.export(for: AccessRequest(request, clientAddress: context.clientAddress)) {
+            case .success(let found): export = found
+            case .failure(let denial):
+                var error = OTLPHTTPError(denial.httpStatus, format: OTLPFormat(contentType: request.headers[.contentType]) ?? .json,
+                                          grpcCode: denial.grpcCode, denial.message, retryAfterSeconds: denial.retryAfterSeconds)
+                error.challenges = denial.kind == .unauthenticated
+                throw error
+            }
             let (format, body) = try await readBody(request)
-            response = try await export(signal, body, format: format)
+            response = try await self.export(signal, body, format: format, into: export)
         } catch {
             if error.status == .badRequest {
                 logger.debug("rejected OTLP request", metadata: ["reason": "\(error.message)"])
             }
             response = error.response
         }
-        pipeline.metrics.recordRequest(signal: "\(signal)", status: Int(response.status.code))
+        metrics.recordRequest(signal: "\(signal)", status: Int(response.status.code))
         return response
     }
 
-    private func export(_ signal: OTLPResponse.Signal, _ body: [UInt8], format: OTLPFormat) async throws(OTLPHTTPError) -> Response {
+    private func export(_ signal: OTLPResponse.Signal, _ body: [UInt8], format: OTLPFormat,
+                        into export: OTLPExport) async throws(OTLPHTTPError) -> Response {
         let outcome = await export.export(signal, body: body, json: format == .json)
         let status: HTTPResponse.Status, grpcCode: Int
         switch outcome {
@@ -101,7 +115,7 @@ public struct OTLPHTTPReceiver: Sendable {
         } catch {
             throw OTLPHTTPError(.badRequest, format: format, grpcCode: 3, "could not read the request body")
         }
-        pipeline.metrics.bytesReceived.increment(by: buffer.readableBytes)
+        metrics.bytesReceived.increment(by: buffer.readableBytes)
         if let algorithm {
             do {
                 // One byte over the limit tells "exactly at the limit" from "over it".
@@ -113,7 +127,7 @@ public struct OTLPHTTPReceiver: Sendable {
             }
             guard buffer.readableBytes <= maxBodyBytes else { throw tooLarge(format) }
         }
-        pipeline.metrics.bytesDecoded.increment(by: buffer.readableBytes)
+        metrics.bytesDecoded.increment(by: buffer.readableBytes)
         return (format, buffer.readBytes(length: buffer.readableBytes) ?? [])
     }
 
@@ -152,6 +166,8 @@ struct OTLPHTTPError: Error {
     var retryAfterSeconds: Int?
     /// The request's body was left partly unread: the connection closes after the answer.
     var closesConnection = false
+    /// A 401: the answer says how to authenticate (`WWW-Authenticate: Bearer`).
+    var challenges = false
 
     init(_ status: HTTPResponse.Status, format: OTLPFormat, grpcCode: Int, _ message: String, retryAfterSeconds: Int? = nil) {
         self.status = status
@@ -164,6 +180,7 @@ struct OTLPHTTPError: Error {
     var response: Response {
         var headers: HTTPFields = [.contentType: format.contentType]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if challenges { headers[.wwwAuthenticate] = "Bearer" }
         let bytes = format == .protobuf
             ? OTLPResponse.statusProtobuf(code: grpcCode, message: message)
             : OTLPResponse.statusJSON(code: grpcCode, message: message)

@@ -5,6 +5,7 @@ import Hummingbird
 import NIOCore
 import Prometheus
 public import PyFlareAnalytics
+import PyFlareAccess
 import PyFlareAPI
 import PyFlareGRPC
 import PyFlareIngest
@@ -24,11 +25,14 @@ public struct PyFlareServer: Sendable {
     public let configuration: PyFlareConfiguration
     let registry: PrometheusCollectorRegistry
     let logger: Logger
+    /// `serve --insecure`: serve beyond loopback with auth off (something in front checks requests).
+    let insecure: Bool
 
-    public init(configuration: PyFlareConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(configuration: PyFlareConfiguration, registry: PrometheusCollectorRegistry, logger: Logger, insecure: Bool = false) {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.insecure = insecure
     }
 
     public func run() async throws {
@@ -38,105 +42,109 @@ public struct PyFlareServer: Sendable {
             throw ConfigError(key: "data_dir", "cannot create \(configuration.dataDirectory): \(error.localizedDescription)")
         }
         SQLLane.adHoc.limitWaiting(to: configuration.sql.maxQueued)
-        // Prices set through the API live in the index, so only a server with the store has
-        // them; they are read before the store opens, so that WAL recovery re-prices the
-        // requests it replays as they were priced when received.
-        var apiPrices = configuration.sink.kind == .store
-            ? PricingOverrides.load(indexPath: configuration.dataDirectory + "/index.db") : []
-        let pricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices).table
-        let sink = try await makeSink(pricing: pricing)
-        let store = sink as? SpanStore
-        if let store { apiPrices = try await PricingOverrides(pool: store.indexPool).load() }
-        let livePricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices)
+        let lock: DataDirectoryLock?
+        do { lock = try DataDirectoryLock.acquire(dataDirectory: configuration.dataDirectory) } catch {
+            throw ConfigError(key: "data_dir", error.message)
+        }
+        guard let lock else { throw ConfigError(key: "data_dir", "another pyflare server is running on \(configuration.dataDirectory)") }
+        defer { withExtendedLifetime(lock) {} }
+        let gatekeeper = try openAccess()
         let samplerConfiguration = try configuration.samplerConfiguration()
         let metrics = IngestMetrics(samplerStrategy: samplerConfiguration.name)
-        let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
-                              logger: logger.with(label: "pyflare.batcher"))
-        let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: livePricing), sampler: Sampler(samplerConfiguration),
-                                      batcher: batcher, metrics: metrics)
 
+        // The disk guard counts what every project's next seals will write; the host exists only
+        // after it, so the count goes through this box.
+        let projectsBox = Mutex<ProjectHost?>(nil)
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes,
-                                  logger: logger.with(label: "pyflare.disk"), pendingWrites: { Int64(store?.unsealedBytes ?? 0) })
+                                  logger: logger.with(label: "pyflare.disk"),
+                                  pendingWrites: { Int64(projectsBox.withLock { $0 }?.unsealedBytes ?? 0) })
         disk.check()
-        let export = OTLPExport(pipeline: pipeline, records: sink, admission: disk)
+        let server = self
+        let projects = ProjectHost(gatekeeper: gatekeeper, metrics: metrics, dataDirectory: configuration.dataDirectory,
+                                   logger: logger.with(label: "pyflare.projects"),
+                                   open: { name in try await ProjectRuntime.open(name, server: server, metrics: metrics, disk: disk) })
+        projectsBox.withLock { $0 = projects }
+        try await projects.openAll()
+
         let listeners = ListenerReadiness(["OTLP/HTTP receiver", "OTLP/gRPC receiver", "REST API"])
         let otlpGRPC = OTLPGRPCReceiver(
-            export: export, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
+            exports: projects, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
             maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"),
             onListening: { listeners.listening("OTLP/gRPC receiver") })
-        let otlpRouter = Router()
-        OTLPHTTPReceiver(export: export, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
+        let otlpRouter = Router(context: PyFlareRequestContext.self)
+        OTLPHTTPReceiver(exports: projects, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
         let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http",
                                    listeners: listeners)
 
-        let apiRouter = Router(context: APIRequestContext.self)
+        // The server's own routes; every other request goes, once its key is checked, to the
+        // router of its project (`AccessMiddleware`).
+        let apiRouter = Router(context: PyFlareRequestContext.self)
         // First, so that they guard every route added after them.
         apiRouter.add(middleware: BrowserRequestGuard(extraHosts: configuration.apiAllowedHosts))
-        if configuration.sink.kind != .store {
-            apiRouter.add(middleware: StoreRequiredMiddleware(reason: "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"))
-        }
+        apiRouter.add(middleware: AccessMiddleware(gatekeeper: gatekeeper, projects: { projects.runtime($0)?.responder }))
         let dataDirectory = configuration.dataDirectory
         APIRoutes(registry: registry, readiness: {
             listeners.problems + Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
-        }).addRoutes(to: apiRouter)
+        }, projectRouters: { projects.runtime(AccessCatalog.defaultProject).map { [$0.routeListID] } ?? [] }).addRoutes(to: apiRouter)
+        AccessRoutes(projects: projects).addRoutes(to: apiRouter)
         // The web UI at `/`, there with or without the store (its views say what the API answers).
         UIRoutes().addRoutes(to: apiRouter)
-        var telemetryReaper: TelemetrySpanReaper?
-        var scheduler: Scheduler?
-        if let store {
-            let compactor = store.compactor()
-            let jobScheduler = await makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor, disk: disk)
-            JobRoutes(scheduler: jobScheduler).addRoutes(to: apiRouter)
-            if case .swift(let job as RetentionJob) = jobScheduler.catalog[RetentionJob.jobName]?.work {
-                RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
-                                scheduler: jobScheduler, disk: disk).addRoutes(to: apiRouter)
-            }
-            CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).addRoutes(to: apiRouter)
-            // The analysis routes' own statements answer within a user's time limit, on the
-            // server's lane and never cut by the row limit meant for ad-hoc SQL.
-            let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
-            let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
-            RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
-                                        sliceSettings: configuration.rca.slices)).addRoutes(to: apiRouter)
-            PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: apiRouter)
-            EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).addRoutes(to: apiRouter)
-            let drift = configuration.quality.drift
-            DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
-                        computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
-                        settings: drift).addRoutes(to: apiRouter)
-            scheduler = jobScheduler
-            TraceRoutes(store: store, pricing: pricing).addRoutes(to: apiRouter)
-            LogRoutes(store: store).addRoutes(to: apiRouter)
-            MetricRoutes(store: store).addRoutes(to: apiRouter)
-            SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).addRoutes(to: apiRouter)
-            let spans = TelemetrySpans(configuration: configuration.telemetry)
-            let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
-            TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: apiRouter)
-            telemetryReaper = TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry"))
-        }
         let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners)
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
-            "sampler": "\(samplerConfiguration.name)", "pricing": "\(livePricing.table.entries.count) models (\(livePricing.version))",
+            "sampler": "\(samplerConfiguration.name)", "projects": "\(projects.book.projects.count)",
+            "auth": "\(gatekeeper.enabled ? "on" : "off")",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
-        // batcher's flush interval are answered), then the telemetry reaper (it writes the open
-        // telemetry spans while the API still answers), then the API and the receivers, then the batcher.
-        // The scheduler stops after the API and before the batcher closes the store.
-        var services: [any Service] = [batcher, DiskMonitor(disk: disk)]
-        if let scheduler { services.append(scheduler) }
-        services.append(contentsOf: [otlpHTTP, otlpGRPC, api] as [any Service])
-        if let telemetryReaper { services.append(telemetryReaper) }
-        services.append(DrainTrigger(batcher: batcher))
-        services.append(SQLInterrupter())
+        // batchers' flush interval are answered), then the API and the receivers, then the
+        // projects (each stops its telemetry reaper, scheduler and batcher, which closes its store).
+        let services: [any Service] = [projects, DiskMonitor(disk: disk), otlpHTTP, otlpGRPC, api,
+                                       DrainTrigger(projects: projects), SQLInterrupter()]
         let group = ServiceGroup(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// The access catalog and the rules of this server: refuses to serve beyond loopback without
+    /// keys unless told `--insecure`, and on the first start with keys makes the first admin key.
+    func openAccess() throws -> Gatekeeper {
+        let book: KeyBook
+        do {
+            book = try KeyBook(catalog: AccessCatalog(dataDirectory: configuration.dataDirectory))
+        } catch {
+            throw ConfigError(key: "data_dir", "cannot open the access catalog: \(error.message)")
+        }
+        let enabled = configuration.authEnabled
+        if !enabled, !configuration.listenersOnLoopback, !insecure {
+            throw ConfigError(key: "auth.enabled", "a listener binds beyond loopback with auth off, so anyone who can reach it could read and change everything; turn auth on, bind 127.0.0.1, or start with --insecure if something in front of PyFlare checks every request")
+        }
+        if enabled, book.isEmpty {
+            do {
+                let (key, _) = try book.catalog.createKey(scope: .admin, project: nil, name: "first admin key")
+                try book.refresh()
+                // Standard output, once: never the log, which is kept and shipped.
+                FileHandle.standardOutput.write(Data("""
+                    PyFlare created its first API key, an admin key of all projects. It is shown only this once:
+
+                        \(key.text)
+
+                    Make keys for services and people with `pyflare keys create --scope ingest|read|admin --project NAME`
+                    or POST /api/v1/keys (docs/security.md).
+
+                    """.utf8))
+            } catch {
+                throw ConfigError(key: "data_dir", "cannot create the first API key: \(error.message)")
+            }
+        }
+        if !enabled, !configuration.listenersOnLoopback {
+            logger.warning("auth is off on a listener beyond loopback (--insecure): every request is allowed")
+        }
+        return Gatekeeper(enabled: enabled, book: book, throttle: FailureThrottle(burst: configuration.authFailureBurst))
     }
 
     /// An HTTP server for `router` on `listener` that logs where it listens.
@@ -225,6 +233,7 @@ extension Logger {
     func with(label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = logLevel
+        for (key, value) in handler.metadata { logger[metadataKey: key] = value }
         return logger
     }
 }
@@ -248,13 +257,13 @@ struct SQLInterrupter: Service {
     }
 }
 
-/// Tells the batcher that shutdown has begun, before the receivers wait for their requests.
+/// Tells the batchers that shutdown has begun, before the receivers wait for their requests.
 struct DrainTrigger: Service {
-    let batcher: Batcher
+    let projects: ProjectHost
 
     func run() async throws {
         try? await gracefulShutdown()
-        batcher.beginDraining()
+        projects.beginDraining()
     }
 }
 

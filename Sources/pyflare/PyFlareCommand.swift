@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import PyFlareAccess
 import PyFlareServer
 import PyFlareModel
 import PyFlareStore
@@ -13,7 +14,7 @@ struct PyFlareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyflare",
         abstract: "Observability and analytics server for AI/LLM applications.",
-        subcommands: [Serve.self, SQL.self, Jobs.self, Compact.self, Templates.self, Config.self, Segment.self],
+        subcommands: [Serve.self, SQL.self, Jobs.self, Compact.self, Templates.self, Keys.self, Projects.self, Config.self, Segment.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -34,10 +35,22 @@ struct StoreOptions: ParsableArguments {
     var config: String?
     @Option(help: "Data directory (default ./data).")
     var dataDir: String?
+    @Option(help: "The project whose data to open (default: default).")
+    var project: String?
 
-    /// The configuration, with `--data-dir` and the command's own `flags` over the file and environment.
+    /// The configuration, with `--data-dir` and the command's own `flags` over the file and
+    /// environment, and the data directory of `--project`.
     func load(command: String, flags: [(key: String, value: String)] = []) throws -> PyFlareConfiguration {
-        try loadConfiguration(path: config, flags: (dataDir.map { [("data_dir", $0)] } ?? []) + flags, command: command)
+        var configuration = try loadConfiguration(path: config, flags: (dataDir.map { [("data_dir", $0)] } ?? []) + flags, command: command)
+        if let project, project != AccessCatalog.defaultProject {
+            guard AccessCatalog.isValidProjectName(project),
+                  FileManager.default.fileExists(atPath: configuration.dataDirectory + "/projects/" + project) else {
+                FileHandle.standardError.write(Data("\(command): no project \(project) in \(configuration.dataDirectory)\n".utf8))
+                throw ExitCode(2)
+            }
+            configuration.dataDirectory += "/projects/" + project
+        }
+        return configuration
     }
 }
 
@@ -67,6 +80,8 @@ struct Serve: AsyncParsableCommand {
     var apiHost: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
+    @Flag(help: "Serve beyond loopback with auth.enabled: false (only behind something that checks every request).")
+    var insecure = false
 
     var flagOverrides: [(key: String, value: String)] {
         var flags: [(String, String)] = []
@@ -95,7 +110,7 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "pyflare")
         logger.logLevel = level
         do {
-            try await PyFlareServer(configuration: configuration, registry: registry, logger: logger).run()
+            try await PyFlareServer(configuration: configuration, registry: registry, logger: logger, insecure: insecure).run()
         } catch let error as ConfigError {
             logger.critical("\(error)")
             throw ExitCode(2)

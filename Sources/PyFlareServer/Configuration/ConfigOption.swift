@@ -36,7 +36,7 @@ struct ConfigOption: Sendable {
             }
             config.logLevel = level
         },
-        option("otlp.http.host", "Address the OTLP/HTTP receiver binds (all interfaces by default).", "0.0.0.0") { config, node, key throws(ConfigError) in
+        option("otlp.http.host", "Address the OTLP/HTTP receiver binds; loopback by default. Any other address turns auth on (auth.enabled).", "127.0.0.1") { config, node, key throws(ConfigError) in
             config.otlpHTTP.host = try node.nonEmptyString(key)
         },
         option("otlp.http.port", "Port of the OTLP/HTTP receiver (POST /v1/traces).", "4318") { config, node, key throws(ConfigError) in
@@ -45,7 +45,7 @@ struct ConfigOption: Sendable {
         option("otlp.http.max_body_bytes", "Largest request body, after decompression; larger bodies get 413.", "16777216") { config, node, key throws(ConfigError) in
             config.otlpHTTPMaxBodyBytes = try node.integer(key, in: 1024...(1 << 30))
         },
-        option("otlp.grpc.host", "IP address the OTLP/gRPC receiver binds (all interfaces by default).", "0.0.0.0") { config, node, key throws(ConfigError) in
+        option("otlp.grpc.host", "IP address the OTLP/gRPC receiver binds; loopback by default. Any other address turns auth on (auth.enabled).", "127.0.0.1") { config, node, key throws(ConfigError) in
             config.otlpGRPC.host = try node.nonEmptyString(key)
         },
         option("otlp.grpc.port", "Port of the OTLP/gRPC receiver (TraceService, LogsService, MetricsService).", "4317") { config, node, key throws(ConfigError) in
@@ -62,6 +62,27 @@ struct ConfigOption: Sendable {
         },
         option("api.allowed_hosts", "Host names the REST API answers for besides localhost and this machine's own addresses (e.g. the name a load balancer forwards); any other Host header gets 421, which closes DNS rebinding.", "[]") { config, node, key throws(ConfigError) in
             config.apiAllowedHosts = try node.strings(key)
+        },
+        option("auth.enabled", "API keys on every listener: auto (on when any listener binds beyond loopback), true or false. False beyond loopback needs `serve --insecure` (docs/security.md).", "auto") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key).lowercased()
+            switch text {
+            case "auto": config.auth = nil
+            case "true", "yes", "on": config.auth = true
+            case "false", "no", "off": config.auth = false
+            default: throw ConfigError(key: key, "expected auto, true or false; got \"\(text)\"")
+            }
+        },
+        option("auth.failure_burst", "Wrong API keys one client address may send at once; after that it may try once a second, and its requests get 429 meanwhile.", "10") { config, node, key throws(ConfigError) in
+            config.authFailureBurst = try node.integer(key, in: 1...1_000_000)
+        },
+        option("tls.cert_file", "PEM certificate chain: when set, every listener (OTLP/HTTP, OTLP/gRPC, API) speaks TLS only. Reloaded on SIGHUP.", "null") { config, node, key throws(ConfigError) in
+            config.tls.certificateFile = try node.optionalString(key)
+        },
+        option("tls.key_file", "PEM private key of tls.cert_file.", "null") { config, node, key throws(ConfigError) in
+            config.tls.keyFile = try node.optionalString(key)
+        },
+        option("tls.client_ca_file", "PEM certificates of the CAs whose client certificates are accepted: set, every client must present one (mutual TLS).", "null") { config, node, key throws(ConfigError) in
+            config.tls.clientCAFile = try node.optionalString(key)
         },
         option("http.idle_timeout_ms", "An HTTP connection (OTLP/HTTP or API) that sends no whole request head for this long is closed: idle keep-alive connections and slow senders alike.", "60000") { config, node, key throws(ConfigError) in
             config.httpIdleTimeout = .milliseconds(try node.integer(key, in: 100...86_400_000))

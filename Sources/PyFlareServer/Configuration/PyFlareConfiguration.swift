@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import PyFlareAnalytics
 public import PyFlareAPI
@@ -13,10 +14,12 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     /// Root of everything PyFlare stores. Default `./data`.
     public var dataDirectory = "./data"
     public var logLevel: Logger.Level = .info
-    public var otlpHTTP = Listener(host: "0.0.0.0", port: 4318)
+    /// Loopback, like every listener: beyond this machine nothing is readable or writable
+    /// without a key, so binding elsewhere turns auth on (``authEnabled``).
+    public var otlpHTTP = Listener(host: "127.0.0.1", port: 4318)
     /// Largest OTLP/HTTP body, after decompression. Default 16 MiB.
     public var otlpHTTPMaxBodyBytes = 16 << 20
-    public var otlpGRPC = Listener(host: "0.0.0.0", port: 4317)
+    public var otlpGRPC = Listener(host: "127.0.0.1", port: 4317)
     public var otlpGRPCMaxMessageBytes = 16 << 20
     /// The REST API serves everything stored, so it listens on loopback unless told otherwise.
     public var api = Listener(host: "127.0.0.1", port: 8080)
@@ -51,6 +54,38 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var retention = RetentionSettings()
     /// Ingest pauses (503) while less than this is free under the data directory; 0 never.
     public var minFreeBytes: Int64 = 256 << 20
+    /// API keys: on, off, or (nil) on exactly when a listener binds beyond loopback.
+    public var auth: Bool?
+    /// Wrong keys one client address may send at once before it is slowed to one per second.
+    public var authFailureBurst = 10
+    /// TLS on every listener when a certificate is set (docs/security.md).
+    public var tls = TLSSettings()
+
+    public struct TLSSettings: Sendable, Equatable {
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// Clients must present a certificate signed by one of these (mutual TLS).
+        public var clientCAFile: String?
+
+        public var isEnabled: Bool { certificateFile != nil }
+    }
+
+    /// Whether requests need keys: as configured, else whenever a listener is reachable from
+    /// another machine.
+    public var authEnabled: Bool {
+        auth ?? !listenersOnLoopback
+    }
+
+    /// Every listener binds a loopback address.
+    public var listenersOnLoopback: Bool {
+        [otlpHTTP.host, otlpGRPC.host, api.host].allSatisfy(Self.isLoopback)
+    }
+
+    /// `localhost`, 127.0.0.0/8 and ::1.
+    static func isLoopback(_ host: String) -> Bool {
+        let text = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return text == "localhost" || text == "::1" || text.hasPrefix("127.")
+    }
 
     public struct QualitySettings: Sendable, Equatable {
         public var evaluationsSchedule = JobSchedule.every(seconds: 60)

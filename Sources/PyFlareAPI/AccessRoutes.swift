@@ -1,0 +1,138 @@
+public import Hummingbird
+public import PyFlareAccess
+public import PyFlareIngest
+import PyFlareWire
+
+/// Opens and closes projects' stores and schedulers: the server does it, the API asks.
+public protocol ProjectAdministration: Sendable {
+    var book: KeyBook { get }
+    /// Records the project and opens its store and scheduler.
+    func createProject(_ name: String) async throws(AccessError) -> AccessCatalog.Project
+    /// Revokes the project's keys, stops its work and deletes its data.
+    func deleteProject(_ name: String) async throws(AccessError)
+}
+
+/// `/api/v1/keys` and `/api/v1/projects`: for admin keys of all projects only (`RouteAccess`).
+public struct AccessRoutes: Sendable {
+    let projects: any ProjectAdministration
+
+    public init(projects: any ProjectAdministration) {
+        self.projects = projects
+    }
+
+    var catalog: AccessCatalog { projects.book.catalog }
+
+    public func addRoutes(to router: Router<PyFlareRequestContext>) {
+        router.api("/api/v1/keys") { _, _ in
+            var json = JSONWriter()
+            json.raw(#"{"keys":["#)
+            let keys = try Self.catalogAnswer { () throws(AccessError) in try catalog.keys() }
+            for (index, key) in keys.enumerated() {
+                if index > 0 { json.byte(UInt8(ascii: ",")) }
+                Self.write(key, into: &json)
+            }
+            json.raw("]}")
+            return .json(json)
+        }
+        router.api("/api/v1/keys", method: .post) { request, _ in
+            let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
+            let scopeText = try fields.requiredString("scope")
+            guard let scope = AccessScope(rawValue: scopeText) else { throw APIError.invalid("scope", "must be ingest, read or admin") }
+            let project = try fields.string("project"), name = try fields.string("name") ?? ""
+            let (key, record) = try Self.catalogAnswer { () throws(AccessError) in try catalog.createKey(scope: scope, project: project, name: name) }
+            _ = try? projects.book.refresh()
+            var json = JSONWriter()
+            json.raw(#"{"key":"#)
+            json.string(key.text)
+            json.byte(UInt8(ascii: ","))
+            Self.write(record, into: &json, opened: true)
+            return .json(json, status: .created)
+        }
+        router.api("/api/v1/keys/:id", method: .delete) { _, context in
+            let id = try context.parameters.path("id")
+            try Self.catalogAnswer { () throws(AccessError) in try catalog.revokeKey(id: id) }
+            projects.book.forget(keyID: id)
+            var json = JSONWriter()
+            json.raw(#"{"revoked":"#)
+            json.string(id)
+            json.byte(UInt8(ascii: "}"))
+            return .json(json)
+        }
+        router.api("/api/v1/projects") { _, _ in
+            var json = JSONWriter()
+            json.raw(#"{"projects":["#)
+            let all = try Self.catalogAnswer { () throws(AccessError) in try catalog.projects() }
+            for (index, project) in all.enumerated() {
+                if index > 0 { json.byte(UInt8(ascii: ",")) }
+                Self.write(project, into: &json)
+            }
+            json.raw("]}")
+            return .json(json)
+        }
+        router.api("/api/v1/projects", method: .post) { request, _ in
+            let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
+            let name = try fields.requiredString("name")
+            let project: AccessCatalog.Project
+            do throws(AccessError) { project = try await projects.createProject(name) } catch { throw APIError(error) }
+            var json = JSONWriter()
+            Self.write(project, into: &json)
+            return .json(json, status: .created)
+        }
+        router.api("/api/v1/projects/:name", method: .delete) { request, context in
+            let name = try context.parameters.path("name")
+            guard try QueryParameters(request).boolean("confirm") == true else {
+                throw APIError(.badRequest, code: "confirmation_required",
+                               "deleting a project removes all its data; repeat with ?confirm=true")
+            }
+            do throws(AccessError) { try await projects.deleteProject(name) } catch { throw APIError(error) }
+            var json = JSONWriter()
+            json.raw(#"{"deleted":"#)
+            json.string(name)
+            json.byte(UInt8(ascii: "}"))
+            return .json(json)
+        }
+    }
+
+    static func catalogAnswer<T>(_ body: () throws(AccessError) -> T) throws(APIError) -> T {
+        do { return try body() } catch { throw APIError(error) }
+    }
+
+    static func write(_ key: AccessCatalog.Key, into json: inout JSONWriter, opened: Bool = false) {
+        json.raw(opened ? #""id":"# : #"{"id":"#)
+        json.string(key.id)
+        json.raw(#","prefix":"#)
+        json.string(key.prefix)
+        json.raw(#","name":"#)
+        json.string(key.name)
+        json.raw(#","scope":"#)
+        json.string(key.scope.rawValue)
+        json.raw(#","project":"#)
+        if let project = key.project { json.string(project) } else { json.null() }
+        json.raw(#","created_at":"#)
+        json.time(key.createdAtNanoseconds)
+        json.raw(#","last_used_at":"#)
+        json.time(key.lastUsedAtNanoseconds)
+        json.byte(UInt8(ascii: "}"))
+    }
+
+    static func write(_ project: AccessCatalog.Project, into json: inout JSONWriter) {
+        json.raw(#"{"name":"#)
+        json.string(project.name)
+        json.raw(#","created_at":"#)
+        json.time(project.createdAtNanoseconds)
+        json.byte(UInt8(ascii: "}"))
+    }
+
+}
+
+extension APIError {
+    /// The catalog's error as the API's: the database's own text stays out of the answer.
+    init(_ error: AccessError) {
+        switch error.kind {
+        case .invalid: self = .badRequest(error.message)
+        case .notFound: self = .notFound(error.message)
+        case .conflict: self.init(.conflict, code: "conflict", error.message)
+        case .database: self.init(.serviceUnavailable, code: "unavailable", "the access catalog cannot be read or written now")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Hummingbird
+import Logging
+import PyFlareAccess
+import PyFlareAnalytics
+import PyFlareAPI
+import PyFlareIngest
+import PyFlareModel
+import PyFlareStore
+import ServiceLifecycle
+import Synchronization
+
+/// One project: its store (own WAL, segments and `index.db`), ingest path, scheduler and
+/// routes. Nothing in it knows another project exists, so no request routed here can read or
+/// change another project's data: isolation by construction, not by a filter in each handler.
+final class ProjectRuntime: Sendable {
+    let name: String
+    let store: SpanStore?
+    let export: OTLPExport
+    let batcher: Batcher
+    /// The project's routes; the access check hands it the requests granted for this project.
+    let responder: RouterResponder<PyFlareRequestContext>
+    /// Identifies the routes in `/api/v1/routes`.
+    let routeListID: ObjectIdentifier
+    /// Batcher, scheduler and telemetry reaper: stopped together, in reverse order.
+    let services: ServiceGroup
+    let logger: Logger
+    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// The data directory of `project` under the server's: the root for `default` (where a
+    /// server without projects always kept it), `projects/<name>/` for the others.
+    static func directory(of project: String, under root: String) -> String {
+        project == AccessCatalog.defaultProject ? root : root + "/projects/" + project
+    }
+
+    private init(name: String, store: SpanStore?, export: OTLPExport, batcher: Batcher,
+                 router: Router<PyFlareRequestContext>, services: ServiceGroup, logger: Logger) {
+        self.name = name
+        self.logger = logger
+        self.store = store
+        self.export = export
+        self.batcher = batcher
+        routeListID = ObjectIdentifier(router)
+        responder = router.buildResponder()
+        self.services = services
+    }
+
+    /// Runs the project's services until they stop (shutdown, or ``stop()``).
+    func run() async {
+        do { try await services.run() } catch { logger.error("project services failed", metadata: ["error": "\(error)"]) }
+        let waiters = finished.withLock { state in
+            state.done = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Stops the project's work (the batcher drains into the store and closes it) and waits for it.
+    func stop() async {
+        batcher.beginDraining()
+        await services.triggerGracefulShutdown()
+        await withCheckedContinuation { continuation in
+            let done = finished.withLock { state in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Opens the project's store (recovering its WAL) and builds its pipeline, jobs and routes.
+    ///
+    /// - Parameter server: the server, whose configuration is used with the project's directory.
+    static func open(_ name: String, server: PyFlareServer, metrics: IngestMetrics, disk: DiskSpaceGuard) async throws -> ProjectRuntime {
+        var configuration = server.configuration
+        configuration.dataDirectory = directory(of: name, under: server.configuration.dataDirectory)
+        if name != AccessCatalog.defaultProject, configuration.sink.kind != .store {
+            throw ConfigError(key: "sink.kind", "projects other than default need sink.kind: store")
+        }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        var logger = server.logger
+        logger[metadataKey: "project"] = "\(name)"
+        let project = PyFlareServer(configuration: configuration, registry: server.registry, logger: logger)
+
+        // Prices set through the API live in the index, so only a project with the store has
+        // them; they are read before the store opens, so that WAL recovery re-prices the
+        // requests it replays as they were priced when received.
+        var apiPrices = configuration.sink.kind == .store
+            ? PricingOverrides.load(indexPath: configuration.dataDirectory + "/index.db") : []
+        let pricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices).table
+        let sink = try await project.makeSink(pricing: pricing)
+        let store = sink as? SpanStore
+        if let store { apiPrices = try await PricingOverrides(pool: store.indexPool).load() }
+        let livePricing = LivePricing(config: configuration.pricingOverrides, api: apiPrices)
+        let batcher = Batcher(configuration: configuration.batcher, sink: sink, metrics: metrics,
+                              logger: logger.with(label: "pyflare.batcher"))
+        let pipeline = IngestPipeline(normalizer: SpanNormalizer(pricing: livePricing),
+                                      sampler: Sampler(try configuration.samplerConfiguration()), batcher: batcher, metrics: metrics)
+        let export = OTLPExport(pipeline: pipeline, records: sink, admission: disk)
+
+        let router = Router(context: PyFlareRequestContext.self)
+        if configuration.sink.kind != .store {
+            router.add(middleware: StoreRequiredMiddleware(reason: "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"))
+        }
+        var services: [any Service] = [batcher]
+        if let store {
+            let compactor = store.compactor()
+            let scheduler = await project.makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor, disk: disk)
+            services.append(scheduler)
+            JobRoutes(scheduler: scheduler).addRoutes(to: router)
+            if case .swift(let job as RetentionJob) = scheduler.catalog[RetentionJob.jobName]?.work {
+                RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
+                                scheduler: scheduler, disk: disk).addRoutes(to: router)
+            }
+            CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).addRoutes(to: router)
+            // The analysis routes' own statements answer within a user's time limit, on the
+            // server's lane and never cut by the row limit meant for ad-hoc SQL.
+            let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
+            let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
+            RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
+                                        sliceSettings: configuration.rca.slices)).addRoutes(to: router)
+            PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: router)
+            EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).addRoutes(to: router)
+            let drift = configuration.quality.drift
+            DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
+                        computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
+                        settings: drift).addRoutes(to: router)
+            TraceRoutes(store: store, pricing: pricing).addRoutes(to: router)
+            LogRoutes(store: store).addRoutes(to: router)
+            MetricRoutes(store: store).addRoutes(to: router)
+            SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).addRoutes(to: router)
+            let spans = TelemetrySpans(configuration: configuration.telemetry)
+            let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
+            TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: router)
+            // Last, so it stops first: it writes the open telemetry spans while the batcher still takes them.
+            services.append(TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry")))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger.with(label: "pyflare.project"))
+        return ProjectRuntime(name: name, store: store, export: export, batcher: batcher, router: router, services: group, logger: logger)
+    }
+}
