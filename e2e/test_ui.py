@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import os
 import shutil
 import time
@@ -540,3 +541,52 @@ def test_logs_view(browser, ui_server, sent):
     wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=span-name]")
              and d.find_element(By.CSS_SELECTOR, "[data-testid=span-name]").text == "tool get_weather", what="the span of the log")
     assert console_errors(d) == []
+
+
+# --------------------------------------------------------------------------
+# keys on (issue 23): the UI asks for a key, keeps it for the tab, and picks projects
+# --------------------------------------------------------------------------
+
+
+def test_signs_in_with_a_key_and_switches_projects(browser, start_server):
+    from otlp_helpers import make_span
+
+    srv = start_server(merge_config(FAST_SEAL, {"auth": {"enabled": True}}), name="ui-auth")
+    admin = re.search(r"pfk_[A-Za-z0-9]{40}", srv.stdout_path.read_text()).group(0)
+    auth = {"Authorization": f"Bearer {admin}"}
+    r = requests.post(f"{srv.api_base}/api/v1/projects", json={"name": "billing"}, headers=auth, timeout=10)
+    assert r.status_code == 201, r.text
+    sent_ids = {}
+    for project, service in (("default", "ui-auth-default"), ("billing", "ui-auth-billing")):
+        span = make_span(name=f"{project} root", start=time.time_ns() - 10**9)
+        r = srv.post_traces(make_request([span], service=service).SerializeToString(),
+                            headers={**auth, "X-PyFlare-Project": project})
+        assert r.status_code == 200, r.text
+        sent_ids[project] = span.trace_id.hex()
+    read_key = requests.post(f"{srv.api_base}/api/v1/keys", json={"scope": "read", "project": "billing"},
+                             headers=auth, timeout=10).json()["key"]
+
+    browser.get(f"{srv.api_base}/#/traces")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{srv.api_base}/#/traces")
+    field = wait_for(browser, lambda d: d.find_element(By.ID, "api-key"), what="the key form")
+    shot(browser, "sign-in")
+    field.send_keys("pfk_" + "x" * 40, Keys.ENTER)
+    wait_for(browser, lambda d: "not accepted" in d.find_element(By.CSS_SELECTOR, ".key-form").text, what="the refusal")
+    browser.find_element(By.ID, "api-key").send_keys(admin, Keys.ENTER)
+    wait_for(browser, lambda d: rows_of(d) == [sent_ids["default"]], timeout=15, what="the default project's trace")
+    picker = wait_for(browser, lambda d: d.find_element(By.ID, "project"), what="the project picker")
+    assert [o.text for o in picker.find_elements(By.TAG_NAME, "option")] == ["default", "billing"]
+    picker.find_element(By.CSS_SELECTOR, "option[value=billing]").click()
+    wait_for(browser, lambda d: rows_of(d) == [sent_ids["billing"]], timeout=15, what="the billing project's trace")
+    shot(browser, "project-billing")
+    assert admin not in browser.current_url and read_key not in browser.current_url
+
+    # A key of one project: no picker, that project's traces only.
+    browser.find_element(By.ID, "sign-out").click()
+    field = wait_for(browser, lambda d: d.find_element(By.ID, "api-key"), what="the key form after signing out")
+    field.send_keys(read_key, Keys.ENTER)
+    wait_for(browser, lambda d: rows_of(d) == [sent_ids["billing"]], timeout=15, what="the read key's project")
+    assert not browser.find_elements(By.ID, "project")
+    assert console_errors(browser, allow=("401", "403")) == []
+    browser.execute_script("sessionStorage.clear()")

@@ -1,6 +1,6 @@
-public import GRPCCore
+import GRPCCore
 import GRPCNIOTransportCore
-import GRPCNIOTransportHTTP2Posix
+public import GRPCNIOTransportHTTP2Posix
 public import Logging
 import PyFlareAccess
 import PyFlareIngest
@@ -24,14 +24,18 @@ public struct OTLPGRPCReceiver: Service {
     public let host: String
     public let port: Int
     public let maxMessageBytes: Int
+    /// Plaintext, or TLS with the server's reloading certificates.
+    let transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity
     let logger: Logger
 
     /// Called once the transport accepts connections.
     let onListening: @Sendable () -> Void
 
-    public init(exports: any ExportDirectory, host: String, port: Int, maxMessageBytes: Int, logger: Logger,
+    public init(exports: any ExportDirectory, host: String, port: Int, maxMessageBytes: Int,
+                transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext, logger: Logger,
                 onListening: @escaping @Sendable () -> Void = {}) {
         self.exports = exports
+        self.transportSecurity = transportSecurity
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
@@ -55,7 +59,7 @@ public struct OTLPGRPCReceiver: Service {
         // The transport can only reset the stream (the client sees CANCELLED); a message up to
         // 4× the limit reaches `handle`, which answers RESOURCE_EXHAUSTED as OTLP clients expect.
         config.rpc.maxRequestPayloadSize = maxMessageBytes.multipliedReportingOverflow(by: 4).overflow ? .max : maxMessageBytes * 4
-        let transport = HTTP2ServerTransport.Posix(address: address, transportSecurity: .plaintext, config: config)
+        let transport = HTTP2ServerTransport.Posix(address: address, transportSecurity: transportSecurity, config: config)
         var router = RPCRouter<HTTP2ServerTransport.Posix>()
         for (service, signal) in Self.services {
             router.registerHandler(

@@ -2,6 +2,9 @@ import Foundation
 public import GRDB
 public import Logging
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import GRPCNIOTransportHTTP2Posix
 import NIOCore
 import Prometheus
 public import PyFlareAnalytics
@@ -66,16 +69,18 @@ public struct PyFlareServer: Sendable {
         projectsBox.withLock { $0 = projects }
         try await projects.openAll()
 
+        let certificates = configuration.tls.isEnabled ? try TLSCertificates(configuration.tls) : nil
         let listeners = ListenerReadiness(["OTLP/HTTP receiver", "OTLP/gRPC receiver", "REST API"])
         let otlpGRPC = OTLPGRPCReceiver(
             exports: projects, host: configuration.otlpGRPC.host, port: configuration.otlpGRPC.port,
-            maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, logger: logger.with(label: "pyflare.otlp.grpc"),
+            maxMessageBytes: configuration.otlpGRPCMaxMessageBytes, transportSecurity: try grpcSecurity(certificates),
+            logger: logger.with(label: "pyflare.otlp.grpc"),
             onListening: { listeners.listening("OTLP/gRPC receiver") })
         let otlpRouter = Router(context: PyFlareRequestContext.self)
         OTLPHTTPReceiver(exports: projects, maxBodyBytes: configuration.otlpHTTPMaxBodyBytes,
                          logger: logger.with(label: "pyflare.otlp")).addRoutes(to: otlpRouter)
-        let otlpHTTP = application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http",
-                                   listeners: listeners)
+        let otlpHTTP = try application(otlpRouter, listener: configuration.otlpHTTP, name: "OTLP/HTTP receiver", label: "pyflare.otlp.http",
+                                       listeners: listeners, certificates: certificates)
 
         // The server's own routes; every other request goes, once its key is checked, to the
         // router of its project (`AccessMiddleware`).
@@ -90,18 +95,20 @@ public struct PyFlareServer: Sendable {
         AccessRoutes(projects: projects).addRoutes(to: apiRouter)
         // The web UI at `/`, there with or without the store (its views say what the API answers).
         UIRoutes().addRoutes(to: apiRouter)
-        let api = application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners)
+        let api = try application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners,
+                                  certificates: certificates)
 
         logger.info("starting", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "sink": "\(configuration.sink.kind.rawValue)",
             "sampler": "\(samplerConfiguration.name)", "projects": "\(projects.book.projects.count)",
-            "auth": "\(gatekeeper.enabled ? "on" : "off")",
+            "auth": "\(gatekeeper.enabled ? "on" : "off")", "tls": "\(certificates == nil ? "off" : "on")",
         ])
         // Services stop in reverse order: the drain trigger first (so requests waiting on the
         // batchers' flush interval are answered), then the API and the receivers, then the
         // projects (each stops its telemetry reaper, scheduler and batcher, which closes its store).
-        let services: [any Service] = [projects, DiskMonitor(disk: disk), otlpHTTP, otlpGRPC, api,
+        var services: [any Service] = [projects, DiskMonitor(disk: disk), otlpHTTP, otlpGRPC, api,
                                        DrainTrigger(projects: projects), SQLInterrupter()]
+        if let certificates { services.append(CertificateReloadOnHangUp(certificates: certificates, logger: logger.with(label: "pyflare.tls"))) }
         let group = ServiceGroup(
             services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -149,19 +156,43 @@ public struct PyFlareServer: Sendable {
 
     /// An HTTP server for `router` on `listener` that logs where it listens.
     func application<Context: RequestContext>(_ router: Router<Context>, listener: PyFlareConfiguration.Listener, name: String,
-                                               label: String, listeners: ListenerReadiness) -> some Service
+                                               label: String, listeners: ListenerReadiness, certificates: TLSCertificates?) throws -> some Service
         where Context.Source == ApplicationRequestContextSource {
         let idle = TimeAmount.nanoseconds(Int64(configuration.httpIdleTimeout.inSeconds * 1e9))
         let body = TimeAmount.nanoseconds(Int64(configuration.httpBodyTimeout.inSeconds * 1e9))
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [HTTPConnectionGuard(idleTimeout: idle, bodyTimeout: body)]))
+        let server: HTTPServerBuilder
+        if let certificates {
+            let tls = try certificates.serverConfiguration()
+            do { server = try .tls(http1, tlsConfiguration: tls) } catch { throw ConfigError(key: "tls.cert_file", "cannot set up TLS: \(error)") }
+        } else {
+            server = http1
+        }
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [HTTPConnectionGuard(idleTimeout: idle, bodyTimeout: body)])),
+            server: server,
             configuration: .init(address: .hostname(listener.host, port: listener.port), serverName: "pyflare"),
             onServerRunning: { [logger] channel in
                 listeners.listening(name)
                 logger.info("\(name) listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger.with(label: label))
+    }
+
+    /// The gRPC listener's transport security: TLS with the same reloading certificates as the HTTP listeners.
+    func grpcSecurity(_ certificates: TLSCertificates?) throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let certificates else { return .plaintext }
+        do {
+            if let caFile = configuration.tls.clientCAFile {
+                return try .mTLS(certificateReloader: certificates) { tls in
+                    tls.trustRoots = .certificates([.file(path: caFile, format: .pem)])
+                    tls.clientCertificateVerification = .noHostnameVerification
+                }
+            }
+            return try .tls(certificateReloader: certificates)
+        } catch {
+            throw ConfigError(key: "tls.cert_file", "cannot set up TLS for gRPC: \(error)")
+        }
     }
 
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
@@ -254,6 +285,27 @@ struct SQLInterrupter: Service {
         try? await gracefulShutdown()
         SQLLane.adHoc.interruptAll()
         SQLLane.internalWork.interruptAll()
+    }
+}
+
+/// Reads the TLS certificate and key again on each SIGHUP (a renewed certificate needs no
+/// restart); a file that cannot be read leaves the certificate in use and says why.
+struct CertificateReloadOnHangUp: Service {
+    let certificates: TLSCertificates
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                do {
+                    try certificates.reload()
+                    logger.info("TLS certificate reloaded")
+                } catch {
+                    logger.error("TLS certificate not reloaded; the previous one stays in use", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }
 

@@ -23,7 +23,9 @@ struct ConfigurationTests {
         #expect(configuration.otlpHTTP.port == 4318)
         #expect(configuration.otlpGRPC.port == 4317)
         #expect(configuration.api == .init(host: "127.0.0.1", port: 8080))
-        #expect(configuration.otlpHTTP.host == "0.0.0.0")
+        #expect(configuration.otlpHTTP.host == "127.0.0.1")
+        #expect(configuration.otlpGRPC.host == "127.0.0.1")
+        #expect(configuration.authEnabled == false)
         #expect(configuration.dataDirectory == "./data")
     }
 
@@ -102,5 +104,24 @@ struct ConfigurationTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let shipped = try String(contentsOf: root.appendingPathComponent("config/pyflare.yaml"), encoding: .utf8)
         #expect(shipped == ConfigurationTemplate.text, "regenerate with: .build/debug/pyflare config init --force")
+    }
+}
+
+@Suite struct AuthModeTests {
+    @Test func authFollowsTheListenersUnlessSet() {
+        var configuration = PyFlareConfiguration()
+        #expect(!configuration.authEnabled)
+        configuration.otlpGRPC.host = "0.0.0.0"
+        #expect(configuration.authEnabled)
+        configuration.auth = false
+        #expect(!configuration.authEnabled)
+        configuration = PyFlareConfiguration()
+        configuration.api.host = "::1"
+        #expect(!configuration.authEnabled)
+        configuration.api.host = "10.1.2.3"
+        #expect(configuration.authEnabled)
+        configuration.api.host = "localhost"
+        configuration.auth = true
+        #expect(configuration.authEnabled)
     }
 }

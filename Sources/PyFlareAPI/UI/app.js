@@ -1,7 +1,7 @@
 // The shell: picks the view for the URL's hash and hands it the URL's state. A view may take
 // a new state in place (`update` returns true) — the trace view does, so that selecting a
 // span never reloads a 100,000-span trace.
-import { currentRoute } from "./util.js";
+import { api, currentRoute, h, session, setChildren } from "./util.js";
 import { TracesView } from "./traces.js";
 import { TraceView } from "./trace.js";
 import { SQLView } from "./sql.js";
@@ -25,5 +25,36 @@ function route() {
   active.view.mount(id, params);
 }
 
+/**
+ * The project picker: shown when the key may see several projects (an admin key of all of
+ * them, or a server without keys); a key of one project answers 403 and the picker stays hidden.
+ */
+async function showProjects() {
+  const slot = document.getElementById("project-slot");
+  const signOut = document.getElementById("sign-out");
+  signOut.hidden = !session.key;
+  try {
+    const { projects } = await api("/api/v1/projects");
+    if (projects.length < 2 && !session.project) { setChildren(slot); return; }
+    const select = h("select", { id: "project", "aria-label": "Project", title: "Project" },
+      projects.map((p) => h("option", { value: p.name, selected: (session.project || "default") === p.name }, p.name)));
+    select.addEventListener("change", () => {
+      session.setProject(select.value === "default" ? "" : select.value);
+      if (active) active.view.unmount();
+      active = null;
+      route();
+    });
+    setChildren(slot, select);
+  } catch {
+    setChildren(slot);
+  }
+}
+
+document.getElementById("sign-out").addEventListener("click", () => {
+  session.signOut();
+  location.reload();
+});
+document.addEventListener("pyflare:signed-in", showProjects);
 window.addEventListener("hashchange", route);
 route();
+showProjects();

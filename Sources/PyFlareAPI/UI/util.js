@@ -79,20 +79,77 @@ export function exactJSON(value, indent = 0, depth = 0) {
  * GET (or POST with a JSON body) against the API; resolves to the parsed answer. With
  * `exact`, numbers JavaScript would round or retype come back as ExactNumber.
  */
-export async function api(path, { body, signal, exact = false } = {}) {
-  const init = { signal, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.method = "POST";
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+export async function api(path, { body, signal, exact = false, method } = {}) {
+  for (;;) {
+    const init = { signal, headers: { Accept: "application/json", ...session.headers() } };
+    if (method) init.method = method;
+    if (body !== undefined) {
+      init.method = method || "POST";
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    const text = await response.text();
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text, exact ? reviveExactNumbers : undefined) : null; } catch { parsed = null; }
+    // A server with keys on: ask for one, then send the request again with it.
+    if (response.status === 401 && !signal?.aborted) {
+      await session.askForKey(parsed?.error?.message);
+      continue;
+    }
+    if (!response.ok) throw new APIError(response.status, parsed);
+    return parsed;
   }
-  const response = await fetch(path, init);
-  const text = await response.text();
-  let parsed = null;
-  try { parsed = text ? JSON.parse(text, exact ? reviveExactNumbers : undefined) : null; } catch { parsed = null; }
-  if (!response.ok) throw new APIError(response.status, parsed);
-  return parsed;
 }
+
+/**
+ * The API key and project of this browser tab. The key is kept in sessionStorage: it lives as
+ * long as the tab, is never written to a cookie (so no other site's page can make the browser
+ * send it) and never appears in a URL.
+ */
+export const session = {
+  get key() { return sessionStorage.getItem("pyflare.key") || ""; },
+  get project() { return sessionStorage.getItem("pyflare.project") || ""; },
+  setProject(name) {
+    if (name) sessionStorage.setItem("pyflare.project", name); else sessionStorage.removeItem("pyflare.project");
+  },
+  signOut() { sessionStorage.removeItem("pyflare.key"); sessionStorage.removeItem("pyflare.project"); },
+  headers() {
+    const headers = {};
+    if (this.key) headers["x-api-key"] = this.key;
+    if (this.project) headers["X-PyFlare-Project"] = this.project;
+    return headers;
+  },
+  pending: null,
+  /** Shows the key form (once, however many requests wait) and resolves when a key is entered. */
+  askForKey(reason) {
+    if (!this.pending) {
+      this.pending = new Promise((resolve) => {
+        const input = h("input", { type: "password", id: "api-key", autocomplete: "off", spellcheck: "false", placeholder: "pfk_…", "aria-label": "API key" });
+        const form = h("form", { class: "key-form" },
+          h("h2", {}, "Sign in with an API key"),
+          h("p", { class: "muted" }, this.key ? "That key was not accepted" + (reason ? `: ${reason}` : ".") :
+            "This server asks for a key. A read key shows one project; an admin key of all projects shows every project."),
+          input,
+          h("button", { type: "submit", class: "primary" }, "Sign in"));
+        const overlay = h("div", { class: "overlay", role: "dialog", "aria-modal": "true" }, form);
+        form.addEventListener("submit", (event) => {
+          event.preventDefault();
+          const key = input.value.trim();
+          if (!key) return;
+          sessionStorage.setItem("pyflare.key", key);
+          overlay.remove();
+          this.pending = null;
+          document.dispatchEvent(new CustomEvent("pyflare:signed-in"));
+          resolve();
+        });
+        document.body.append(overlay);
+        input.focus();
+      });
+    }
+    return this.pending;
+  },
+};
 
 // ---- formatting ----
 

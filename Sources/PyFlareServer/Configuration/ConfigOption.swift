@@ -26,7 +26,7 @@ struct ConfigOption: Sendable {
     }
 
     static let all: [ConfigOption] = [
-        option("data_dir", "Root of everything PyFlare stores: wal/, segments/, index.db, quarantine/ (and exports/ for the file sink).", "./data") { config, node, key throws(ConfigError) in
+        option("data_dir", "Root of everything PyFlare stores: access.db (projects and key hashes), the default project's wal/, segments/, index.db, quarantine/ (and exports/ for the file sink), and projects/NAME/ for the others.", "./data") { config, node, key throws(ConfigError) in
             config.dataDirectory = try node.nonEmptyString(key)
         },
         option("log_level", "trace, debug, info, notice, warning, error or critical.", "info") { config, node, key throws(ConfigError) in
