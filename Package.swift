@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "pyflare", dependencies: [
-            "PyFlareServer", "PyFlareAccess", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
+            "PyFlareServer", "PyFlareAccess", "PyFlareAPI", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

@@ -97,7 +97,8 @@ public struct AccessRoutes: Sendable {
         do { return try body() } catch { throw APIError(error) }
     }
 
-    static func write(_ key: AccessCatalog.Key, into json: inout JSONWriter, opened: Bool = false) {
+    /// A key as every answer writes it (`/api/v1/keys`, `pyflare keys list --json`): never its text or hash.
+    public static func write(_ key: AccessCatalog.Key, into json: inout JSONWriter, opened: Bool = false) {
         json.raw(opened ? #""id":"# : #"{"id":"#)
         json.string(key.id)
         json.raw(#","prefix":"#)

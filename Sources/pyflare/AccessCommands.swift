@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PyFlareAccess
+import PyFlareAPI
 import PyFlareServer
 import PyFlareWire
 
@@ -67,21 +68,7 @@ struct Keys: ParsableCommand {
                 writer.byte(UInt8(ascii: "["))
                 for (index, key) in keys.enumerated() {
                     if index > 0 { writer.byte(UInt8(ascii: ",")) }
-                    writer.raw(#"{"id":"#)
-                    writer.string(key.id)
-                    writer.raw(#","prefix":"#)
-                    writer.string(key.prefix)
-                    writer.raw(#","name":"#)
-                    writer.string(key.name)
-                    writer.raw(#","scope":"#)
-                    writer.string(key.scope.rawValue)
-                    writer.raw(#","project":"#)
-                    if let project = key.project { writer.string(project) } else { writer.null() }
-                    writer.raw(#","created_at":"#)
-                    writer.time(key.createdAtNanoseconds)
-                    writer.raw(#","last_used_at":"#)
-                    writer.time(key.lastUsedAtNanoseconds)
-                    writer.byte(UInt8(ascii: "}"))
+                    AccessRoutes.write(key, into: &writer)
                 }
                 writer.raw("]\n")
                 FileHandle.standardOutput.write(Data(writer.bytes))
