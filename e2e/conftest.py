@@ -43,8 +43,9 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80]
 
 
-def launch(binary: Path, workdir: Path, config: dict | None, name: str, owner: str) -> PyflareServer:
-    srv = PyflareServer(binary, workdir, config, name=name)
+def launch(binary: Path, workdir: Path, config: dict | None, name: str, owner: str,
+           extra_args: list[str] | None = None, http_kwargs: dict | None = None) -> PyflareServer:
+    srv = PyflareServer(binary, workdir, config, name=name, extra_args=extra_args, http_kwargs=http_kwargs)
     _SERVERS.append((owner, srv))
     try:
         srv.start()
@@ -67,8 +68,9 @@ def start_server(pyflare_binary, tmp_path, request):
     """Factory for servers with their own config, owned by the current test."""
     started: list[PyflareServer] = []
 
-    def _start(config: dict | None = None, name: str = "server") -> PyflareServer:
-        srv = launch(pyflare_binary, tmp_path / _safe(name), config, name, request.node.nodeid)
+    def _start(config: dict | None = None, name: str = "server", extra_args: list[str] | None = None,
+               http_kwargs: dict | None = None) -> PyflareServer:
+        srv = launch(pyflare_binary, tmp_path / _safe(name), config, name, request.node.nodeid, extra_args, http_kwargs)
         started.append(srv)
         return srv
 
@@ -89,9 +91,10 @@ def module_server_factory(pyflare_binary, tmp_path_factory, request):
     """Like start_server, for a server shared by the tests of one module."""
     started: list[PyflareServer] = []
 
-    def _start(config: dict | None = None, name: str = "module-server") -> PyflareServer:
+    def _start(config: dict | None = None, name: str = "module-server", extra_args: list[str] | None = None,
+               http_kwargs: dict | None = None) -> PyflareServer:
         owner = f"module:{request.module.__name__}"
-        srv = launch(pyflare_binary, tmp_path_factory.mktemp(_safe(name)), config, name, owner)
+        srv = launch(pyflare_binary, tmp_path_factory.mktemp(_safe(name)), config, name, owner, extra_args, http_kwargs)
         started.append(srv)
         return srv
 

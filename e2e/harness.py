@@ -141,9 +141,15 @@ class ServerError(AssertionError):
 class PyflareServer:
     """One `pyflare serve` process with its own data dir, config and logs."""
 
-    def __init__(self, binary: Path, workdir: Path, config: dict | None = None, name: str = "pyflare"):
+    def __init__(self, binary: Path, workdir: Path, config: dict | None = None, name: str = "pyflare",
+                 extra_args: list[str] | None = None, http_kwargs: dict | None = None):
         self.binary = binary
         self.name = name
+        # more `pyflare serve` flags (e.g. ["--insecure"]), appended to the command line
+        self.extra_args = list(extra_args or [])
+        # extra keyword arguments for every `requests` call the harness makes (readiness,
+        # api_get, metrics): `verify` / `cert` for a TLS server, `headers` for an API key
+        self.http_kwargs = dict(http_kwargs or {})
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
@@ -157,8 +163,14 @@ class PyflareServer:
 
     # -- urls -------------------------------------------------------------
     @property
+    def scheme(self) -> str:
+        """https when the config names a certificate (tls.cert_file): every listener speaks TLS."""
+        tls = self.config.get("tls") or {}
+        return "https" if isinstance(tls, dict) and tls.get("cert_file") else "http"
+
+    @property
     def otlp_base(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def traces_url(self) -> str:
@@ -166,7 +178,7 @@ class PyflareServer:
 
     @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return f"{self.scheme}://127.0.0.1:{self.api_port}"
 
     @property
     def sink(self) -> "SinkReader":
@@ -183,7 +195,7 @@ class PyflareServer:
             "--otlp-grpc-port", str(self.grpc_port),
             "--api-port", str(self.api_port),
             "--config", str(self.config_path),
-        ]
+        ] + self.extra_args
 
     def start(self, ready_timeout: float = READY_TIMEOUT_S) -> "PyflareServer":
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
@@ -231,7 +243,7 @@ class PyflareServer:
                 self.returncode = rc
                 raise ServerError(f"exited with code {rc} before /ready answered")
             try:
-                r = requests.get(url, timeout=1.0)
+                r = requests.get(url, timeout=1.0, **self._http_kwargs())
                 if r.status_code == 200:
                     return
                 problems = r.json().get("problems", []) if r.status_code == 503 else []
@@ -306,6 +318,28 @@ class PyflareServer:
         except FileNotFoundError:
             return ""
 
+    def stdout_text(self) -> str:
+        """Everything the server (all its runs) wrote to stdout, banners included."""
+        try:
+            return self.stdout_path.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stdout_mark(self) -> int:
+        """A position in the stdout log; pass it to stdout_since()."""
+        try:
+            return self.stdout_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def stdout_since(self, mark: int) -> str:
+        try:
+            with open(self.stdout_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
     def logs(self) -> str:
         return (
             f"----- {self.name} stdout ({self.stdout_path}) -----\n{_tail(self.stdout_path)}\n"
@@ -318,8 +352,21 @@ class PyflareServer:
         return post_otlp(self.traces_url, body, content_type, encoding, headers, timeout)
 
     # -- trace API (sink.kind: store) ---------------------------------------
-    def api_get(self, path: str, params: dict | None = None, timeout: float = HTTP_TIMEOUT_S) -> requests.Response:
-        return requests.get(f"{self.api_base}{path}", params=params, timeout=timeout)
+    def _http_kwargs(self, headers: dict | None = None) -> dict:
+        kw = dict(self.http_kwargs)
+        if headers:
+            kw["headers"] = dict(kw.get("headers") or {}, **headers)
+        return kw
+
+    def api_get(self, path: str, params: dict | None = None, timeout: float = HTTP_TIMEOUT_S,
+                headers: dict | None = None) -> requests.Response:
+        return requests.get(f"{self.api_base}{path}", params=params, timeout=timeout, **self._http_kwargs(headers))
+
+    def api_request(self, method: str, path: str, headers: dict | None = None, timeout: float = HTTP_TIMEOUT_S,
+                    **kwargs) -> requests.Response:
+        """Any API request (`json=`, `params=`, `data=` as for requests), with the server's
+        http_kwargs and the given headers (e.g. auth_headers(key))."""
+        return requests.request(method, f"{self.api_base}{path}", timeout=timeout, **self._http_kwargs(headers), **kwargs)
 
     def get_trace(self, trace_id: str) -> dict:
         """GET /api/v1/traces/{id}; requires 200 and parses ints exactly (like the sink reader)."""
@@ -349,8 +396,8 @@ class PyflareServer:
                 return out
         raise AssertionError(f"more than {max_pages} pages of traces for {filters}: next_cursor never ends")
 
-    def metrics(self) -> "Metrics":
-        r = requests.get(f"{self.api_base}/metrics", timeout=HTTP_TIMEOUT_S)
+    def metrics(self, headers: dict | None = None) -> "Metrics":
+        r = requests.get(f"{self.api_base}/metrics", timeout=HTTP_TIMEOUT_S, **self._http_kwargs(headers))
         assert r.status_code == 200, f"GET /metrics -> {r.status_code}: {r.text[:500]}"
         return Metrics.parse(r.text, r.headers.get("Content-Type", ""))
 
@@ -358,6 +405,22 @@ class PyflareServer:
 # --------------------------------------------------------------------------
 # HTTP helpers
 # --------------------------------------------------------------------------
+
+
+def auth_headers(key: str | None, style: str = "bearer", project: str | None = None) -> dict:
+    """The headers that carry an API key (`Authorization: Bearer` or `x-api-key`) and,
+    optionally, the project (`X-PyFlare-Project`)."""
+    h: dict = {}
+    if key is not None:
+        if style == "bearer":
+            h["Authorization"] = f"Bearer {key}"
+        elif style == "x-api-key":
+            h["x-api-key"] = key
+        else:
+            raise ValueError(f"unknown key style {style!r}")
+    if project is not None:
+        h["X-PyFlare-Project"] = project
+    return h
 
 
 def compress(body: bytes, encoding: str | None) -> bytes:

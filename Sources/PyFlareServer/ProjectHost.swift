@@ -20,7 +20,7 @@ final class ProjectHost: Service, ExportDirectory, ProjectAdministration {
     let logger: Logger
     private let open: @Sendable (String) async throws -> ProjectRuntime
     private let runtimes = Mutex<[String: ProjectRuntime]>([:])
-    /// Projects being opened or deleted: a second request for the same one waits for nothing, it is refused.
+    /// Projects being opened or deleted: a second opening waits for the first, a deletion meanwhile is refused.
     private let busy = Mutex<Set<String>>([])
     private let started: AsyncStream<ProjectRuntime>
     private let start: AsyncStream<ProjectRuntime>.Continuation
@@ -42,10 +42,14 @@ final class ProjectHost: Service, ExportDirectory, ProjectAdministration {
         for name in book.projects { try await openProject(name) }
     }
 
+    /// Opens `name` unless it is open; when another caller is opening it, waits for that one.
     private func openProject(_ name: String) async throws {
-        guard busy.withLock({ $0.insert(name).inserted }) else { return }
+        while !busy.withLock({ $0.insert(name).inserted }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         defer { _ = busy.withLock { $0.remove(name) } }
-        guard runtimes.withLock({ $0[name] == nil }) else { return }
+        // Deleted meanwhile (the deletion refreshed the book): nothing to open.
+        guard book.hasProject(name), runtimes.withLock({ $0[name] == nil }) else { return }
         let runtime = try await open(name)
         runtimes.withLock { $0[name] = runtime }
         start.yield(runtime)
