@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PyFlareWire
 
 /// An API key: `pfk_` + an 8-character public id + a 32-character secret, base62.
 ///
@@ -11,6 +12,8 @@ public struct APIKey: Sendable, Equatable {
     static let idLength = 8
     static let secretLength = 32
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+    /// Whether each byte value is in ``alphabet``: checked for every request's key.
+    static let inAlphabet: [Bool] = (0..<256).map { alphabet.contains(UInt8($0)) }
 
     /// The whole key, shown once.
     public let text: String
@@ -41,13 +44,13 @@ public struct APIKey: Sendable, Equatable {
     public static func parse(_ text: String) -> APIKey? {
         let bytes = Array(text.utf8)
         guard bytes.count == marker.utf8.count + idLength + secretLength, text.hasPrefix(marker),
-              bytes.dropFirst(marker.utf8.count).allSatisfy({ alphabet.contains($0) }) else { return nil }
+              bytes.dropFirst(marker.utf8.count).allSatisfy({ inAlphabet[Int($0)] }) else { return nil }
         return APIKey(text: text)
     }
 
     /// The SHA-256 of the key, lowercase hex: what `access.db` keeps.
     public var hash: String {
-        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.string(bytes: SHA256.hash(data: Array(text.utf8)))
     }
 
     /// Compares two hashes in time that depends only on their length.
