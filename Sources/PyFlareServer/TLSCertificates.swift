@@ -38,10 +38,20 @@ final class TLSCertificates: CertificateReloader {
         } catch {
             throw ConfigError(key: "tls.cert_file", "cannot read a PEM certificate chain from \(certificateFile): \(error)")
         }
+        let key: NIOSSLPrivateKey
         do {
-            override.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         } catch {
             throw ConfigError(key: "tls.key_file", "cannot read a PEM private key from \(keyFile): \(error)")
+        }
+        override.privateKey = .privateKey(key)
+        // A context of the pair checks that the key belongs to the certificate: a mismatched pair
+        // would otherwise be found by the first client's failed handshake.
+        do {
+            _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: override.certificateChain ?? [],
+                                                                          privateKey: .privateKey(key)))
+        } catch {
+            throw ConfigError(key: "tls.key_file", "the private key in \(keyFile) does not belong to the certificate in \(certificateFile): \(error)")
         }
         return override
     }

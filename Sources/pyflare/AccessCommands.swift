@@ -5,8 +5,21 @@ import PyFlareAPI
 import PyFlareServer
 import PyFlareWire
 
+/// `--config` and `--data-dir` of the commands on `access.db`, which is the server's, not a
+/// project's (so, unlike `StoreOptions`, no `--project`: `keys create` has its own).
+struct AccessOptions: ParsableArguments {
+    @Option(help: "YAML config file (default: \(ConfigurationLoader.defaultPath) if present).")
+    var config: String?
+    @Option(help: "Data directory (default ./data).")
+    var dataDir: String?
+
+    func load(command: String) throws -> PyFlareConfiguration {
+        try loadConfiguration(path: config, flags: dataDir.map { [("data_dir", $0)] } ?? [], command: command)
+    }
+}
+
 /// `access.db` of the configured data directory, or exit 2 saying why.
-func openAccessCatalog(_ options: StoreOptions, command: String) throws -> AccessCatalog {
+func openAccessCatalog(_ options: AccessOptions, command: String) throws -> AccessCatalog {
     let configuration = try options.load(command: command)
     do {
         return try AccessCatalog(dataDirectory: configuration.dataDirectory)
@@ -36,7 +49,7 @@ struct Keys: ParsableCommand {
         var project: String?
         @Option(help: "What the key is for, shown in lists.")
         var name: String = ""
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             guard let scope = AccessScope(rawValue: scope) else { throw fail("pyflare keys create", "--scope must be ingest, read or admin", code: 2) }
@@ -56,7 +69,7 @@ struct Keys: ParsableCommand {
 
         @Flag(help: "One JSON array.")
         var json = false
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             let catalog = try openAccessCatalog(store, command: "pyflare keys list")
@@ -87,7 +100,7 @@ struct Keys: ParsableCommand {
 
         @Argument(help: "The key's id or prefix.")
         var id: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             let catalog = try openAccessCatalog(store, command: "pyflare keys revoke")
@@ -107,7 +120,7 @@ struct Projects: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project (a running server opens it within a second).")
 
         @Argument var name: String
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             let catalog = try openAccessCatalog(store, command: "pyflare projects create")
@@ -119,7 +132,7 @@ struct Projects: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List projects.")
 
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             let catalog = try openAccessCatalog(store, command: "pyflare projects list")
@@ -138,7 +151,7 @@ struct Projects: ParsableCommand {
         @Argument var name: String
         @Flag(help: "Confirm: the project's data is removed for good.")
         var yes = false
-        @OptionGroup var store: StoreOptions
+        @OptionGroup var store: AccessOptions
 
         func run() throws {
             let command = "pyflare projects delete"
