@@ -72,12 +72,14 @@ STORE_CONFIG: dict = {"sink": {"kind": "store"}}
 
 
 def merge_config(base: dict, overrides: dict | None) -> dict:
+    """A new dict: `base` with `overrides` merged in, sharing nothing with either (a test that
+    changes its server's config must not change a module-level config other tests start from)."""
     out = json.loads(json.dumps(base))
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_config(out[key], value)
         else:
-            out[key] = value
+            out[key] = json.loads(json.dumps(value))
     return out
 
 

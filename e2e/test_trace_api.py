@@ -509,3 +509,32 @@ def test_trace_api_needs_the_store(server):
     """The shared server runs the file sink: the trace API answers 503, not 404 or 500."""
     for path in ("/api/v1/traces", f"/api/v1/traces/{os.urandom(16).hex()}"):
         _error(server.api_get(path), 503, "unavailable")
+
+
+def test_the_list_shows_traces_before_they_are_sealed_and_pages_across_both(start_server):
+    """A trace is listed as soon as its spans are acknowledged, not when a seal writes its
+    summary: the list merges the index's summaries with the unsealed spans', and the cursor
+    pages across both without repeating or losing a trace."""
+    srv = start_server(merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 600_000}}), name="live-list")
+    base = 1_765_000_000 * SEC
+    sealed_ids, live_ids = [], []
+    for i in range(5):
+        span = make_span(name=f"sealed {i}", start=base + i * SEC)
+        assert srv.post_traces(make_request([span], service="live-list").SerializeToString()).status_code == 200
+        sealed_ids.append(span.trace_id.hex())
+    srv.restart()  # the close seals them: these five are in the index now
+    for i in range(5, 10):
+        span = make_span(name=f"live {i}", start=base + i * SEC)
+        assert srv.post_traces(make_request([span], service="live-list").SerializeToString()).status_code == 200
+        live_ids.append(span.trace_id.hex())
+    listed = requests.get(f"{srv.api_base}/api/v1/traces", params={"service": "live-list"}, timeout=10).json()["traces"]
+    assert [t["trace_id"] for t in listed] == list(reversed(sealed_ids + live_ids))
+    seen, cursor = [], None
+    while True:
+        params = {"service": "live-list", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = requests.get(f"{srv.api_base}/api/v1/traces", params=params, timeout=10).json()
+        seen += [t["trace_id"] for t in page["traces"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(sealed_ids + live_ids))

@@ -18,23 +18,13 @@ extension TelemetryRoutes {
         let pluginID = parameters["plugin_id"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? configuration.serviceName
         query.service = pluginID
 
-        var rows = try await store.traces(query)
-        var positions = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1.traceID, $0) })
-        for unsealed in store.unsealedTraceSummaries(query) {
-            if let position = positions[unsealed.traceID] {
-                rows[position].merge(unsealed)
-            } else {
-                positions[unsealed.traceID] = rows.count
-                rows.append(unsealed)
-            }
-        }
-        rows.sort { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }
+        let rows = try await TraceRoutes.liveTraces(query, in: store)
 
         var json = JSONWriter(capacity: 256 * min(rows.count, query.limit) + 64)
         json.raw(#"{"plugin_id":"#)
         json.string(pluginID)
         json.raw(#","traces":["#)
-        for (index, row) in rows.prefix(query.limit).enumerated() {
+        for (index, row) in rows.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             TraceRoutes.summary(row, into: &json)
         }
