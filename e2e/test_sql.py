@@ -74,7 +74,10 @@ def rows(srv, statement: str, params: list | None = None) -> list[list]:
 @pytest.fixture
 def loaded(start_server):
     """A server with 3 sealed segments' worth of spans and one batch still unsealed."""
-    config = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 300}, "sql": {"timeout_ms": 2000, "max_rows": 500}})
+    # no merges: the retention job, which runs at start, would otherwise merge the small segments
+    # while they are being counted
+    config = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 300}, "sql": {"timeout_ms": 2000, "max_rows": 500},
+                                         "compaction": {"small_segment_bytes": 0}})
     srv = start_server(config, name="sql")
     sent = []
     for part, service in enumerate(["svc-a", "svc-b", "svc-a"]):
