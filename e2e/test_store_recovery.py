@@ -24,7 +24,10 @@ from store_helpers import (
 
 T0 = 1_769_000_000_000_000_000
 MS = 1_000_000
-NEVER_SEAL = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 600_000, "block_spans": 16}})
+# No merges either: the retention job runs at start, and a merge would read (and fence) the
+# blocks these tests damage, or be cut by their kill -9 and leave an output recovery deletes.
+NEVER_SEAL = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 600_000, "block_spans": 16},
+                                         "compaction": {"small_segment_bytes": 0}})
 
 
 def _send(srv, spans, service="seg") -> list[dict]:
@@ -180,9 +183,7 @@ def _listing(srv):
 def test_index_rebuilt_from_segment_files(start_server):
     """With index.db gone, every segment is verified and indexed again, WAL records already
     in segments are not replayed twice, unsealed ones are; the summaries come out the same."""
-    # no merges: a start-up compaction cut by the kill below leaves an unfinished output that
-    # recovery deletes rather than indexes, and this test is about indexing every segment
-    srv = start_server(merge_config(NEVER_SEAL, {"compaction": {"small_segment_bytes": 0}}), name="reindex")
+    srv = start_server(NEVER_SEAL, name="reindex")
     store = StoreDir(srv.data_dir)
     split = _trace(12, T0, "S")  # one trace across both segments and the WAL
     sent = _send(srv, _trace(20, T0 + 10**9, "P") + split[:4])
