@@ -34,6 +34,11 @@ func fail(_ command: String, _ message: String, code: Int32 = 1) -> ExitCode {
     return ExitCode(code)
 }
 
+/// A time in the tables `keys list` and `projects list` print: RFC 3339, or "never".
+func listedTime(_ nanoseconds: Int64?) -> String {
+    nanoseconds.map { RFC3339.string(UInt64(max(0, $0))) } ?? "never"
+}
+
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create, list and revoke API keys (the server may be running: it reads them within a second).",
@@ -75,7 +80,6 @@ struct Keys: ParsableCommand {
             let catalog = try openAccessCatalog(store, command: "pyflare keys list")
             let keys: [AccessCatalog.Key]
             do { keys = try catalog.keys() } catch { throw fail("pyflare keys list", error.message) }
-            func time(_ value: Int64?) -> String { value.map { RFC3339.string(UInt64(max(0, $0))) } ?? "never" }
             if json {
                 var writer = JSONWriter()
                 writer.byte(UInt8(ascii: "["))
@@ -89,8 +93,8 @@ struct Keys: ParsableCommand {
             }
             print(["ID", "PREFIX", "SCOPE", "PROJECT", "CREATED", "LAST USED", "NAME"].joined(separator: "\t"))
             for key in keys {
-                print([key.id, key.prefix, key.scope.rawValue, key.project ?? "*", time(key.createdAtNanoseconds),
-                       time(key.lastUsedAtNanoseconds), key.name].joined(separator: "\t"))
+                print([key.id, key.prefix, key.scope.rawValue, key.project ?? "*", listedTime(key.createdAtNanoseconds),
+                       listedTime(key.lastUsedAtNanoseconds), key.name].joined(separator: "\t"))
             }
         }
     }
@@ -137,7 +141,7 @@ struct Projects: ParsableCommand {
         func run() throws {
             let catalog = try openAccessCatalog(store, command: "pyflare projects list")
             do {
-                for project in try catalog.projects() { print("\(project.name)\t\(RFC3339.string(UInt64(max(0, project.createdAtNanoseconds))))") }
+                for project in try catalog.projects() { print("\(project.name)\t\(listedTime(project.createdAtNanoseconds))") }
             } catch {
                 throw fail("pyflare projects list", error.message)
             }
