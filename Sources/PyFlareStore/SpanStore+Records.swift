@@ -164,13 +164,10 @@ public struct MetricNameRow: Sendable, Equatable {
 }
 
 extension SpanStore {
-    /// Counts a read that moved past an unreadable block, logs the block the first time it
-    /// is found, and returns its report.
+    /// Counts a read that moved past an unreadable block and returns its report (the block
+    /// was logged when it was fenced).
     func reportFenced(_ fenced: FencedBlock) -> String {
         metrics.readErrors.increment()
-        if fenced.isNew {
-            logger.error("cannot read a segment block; it is fenced, later reads skip it", metadata: ["report": "\(fenced.report)"])
-        }
         return fenced.report
     }
 }

@@ -20,7 +20,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     let index: IndexDatabase
     private let wal: WriteAheadLog<WALEntry>
     let unsealed: SharedUnsealed
-    let readers = SegmentReaderCache()
+    let readers: SegmentReaderCache
     private let writer: SegmentWriter
     private let logWriter: LogSegmentWriter
     private let metricWriter: MetricSegmentWriter
@@ -45,6 +45,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         sealThreads = NIOThreadPool(numberOfThreads: 2)
         sealThreads.start()
         self.logger = logger
+        readers = SegmentReaderCache(logger: logger)
         writer = SegmentWriter(blockRows: configuration.blockRows, pricing: pricing)
         logWriter = LogSegmentWriter(blockRows: configuration.blockRows)
         metricWriter = MetricSegmentWriter(blockRows: configuration.blockRows)
@@ -352,6 +353,12 @@ final class SegmentReaderCache: Sendable {
     private let capacity = 512
     /// The blocks of these files found unreadable, shared by every reader of the store.
     let fence = BlockFence()
+    /// Where a newly fenced block is logged, whichever reader (trace, SQL scan, job, merge) found it.
+    private let logger: Logger
+
+    init(logger: Logger = Logger(label: "pyflare.store")) {
+        self.logger = logger
+    }
 
     func reader(_ path: String) throws(StoreError) -> SegmentReader {
         if let reader = readers.withLock({ $0[path] }) { return reader }
@@ -380,8 +387,9 @@ final class SegmentReaderCache: Sendable {
             throw error
         } catch {
             let wholeFile = (try? reader(path)) == nil
-            return .failure(FencedBlock(report: fence.fence(path: path, block: wholeFile ? BlockFence.wholeSegment : block, because: error),
-                                        isNew: true))
+            let report = fence.fence(path: path, block: wholeFile ? BlockFence.wholeSegment : block, because: error)
+            logger.error("cannot read a segment block; it is fenced, later reads skip it", metadata: ["report": "\(report)"])
+            return .failure(FencedBlock(report: report, isNew: true))
         }
     }
 }

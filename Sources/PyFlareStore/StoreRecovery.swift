@@ -40,7 +40,7 @@ struct StoreRecovery {
         // Files a compaction replaced (the index no longer names them) whose deletion a crash cut short.
         let replaced = try await index.pendingDeletions()
         if !replaced.isEmpty {
-            try await SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: SegmentReaderCache(),
+            try await SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: SegmentReaderCache(logger: logger),
                                        blockRows: configuration.blockRows, logger: logger).purgeDeletions(grace: .zero, now: .max)
             actions.append("deleted replaced segments \(replaced.map(\.path).joined(separator: ", "))")
         }

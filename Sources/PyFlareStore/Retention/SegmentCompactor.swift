@@ -70,7 +70,7 @@ public final class SegmentCompactor: Sendable {
     public static func offline(dataDirectory: String, pricing: PricingTable, blockRows: Int = 1024, logger: Logger,
                                failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil) throws(StoreError) -> SegmentCompactor {
         SegmentCompactor(dataDirectory: dataDirectory, index: try IndexDatabase(path: dataDirectory + "/index.db"), pricing: pricing,
-                         readers: SegmentReaderCache(), blockRows: blockRows, logger: logger, failpoint: failpoint)
+                         readers: SegmentReaderCache(logger: logger), blockRows: blockRows, logger: logger, failpoint: failpoint)
     }
 
     /// Plans and, unless `dryRun`, carries out a compaction under `policy`. Stops between
