@@ -130,17 +130,27 @@ let package = Package(
         .target(name: "PyFlareMigrations", path: "migrations", exclude: ["README.md"],
                 resources: migrationFiles.map { .embedInCode($0) }, swiftSettings: swiftSettings),
 
-        // the durable store (WAL, segments, SQLite index), SQL over it, and the JSON-lines debugging exporter
+        // the durable store (WAL, segments, SQLite index) and the JSON-lines debugging exporter
         .target(name: "PyFlareStore", dependencies: [
             "PyFlareWire", "PyFlareModel", "CZstd", "CCRC32C", "PyFlareMigrations",
             .product(name: "GRDB", package: "GRDB.swift"),
-            // the raw C API, for the virtual tables, the authorizer and the progress handler of SQL
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], swiftSettings: swiftSettings),
+        // also the tests of PyFlareSQL: they build stores with the same fixtures
+        .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareSQL", "PyFlareTesting"], swiftSettings: swiftSettings),
+
+        // SQL over the store: virtual tables on segments and unsealed records, lanes, limits, sketches
+        .target(name: "PyFlareSQL", dependencies: [
+            "PyFlareWire", "PyFlareModel", "PyFlareStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            // the raw C API, for the virtual tables, the authorizer and the progress handler
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         // the built-in scheduled SQL jobs, embedded in the binary
         .target(name: "PyFlareQueries", path: "queries", exclude: ["README.md"],
@@ -148,7 +158,7 @@ let package = Package(
 
         // the scheduler and its jobs: rollups, cost attribution, budgets
         .target(name: "PyFlareAnalytics", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareQueries",
+            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareSQL", "PyFlareQueries",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -159,13 +169,13 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareAnalyticsTests", dependencies: [
-            "PyFlareAnalytics", "PyFlareQueries", "PyFlareWire", "PyFlareStore", "PyFlareTesting",
+            "PyFlareAnalytics", "PyFlareQueries", "PyFlareWire", "PyFlareStore", "PyFlareSQL", "PyFlareTesting",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
 
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareAnalytics", "PyFlareAccess",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareAccess",
             // No GRDB: the API reads through the owners' read models, never the index itself.
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -179,7 +189,7 @@ let package = Package(
 
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareAnalytics", "PyFlareAPI",
+            "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareAPI",
             "PyFlareAccess",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -197,7 +207,7 @@ let package = Package(
         .testTarget(name: "PyFlareServerTests", dependencies: ["PyFlareServer", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         .executableTarget(name: "pyflare", dependencies: [
-            "PyFlareServer", "PyFlareAccess", "PyFlareAPI", "PyFlareStore", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
+            "PyFlareServer", "PyFlareAccess", "PyFlareAPI", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 import PyFlareWire
 public import PyFlareStore
+import PyFlareAnalytics
 
 /// `GET /api/v1/metrics` (every metric name with its type, unit and description) and
 /// `GET /api/v1/metrics/{name}/series` (its points by series, raw or downsampled).
@@ -62,11 +63,8 @@ public struct MetricRoutes: Sendable {
 
     /// What `/series` was asked for.
     struct SeriesRequest {
-        var since: UInt64?
-        var until: UInt64?
-        var service: String?
-        /// `attr.KEY=VALUE`: the point attribute KEY, written as text, equals VALUE.
-        var attributes: [(key: String, value: String)] = []
+        /// `since`, `until`, `service` and `attr.KEY=VALUE`.
+        var filter = MetricSeries.Filter()
         var step: UInt64?
         var aggregation: MetricSeries.Aggregation?
         /// Attribute keys (and `service`) that name a group; nil keeps every series apart, an
@@ -84,17 +82,17 @@ public struct MetricRoutes: Sendable {
         if let aggregation = parameters.aggregation, let problem = MetricSeries.check(aggregation, for: type) {
             throw APIError.badRequest(problem)
         }
-        let (batches, warnings) = try await store.metricBatches(name: name, since: parameters.since, until: parameters.until)
-        let (series, total) = Self.select(name, parameters, in: batches)
+        let (batches, warnings) = try await store.metricBatches(name: name, since: parameters.filter.since, until: parameters.filter.until)
+        let (series, total) = MetricSeries.select(name, parameters.filter, in: batches)
 
         var json = JSONWriter(capacity: 4096)
         Self.header(row, into: &json)
         if let step = parameters.step {
             let aggregation = parameters.aggregation ?? MetricSeries.defaultAggregation(
                 type: type, monotonic: row.monotonic, temporality: row.temporality == "delta" ? 1 : 2)
-            let first = series.compactMap { $0.points.first?.time }.min() ?? parameters.since ?? 0
-            let origin = (parameters.since ?? first) / step * step
-            if let until = parameters.until ?? series.compactMap({ $0.points.last?.time }).max(),
+            let first = series.compactMap { $0.points.first?.time }.min() ?? parameters.filter.since ?? 0
+            let origin = (parameters.filter.since ?? first) / step * step
+            if let until = parameters.filter.until ?? series.compactMap({ $0.points.last?.time }).max(),
                until > origin, (until - origin) / step > UInt64(Self.maxBuckets) {
                 throw APIError.badRequest("step is too small: more than \(Self.maxBuckets) buckets between since and until")
             }
@@ -103,8 +101,10 @@ public struct MetricRoutes: Sendable {
             json.raw(#","step_seconds":"#)
             json.double(Double(step) / 1e9)
             json.raw(#","series":["#)
-            Self.downsampled(series, batches: batches, type: type, aggregation: aggregation, step: step, origin: origin,
-                             windowStart: parameters.since ?? origin, groupBy: parameters.groupBy, into: &json)
+            let downsampled = MetricSeries.downsampled(series, batches: batches, type: type, aggregation: aggregation, step: step,
+                                                       origin: origin, windowStart: parameters.filter.since ?? origin,
+                                                       groupBy: parameters.groupBy)
+            Self.write(downsampled, batches: batches, groupBy: parameters.groupBy, into: &json)
             json.raw("]")
         } else {
             json.raw(#","series":["#)
@@ -139,78 +139,9 @@ public struct MetricRoutes: Sendable {
         json.otlpAttributes(batch.pointAttributes[series.sample.row], of: batch.attributes, in: batch)
     }
 
-    /// The points of metric `name` that pass the filters, by series; and how many there are.
-    static func select(_ name: String, _ request: SeriesRequest, in batches: [MetricBatch]) -> ([MetricSeries.Series], Int) {
-        var byKey: [String: Int] = [:]
-        var series: [MetricSeries.Series] = []
-        var total = 0
-        let nameBytes = Array(name.utf8)
-        for (batchIndex, batch) in batches.enumerated() {
-            let metricMatches = batch.metrics.names.map { ref in batch.withBytes(ref) { $0.elementsEqual(nameBytes) } }
-            guard metricMatches.contains(true) else { continue }
-            let services = batch.resourceServiceNames()
-            for row in 0..<batch.count where metricMatches[Int(batch.metricIndices[row])] {
-                let time = batch.times[row]
-                if let since = request.since, time < since { continue }
-                if let until = request.until, time >= until { continue }
-                let scope = Int(batch.metrics.scopeIndices[Int(batch.metricIndices[row])])
-                let service = services[Int(batch.scopes.resourceIndices[scope])]
-                if let wanted = request.service, service != wanted { continue }
-                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[row], of: batch)
-                guard request.attributes.allSatisfy({ filter in pairs.contains { $0.key == filter.key && $0.text == filter.value } }) else {
-                    continue
-                }
-                let key = (service ?? "") + "\u{1F}" + pairs.map { "\($0.key)=\($0.json)" }.sorted().joined(separator: "\u{1F}")
-                let point = MetricSeries.Point(batch: batchIndex, row: row, time: time)
-                if let index = byKey[key] {
-                    series[index].points.append(point)
-                } else {
-                    byKey[key] = series.count
-                    series.append(MetricSeries.Series(key: key, service: service, sample: point, points: [point]))
-                }
-                total += 1
-            }
-        }
-        for index in series.indices { series[index].points.sort { $0.time < $1.time } }
-        series.sort { $0.key < $1.key }
-        return (series, total)
-    }
-
-    /// Buckets per series, merged into groups when asked, written as `{"service","attributes","points"}`.
-    static func downsampled(_ series: [MetricSeries.Series], batches: [MetricBatch], type: MetricType,
-                            aggregation: MetricSeries.Aggregation, step: UInt64, origin: UInt64, windowStart: UInt64,
-                            groupBy: [String]?, into json: inout JSONWriter) {
-        struct Group {
-            var head: MetricSeries.Series
-            var labels: [(key: String, json: String)]
-            var buckets: [UInt64: MetricSeries.Bucket] = [:]
-        }
-        var groups: [Group] = []
-        var byKey: [String: Int] = [:]
-        for entry in series {
-            let buckets = MetricSeries.buckets(entry, batches: batches, origin: origin, step: step, windowStart: windowStart)
-            var labels: [(key: String, json: String)] = []
-            var key = entry.key
-            if let groupBy {
-                let batch = batches[entry.sample.batch]
-                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[entry.sample.row], of: batch)
-                labels = groupBy.filter { $0 != "service" }.map { name in
-                    (name, pairs.first { $0.key == name }?.json ?? "null")
-                }
-                let service = groupBy.contains("service") ? (entry.service ?? "") : ""
-                key = service + "\u{1F}" + labels.map { "\($0.key)=\($0.json)" }.joined(separator: "\u{1F}")
-            }
-            if let index = byKey[key] {
-                for (start, bucket) in buckets {
-                    groups[index].buckets[start, default: MetricSeries.Bucket()].merge(bucket, addLast: type == .sum)
-                }
-            } else {
-                byKey[key] = groups.count
-                groups.append(Group(head: entry, labels: labels, buckets: buckets))
-            }
-        }
-        let stepSeconds = Double(step) / 1e9
-        for (index, group) in groups.enumerated() {
+    /// Downsampled series (or groups of series), written as `{"service","attributes","points"}`.
+    static func write(_ downsampled: [MetricSeries.Downsampled], batches: [MetricBatch], groupBy: [String]?, into json: inout JSONWriter) {
+        for (index, group) in downsampled.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             if let groupBy {
                 json.raw(#"{"service":"#)
@@ -227,16 +158,12 @@ public struct MetricRoutes: Sendable {
                 seriesHead(group.head, batches: batches, into: &json)
             }
             json.raw(#","points":["#)
-            var first = true
-            for start in group.buckets.keys.sorted() {
-                guard let bucket = group.buckets[start],
-                      let value = MetricSeries.value(bucket, aggregation, type: type, stepSeconds: stepSeconds) else { continue }
-                if !first { json.byte(UInt8(ascii: ",")) }
-                first = false
+            for (position, point) in group.points.enumerated() {
+                if position > 0 { json.byte(UInt8(ascii: ",")) }
                 json.byte(UInt8(ascii: "{"))
-                json.time(start, key: "time_unix_nano", textKey: "time")
+                json.time(point.time, key: "time_unix_nano", textKey: "time")
                 json.raw(#","value":"#)
-                json.double(value)
+                json.double(point.value)
                 json.byte(UInt8(ascii: "}"))
             }
             json.raw("]}")
@@ -245,9 +172,9 @@ public struct MetricRoutes: Sendable {
 
     static func seriesRequest(from parameters: QueryParameters) throws(APIError) -> SeriesRequest {
         var request = SeriesRequest()
-        (request.since, request.until) = try parameters.timeRange()
-        request.service = parameters.text("service")
-        request.attributes = parameters.prefixed("attr.").map { ($0.name, $0.value) }
+        (request.filter.since, request.filter.until) = try parameters.timeRange()
+        request.filter.service = parameters.text("service")
+        request.filter.attributes = parameters.prefixed("attr.").map { ($0.name, $0.value) }
         if let text = parameters.text("step") {
             guard let step = Self.duration(text), step > 0 else {
                 throw .badRequest("step must be a duration such as 30s, 5m, 1h or 1d (or seconds), not \"\(text)\"")

@@ -4,6 +4,7 @@ import NIOCore
 import PyFlareIngest
 import PyFlareWire
 public import PyFlareStore
+public import PyFlareSQL
 
 /// `POST /api/v1/sql`: `{"sql": "…", "params": […], "limit": n}` →
 /// `{"columns", "rows", "row_count", "elapsed_ms", "truncated", "scan"}` (`docs/sql.md`).

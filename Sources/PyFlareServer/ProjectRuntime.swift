@@ -7,6 +7,7 @@ import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
+import PyFlareSQL
 import ServiceLifecycle
 import Synchronization
 

@@ -15,6 +15,7 @@ import PyFlareIngest
 import PyFlareModel
 import PyFlareWire
 public import PyFlareStore
+public import PyFlareSQL
 import ServiceLifecycle
 import Synchronization
 import UnixSignals

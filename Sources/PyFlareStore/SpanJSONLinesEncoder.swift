@@ -34,9 +34,13 @@ public struct SpanJSONLinesEncoder: Sendable {
 }
 
 /// Writes the parts of a span as JSON; shared by the JSON-lines encoder and SQL's JSON columns.
-struct LineWriter {
+package struct LineWriter {
     let batch: SpanBatch
     let arena: UnsafeRawBufferPointer
+
+    package init(batch: SpanBatch, arena: UnsafeRawBufferPointer) {
+        (self.batch, self.arena) = (batch, arena)
+    }
 
     func string(_ ref: StringRef, into json: inout JSONWriter) {
         json.string(utf8: UnsafeRawBufferPointer(rebasing: arena[ref.range]))
@@ -64,7 +68,7 @@ struct LineWriter {
     }
 
     /// `{"key": value, …}` for the rows of `range` in `table`.
-    func attributes(_ range: RowRange, of table: AttributeTable, into json: inout JSONWriter) {
+    package func attributes(_ range: RowRange, of table: AttributeTable, into json: inout JSONWriter) {
         json.byte(UInt8(ascii: "{"))
         for row in range.indices {
             if row != Int(range.start) { json.byte(UInt8(ascii: ",")) }
@@ -100,7 +104,7 @@ struct LineWriter {
     }
 
     /// The span's events as a JSON array.
-    func events(_ span: Int, into json: inout JSONWriter) {
+    package func events(_ span: Int, into json: inout JSONWriter) {
         json.byte(UInt8(ascii: "["))
         let events = batch.spanEvents[span]
         for event in events.indices {
@@ -119,7 +123,7 @@ struct LineWriter {
     }
 
     /// The span's links as a JSON array.
-    func links(_ span: Int, into json: inout JSONWriter) {
+    package func links(_ span: Int, into json: inout JSONWriter) {
         json.byte(UInt8(ascii: "["))
         let links = batch.spanLinks[span]
         for link in links.indices {

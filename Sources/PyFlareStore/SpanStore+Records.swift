@@ -14,7 +14,7 @@ extension SpanStore {
         var warnings: [String] = []
         let locations: [(path: String, blocks: [Int]?)]
         if let traceID = query.traceID {
-            let found = try await index.locations(of: traceID, kind: .logs).filter { $0.state == "active" }
+            let found = try await index.locations(of: traceID, kind: .logs).filter { $0.state == .active }
             locations = Dictionary(grouping: found, by: \.path).map { ($0.key, $0.value.map(\.block)) }
         } else {
             locations = try await index.segmentPaths(kind: .logs, since: query.since, until: query.until).map { ($0, nil) }

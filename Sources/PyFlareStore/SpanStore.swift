@@ -16,11 +16,11 @@ public import PyFlareWire
 /// from any point of that sequence.
 public final class SpanStore: SpanSink, RecordSink, Sendable {
     public let configuration: SpanStoreConfiguration
-    let pricing: PricingTable
+    package let pricing: PricingTable
     let index: IndexDatabase
     private let wal: WriteAheadLog<WALEntry>
-    let unsealed: SharedUnsealed
-    let readers: SegmentReaderCache
+    package let unsealed: SharedUnsealed
+    package let readers: SegmentReaderCache
     private let writer: SegmentWriter
     private let logWriter: LogSegmentWriter
     private let metricWriter: MetricSegmentWriter
@@ -252,8 +252,8 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
             trace = try await threadPool.runIfActive { [self] in
                 var trace = StoredTrace()
                 for (path, block, state) in locations {
-                    guard state == "active" else {
-                        trace.warnings.append("segment \(path.split(separator: "/").last ?? "") is \(state); spans of this trace in its block \(block) cannot be read")
+                    guard state == .active else {
+                        trace.warnings.append("segment \(path.split(separator: "/").last ?? "") is \(state.rawValue); spans of this trace in its block \(block) cannot be read")
                         continue
                     }
                     do {
@@ -348,19 +348,19 @@ enum SegmentNaming {
 }
 
 /// Open segment readers, so a trace lookup does not re-read footers.
-final class SegmentReaderCache: Sendable {
+package final class SegmentReaderCache: Sendable {
     private let readers = Mutex<[String: SegmentReader]>([:])
     private let capacity = 512
     /// The blocks of these files found unreadable, shared by every reader of the store.
-    let fence = BlockFence()
+    package let fence = BlockFence()
     /// Where a newly fenced block is logged, whichever reader (trace, SQL scan, job, merge) found it.
     private let logger: Logger
 
-    init(logger: Logger = Logger(label: "pyflare.store")) {
+    package init(logger: Logger = Logger(label: "pyflare.store")) {
         self.logger = logger
     }
 
-    func reader(_ path: String) throws(StoreError) -> SegmentReader {
+    package func reader(_ path: String) throws(StoreError) -> SegmentReader {
         if let reader = readers.withLock({ $0[path] }) { return reader }
         let reader = try SegmentReader(path: path)
         readers.withLock { readers in
@@ -379,7 +379,7 @@ final class SegmentReaderCache: Sendable {
     /// Reads block `block` of the segment at `path` with `read`; a corrupt block (or file) is
     /// fenced and its report returned instead, as is one fenced before. An I/O failure is
     /// not the block's fault and is thrown, so a later read may succeed.
-    func readFenced<T>(_ path: String, block: Int, _ read: (SegmentReader) throws -> T) throws(StoreError) -> Result<T, FencedBlock> {
+    package func readFenced<T>(_ path: String, block: Int, _ read: (SegmentReader) throws -> T) throws(StoreError) -> Result<T, FencedBlock> {
         if let report = fence.fencedReport(path: path, block: block) { return .failure(FencedBlock(report: report, isNew: false)) }
         do {
             return .success(try read(try reader(path)))
@@ -395,8 +395,8 @@ final class SegmentReaderCache: Sendable {
 }
 
 /// A block a read moved past: what to report of it, and whether this read found it.
-struct FencedBlock: Error {
-    var report: String
+package struct FencedBlock: Error {
+    package var report: String
     var isNew: Bool
 }
 

@@ -82,7 +82,7 @@ final class StoreFile: @unchecked Sendable {
 }
 
 /// Directory operations of the store; blocking, like ``StoreFile``.
-enum StoreDirectory {
+package enum StoreDirectory {
     static func create(_ path: String) throws(StoreError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
@@ -121,5 +121,5 @@ enum StoreDirectory {
         guard unlink(path) == 0 || errno == ENOENT else { throw StoreError(.io, "cannot delete", path: path, errno: errno) }
     }
 
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    package static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }

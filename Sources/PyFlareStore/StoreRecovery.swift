@@ -51,22 +51,22 @@ struct StoreRecovery {
             let path = configuration.dataDirectory + "/" + row.path
             let exists = StoreDirectory.exists(path)
             switch (row.state, exists) {
-            case ("active", false):
-                try await index.setState("missing", segment: row.id)
-                states[position] = "missing"
+            case (.active, false):
+                try await index.setState(.missing, segment: row.id)
+                states[position] = .missing
                 logger.error("segment file is missing; its spans cannot be read", metadata: ["path": "\(row.path)"])
                 actions.append("marked missing \(row.path)")
-            case ("missing", true):
-                try await index.setState("active", segment: row.id)
-                states[position] = "active"
+            case (.missing, true):
+                try await index.setState(.active, segment: row.id)
+                states[position] = .active
                 actions.append("found again \(row.path)")
-            case ("active", true):
+            case (.active, true):
                 do {
                     _ = try await threadPool.runIfActive { try SegmentReader(path: path) }
                 } catch let error as StoreError where error.code == .corrupt {
                     try quarantine(row.path, reason: "\(error)")
-                    try await index.setState("quarantined", segment: row.id)
-                    states[position] = "quarantined"
+                    try await index.setState(.quarantined, segment: row.id)
+                    states[position] = .quarantined
                     actions.append("quarantined \(row.path)")
                 }
             default:
@@ -75,8 +75,8 @@ struct StoreRecovery {
         }
 
         // Reported until an operator deals with them: restored files become active again at the next start.
-        for state in ["missing", "quarantined"] {
-            Gauge(label: "pyflare_segments", dimensions: [("state", state)]).record(states.filter { $0 == state }.count)
+        for state in [SegmentState.missing, .quarantined] {
+            Gauge(label: "pyflare_segments", dimensions: [("state", state.rawValue)]).record(states.filter { $0 == state }.count)
         }
 
         let sealedBefore = try await index.sealedSequence()

@@ -4,10 +4,10 @@ import Synchronization
 
 /// Acknowledged records (spans, logs, metric points) not yet in a segment, in WAL order:
 /// what a seal takes and what reads of recent data search.
-struct Unsealed {
-    struct Entry: Sendable {
-        var sequence: UInt64
-        var item: WALEntry
+package struct Unsealed {
+    package struct Entry: Sendable {
+        package var sequence: UInt64
+        package var item: WALEntry
         var bytes: Int
         var spans: Int { item.spanCount }
 
@@ -69,7 +69,7 @@ struct Unsealed {
     }
 
     /// Every entry, sealing first: what a SQL statement's snapshot holds.
-    var entries: [Entry] { sealing + active }
+    package var entries: [Entry] { sealing + active }
 
     /// Every span batch, sealing first: what a read must search.
     var allBatches: [NormalizedBatch] { (sealing + active).flatMap(\.item.spanBatches) }
@@ -86,14 +86,14 @@ struct Unsealed {
 }
 
 /// ``Unsealed`` behind a lock, shared by the store and the WAL's durability callback.
-final class SharedUnsealed: Sendable {
+package final class SharedUnsealed: Sendable {
     private let state: Mutex<Unsealed>
 
     init(_ unsealed: sending Unsealed) {
         state = Mutex(unsealed)
     }
 
-    func withLock<Result: Sendable>(_ body: (inout Unsealed) -> Result) -> Result {
+    package func withLock<Result: Sendable>(_ body: (inout Unsealed) -> Result) -> Result {
         state.withLock { body(&$0) }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PyFlareAnalytics
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// `pyflare compact [--dry-run]`: the retention job now, against a data directory whether

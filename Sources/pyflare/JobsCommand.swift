@@ -5,6 +5,7 @@ import PyFlareAnalytics
 import PyFlareModel
 import PyFlareServer
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// `pyflare jobs list` and `pyflare jobs run NAME`, against a data directory whether the

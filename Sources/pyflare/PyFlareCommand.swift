@@ -7,6 +7,7 @@ import PyFlareAccess
 import PyFlareServer
 import PyFlareModel
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 @main

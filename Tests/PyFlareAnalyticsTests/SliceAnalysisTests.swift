@@ -1,5 +1,6 @@
 import Foundation
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 import PyFlareTesting
 import Testing

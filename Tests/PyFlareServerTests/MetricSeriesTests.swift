@@ -2,6 +2,7 @@ import Foundation
 import PyFlareWire
 import Testing
 @testable import PyFlareAPI
+@testable import PyFlareAnalytics
 
 /// Downsampling of metric points: counter increases across resets, delta sums, gauges,
 /// histogram quantiles (explicit and exponential buckets) and the merging of series.
@@ -30,22 +31,11 @@ import Testing
     /// Every series of `batches` in one-minute buckets from `base`, under `aggregation`.
     func values(_ batches: [MetricBatch], _ aggregation: MetricSeries.Aggregation, type: MetricType,
                 windowStart: UInt64 = base, groupAll: Bool = false) -> [String: [Double]] {
-        var request = MetricRoutes.SeriesRequest()
-        request.since = windowStart
         let name = batches[0].string(batches[0].metrics.names[0])
-        let (series, _) = MetricRoutes.select(name, request, in: batches)
-        var merged: [String: [UInt64: MetricSeries.Bucket]] = [:]
-        for entry in series {
-            let buckets = MetricSeries.buckets(entry, batches: batches, origin: Self.base, step: 60 * Self.second,
-                                               windowStart: windowStart)
-            let key = groupAll ? "all" : entry.key
-            for (start, bucket) in buckets {
-                merged[key, default: [:]][start, default: MetricSeries.Bucket()].merge(bucket, addLast: type == .sum)
-            }
-        }
-        return merged.mapValues { buckets in
-            buckets.keys.sorted().compactMap { MetricSeries.value(buckets[$0]!, aggregation, type: type, stepSeconds: 60) }
-        }
+        let (series, _) = MetricSeries.select(name, MetricSeries.Filter(since: windowStart), in: batches)
+        let downsampled = MetricSeries.downsampled(series, batches: batches, type: type, aggregation: aggregation, step: 60 * Self.second,
+                                                   origin: Self.base, windowStart: windowStart, groupBy: groupAll ? [] : nil)
+        return Dictionary(uniqueKeysWithValues: downsampled.map { (groupAll ? "all" : $0.head.key, $0.points.map(\.value)) })
     }
 
     @Test func cumulativeCountersCountTheirIncreaseAcrossResets() throws {

@@ -7,6 +7,7 @@ import PyFlareWire
 import Synchronization
 import Testing
 @testable import PyFlareStore
+@testable import PyFlareSQL
 
 /// Compaction and retention on real files and a real index: many small segments become few
 /// with every answer unchanged, expired rows and traces disappear, a crash at each step of a
@@ -111,7 +112,7 @@ import Testing
 
     /// The files on disk are exactly the active segments of the index: nothing lost, nothing stray.
     func expectFilesMatchIndex(_ store: SpanStore, _ directory: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let indexed = try await store.index.segments().filter { $0.state == "active" }.map { String($0.path.dropFirst("segments/".count)) }.sorted()
+        let indexed = try await store.index.segments().filter { $0.state == .active }.map { String($0.path.dropFirst("segments/".count)) }.sorted()
         #expect(segmentFiles(directory) == indexed, sourceLocation: sourceLocation)
         #expect(try await store.index.pendingDeletions().isEmpty, sourceLocation: sourceLocation)
     }

@@ -108,7 +108,7 @@ struct IndexTests {
         let segments = try await index.segments()
         #expect(segments.map(\.id) == [id])
         #expect(segments.map(\.path) == ["segments/a.seg"])
-        #expect(segments.map(\.state) == ["active"])
+        #expect(segments.map(\.state.rawValue) == ["active"])
 
         for (traceID, blocks) in built.traceBlocks {
             let locations = try await index.locations(of: traceID)
@@ -152,13 +152,16 @@ struct IndexTests {
         }
         #expect(try await states() == ["segments/a.seg:active", "segments/b.seg:active", "segments/c.seg:active"])
         let b = try #require(try await index.segments().first { $0.path == "segments/b.seg" })
-        try await index.setState("missing", segment: b.id)
-        #expect(try await index.segments().map(\.state) == ["active", "missing", "active"])
+        try await index.setState(.missing, segment: b.id)
+        #expect(try await index.segments().map(\.state.rawValue) == ["active", "missing", "active"])
         #expect(try await states() == ["segments/a.seg:active", "segments/b.seg:missing", "segments/c.seg:active"])
-        try await index.setState("quarantined", segment: b.id)
+        try await index.setState(.quarantined, segment: b.id)
         #expect(try await states() == ["segments/a.seg:active", "segments/b.seg:quarantined", "segments/c.seg:active"])
-        // The schema refuses states it does not know.
-        await #expect(throws: StoreError.self) { try await index.setState("deleted", segment: b.id) }
+        // The schema refuses states it does not know, and a state this build does not know reads as not readable.
+        #expect(throws: DatabaseError.self) {
+            try index.pool.write { try $0.execute(sql: "UPDATE segments SET state = 'deleted' WHERE id = ?", arguments: [b.id]) }
+        }
+        #expect(SegmentState(catalogValue: "deleted") == .missing)
     }
 
     @Test func summariesAreFilteredAndOrderedNewestFirst() async throws {

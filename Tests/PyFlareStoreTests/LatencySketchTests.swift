@@ -4,6 +4,7 @@ import PyFlareModel
 import PyFlareTesting
 import Testing
 @testable import PyFlareStore
+@testable import PyFlareSQL
 
 /// The quantile sketch: accuracy against exact quantiles, exact merging, its canonical bytes,
 /// and the SQL functions over it.

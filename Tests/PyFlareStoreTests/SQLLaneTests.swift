@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import PyFlareStore
+@testable import PyFlareSQL
 
 /// The admission of statements to a lane: a bounded queue, deadlines counted from arrival,
 /// cancellation of waiting and running statements, and shutdown.

@@ -5,6 +5,7 @@ import PyFlareTesting
 import PyFlareWire
 import Testing
 @testable import PyFlareStore
+@testable import PyFlareSQL
 
 /// SQL over a store of several segments plus unsealed WAL records: answers checked against
 /// numbers computed from what was written, pruning shown by the blocks read, and every kind

@@ -131,7 +131,7 @@ struct StoreRecoveryTests {
         // Sealed now, they are read from the segment, still each once.
         try await store.seal()
         #expect(store.unsealedSpanCount == 0)
-        #expect(try await store.index.segments().map(\.state) == ["active"])
+        #expect(try await store.index.segments().map(\.state.rawValue) == ["active"])
         #expect(try await store.index.sealedSequence() == 2)
         try await expectStoreHolds(store, batches)
         #expect(try await spanCounts(store) == expectedSpanCounts(batches))
@@ -237,7 +237,7 @@ struct StoreRecoveryTests {
         let store = try await open(directory, log: log)
         #expect(store.unsealedSpanCount == 0)
         #expect(try await store.index.segments().map(\.path) == segmentFiles.map { "segments/" + $0 })
-        #expect(try await store.index.segments().map(\.state) == ["active"])
+        #expect(try await store.index.segments().map(\.state.rawValue) == ["active"])
         #expect(try await store.index.sealedSequence() == 2)
         #expect(log.text.contains("indexed segments/\(segmentFiles[0]) (11 spans)"), "\(log.text)")
         #expect(!log.text.contains("replayed"), "\(log.text)")
@@ -334,7 +334,7 @@ struct StoreRecoveryTests {
 
         let log = LogCapture()
         let store = try await open(directory, log: log)
-        #expect(try await store.index.segments().map(\.state) == ["missing"])
+        #expect(try await store.index.segments().map(\.state.rawValue) == ["missing"])
         #expect(log.text.contains("marked missing segments/\(name)"), "\(log.text)")
         #expect(store.unsealedSpanCount == 0)
         // Its traces are still listed (the summaries stay) but have no readable spans.
@@ -346,12 +346,12 @@ struct StoreRecoveryTests {
 
         // Reopening while it is still missing changes nothing.
         let again = try await open(directory)
-        #expect(try await again.index.segments().map(\.state) == ["missing"])
+        #expect(try await again.index.segments().map(\.state.rawValue) == ["missing"])
         try await again.close()
 
         try writeFile(path, bytes)
         let restored = try await open(directory)
-        #expect(try await restored.index.segments().map(\.state) == ["active"])
+        #expect(try await restored.index.segments().map(\.state.rawValue) == ["active"])
         try await expectStoreHolds(restored, batches)
         try await restored.close()
     }
@@ -370,7 +370,7 @@ struct StoreRecoveryTests {
         try writeFile(path, bytes)
 
         let store = try await open(directory)
-        #expect(try await store.index.segments().map(\.state) == ["quarantined"])
+        #expect(try await store.index.segments().map(\.state.rawValue) == ["quarantined"])
         #expect(names(directory.path + "/quarantine") == [name])
         #expect(names(directory.path + "/segments").isEmpty)
         let trace = try await store.trace(t1)
@@ -379,7 +379,7 @@ struct StoreRecoveryTests {
         try await store.close()
         // Quarantined stays quarantined.
         let again = try await open(directory)
-        #expect(try await again.index.segments().map(\.state) == ["quarantined"])
+        #expect(try await again.index.segments().map(\.state.rawValue) == ["quarantined"])
         try await again.close()
     }
 
@@ -402,7 +402,7 @@ struct StoreRecoveryTests {
         try writeFile(path, bytes)
 
         let store = try await open(directory, blockRows: 3)
-        #expect(try await store.index.segments().map(\.state) == ["active"], "the footer still verifies")
+        #expect(try await store.index.segments().map(\.state.rawValue) == ["active"], "the footer still verifies")
         let trace = try await store.trace(t1)
         #expect(trace.warnings.count == 1)
         #expect(trace.warnings.first?.contains("block \(damaged), column name") == true, "\(trace.warnings)")

@@ -1,5 +1,6 @@
 import Foundation
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// Drift detection (`drift.*` in the config, docs/quality.md).

@@ -1,6 +1,7 @@
 import Foundation
 public import GRDB
 public import PyFlareStore
+public import PyFlareSQL
 import PyFlareWire
 
 /// Scores drift per scope (model or service) and feature for every complete window since its

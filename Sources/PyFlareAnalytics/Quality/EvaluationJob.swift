@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// Reads the evaluation results that arrive with the telemetry into `evaluations`,

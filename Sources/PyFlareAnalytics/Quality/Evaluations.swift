@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// One evaluation result of a span, as `evaluations` holds it.

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 public import PyFlareModel
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// LLM-as-judge: sends a sample of the LLM spans that arrived since the last run to an

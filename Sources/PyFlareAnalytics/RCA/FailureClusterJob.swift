@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import PyFlareWire
 import PyFlareStore
+import PyFlareSQL
 
 /// Clusters failures by message template, incrementally: every run reads the error spans
 /// (with their exception event) and the ERROR log records whose time may have changed since
@@ -72,7 +73,7 @@ public struct FailureClusterJob: AnalyticsJob {
                               now: Int64) async throws -> MessageTemplateMiner {
         let saved = try await savedTemplates(pool)
         let version = try await pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [minerVersionKey])
+            try StoreCatalog.value(forKey: minerVersionKey, db).map(Int.init)
         } ?? 1
         guard !saved.isEmpty, version != MessageTemplateMiner.version else {
             return MessageTemplateMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity, restoring: saved)
@@ -87,8 +88,7 @@ public struct FailureClusterJob: AnalyticsJob {
     }
 
     static func saveMinerVersion(_ db: Database) throws {
-        try db.execute(sql: "INSERT INTO store_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                       arguments: [minerVersionKey, MessageTemplateMiner.version])
+        try StoreCatalog.setValue(Int64(MessageTemplateMiner.version), forKey: minerVersionKey, db)
     }
 
     /// Each cluster's most frequent failure (the latest of equally frequent ones), as mined.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// The scheduled pattern detection: reads the rollups (and, for user segments, the spans of

@@ -1,5 +1,6 @@
 public import GRDB
 public import PyFlareStore
+public import PyFlareSQL
 import PyFlareWire
 
 /// What the root-cause API reads, from the tables this module owns (`failure_templates`,

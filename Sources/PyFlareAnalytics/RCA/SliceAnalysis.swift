@@ -1,6 +1,7 @@
 import Foundation
 public import GRDB
 public import PyFlareStore
+public import PyFlareSQL
 import PyFlareWire
 
 /// What slice analysis looks at (`rca.slices.*` in the config).

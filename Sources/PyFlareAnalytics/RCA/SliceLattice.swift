@@ -1,5 +1,6 @@
 import Foundation
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 /// A slice: one dimension value, or two of two dimensions (value ids as `SliceRequests` interns them).

@@ -1,6 +1,7 @@
 import Foundation
 import PyFlareQueries
 public import PyFlareStore
+public import PyFlareSQL
 
 /// The jobs of a server: the built-in `.sql` files, the user's directory of `.sql` files and
 /// the Swift jobs, checked and put in the order they run when due together (a job after

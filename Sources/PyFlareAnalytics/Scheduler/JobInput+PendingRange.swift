@@ -1,5 +1,6 @@
 import GRDB
 import PyFlareStore
+import PyFlareSQL
 import PyFlareWire
 
 extension JobInput {
@@ -28,25 +29,20 @@ extension JobInput {
             let unsealed = try await context.engine.unsealedTimeRanges(of: kind)
             let firstRun = position.watermark == nil
             (input, lower, upper) = try await context.pool.read { [lower, upper] db in
-                let sealed = try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = 'sealed_wal_sequence'") ?? 0
+                let sealed = try StoreCatalog.sealedWALSequence(db)
                 var lower = lower, upper = upper
-                for record in unsealed where record.sequence > UInt64(max(0, sealed)) {
+                for record in unsealed where record.sequence > sealed {
                     lower = min(lower, record.times.lowerBound)
                     upper = max(upper, record.times.upperBound + 1)
                 }
-                // Seal ids, not segment ids: a compaction's output holds records jobs have seen already.
-                let highest = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seal_id), 0) FROM segments") ?? 0
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT min(min_time_ns) AS low, max(max_time_ns) AS high FROM segments
-                    WHERE kind = ? AND state = 'active' AND seal_id > ?
-                    """, arguments: [kind.name, firstRun ? 0 : position.input])
-                let low: Int64? = row?["low"], high: Int64? = row?["high"]
-                lower = min(lower, low ?? .max)
-                if let floor = try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?",
-                                                  arguments: [kind.retentionFloorKey]) {
+                if let sealedSince = try StoreCatalog.timeRange(of: kind, sealedAfter: firstRun ? 0 : position.input, db) {
+                    lower = min(lower, sealedSince.lowerBound)
+                    upper = max(upper, sealedSince.upperBound)
+                }
+                if let floor = try StoreCatalog.retentionFloor(of: kind, db) {
                     lower = max(lower, TimeBucket.ceil(floor, window))
                 }
-                return (highest, lower, max(upper, high.map { $0 + 1 } ?? .min))
+                return (try StoreCatalog.highestSealID(db), lower, upper)
             }
         case .jobs(let sources):
             // Run ids grow across all jobs, so one position covers every source.

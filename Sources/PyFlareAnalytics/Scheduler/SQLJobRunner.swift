@@ -3,6 +3,7 @@ import GRDB
 import PyFlareWire
 public import Logging
 public import PyFlareStore
+public import PyFlareSQL
 
 /// What a run of any job is given.
 public struct JobContext: Sendable {

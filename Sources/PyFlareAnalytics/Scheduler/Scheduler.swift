@@ -4,6 +4,7 @@ public import Logging
 import Metrics
 import PyFlareWire
 public import PyFlareStore
+public import PyFlareSQL
 public import ServiceLifecycle
 import Synchronization
 

@@ -5,6 +5,7 @@ import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
+import PyFlareSQL
 internal import Yams
 
 /// One configuration key: its documentation, its default as YAML, and how to apply a value.

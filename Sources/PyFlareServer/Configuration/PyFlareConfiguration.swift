@@ -5,6 +5,7 @@ public import PyFlareAPI
 public import PyFlareIngest
 public import PyFlareModel
 public import PyFlareStore
+public import PyFlareSQL
 
 /// Everything `pyflare serve` can be configured with, with every default set here.
 ///

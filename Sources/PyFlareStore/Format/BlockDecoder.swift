@@ -2,9 +2,9 @@ import PyFlareModel
 import PyFlareWire
 
 /// A block's decompressed column chunks in one arena, so decoded strings point into it.
-struct BlockDecoder {
-    let rows: Int
-    private(set) var arena: [UInt8]
+package struct BlockDecoder {
+    package let rows: Int
+    package private(set) var arena: [UInt8]
     /// Indexed by the column's raw value: where each present chunk lies in ``arena``.
     let ranges: [Range<Int>?]
 
@@ -227,7 +227,7 @@ struct BlockDecoder {
     /// The columns a query reads, back into a batch (`only`, with ``SpanColumnSet/closure``;
     /// every column when nil). Arrays of columns not read stay empty, so the batch's span
     /// count is only meaningful when `spanID` was read: callers use ``rows``.
-    consuming func decodeBatch(pricing: PricingTable, only wanted: SpanColumnSet?) throws(ColumnError) -> NormalizedBatch {
+    package consuming func decodeBatch(pricing: PricingTable, only wanted: SpanColumnSet?) throws(ColumnError) -> NormalizedBatch {
         func wants(_ column: SpanColumn) -> Bool { wanted?.contains(column) ?? true }
         var spans = SpanBatch()
         if wants(.spanID) { spans.spanIDs = try fixed64s(SpanColumn.spanID) }
@@ -357,7 +357,7 @@ private struct OwnerTables {
 }
 
 /// A format error in one column of a block; the reader adds the file and block.
-struct ColumnError: Error, CustomStringConvertible {
+package struct ColumnError: Error, CustomStringConvertible {
     /// The column's catalog name; nil when the error is not about one column.
     var columnName: String?
     var error: FormatError
@@ -367,7 +367,7 @@ struct ColumnError: Error, CustomStringConvertible {
         self.error = error
     }
 
-    var description: String { columnName.map { "column \($0): \(error)" } ?? "\(error)" }
+    package var description: String { columnName.map { "column \($0): \(error)" } ?? "\(error)" }
 }
 
 /// Reads serialized values, key/value lists, resources, scopes, events and links back into a

@@ -2,10 +2,10 @@ import PyFlareWire
 
 /// Appends the store's primitive encodings to a growing byte array: LEB128 varints,
 /// zigzag varints and little-endian fixed-width integers.
-struct ByteWriter {
-    var bytes: [UInt8]
+package struct ByteWriter {
+    package var bytes: [UInt8]
 
-    init(capacity: Int = 0) {
+    package init(capacity: Int = 0) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
@@ -13,7 +13,7 @@ struct ByteWriter {
     var count: Int { bytes.count }
 
     @inline(__always)
-    mutating func varint(_ value: UInt64) {
+    package mutating func varint(_ value: UInt64) {
         var rest = value
         while rest >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
@@ -23,13 +23,13 @@ struct ByteWriter {
     }
 
     @inline(__always)
-    mutating func varint(_ value: Int) { varint(UInt64(value)) }
+    package mutating func varint(_ value: Int) { varint(UInt64(value)) }
 
     @inline(__always)
-    mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
+    package mutating func zigzag(_ value: Int64) { varint(UInt64(bitPattern: (value << 1) ^ (value >> 63))) }
 
     @inline(__always)
-    mutating func byte(_ value: UInt8) { bytes.append(value) }
+    package mutating func byte(_ value: UInt8) { bytes.append(value) }
 
     @inline(__always)
     mutating func fixed32(_ value: UInt32) {

@@ -51,7 +51,7 @@ struct BlockChunks<Column: SegmentColumn> {
 }
 
 /// A chunk's null count and min/max, for the footer's column directory.
-struct ColumnStats {
+package struct ColumnStats {
     var nulls = 0
     var min: [UInt8] = []
     var max: [UInt8] = []
@@ -68,14 +68,14 @@ struct ColumnStats {
         self.max = withUnsafeBytes(of: max.littleEndian) { Array($0) }
     }
 
-    init(nulls: Int, min: [UInt8], max: [UInt8]) {
+    package init(nulls: Int, min: [UInt8], max: [UInt8]) {
         self.nulls = nulls
         self.min = min
         self.max = max
     }
 
     /// min...max of an unsigned integer column; nil when no row has a value.
-    var unsignedRange: ClosedRange<UInt64>? {
+    package var unsignedRange: ClosedRange<UInt64>? {
         guard min.count == 8, max.count == 8 else { return nil }
         let low = min.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         let high = max.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }

@@ -1,6 +1,6 @@
 /// The columns of a log record block, as stored in log segments and WAL records
 /// (`docs/segment-format.md`, "Log record columns").
-enum LogColumn: UInt8, SegmentColumn {
+package enum LogColumn: UInt8, SegmentColumn {
     static let segmentKind = SegmentKind.logs
 
     case time = 1, observedTime, severityNumber, severityText, body, attributes, droppedAttributes, flags

@@ -1,6 +1,6 @@
 /// The columns of a metric point block (one row per data point), as stored in metric
 /// segments and WAL records (`docs/segment-format.md`, "Metric point columns").
-enum MetricColumn: UInt8, SegmentColumn {
+package enum MetricColumn: UInt8, SegmentColumn {
     static let segmentKind = SegmentKind.metricPoints
 
     case metricName = 1, metricDescription, unit, metricType, temporality, monotonic, metadata

@@ -1,6 +1,6 @@
 /// The directory at the end of a segment file: its blocks, their zone maps and the
 /// place, encoding and checksum of every column chunk. Layout in `docs/segment-format.md`.
-struct SegmentFooter: Sendable, Equatable {
+package struct SegmentFooter: Sendable, Equatable {
     static let magic: [UInt8] = Array("PFSG".utf8)
     static let formatVersion: UInt16 = 1
     /// Header: magic, version (u16 LE), kind (u16 LE, ``SegmentKind``; 0 = spans).
@@ -16,7 +16,7 @@ struct SegmentFooter: Sendable, Equatable {
         return header
     }
 
-    struct Chunk: Sendable, Equatable {
+    package struct Chunk: Sendable, Equatable {
         var column: UInt8
         var encoding: UInt8
         /// 1: zstd.
@@ -24,26 +24,26 @@ struct SegmentFooter: Sendable, Equatable {
         var offset: Int
         var length: Int
         var rawLength: Int
-        var nullCount: Int
+        package var nullCount: Int
         /// Little-endian integers for numeric columns, bytes for strings; empty when not kept.
-        var min: [UInt8]
-        var max: [UInt8]
+        package var min: [UInt8]
+        package var max: [UInt8]
         /// CRC-32C of the compressed bytes.
         var checksum: UInt32
     }
 
-    struct Block: Sendable, Equatable {
+    package struct Block: Sendable, Equatable {
         var rows: Int
-        var minStartTime: UInt64
-        var maxStartTime: UInt64
-        var services: [String]
-        var models: [String]
+        package var minStartTime: UInt64
+        package var maxStartTime: UInt64
+        package var services: [String]
+        package var models: [String]
         var chunks: [Chunk]
 
         func chunk(_ column: some SegmentColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
 
         /// ``chunk(_:)`` of a span segment's block, so callers can write `.startTime`.
-        func chunk(_ column: SpanColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
+        package func chunk(_ column: SpanColumn) -> Chunk? { chunks.first { $0.column == column.rawValue } }
     }
 
     var rows: Int
@@ -52,7 +52,7 @@ struct SegmentFooter: Sendable, Equatable {
     var lastWALSequence: UInt64
     /// The WAL records whose rows this segment holds.
     var walSequences: ClosedRange<UInt64> { firstWALSequence...max(firstWALSequence, lastWALSequence) }
-    var blocks: [Block]
+    package var blocks: [Block]
 
     var minStartTime: UInt64 { blocks.map(\.minStartTime).min() ?? 0 }
     var maxStartTime: UInt64 { blocks.map(\.maxStartTime).max() ?? 0 }

@@ -28,7 +28,7 @@ protocol SegmentColumn: CaseIterable, Sendable, Hashable where AllCases == [Self
 }
 
 /// The columns of a span block, as stored in segment files and WAL records.
-enum SpanColumn: UInt8, SegmentColumn {
+package enum SpanColumn: UInt8, SegmentColumn {
     static let segmentKind = SegmentKind.spans
 
     case traceID = 1, spanID, parentSpanID, traceState, flags, name, kind
@@ -130,25 +130,25 @@ enum ColumnEncoding: UInt8, Sendable {
 }
 
 /// A set of span columns as a bit mask of their raw values: what a scan decompresses.
-struct SpanColumnSet: Sendable, Equatable {
+package struct SpanColumnSet: Sendable, Equatable {
     private(set) var bits: UInt64 = 0
 
-    init() {}
+    package init() {}
 
-    init(_ columns: some Sequence<SpanColumn>) {
+    package init(_ columns: some Sequence<SpanColumn>) {
         for column in columns { insert(column) }
     }
 
     func contains(_ column: SpanColumn) -> Bool { bits & (1 << UInt64(column.rawValue)) != 0 }
 
-    mutating func insert(_ column: SpanColumn) { bits |= 1 << UInt64(column.rawValue) }
+    package mutating func insert(_ column: SpanColumn) { bits |= 1 << UInt64(column.rawValue) }
 
-    var columns: [SpanColumn] { SpanColumn.allCases.filter(contains) }
+    package var columns: [SpanColumn] { SpanColumn.allCases.filter(contains) }
 
     /// With the columns the decoder needs to rebuild these: parents are stored as rows of
     /// the block, durations and event times relative to the start, large text apart from
     /// the attributes that refer to it, and scopes next to their resources.
-    var closure: SpanColumnSet {
+    package var closure: SpanColumnSet {
         var set = self
         if contains(.parentSpanID) { set.insert(.spanID) }
         if contains(.duration) || contains(.events) { set.insert(.startTime) }

@@ -29,7 +29,7 @@ struct PendingDeletion: Sendable {
 extension SegmentKind {
     /// The `store_state` key of the time before which records of this kind may have been
     /// deleted by retention: jobs never recompute windows before it.
-    public var retentionFloorKey: String { "retention_floor_\(name)" }
+    var retentionFloorKey: String { "retention_floor_\(name)" }
 }
 
 extension IndexDatabase {
@@ -38,7 +38,7 @@ extension IndexDatabase {
         try await read("reading the segment catalog") { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, path, kind, rows, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns, services, seal_id, expires_ns
-                FROM segments WHERE state = 'active' ORDER BY min_time_ns, id
+                FROM segments WHERE state = \(SegmentState.active.sqlLiteral) ORDER BY min_time_ns, id
                 """).compactMap { row in
                 guard let kind = SegmentKind.allCases.first(where: { $0.name == row["kind"] as String }) else { return nil }
                 let services: [String] = (try? JSONValue.parse(Array((row["services"] as String).utf8)))
@@ -63,7 +63,7 @@ extension IndexDatabase {
         try await write("replacing segments \(inputs.map(\.path).joined(separator: ", "))") { db in
             let ids = inputs.map(\.id)
             let list = ids.map(String.init).joined(separator: ",")
-            let active = try Int.fetchOne(db, sql: "SELECT count(*) FROM segments WHERE state = 'active' AND id IN (\(list))") ?? 0
+            let active = try Int.fetchOne(db, sql: "SELECT count(*) FROM segments WHERE state = \(SegmentState.active.sqlLiteral) AND id IN (\(list))") ?? 0
             guard active == ids.count else {
                 throw StoreError(.database, "\(ids.count - active) of the segments to replace are no longer active (compacted elsewhere?)", path: "index.db")
             }
@@ -87,7 +87,7 @@ extension IndexDatabase {
                 try db.execute(sql: """
                     DELETE FROM metric_names WHERE NOT EXISTS (
                         SELECT 1 FROM segments s, json_each(s.models) m
-                        WHERE s.kind = 'metric_points' AND s.state = 'active' AND s.id NOT IN (\(list)) AND m.value = metric_names.name)
+                        WHERE s.kind = 'metric_points' AND s.state = \(SegmentState.active.sqlLiteral) AND s.id NOT IN (\(list)) AND m.value = metric_names.name)
                     """)
             }
             let deletion = try db.cachedStatement(sql: "INSERT OR REPLACE INTO segment_deletions (path, bytes, committed_ns) VALUES (?, ?, ?)")
@@ -105,7 +105,7 @@ extension IndexDatabase {
     func retentionFloors() async throws(StoreError) -> [SegmentKind: Int64] {
         try await read("reading the retention floors") { db in
             try Dictionary(uniqueKeysWithValues: SegmentKind.allCases.compactMap { kind in
-                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [kind.retentionFloorKey]).map { (kind, $0) }
+                try StoreCatalog.retentionFloor(of: kind, db).map { (kind, $0) }
             })
         }
     }

@@ -85,7 +85,7 @@ final class IndexDatabase: Sendable {
     /// The highest WAL sequence whose record is in a sealed, indexed segment.
     func sealedSequence() async throws(StoreError) -> UInt64 {
         try await read("reading the sealed WAL position") { db in
-            UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = 'sealed_wal_sequence'") ?? 0)
+            try StoreCatalog.sealedWALSequence(db)
         }
     }
 
@@ -94,20 +94,20 @@ final class IndexDatabase: Sendable {
     struct SegmentRow: Sendable {
         var id: Int64
         var path: String
-        var state: String
+        var state: SegmentState
     }
 
     func segments() async throws(StoreError) -> [SegmentRow] {
         try await read("listing segments") { db in
             try Row.fetchAll(db, sql: "SELECT id, path, state FROM segments ORDER BY id").map {
-                SegmentRow(id: $0["id"], path: $0["path"], state: $0["state"])
+                SegmentRow(id: $0["id"], path: $0["path"], state: SegmentState(catalogValue: $0["state"]))
             }
         }
     }
 
-    func setState(_ state: String, segment id: Int64) async throws(StoreError) {
-        try await write("marking segment \(id) \(state)") { db in
-            try db.execute(sql: "UPDATE segments SET state = ? WHERE id = ?", arguments: [state, id])
+    func setState(_ state: SegmentState, segment id: Int64) async throws(StoreError) {
+        try await write("marking segment \(id) \(state.rawValue)") { db in
+            try db.execute(sql: "UPDATE segments SET state = ? WHERE id = ?", arguments: [state.rawValue, id])
         }
     }
 
@@ -145,7 +145,7 @@ final class IndexDatabase: Sendable {
         try db.execute(sql: """
             INSERT INTO segments (path, kind, format_version, rows, blocks, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns,
                                   services, models, first_wal_lsn, last_wal_lsn, state, created_at_ns, expires_ns)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \(SegmentState.active.sqlLiteral), ?, ?)
             """, arguments: [
                 relativePath, segment.kind.name, Int(SegmentFooter.formatVersion), footer.rows, footer.blocks.count, footer.rawBytes,
                 bytesOnDisk, Int64(bitPattern: footer.minStartTime), Int64(bitPattern: footer.maxStartTime),
@@ -229,12 +229,12 @@ final class IndexDatabase: Sendable {
     // MARK: - Traces
 
     /// The segments of `kind` (with their state) and blocks holding records of `traceID`.
-    func locations(of traceID: TraceID, kind: SegmentKind = .spans) async throws(StoreError) -> [(path: String, block: Int, state: String)] {
+    func locations(of traceID: TraceID, kind: SegmentKind = .spans) async throws(StoreError) -> [(path: String, block: Int, state: SegmentState)] {
         try await read("looking up a trace") { db in
             try Row.fetchAll(db, sql: """
                 SELECT s.path, t.block, s.state FROM trace_index t JOIN segments s ON s.id = t.segment_id
                 WHERE t.trace_id = ? AND s.kind = ? ORDER BY s.id, t.block
-                """, arguments: [Data(traceID.bytes), kind.name]).map { ($0["path"], $0["block"], $0["state"]) }
+                """, arguments: [Data(traceID.bytes), kind.name]).map { ($0["path"], $0["block"], SegmentState(catalogValue: $0["state"])) }
         }
     }
 
@@ -244,8 +244,8 @@ final class IndexDatabase: Sendable {
         try await read("listing \(kind.name) segments") { db in
             // Times are stored as Int64 bit patterns: a bound is only compared when one is asked
             // for, so records stamped past 2262 (negative in SQLite) are still found unbounded.
-            var sql = "SELECT path FROM segments WHERE kind = ? AND state = 'active'"
-            var arguments: [(any DatabaseValueConvertible)?] = [kind.name]
+            var sql = "SELECT path FROM segments WHERE kind = ? AND state = ?"
+            var arguments: [(any DatabaseValueConvertible)?] = [kind.name, SegmentState.active.rawValue]
             if let since {
                 sql += " AND max_time_ns >= ?"
                 arguments.append(Int64(bitPattern: since))

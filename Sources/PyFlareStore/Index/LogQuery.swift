@@ -41,7 +41,7 @@ public struct LogQuery: Sendable, Equatable {
     public init() {}
 
     /// A record's time for filters and order: its event time, else when it was observed.
-    static func time(of batch: LogBatch, _ row: Int) -> UInt64 {
+    package static func time(of batch: LogBatch, _ row: Int) -> UInt64 {
         batch.times[row] != 0 ? batch.times[row] : batch.observedTimes[row]
     }
 

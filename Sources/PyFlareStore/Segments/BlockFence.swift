@@ -6,9 +6,9 @@ import Synchronization
 /// SQL scan, job and trace read instead of failing them again; each reader reports what it
 /// skipped, and `/metrics` counts the fenced blocks. The fence lives in memory: after a
 /// restart the first read of a bad block finds it again, since its checksum still fails.
-final class BlockFence: Sendable {
+package final class BlockFence: Sendable {
     /// A whole segment is fenced when its footer cannot be read.
-    static let wholeSegment = -1
+    package static let wholeSegment = -1
 
     private let fenced = Mutex<[String: [Int: String]]>([:])
     private let fencedTotal = Counter(label: "pyflare_blocks_fenced_total")
@@ -17,7 +17,7 @@ final class BlockFence: Sendable {
     /// Fences block `block` of the segment at `path` (``wholeSegment`` for the file) because of
     /// `error`; returns the text to report, which names the segment by its file name only.
     @discardableResult
-    func fence(path: String, block: Int, because error: any Error) -> String {
+    package func fence(path: String, block: Int, because error: any Error) -> String {
         let reason = (error as? StoreError)?.message ?? "\(error)"
         let (isNew, count) = fenced.withLock { fenced in
             let isNew = fenced[path, default: [:]].updateValue(reason, forKey: block) == nil
@@ -31,7 +31,7 @@ final class BlockFence: Sendable {
     }
 
     /// What a reader says of a block it skipped because it is fenced; nil when it is not.
-    func fencedReport(path: String, block: Int) -> String? {
+    package func fencedReport(path: String, block: Int) -> String? {
         let reason = fenced.withLock { fenced -> String? in
             guard let blocks = fenced[path] else { return nil }
             return blocks[Self.wholeSegment] ?? blocks[block]

@@ -5,10 +5,10 @@ import PyFlareWire
 ///
 /// Reads only the blocks and columns asked for, verifies each chunk's checksum before
 /// decompressing it, and names the file, block and column in every error.
-final class SegmentReader: Sendable {
-    let path: String
+package final class SegmentReader: Sendable {
+    package let path: String
     let kind: SegmentKind
-    let footer: SegmentFooter
+    package let footer: SegmentFooter
     let fileLength: Int
     private let file: StoreFile
 
@@ -52,7 +52,7 @@ final class SegmentReader: Sendable {
     }
 
     /// Decompresses `columns` (all when nil) of span block `index` into one arena.
-    func readBlock(_ index: Int, columns: [SpanColumn]? = nil) throws(StoreError) -> BlockDecoder {
+    package func readBlock(_ index: Int, columns: [SpanColumn]? = nil) throws(StoreError) -> BlockDecoder {
         try readBlock(index, of: SpanColumn.self, columns: columns)
     }
 
@@ -117,7 +117,7 @@ final class SegmentReader: Sendable {
 
     /// The log records of block `index` with only the `columns` (all when nil) decompressed and
     /// decoded, and their count.
-    func logBatch(block index: Int, columns: Set<LogColumn>?) throws(StoreError) -> (batch: LogBatch, rows: Int) {
+    package func logBatch(block index: Int, columns: Set<LogColumn>?) throws(StoreError) -> (batch: LogBatch, rows: Int) {
         try decode(block: index, LogColumn.self, columns: columns.map(Array.init)) { (decoder) throws(ColumnError) in
             let rows = decoder.rows
             return (try decoder.decodeLogBatch(only: columns), rows)
@@ -131,7 +131,7 @@ final class SegmentReader: Sendable {
 
     /// The points of block `index` with their metric identity and only the point `columns` (all
     /// when nil) decompressed and decoded, and their count.
-    func metricBatch(block index: Int, columns: Set<MetricColumn>?) throws(StoreError) -> (batch: MetricBatch, rows: Int) {
+    package func metricBatch(block index: Int, columns: Set<MetricColumn>?) throws(StoreError) -> (batch: MetricBatch, rows: Int) {
         let identity: [MetricColumn] = [.metricName, .metricDescription, .unit, .metricType, .temporality, .monotonic, .metadata,
                                         .resource, .scope]
         return try decode(block: index, MetricColumn.self, columns: columns.map { identity + Array($0) }) { (decoder) throws(ColumnError) in

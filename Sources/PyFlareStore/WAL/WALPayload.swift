@@ -2,7 +2,7 @@ import PyFlareModel
 import PyFlareWire
 
 /// What one WAL record holds: one write of one signal.
-enum WALEntry: Sendable {
+package enum WALEntry: Sendable {
     /// One batcher flush.
     case spans([NormalizedBatch])
     /// One OTLP logs request.
@@ -37,7 +37,7 @@ enum WALEntry: Sendable {
     }
 
     /// The span batches of a `.spans` entry; empty for the other signals.
-    var spanBatches: [NormalizedBatch] {
+    package var spanBatches: [NormalizedBatch] {
         if case .spans(let batches) = self { return batches }
         return []
     }

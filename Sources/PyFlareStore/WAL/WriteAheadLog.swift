@@ -21,7 +21,7 @@ public enum WALSyncMode: String, Sendable, CaseIterable {
 /// Appends are group-committed: while one group is written and synced, new records
 /// gather, and the next group takes all of them, so concurrent requests share one
 /// fsync. All file work runs on NIO's blocking thread pool.
-final class WriteAheadLog<Item: Sendable>: Sendable {
+package final class WriteAheadLog<Item: Sendable>: Sendable {
     struct Configuration: Sendable {
         var directory: String
         var syncMode: WALSyncMode
@@ -234,7 +234,7 @@ final class WriteAheadLog<Item: Sendable>: Sendable {
     /// Every record of the WAL files in `directory`, decoded, without changing the files (which
     /// a running server may be appending to: a record still being written fails its checksum
     /// and ends the file's records, as in recovery). For SQL against a data directory.
-    static func read(directory: String, pricing: PricingTable) throws -> [Unsealed.Entry] where Item == WALEntry {
+    package static func read(directory: String, pricing: PricingTable) throws -> [Unsealed.Entry] where Item == WALEntry {
         var entries: [Unsealed.Entry] = []
         for (path, _) in files(in: directory) {
             // A file reclaimed after a seal since it was listed: its records are in a segment.

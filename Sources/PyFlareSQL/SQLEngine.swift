@@ -3,6 +3,7 @@ import NIOPosix
 public import PyFlareModel
 import PyFlareWire
 import Synchronization
+import PyFlareStore
 
 /// The limits every statement runs under.
 public struct SQLLimits: Sendable, Equatable {

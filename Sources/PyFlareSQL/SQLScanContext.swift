@@ -1,6 +1,7 @@
 import GRDBSQLite
 import PyFlareModel
 import PyFlareWire
+import PyFlareStore
 
 /// What the virtual tables of one SQL connection read from: the segment files, through the
 /// catalog of the connection's own snapshot of `index.db`, and the acknowledged records not
@@ -106,7 +107,7 @@ final class SQLScanContext {
 
     /// Active segments of `kind` that may hold rows of `bounds`, by the catalog's zone maps.
     func segmentPaths(kind: SegmentKind, _ bounds: ScanBounds) throws(SQLError) -> [String] {
-        var sql = "SELECT path FROM segments WHERE kind = ? AND state = 'active'"
+        var sql = "SELECT path FROM segments WHERE kind = ? AND state = \(SegmentState.active.sqlLiteral)"
         var arguments: [SQLValue] = [.text(kind.name)]
         // Times are Int64 bit patterns: bounds are compared only when given (see IndexDatabase.segmentPaths).
         if let since = bounds.since {
@@ -135,7 +136,7 @@ final class SQLScanContext {
         var found: [(path: String, blocks: [Int])] = []
         let sql = """
             SELECT s.path, t.block FROM trace_index t JOIN segments s ON s.id = t.segment_id
-            WHERE t.trace_id = ? AND s.kind = ? AND s.state = 'active' ORDER BY s.id, t.block
+            WHERE t.trace_id = ? AND s.kind = ? AND s.state = \(SegmentState.active.sqlLiteral) ORDER BY s.id, t.block
             """
         try query(sql, [.blob(traceID.bytes), .text(kind.name)]) { row in
             let path = String(cString: sqlite3_column_text(row, 0)), block = Int(sqlite3_column_int64(row, 1))

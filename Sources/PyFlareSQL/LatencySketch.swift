@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareStore
 
 /// A mergeable sketch of durations in integer nanoseconds, from which quantiles are read to
 /// within 1% (DDSketch: Masson, Rim and Lee, VLDB 2019).

@@ -1,5 +1,6 @@
 import GRDBSQLite
 import PyFlareWire
+import PyFlareStore
 
 /// SQLITE_TRANSIENT: SQLite copies the bytes before the call returns (the C macro is a cast of -1).
 let sqliteTransient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

@@ -1,6 +1,7 @@
 import CoreMetrics
 import NIOPosix
 import Synchronization
+import PyFlareStore
 
 /// The capacity statements run on, and the queue in front of it: at most `threads`
 /// statements run at once and at most `maxWaiting` wait. A statement's deadline counts from

@@ -1,5 +1,6 @@
 import GRDBSQLite
 import PyFlareWire
+import PyFlareStore
 
 /// How a kind of record batch is found, read and shown in SQL: what `logs` and
 /// `metric_points` differ in. A scan decompresses and decodes only the stored columns

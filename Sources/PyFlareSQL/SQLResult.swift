@@ -1,5 +1,6 @@
 import Foundation
 public import PyFlareWire
+import PyFlareStore
 
 /// One value of a SQL answer or parameter, with SQLite's five storage classes.
 public enum SQLValue: Sendable, Equatable {

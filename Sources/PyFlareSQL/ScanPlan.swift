@@ -1,5 +1,6 @@
 import GRDBSQLite
 import PyFlareWire
+import PyFlareStore
 
 /// What xBestIndex chose and xFilter carries out: the columns a statement reads, the
 /// constraints pushed down (in the order of xFilter's arguments) and the column whose

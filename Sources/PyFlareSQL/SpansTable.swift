@@ -1,6 +1,7 @@
 import GRDBSQLite
 import PyFlareModel
 import PyFlareWire
+import PyFlareStore
 
 /// The columns of the `spans` virtual table, in schema order (`docs/sql.md`), and the
 /// stored columns each one is decoded from.

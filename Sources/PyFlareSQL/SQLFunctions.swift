@@ -1,6 +1,7 @@
 import Foundation
 import GRDBSQLite
 import PyFlareWire
+import PyFlareStore
 
 /// PyFlare's SQL functions (`docs/sql.md`):
 /// - `attr(json, key)`: the member `key` of a JSON object such as `spans.attributes`, typed

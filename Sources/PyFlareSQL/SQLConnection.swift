@@ -1,6 +1,7 @@
 import GRDBSQLite
 import PyFlareModel
 import PyFlareWire
+import PyFlareStore
 
 /// A read-only SQLite connection to `index.db` with the virtual tables and functions of
 /// `docs/sql.md`, on which user SQL runs.

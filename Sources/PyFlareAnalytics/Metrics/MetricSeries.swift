@@ -1,5 +1,5 @@
 import Foundation
-import PyFlareWire
+public import PyFlareWire
 
 /// The points of one metric, grouped into series (one per service and attribute set) and,
 /// for a `step`, downsampled into time buckets with one aggregation.
@@ -9,25 +9,25 @@ import PyFlareWire
 /// point, a drop (or a new start time) being a reset that starts counting again from zero.
 /// The first cumulative point of a series counts in full only when its start time lies in
 /// the window (the counter began inside it); otherwise it is the baseline, as in Prometheus.
-struct MetricSeries {
+public struct MetricSeries {
     /// One point of a batch that passed the filters.
-    struct Point {
-        var batch: Int
-        var row: Int
-        var time: UInt64
+    public struct Point: Sendable {
+        public var batch: Int
+        public var row: Int
+        public var time: UInt64
     }
 
     /// A series: the points of one service and attribute set, in time order.
-    struct Series {
+    public struct Series: Sendable {
         /// Sorted `key=value` pairs (values as JSON) plus the service: what tells series apart.
-        var key: String
-        var service: String?
+        public var key: String
+        public var service: String?
         /// Where the attribute set can be written from: the first point.
-        var sample: Point
-        var points: [Point] = []
+        public var sample: Point
+        public var points: [Point] = []
     }
 
-    enum Aggregation: String, CaseIterable, Sendable {
+    public enum Aggregation: String, CaseIterable, Sendable {
         case sum, rate, avg, min, max, count, last, p50, p95, p99
 
         var quantile: Double? {
@@ -120,7 +120,7 @@ struct MetricSeries {
     }
 
     /// An aggregation that does not fit the metric's type, said in words.
-    static func check(_ aggregation: Aggregation, for type: MetricType) -> String? {
+    public static func check(_ aggregation: Aggregation, for type: MetricType) -> String? {
         switch (type, aggregation) {
         case (.gauge, .rate):
             "rate needs a sum, histogram or summary metric; this one is a gauge"
@@ -134,7 +134,7 @@ struct MetricSeries {
     }
 
     /// What a chart of the metric shows unless asked otherwise.
-    static func defaultAggregation(type: MetricType, monotonic: Bool, temporality: UInt8) -> Aggregation {
+    public static func defaultAggregation(type: MetricType, monotonic: Bool, temporality: UInt8) -> Aggregation {
         switch type {
         case .gauge: .avg
         case .sum: monotonic ? .rate : (temporality == 1 ? .sum : .last)
@@ -266,4 +266,109 @@ struct MetricSeries {
     }
 
     private static func pow2(_ exponent: Double) -> Double { pow(2, exponent) }
+}
+
+extension MetricSeries {
+    /// Which points of a metric a reader wants.
+    public struct Filter: Sendable {
+        public var since: UInt64?
+        public var until: UInt64?
+        public var service: String?
+        /// `KEY=VALUE`: the point attribute KEY, written as text, equals VALUE.
+        public var attributes: [(key: String, value: String)] = []
+
+        public init(since: UInt64? = nil, until: UInt64? = nil, service: String? = nil, attributes: [(key: String, value: String)] = []) {
+            (self.since, self.until, self.service, self.attributes) = (since, until, service, attributes)
+        }
+    }
+
+    /// The points of metric `name` that pass `filter`, by series (sorted by key, points in
+    /// time order); and how many points there are.
+    public static func select(_ name: String, _ filter: Filter, in batches: [MetricBatch]) -> ([Series], Int) {
+        var byKey: [String: Int] = [:]
+        var series: [Series] = []
+        var total = 0
+        let nameBytes = Array(name.utf8)
+        for (batchIndex, batch) in batches.enumerated() {
+            let metricMatches = batch.metrics.names.map { ref in batch.withBytes(ref) { $0.elementsEqual(nameBytes) } }
+            guard metricMatches.contains(true) else { continue }
+            let services = batch.resourceServiceNames()
+            for row in 0..<batch.count where metricMatches[Int(batch.metricIndices[row])] {
+                let time = batch.times[row]
+                if let since = filter.since, time < since { continue }
+                if let until = filter.until, time >= until { continue }
+                let scope = Int(batch.metrics.scopeIndices[Int(batch.metricIndices[row])])
+                let service = services[Int(batch.scopes.resourceIndices[scope])]
+                if let wanted = filter.service, service != wanted { continue }
+                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[row], of: batch)
+                guard filter.attributes.allSatisfy({ wanted in pairs.contains { $0.key == wanted.key && $0.text == wanted.value } }) else {
+                    continue
+                }
+                let key = (service ?? "") + "\u{1F}" + pairs.map { "\($0.key)=\($0.json)" }.sorted().joined(separator: "\u{1F}")
+                let point = Point(batch: batchIndex, row: row, time: time)
+                if let index = byKey[key] {
+                    series[index].points.append(point)
+                } else {
+                    byKey[key] = series.count
+                    series.append(Series(key: key, service: service, sample: point, points: [point]))
+                }
+                total += 1
+            }
+        }
+        for index in series.indices { series[index].points.sort { $0.time < $1.time } }
+        series.sort { $0.key < $1.key }
+        return (series, total)
+    }
+
+    /// A downsampled series, or a group of series merged by `group_by`.
+    public struct Downsampled: Sendable {
+        /// The first series of the group: its service and attribute set name an ungrouped series.
+        public var head: Series
+        /// With `group_by`: the grouping attributes (values as JSON, `null` when absent).
+        public var labels: [(key: String, json: String)]
+        /// Bucket start → the aggregation's value, in time order; buckets without a value left out.
+        public var points: [(time: UInt64, value: Double)]
+    }
+
+    /// `series` in buckets of `step` nanoseconds from `origin`, merged into groups when
+    /// `groupBy` names attribute keys (and `service`), each bucket reduced by `aggregation`.
+    public static func downsampled(_ series: [Series], batches: [MetricBatch], type: MetricType, aggregation: Aggregation,
+                                   step: UInt64, origin: UInt64, windowStart: UInt64, groupBy: [String]?) -> [Downsampled] {
+        struct Group {
+            var head: Series
+            var labels: [(key: String, json: String)]
+            var buckets: [UInt64: Bucket] = [:]
+        }
+        var groups: [Group] = []
+        var byKey: [String: Int] = [:]
+        for entry in series {
+            let buckets = Self.buckets(entry, batches: batches, origin: origin, step: step, windowStart: windowStart)
+            var labels: [(key: String, json: String)] = []
+            var key = entry.key
+            if let groupBy {
+                let batch = batches[entry.sample.batch]
+                let pairs = MetricPointJSON.attributePairs(batch.pointAttributes[entry.sample.row], of: batch)
+                labels = groupBy.filter { $0 != "service" }.map { name in
+                    (name, pairs.first { $0.key == name }?.json ?? "null")
+                }
+                let service = groupBy.contains("service") ? (entry.service ?? "") : ""
+                key = service + "\u{1F}" + labels.map { "\($0.key)=\($0.json)" }.joined(separator: "\u{1F}")
+            }
+            if let index = byKey[key] {
+                for (start, bucket) in buckets {
+                    groups[index].buckets[start, default: Bucket()].merge(bucket, addLast: type == .sum)
+                }
+            } else {
+                byKey[key] = groups.count
+                groups.append(Group(head: entry, labels: labels, buckets: buckets))
+            }
+        }
+        let stepSeconds = Double(step) / 1e9
+        return groups.map { group in
+            let points = group.buckets.keys.sorted().compactMap { start in
+                group.buckets[start].flatMap { value($0, aggregation, type: type, stepSeconds: stepSeconds) }.map { (start, $0) }
+            }
+            return Downsampled(head: group.head, labels: group.labels, points: points)
+        }
+    }
 }
