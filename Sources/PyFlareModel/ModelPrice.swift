@@ -1,5 +1,5 @@
 /// The price of one model, in USD per million tokens.
-public struct ModelPrice: Sendable, Codable, Equatable {
+public struct ModelPrice: Sendable, Equatable {
     /// Lowercase model id, or a prefix of ids (matched at a `-`, `:`, `@`, `.`, `_` or `/` boundary).
     public var model: String
     public var provider: String?
@@ -17,12 +17,6 @@ public struct ModelPrice: Sendable, Codable, Equatable {
         self.output = output
         self.cacheRead = cacheRead
         self.cacheWrite = cacheWrite
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case model, provider, input, output
-        case cacheRead = "cache_read"
-        case cacheWrite = "cache_write"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareWire
 
 /// Model prices, looked up exactly and then by the longest prefix.
 ///
@@ -36,20 +37,32 @@ public struct PricingTable: Sendable {
         return table
     }
 
-    private struct File: Decodable {
-        var version: String
-        var models: [ModelPrice]
-    }
-
     private static let builtInTable: PricingTable = {
         do {
-            let file = try JSONDecoder().decode(File.self, from: Data(PackageResources.pricing_json))
-            return PricingTable(entries: file.models, version: file.version)
+            return try parseBuiltIn(PackageResources.pricing_json)
         } catch {
             // The file is part of the build and tested; a failure here is a packaging bug.
             preconditionFailure("built-in pricing.json is invalid: \(error)")
         }
     }()
+
+    /// `{"version": …, "models": [{"model", "provider", "input", "output", "cache_read", "cache_write"}]}`.
+    static func parseBuiltIn(_ bytes: [UInt8]) throws -> PricingTable {
+        struct Invalid: Error, CustomStringConvertible { var description: String }
+        let file = try JSONValue.parse(bytes)
+        guard case .string(let version)? = file["version"], case .array(let models)? = file["models"] else {
+            throw Invalid(description: "needs a version and a list of models")
+        }
+        let entries = try models.enumerated().map { index, model in
+            guard case .string(let name)? = model["model"], let input = model["input"]?.number, let output = model["output"]?.number else {
+                throw Invalid(description: "model \(index) needs a model name, an input and an output price")
+            }
+            let provider: String? = if case .string(let provider)? = model["provider"] { provider } else { nil }
+            return ModelPrice(model: name, provider: provider, input: input, output: output,
+                              cacheRead: model["cache_read"]?.number, cacheWrite: model["cache_write"]?.number)
+        }
+        return PricingTable(entries: entries, version: version)
+    }
 
     /// The index in ``entries`` of the price for `model`, or nil if unpriced.
     public func index(for model: String) -> Int? {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PyFlareAPI
 import PyFlareAnalytics
 import PyFlareStore
 import PyFlareSQL

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PyFlareAPI
 import PyFlareAnalytics
 import PyFlareModel
 import PyFlareServer

@@ -8,6 +8,7 @@ import PyFlareServer
 import PyFlareModel
 import PyFlareStore
 import PyFlareSQL
+import PyFlareAPI
 import PyFlareWire
 
 @main

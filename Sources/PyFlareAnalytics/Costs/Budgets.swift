@@ -207,7 +207,8 @@ public struct BudgetBook: Sendable {
     }
 
     static func budget(_ row: Row) throws -> Budget {
-        let thresholds = (try? JSONDecoder().decode([Double].self, from: Data((row["alert_thresholds"] as String).utf8))) ?? []
+        let stored = try? JSONValue.parse(Array((row["alert_thresholds"] as String).utf8))
+        let thresholds = if case .array(let items)? = stored { items.compactMap(\.number) } else { [Double]() }
         return Budget(id: row["id"], dimension: Budget.Dimension(rawValue: row["dimension"]) ?? .global, value: row["value"],
                       period: Budget.Period(rawValue: row["period"]) ?? .monthly, limitMicros: row["limit_micros"],
                       alertThresholds: thresholds, createdAt: row["created_at_ns"])

@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareWire
 
 enum JudgeOutcome: String, Sendable {
     case pass, fail, unsure, error
@@ -96,9 +97,16 @@ struct JudgeVerdict: Sendable, Equatable {
     private static let flagKeys = hallucinationKeys + factualErrorKeys + contradictionKeys + unsupportedKeys
     private static let knownKeys = Set(verdictKeys + scoreKeys + flagKeys + preferredKeys)
 
+    /// A reply's JSON object as a dictionary: of a key given twice, the last counts.
+    typealias Object = [String: JSONValue]
+
+    static func dictionary(_ members: [(key: String, value: JSONValue)]) -> Object {
+        Object(members.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+
     /// The keys of `object` lowercased, keeping only letters and digits.
-    private static func normalized(_ object: [String: Any]) -> [String: Any] {
-        var fields: [String: Any] = [:]
+    private static func normalized(_ object: Object) -> Object {
+        var fields: Object = [:]
         // Sorted, so that of two keys normalizing alike the same one wins every time.
         for key in object.keys.sorted() {
             let name = String(key.lowercased().filter { $0.isLetter || $0.isNumber })
@@ -108,24 +116,24 @@ struct JudgeVerdict: Sendable, Equatable {
     }
 
     /// `object` (normalized) when it has a known key, else the first nested object that does.
-    private static func verdictFields(_ object: [String: Any], depth: Int = 1) -> [String: Any]? {
+    private static func verdictFields(_ object: Object, depth: Int = 1) -> Object? {
         let fields = normalized(object)
         if fields.keys.contains(where: knownKeys.contains) { return fields }
         guard depth > 0 else { return nil }
         for key in object.keys.sorted() {
-            if let nested = object[key] as? [String: Any], let found = verdictFields(nested, depth: depth - 1) {
+            if case .object(let nested)? = object[key], let found = verdictFields(dictionary(nested), depth: depth - 1) {
                 return found
             }
         }
         return nil
     }
 
-    private static func verdict(from object: [String: Any]) -> JudgeVerdict {
+    private static func verdict(from object: Object) -> JudgeVerdict {
         guard let fields = verdictFields(object) else {
             return .error("JSON object has no verdict, score or flags")
         }
-        func first(_ keys: [String]) -> Any? {
-            keys.lazy.compactMap { fields[$0] }.first { !($0 is NSNull) }
+        func first(_ keys: [String]) -> JSONValue? {
+            keys.lazy.compactMap { fields[$0] }.first { $0 != .null }
         }
         func flag(_ keys: [String]) -> Bool {
             keys.contains { fields[$0].map(isSet) ?? false }
@@ -136,8 +144,11 @@ struct JudgeVerdict: Sendable, Equatable {
         result.factualError = flag(factualErrorKeys)
         result.contradiction = flag(contradictionKeys)
         result.unsupportedClaim = flag(unsupportedKeys)
-        result.unsupportedClaims = unsupportedKeys.compactMap { fields[$0] as? [Any] }.first?
-            .compactMap { ($0 as? String)?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty } ?? []
+        result.unsupportedClaims = unsupportedKeys.lazy.compactMap { key -> [JSONValue]? in
+            if case .array(let items)? = fields[key] { items } else { nil }
+        }.first?.compactMap { item -> String? in
+            if case .string(let claim) = item { claim.trimmingCharacters(in: .whitespacesAndNewlines) } else { nil }
+        }.filter { !$0.isEmpty } ?? []
         result.score = first(scoreKeys).flatMap { score($0, maximum: first(maximumKeys)) }
         result.explanation = first(explanationKeys).flatMap(text)
         result.preferred = first(preferredKeys).flatMap(preference)
@@ -155,7 +166,7 @@ struct JudgeVerdict: Sendable, Equatable {
         } else if flagKeys.contains(where: { fields[$0] != nil }) {
             result.outcome = .pass
         } else {
-            let why = verdict.map { "unrecognized verdict \"\(String(describing: $0))\"" } ?? "JSON object has no verdict, score or flags"
+            let why = verdict.map { "unrecognized verdict \"\($0.text ?? $0.kindDescription)\"" } ?? "JSON object has no verdict, score or flags"
             return .error(why)
         }
         return result
@@ -170,9 +181,9 @@ struct JudgeVerdict: Sendable, Equatable {
 
     /// The outcome a verdict value names: the whole string, else its first word ("PASS - all
     /// claims supported").
-    private static func outcome(_ value: Any) -> JudgeOutcome? {
-        if isBool(value) { return (value as? NSNumber)?.boolValue == true ? .pass : .fail }
-        guard let string = value as? String else { return nil }
+    private static func outcome(_ value: JSONValue) -> JudgeOutcome? {
+        if case .bool(let passed) = value { return passed ? .pass : .fail }
+        guard case .string(let string) = value else { return nil }
         let lower = string.lowercased().trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
         let firstWord = lower.split { !$0.isLetter }.first.map(String.init) ?? ""
         for word in [lower, firstWord] {
@@ -183,28 +194,25 @@ struct JudgeVerdict: Sendable, Equatable {
         return nil
     }
 
-    /// JSON booleans arrive as NSNumber; their type encoding ("c", char) tells them from numbers.
-    private static func isBool(_ value: Any) -> Bool {
-        guard let number = value as? NSNumber else { return false }
-        return String(cString: number.objCType) == "c"
-    }
-
-    private static func isSet(_ value: Any) -> Bool {
+    private static func isSet(_ value: JSONValue) -> Bool {
         switch value {
-        case let number as NSNumber: return number.doubleValue != 0
-        case let string as String:
+        case .bool(let set): return set
+        case .int(let number): return number != 0
+        case .double(let number): return number != 0
+        case .string(let string):
             let word = string.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             return !["", "false", "no", "none", "0", "n/a"].contains(word)
-        case let array as [Any]: return !array.isEmpty
-        case let object as [String: Any]: return !object.isEmpty
-        default: return false
+        case .array(let items): return !items.isEmpty
+        case .object(let members): return !members.isEmpty
+        case .null: return false
         }
     }
 
     /// A number, or the number of a string, with the maximum a string such as "8/10" or "80%" implies.
-    private static func number(_ value: Any) -> (value: Double, maximum: Double?)? {
-        if let number = value as? NSNumber, !isBool(value) { return (number.doubleValue, nil) }
-        guard let string = (value as? String)?.trimmingCharacters(in: .whitespaces) else { return nil }
+    private static func number(_ value: JSONValue) -> (value: Double, maximum: Double?)? {
+        if let number = value.number { return (number, nil) }
+        guard case .string(let text) = value else { return nil }
+        let string = text.trimmingCharacters(in: .whitespaces)
         if string.hasSuffix("%"), let percent = Double(string.dropLast().trimmingCharacters(in: .whitespaces)) {
             return (percent, 100)
         }
@@ -214,13 +222,13 @@ struct JudgeVerdict: Sendable, Equatable {
     }
 
     /// The maximum a max/scale value gives: a number, or the last number of "1-5" or "0 to 10".
-    private static func maximum(_ value: Any) -> Double? {
+    private static func maximum(_ value: JSONValue) -> Double? {
         if let parsed = number(value) { return parsed.value }
-        guard let string = value as? String else { return nil }
+        guard case .string(let string) = value else { return nil }
         return string.split { !($0.isNumber || $0 == ".") }.last.flatMap { Double($0) }
     }
 
-    private static func score(_ value: Any, maximum maximumValue: Any?) -> Double? {
+    private static func score(_ value: JSONValue, maximum maximumValue: JSONValue?) -> Double? {
         guard let parsed = number(value), parsed.value >= 0, parsed.value.isFinite else { return nil }
         let raw = parsed.value
         let scale: Double
@@ -237,22 +245,20 @@ struct JudgeVerdict: Sendable, Equatable {
         return score <= 1 ? score : nil
     }
 
-    private static func text(_ value: Any) -> String? {
+    private static func text(_ value: JSONValue) -> String? {
         let string: String?
-        if let single = value as? String {
-            string = single
-        } else if let list = value as? [Any] {
-            string = list.compactMap { $0 as? String }.joined(separator: " ")
-        } else {
-            string = nil
+        switch value {
+        case .string(let single): string = single
+        case .array(let items): string = items.compactMap { if case .string(let item) = $0 { item } else { nil } }.joined(separator: " ")
+        default: string = nil
         }
         let trimmed = string?.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed?.isEmpty == false ? trimmed : nil
     }
 
     /// "A", "B" or "tie" from "A", "Response B", "[[A]]", "tie", "equal"...
-    private static func preference(_ value: Any) -> String? {
-        guard let string = value as? String else { return nil }
+    private static func preference(_ value: JSONValue) -> String? {
+        guard case .string(let string) = value else { return nil }
         let words = string.lowercased().split { !$0.isLetter }.map(String.init)
         if words.contains(where: { ["tie", "equal", "same", "both", "draw", "neither"].contains($0) }) { return "tie" }
         switch words.last {
@@ -294,7 +300,7 @@ struct JudgeVerdict: Sendable, Equatable {
 /// Finds the first balanced JSON object of a text.
 enum JSONObjectScanner {
     enum Scan {
-        case object([String: Any])
+        case object(JudgeVerdict.Object)
         case truncated
         case none
     }
@@ -308,9 +314,8 @@ enum JSONObjectScanner {
         var start = bytes.firstIndex(of: UInt8(ascii: "{"))
         while let open = start {
             guard let close = matchingBrace(bytes, from: open) else { return .truncated }
-            let data = Data(bytes[open...close])
-            if let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-                return .object(object)
+            if case .object(let members)? = try? JSONValue.parse(Array(bytes[open...close])) {
+                return .object(JudgeVerdict.dictionary(members))
             }
             start = bytes[(close + 1)...].firstIndex(of: UInt8(ascii: "{"))
         }

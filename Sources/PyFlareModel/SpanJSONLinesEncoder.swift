@@ -1,7 +1,7 @@
-public import PyFlareModel
 public import PyFlareWire
 
-/// Encodes spans as JSON lines, one object per span, for the file exporter.
+/// Encodes spans as JSON lines, one object per span: the one JSON shape of a stored span,
+/// written by the file exporter, `GET /api/v1/traces/{id}` and the SQL tables' JSON columns.
 ///
 /// The format is documented in `docs/file-exporter.md`. Attribute values are plain
 /// JSON (ints exact, bytes as `{"bytes": base64}`, non-finite doubles as strings).
