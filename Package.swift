@@ -183,7 +183,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], resources: webUIFiles.map { .embedInCode("UI/\($0)") }, swiftSettings: swiftSettings),
         .testTarget(name: "PyFlareAPITests", dependencies: [
-            "PyFlareAPI", "PyFlareTesting",
+            "PyFlareAPI", "PyFlareStore", "PyFlareTesting",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 

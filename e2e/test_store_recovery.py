@@ -5,10 +5,13 @@ from the segment files."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 
 import pytest
+import requests
 
 from harness import PROTOBUF, STORE_CONFIG, merge_config
 from otlp_helpers import make_request, make_span, request_to_expected
@@ -256,3 +259,37 @@ def test_missing_segment_is_marked_and_found_again(start_server):
     srv.start()
     assert f"found again segments/{seg1.name}" in _opened_line(srv, mark)
     assert_stored(srv, first + second + new, "segment 1 back in place")
+
+
+def test_an_unreadable_segment_file_is_a_warning_without_its_path(start_server):
+    """A segment file that cannot be read any more (here it became a directory, so every
+    read fails with an I/O error) costs its own records: the answer says which file in its
+    warnings, by name only; the full path stays in the server log."""
+    # No jobs: one reading the logs would keep the file open, and reads through an open file
+    # still work after it is replaced.
+    srv = start_server(merge_config(NEVER_SEAL, {"scheduler": {"enabled": False}}), name="unreadable")
+    store = StoreDir(srv.data_dir)
+    now = time.time_ns()
+    payload = {"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "unreadable"}}]},
+                                 "scopeLogs": [{"logRecords": [{"timeUnixNano": str(now + i), "body": {"stringValue": f"line {i}"}}
+                                                               for i in range(3)]}]}]}
+    r = requests.post(f"{srv.otlp_base}/v1/logs", data=json.dumps(payload), headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
+    srv.stop_ok()  # seals the records into a logs segment
+    [logs_segment] = [p for p in store.segments() if p.name.endswith(".logs.seg")]
+    srv.start()
+    logs_segment.unlink()
+    logs_segment.mkdir()
+
+    mark = srv.log_mark()
+    r = srv.api_get("/api/v1/logs", params={"service": "unreadable"})
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    body = r.json()
+    assert body["logs"] == [] and len(body["warnings"]) == 1, body
+    assert logs_segment.name in body["warnings"][0] and "Is a directory" in body["warnings"][0], body
+    for secret in (str(srv.data_dir), "segments/", "StoreError", "errno"):
+        assert secret not in r.text, f"the answer shows {secret!r}: {r.text}"
+    assert str(logs_segment) in srv.log_since(mark), "the server log should name the whole path"
+
+    assert srv.running and srv.api_get("/health").status_code == 200
+    logs_segment.rmdir()
