@@ -46,8 +46,24 @@ def start(binary: str, arguments: list[str], env: dict, base: str) -> subprocess
     raise SystemExit(f"the server at {base} did not come up")
 
 
+class SumSaturating:
+    """The server's `sum_saturating` aggregate, which the jobs' statements use: `sum()` whose
+    total stops at the ends of the 64-bit range instead of failing."""
+
+    def __init__(self):
+        self.total = None
+
+    def step(self, value):
+        if value is not None:
+            self.total = max(-(1 << 63), min((1 << 63) - 1, (self.total or 0) + int(value)))
+
+    def finalize(self):
+        return self.total
+
+
 def fill(db_path: Path, groups: int, days: int, end: int) -> int:
     db = sqlite3.connect(db_path)
+    db.create_aggregate("sum_saturating", 1, SumSaturating)
     rng = random.Random(1)
     combos = [(f"svc-{i % 4}", f"model-{i % 8}", f"prov-{i % 3}", f"op-{i % 12}", ("prod", "staging")[i % 2],
                f"feature-{i % 6}", ("ok", "error")[i // 24 % 2]) for i in range(groups)]

@@ -1,5 +1,6 @@
 import Testing
 @testable import PyFlareAPI
+@testable import PyFlareIngest
 import PyFlareWire
 
 /// What `GET /api/v1/telemetry/metrics` computes from stored points.

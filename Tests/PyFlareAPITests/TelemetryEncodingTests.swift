@@ -1,5 +1,6 @@
 import Testing
 @testable import PyFlareAPI
+@testable import PyFlareIngest
 import PyFlareWire
 
 /// Telemetry becomes OTLP requests that the server's own decoders read back as sent.

@@ -1,6 +1,7 @@
 import Hummingbird
 import Testing
 @testable import PyFlareAPI
+@testable import PyFlareIngest
 import PyFlareWire
 
 /// Parsing and validation of `POST /api/v1/telemetry/metrics` bodies.

@@ -5,7 +5,7 @@ import Synchronization
 import Hummingbird
 import Testing
 @testable import PyFlareAPI
-import PyFlareIngest
+@testable import PyFlareIngest
 import PyFlareWire
 
 /// Stands in for the ingest path: records the spans exported, answers a chosen outcome.
@@ -88,7 +88,7 @@ struct TelemetrySpanReaperTests {
         let batch = export.batches[0]
         #expect(batch.string(batch.statusMessages[0]).contains("shut down"))
         #expect(reaper.spans.openCount == 0)
-        #expect(throws: APIError.self) { _ = try reaper.spans.start(name: "late", traceID: nil, parentSpanID: 0, tags: TelemetryTags()) }
+        #expect(throws: TelemetryError.self) { _ = try reaper.spans.start(name: "late", traceID: nil, parentSpanID: 0, tags: TelemetryTags()) }
     }
 
     @Test func exportOutcomesMapToHTTPStatuses() {
@@ -97,7 +97,8 @@ struct TelemetrySpanReaperTests {
                 try TelemetryWriter.check(outcome, what: "spans")
                 return nil
             } catch {
-                return (error.status.code, error.retryAfterSeconds)
+                let answer = APIError(error)
+                return (answer.status.code, answer.retryAfterSeconds)
             }
         }
         #expect(check(.accepted(rejected: 0, message: nil)) == nil)

@@ -2,6 +2,7 @@ import Synchronization
 import Hummingbird
 import Testing
 @testable import PyFlareAPI
+@testable import PyFlareIngest
 import PyFlareWire
 
 /// A wall clock the test moves by hand (unix nanoseconds).
@@ -21,13 +22,14 @@ struct TelemetrySpansTests {
         TelemetrySpans(configuration: .init(spanTimeout: timeout, maxOpenSpans: maxOpen, maxOpenBytes: maxBytes), now: clock.function)
     }
 
-    /// The status and message of the APIError `body` throws; nil when it throws none.
+    /// The HTTP status and message the API answers for what `body` throws; nil when it throws nothing.
     func status(_ body: () throws -> Void) -> (Int, String)? {
         do {
             try body()
             return nil
-        } catch let error as APIError {
-            return (error.status.code, error.message)
+        } catch let error as TelemetryError {
+            let answer = APIError(error)
+            return (answer.status.code, answer.message)
         } catch {
             Issue.record("unexpected error \(error)")
             return (0, "\(error)")
@@ -177,11 +179,11 @@ struct TelemetrySpansTests {
         #expect(state.root(of: trace) == nil, "the root is forgotten with its id")
         #expect(state.trace(of: 2) == trace)
         #expect(state.trace(of: 3) == trace)
-        #expect(throws: APIError.self) { try state.openSpan(1) }
+        #expect(throws: TelemetryError.self) { try state.openSpan(1) }
         do {
             _ = try state.openSpan(1)
         } catch {
-            #expect(error.status == .notFound)
+            #expect(error.kind == .notFound)
         }
     }
 }

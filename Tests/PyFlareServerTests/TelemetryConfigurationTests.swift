@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import PyFlareAPI
+import PyFlareIngest
 @testable import PyFlareServer
 import PyFlareTesting
 

@@ -1,3 +1,4 @@
+import PyFlareIngest
 import PyFlareWire
 
 /// The recorded values of one metric between two times, and their aggregates, as

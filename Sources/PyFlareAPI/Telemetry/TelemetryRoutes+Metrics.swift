@@ -1,4 +1,5 @@
 import Hummingbird
+import PyFlareIngest
 import PyFlareStore
 import PyFlareWire
 
@@ -14,7 +15,7 @@ extension TelemetryRoutes {
     func postMetrics(_ request: Request) async throws -> Response {
         let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let metrics = try TelemetryMetric.parseRequest(body, now: spans.now())
-        try await writer.write(metrics)
+        try await receive { () async throws(TelemetryError) in try await writer.write(metrics) }
         var json = JSONWriter()
         json.raw(#"{"accepted":"#)
         json.int(Int64(metrics.count))

@@ -1,4 +1,5 @@
 import Hummingbird
+import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
 import PyFlareWire
@@ -34,7 +35,7 @@ extension TelemetryRoutes {
                 parentSpanID = await storedRoot(of: traceID) ?? 0
             }
         }
-        let span = try spans.start(name: name, traceID: traceID, parentSpanID: parentSpanID, tags: tags)
+        let span = try receive { () throws(TelemetryError) in try spans.start(name: name, traceID: traceID, parentSpanID: parentSpanID, tags: tags) }
         var json = JSONWriter()
         ids(of: span, into: &json)
         json.raw(#","parent_span_id":"#)
@@ -61,7 +62,7 @@ extension TelemetryRoutes {
         let id = try IDParameters.spanID(text, field: "span id")
         let body = try await JSONBody.read(request, maxBytes: configuration.maxBodyBytes)
         let tags = try TelemetryTags(json: body["tags"] ?? body, field: "tags")
-        let span = try spans.update(id) { $0.tags.merge(tags) }
+        let span = try receive { () throws(TelemetryError) in try spans.update(id) { $0.tags.merge(tags) } }
         var json = JSONWriter()
         ids(of: span, into: &json)
         json.raw(#","tags":"#)
@@ -80,8 +81,10 @@ extension TelemetryRoutes {
         guard !level.isEmpty else { throw APIError.badRequest("level must not be empty (it defaults to \"info\")") }
         let tags = try TelemetryTags(json: body["tags"], field: "tags")
         let time = try TelemetryTime.timestamp(fields) ?? spans.now()
-        let span = try spans.update(id) { span in
-            span.events.append(TelemetrySpan.Event(time: time, message: message, level: level, tags: tags))
+        let span = try receive { () throws(TelemetryError) in
+            try spans.update(id) { span in
+                span.events.append(TelemetrySpan.Event(time: time, message: message, level: level, tags: tags))
+            }
         }
         var json = JSONWriter()
         ids(of: span, into: &json)
@@ -105,12 +108,12 @@ extension TelemetryRoutes {
         }
         let message = try fields.string("message") ?? ""
         let tags = try TelemetryTags(json: body["tags"], field: "tags")
-        let span = try spans.beginFinish(id, status: status, message: message, tags: tags)
-        do {
+        let span = try receive { () throws(TelemetryError) in try spans.beginFinish(id, status: status, message: message, tags: tags) }
+        do throws(TelemetryError) {
             try await writer.write([span])
         } catch {
             spans.endFinish([span], written: false)
-            throw error
+            throw APIError(error)
         }
         spans.endFinish([span], written: true)
         var json = JSONWriter()

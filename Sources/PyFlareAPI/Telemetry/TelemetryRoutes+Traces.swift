@@ -1,4 +1,5 @@
 import Hummingbird
+import PyFlareIngest
 import PyFlareStore
 import PyFlareWire
 

@@ -1,4 +1,5 @@
 public import Hummingbird
+public import PyFlareIngest
 public import PyFlareStore
 import PyFlareWire
 
@@ -36,4 +37,27 @@ public struct TelemetryRoutes: Sendable {
         router.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
     }
 
+    /// A call of the receiver, its refusal answered in the API's shape.
+    func receive<T>(_ body: () throws(TelemetryError) -> T) throws(APIError) -> T {
+        do { return try body() } catch { throw APIError(error) }
+    }
+
+    func receive<T>(_ body: () async throws(TelemetryError) -> T) async throws(APIError) -> T {
+        do { return try await body() } catch { throw APIError(error) }
+    }
+}
+
+extension APIError {
+    /// The receiver's refusal as the API answers it: 429 and 503 with `Retry-After`, 409 for
+    /// a span's state or limits, 404 for a span nobody opened, 500 for a request of our own refused.
+    init(_ error: TelemetryError) {
+        switch error.kind {
+        case .busy: self.init(.tooManyRequests, code: "too_many_requests", error.message, retryAfterSeconds: error.retryAfterSeconds)
+        case .conflict: self.init(.conflict, code: "conflict", error.message)
+        case .limitReached: self.init(.conflict, code: "limit_reached", error.message)
+        case .notFound: self = .notFound(error.message)
+        case .unavailable: self.init(.serviceUnavailable, code: "unavailable", error.message, retryAfterSeconds: error.retryAfterSeconds)
+        case .refused: self.init(.internalServerError, code: "internal", error.message)
+        }
+    }
 }

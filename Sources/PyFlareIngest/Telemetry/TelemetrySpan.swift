@@ -2,8 +2,8 @@ import PyFlareWire
 
 /// A span started through `POST /api/v1/telemetry/traces/spans`, held in memory until it is
 /// finished (by the client, by the timeout or at shutdown) and then written as one OTLP span.
-struct TelemetrySpan: Sendable {
-    enum Status: String, Sendable {
+package struct TelemetrySpan: Sendable {
+    package enum Status: String, Sendable {
         case ok, error
 
         /// OTLP `Status.StatusCode`.
@@ -11,26 +11,30 @@ struct TelemetrySpan: Sendable {
     }
 
     /// A log: an OTLP span event named `log` with `message` and `level` attributes.
-    struct Event: Sendable {
+    package struct Event: Sendable {
         var time: UInt64
         var message: String
         var level: String
         var tags: TelemetryTags
 
-        var footprint: Int { message.utf8.count + level.utf8.count + tags.footprint + 48 }
+        package var footprint: Int { message.utf8.count + level.utf8.count + tags.footprint + 48 }
+
+        package init(time: UInt64, message: String, level: String, tags: TelemetryTags) {
+            (self.time, self.message, self.level, self.tags) = (time, message, level, tags)
+        }
     }
 
-    var traceID: TraceID
-    var spanID: UInt64
+    package var traceID: TraceID
+    package var spanID: UInt64
     /// 0 for a root span.
-    var parentSpanID: UInt64
+    package var parentSpanID: UInt64
     var name: String
     /// Unix nanoseconds.
-    var startTime: UInt64
+    package var startTime: UInt64
     /// Set when the span is finished; 0 until then.
-    var endTime: UInt64 = 0
-    var tags: TelemetryTags
-    var events: [Event] = []
+    package var endTime: UInt64 = 0
+    package var tags: TelemetryTags
+    package var events: [Event] = []
     /// Set when the span is finished.
     var status: Status?
     var statusMessage = ""

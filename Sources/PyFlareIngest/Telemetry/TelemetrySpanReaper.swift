@@ -1,4 +1,3 @@
-import Hummingbird
 public import Logging
 public import ServiceLifecycle
 
@@ -11,7 +10,7 @@ public import ServiceLifecycle
 /// draining (writes go through at once) and the API still answers while the open spans are
 /// written; requests that come later for them get 409 or 503.
 public struct TelemetrySpanReaper: Service {
-    let spans: TelemetrySpans
+    package let spans: TelemetrySpans
     let writer: TelemetryWriter
     let logger: Logger
 
@@ -22,7 +21,7 @@ public struct TelemetrySpanReaper: Service {
     }
 
     /// How often idle spans are looked for: a quarter of the timeout, between 50 ms and 1 s.
-    var interval: Duration {
+    package var interval: Duration {
         min(.seconds(1), max(.milliseconds(50), spans.configuration.spanTimeout / 4))
     }
 
@@ -42,33 +41,33 @@ public struct TelemetrySpanReaper: Service {
     }
 
     /// Writes the spans idle for the timeout; those that cannot be written now are tried again next time.
-    func closeExpired() async {
+    package func closeExpired() async {
         let expired = spans.beginExpire()
         guard !expired.isEmpty else { return }
-        do throws(APIError) {
+        do throws(TelemetryError) {
             try await writer.write(expired)
             spans.endFinish(expired, written: true)
             logger.info("closed telemetry spans that timed out", metadata: ["spans": "\(expired.count)"])
         } catch {
             spans.endFinish(expired, written: false)
             logger.warning("could not write timed-out telemetry spans; retrying", metadata: [
-                "spans": "\(expired.count)", "status": "\(error.status.code)", "error": "\(error.message)",
+                "spans": "\(expired.count)", "error": "\(error.message)",
             ])
         }
     }
 
     /// Stops new spans and writes every open one, retrying a full queue for up to 10 s.
-    func closeAll() async {
+    package func closeAll() async {
         let open = spans.closeAll()
         guard !open.isEmpty else { return }
         var attempt = 0
         while true {
-            do throws(APIError) {
+            do throws(TelemetryError) {
                 try await writer.write(open)
                 spans.endFinish(open, written: true)
                 logger.info("closed open telemetry spans at shutdown", metadata: ["spans": "\(open.count)"])
                 return
-            } catch where error.status == .tooManyRequests && attempt < 50 {
+            } catch where error.kind == .busy && attempt < 50 {
                 attempt += 1
                 try? await Task.sleep(for: .milliseconds(200))
             } catch {

@@ -1,17 +1,8 @@
-import Foundation
+import PyFlareIngest
 import PyFlareWire
 
-/// Times of the telemetry API: wall-clock unix nanoseconds, as OTLP stores them.
-enum TelemetryTime {
-    /// Latest `timestamp` accepted, in unix seconds (UnixTime.latest, 2200): larger numbers are
-    /// milliseconds or nanoseconds sent by mistake.
-    static let maxSeconds = Double(UnixTime.latest / UnixTime.second)
-
-    /// Now, in unix nanoseconds.
-    @Sendable static func now() -> UInt64 {
-        UInt64(UnixTime.nowNanoseconds())
-    }
-
+/// Times as the telemetry routes read them from a request.
+extension TelemetryTime {
     /// The optional `key` member of `fields`: unix seconds as a number (fractions allowed)
     /// or an RFC 3339 string.
     static func timestamp(_ fields: JSONFields, _ key: String = "timestamp") throws(APIError) -> UInt64? {

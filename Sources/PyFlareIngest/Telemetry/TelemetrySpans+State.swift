@@ -1,4 +1,3 @@
-import Hummingbird
 import PyFlareWire
 
 extension TelemetrySpans {
@@ -43,17 +42,16 @@ extension TelemetrySpans {
         var openCount: Int { spans.count }
 
         /// Adds `span`, or refuses it: 503 after ``closeAll(now:)``, 429 at a limit, 409 for a taken id.
-        mutating func start(_ span: TelemetrySpan) throws(APIError) {
-            guard !closed else { throw Self.shuttingDown }
+        mutating func start(_ span: TelemetrySpan) throws(TelemetryError) {
+            guard !closed else { throw TelemetryError.shuttingDown }
             guard spans.count < limits.maxOpenSpans else {
-                throw APIError(.tooManyRequests, code: "too_many_requests",
-                               "\(limits.maxOpenSpans) spans are open, the most allowed (telemetry.max_open_spans); finish some first",
-                               retryAfterSeconds: 1)
+                throw TelemetryError(.busy, "\(limits.maxOpenSpans) spans are open, the most allowed (telemetry.max_open_spans); finish some first",
+                                     retryAfterSeconds: 1)
             }
             let size = span.footprint
             guard bytes + size <= limits.maxOpenBytes else { throw tooMuchMemory() }
             guard spans[span.spanID] == nil, finished[span.spanID] == nil else {
-                throw APIError(.conflict, code: "conflict", "span id \(Hex.string(span.spanID)) is taken")
+                throw TelemetryError(.conflict, "span id \(Hex.string(span.spanID)) is taken")
             }
             spans[span.spanID] = span
             bytes += size
@@ -75,15 +73,15 @@ extension TelemetrySpans {
         /// - Throws: what ``openSpan(_:)`` throws; 409 when the span would pass its tag or log
         ///   limit; 429 when the open spans would pass their memory budget; `change`'s error.
         mutating func update(_ id: UInt64, now: UInt64, budget: Bool = true,
-                             _ change: (inout TelemetrySpan) throws(APIError) -> Void) throws(APIError) -> TelemetrySpan {
+                             _ change: (inout TelemetrySpan) throws(TelemetryError) -> Void) throws(TelemetryError) -> TelemetrySpan {
             var span = try openSpan(id)
             let before = span.footprint
             try change(&span)
             guard span.tags.count <= limits.maxTags else {
-                throw APIError(.conflict, code: "limit_reached", "span \(Hex.string(id)) would have \(span.tags.count) tags; at most \(limits.maxTags)")
+                throw TelemetryError(.limitReached, "span \(Hex.string(id)) would have \(span.tags.count) tags; at most \(limits.maxTags)")
             }
             guard span.events.count <= limits.maxEvents else {
-                throw APIError(.conflict, code: "limit_reached", "span \(Hex.string(id)) already has \(limits.maxEvents) logs, the most allowed")
+                throw TelemetryError(.limitReached, "span \(Hex.string(id)) already has \(limits.maxEvents) logs, the most allowed")
             }
             let after = span.footprint
             guard !budget || after <= before || bytes - before + after <= limits.maxOpenBytes else { throw tooMuchMemory() }
@@ -95,8 +93,8 @@ extension TelemetrySpans {
 
         /// Takes open span `id` to be written, finished with `status` at `now`.
         mutating func beginFinish(_ id: UInt64, status: TelemetrySpan.Status, message: String, tags: TelemetryTags,
-                                  now: UInt64) throws(APIError) -> TelemetrySpan {
-            let span = try update(id, now: now, budget: false) { span throws(APIError) in
+                                  now: UInt64) throws(TelemetryError) -> TelemetrySpan {
+            let span = try update(id, now: now, budget: false) { span throws(TelemetryError) in
                 span.tags.merge(tags)
                 span.finish(status, message: message, at: now)
             }
@@ -166,23 +164,20 @@ extension TelemetrySpans {
         }
 
         /// Open span `id`: 404 if unknown, 409 if finished or being finished.
-        func openSpan(_ id: UInt64) throws(APIError) -> TelemetrySpan {
+        func openSpan(_ id: UInt64) throws(TelemetryError) -> TelemetrySpan {
             if finishing.contains(id) {
-                throw APIError(.conflict, code: "conflict", "span \(Hex.string(id)) is being finished")
+                throw TelemetryError(.conflict, "span \(Hex.string(id)) is being finished")
             }
             if let span = spans[id] { return span }
             if finished[id] != nil {
-                throw APIError(.conflict, code: "conflict", "span \(Hex.string(id)) is already finished")
+                throw TelemetryError(.conflict, "span \(Hex.string(id)) is already finished")
             }
-            throw .notFound("no open span \(Hex.string(id)); it was never started, or finished long ago")
+            throw TelemetryError(.notFound, "no open span \(Hex.string(id)); it was never started, or finished long ago")
         }
 
-        private func tooMuchMemory() -> APIError {
-            APIError(.tooManyRequests, code: "too_many_requests",
-                     "open spans hold \(bytes) bytes, near the most allowed (telemetry.max_open_bytes: \(limits.maxOpenBytes)); finish some first",
-                     retryAfterSeconds: 1)
+        private func tooMuchMemory() -> TelemetryError {
+            TelemetryError(.busy, "open spans hold \(bytes) bytes, near the most allowed (telemetry.max_open_bytes: \(limits.maxOpenBytes)); finish some first",
+                           retryAfterSeconds: 1)
         }
-
-        static let shuttingDown = APIError(.serviceUnavailable, code: "unavailable", "the server is shutting down", retryAfterSeconds: 5)
     }
 }

@@ -1,21 +1,14 @@
+import PyFlareIngest
 import PyFlareWire
 
-/// The `tags` of a metric, span or log: flat key → string, number or boolean, which become
-/// OTLP attributes. `plugin_id`, when given, also names the resource (`service.name`).
-struct TelemetryTags: Sendable, Equatable {
-    static let pluginIDKey = "plugin_id"
-    /// Longest tag key, in UTF-8 bytes.
-    static let maxKeyBytes = 256
-
-    private(set) var values: [String: AttributeValue] = [:]
-
-    init() {}
-
+/// Tags as the telemetry routes read them from a request.
+extension TelemetryTags {
     /// `tags` as given in a request (nil or `null`: no tags).
     ///
     /// - Throws: 400 when `tags` is not an object, a key is empty or too long, a value is
     ///   null, an array, an object or not finite, or `plugin_id` is not a non-empty string.
     init(json tags: JSONValue?, field: String) throws(APIError) {
+        self.init()
         guard let tags, tags != .null else { return }
         guard case .object(let members) = tags else {
             throw .badRequest("\(field) must be an object of string, number or boolean values, not \(tags.kindDescription)")
@@ -25,9 +18,9 @@ struct TelemetryTags: Sendable, Equatable {
             guard key.utf8.count <= Self.maxKeyBytes else {
                 throw .badRequest("\(field) key \"\(key.prefix(40))…\" is longer than \(Self.maxKeyBytes) bytes")
             }
-            values[key] = try Self.attribute(value, name: "\(field).\(key)")
+            self[key] = try Self.attribute(value, name: "\(field).\(key)")
         }
-        if let pluginID = values[Self.pluginIDKey] {
+        if let pluginID = self[Self.pluginIDKey] {
             guard case .string(let text) = pluginID, !text.isEmpty else {
                 throw .badRequest("\(field).\(Self.pluginIDKey) must be a non-empty string")
             }
@@ -44,36 +37,6 @@ struct TelemetryTags: Sendable, Equatable {
             return .double(number)
         case .null, .array, .object:
             throw .badRequest("\(name) must be a string, number or boolean, not \(value.kindDescription) (tags are flat)")
-        }
-    }
-
-    var isEmpty: Bool { values.isEmpty }
-    var count: Int { values.count }
-
-    /// The `plugin_id` tag, which names the resource.
-    var pluginID: String? {
-        if case .string(let text) = values[Self.pluginIDKey] { text } else { nil }
-    }
-
-    subscript(key: String) -> AttributeValue? {
-        get { values[key] }
-        set { values[key] = newValue }
-    }
-
-    /// Adds `other`'s tags; a key already here takes `other`'s value.
-    mutating func merge(_ other: TelemetryTags) {
-        values.merge(other.values) { _, new in new }
-    }
-
-    /// The tags as attributes, by key, so the same tags always encode the same way.
-    var attributes: [(String, AttributeValue)] {
-        values.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-    }
-
-    /// About the memory the tags take, for the open spans' budget.
-    var footprint: Int {
-        values.reduce(0) { total, entry in
-            if case .string(let text) = entry.value { total + entry.key.utf8.count + text.utf8.count + 32 } else { total + entry.key.utf8.count + 32 }
         }
     }
 }

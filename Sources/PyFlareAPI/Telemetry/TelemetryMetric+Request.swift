@@ -1,39 +1,8 @@
+import PyFlareIngest
 import PyFlareWire
 
-/// One measurement posted to `POST /api/v1/telemetry/metrics`, checked.
-struct TelemetryMetric: Sendable, Equatable {
-    enum Kind: String, Sendable, CaseIterable {
-        /// An increment: a delta, monotonic OTLP sum point.
-        case counter
-        /// A value at a time: an OTLP gauge point.
-        case gauge
-        /// One observation: an OTLP histogram point with count 1.
-        case histogram
-    }
-
-    /// Metrics one batch request may hold.
-    static let maxBatch = 1000
-    /// Longest metric name, as for OpenTelemetry instrument names.
-    static let maxNameLength = 255
-
-    var name: String
-    var kind: Kind
-    var value: Double
-    var tags: TelemetryTags
-    /// Unix nanoseconds.
-    var time: UInt64
-    /// UCUM unit ("ms", "By", "{request}"); empty when not given.
-    var unit: String
-
-    init(name: String, kind: Kind, value: Double, tags: TelemetryTags = TelemetryTags(), time: UInt64, unit: String = "") {
-        self.name = name
-        self.kind = kind
-        self.value = value
-        self.tags = tags
-        self.time = time
-        self.unit = unit
-    }
-
+/// Metrics as `POST /api/v1/telemetry/metrics` reads them from a request body.
+extension TelemetryMetric {
     /// The metrics of a request body: one metric object, or `{"metrics": [...]}`.
     ///
     /// - Parameter now: the time of metrics without a `timestamp`.
@@ -54,20 +23,18 @@ struct TelemetryMetric: Sendable, Equatable {
 
     init(json: JSONValue, path: String, now: UInt64) throws(APIError) {
         let fields = JSONFields(json, path: path)
-        name = try fields.requiredString("name")
+        let name = try fields.requiredString("name")
         try Self.checkName(name, field: path + "name")
         let type = try fields.requiredString("type")
         guard let kind = Kind(rawValue: type) else {
             throw .badRequest("\(path)type must be counter, gauge or histogram, not \"\(type)\"")
         }
-        self.kind = kind
-        value = try fields.requiredNumber("value")
+        let value = try fields.requiredNumber("value")
         if kind == .counter, value < 0 {
             throw .badRequest("\(path)value of a counter is an increment and must not be negative (got \(value)); use a gauge for values that go down")
         }
-        tags = try TelemetryTags(json: json["tags"], field: path + "tags")
-        time = try TelemetryTime.timestamp(fields) ?? now
-        unit = try fields.string("unit") ?? ""
+        self.init(name: name, kind: kind, value: value, tags: try TelemetryTags(json: json["tags"], field: path + "tags"),
+                  time: try TelemetryTime.timestamp(fields) ?? now, unit: try fields.string("unit") ?? "")
     }
 
     /// OpenTelemetry's instrument name syntax: a letter, then letters, digits, `_`, `.`, `-`
