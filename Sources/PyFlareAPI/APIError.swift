@@ -2,8 +2,6 @@ public import Hummingbird
 import NIOCore
 import PyFlareIngest
 import PyFlareWire
-import Logging
-import Synchronization
 
 /// An API failure: `{"error": {"code", "message"}}` with its HTTP status.
 public struct APIError: Error, Sendable {
@@ -57,7 +55,7 @@ public struct APIError: Error, Sendable {
     }
 }
 
-/// Thrown past ``Router/api(_:method:_:)`` (from a middleware, say), an `APIError` still
+/// Thrown past ``APIRouteCollection/api(_:method:_:)`` (from a middleware, say), an `APIError` still
 /// answers in its own shape.
 extension APIError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -69,51 +67,5 @@ extension Response {
     static func json(_ json: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
-    }
-}
-
-extension Router {
-    /// A route (GET unless told) whose handler throws ``APIError``. Any other error is one
-    /// the handler did not expect: it is logged whole with the request id, and the client
-    /// gets a 500 with that id and nothing else (an error's text may name files or types).
-    func api(_ path: RouterPath, method: HTTPRequest.Method = .get,
-             _ handler: @escaping @Sendable (Request, Context) async throws -> Response) {
-        APIRouteCatalog.record(method: method, path: "\(path)", of: self)
-        on(path, method: method) { request, context in
-            do {
-                return try await handler(request, context)
-            } catch let error as APIError {
-                return error.response
-            } catch {
-                let requestID = context.id
-                context.logger.error("request failed", metadata: [
-                    "request_id": "\(requestID)", "route": "\(method) \(path)", "error": "\(error)",
-                ])
-                return APIError(.internalServerError, code: "internal",
-                                "the server could not answer this request (request id \(requestID); the server log has the detail)").response
-            }
-        }
-    }
-}
-
-/// The method and path of every route added through ``Router/api(_:method:_:)``, by router:
-/// what `GET /api/v1/routes` lists, so tests can reach every route without a list of their own.
-enum APIRouteCatalog {
-    struct Route: Hashable, Sendable {
-        var method: String
-        var path: String
-    }
-
-    private static let routes = Mutex<[ObjectIdentifier: [Route]]>([:])
-
-    static func record<Context>(method: HTTPRequest.Method, path: String, of router: Router<Context>) {
-        let route = Route(method: method.rawValue, path: path)
-        routes.withLock { routes in
-            if !(routes[ObjectIdentifier(router)]?.contains(route) ?? false) { routes[ObjectIdentifier(router), default: []].append(route) }
-        }
-    }
-
-    static func routes(of router: ObjectIdentifier) -> [Route] {
-        routes.withLock { $0[router] ?? [] }
     }
 }

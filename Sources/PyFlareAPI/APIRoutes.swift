@@ -11,32 +11,29 @@ public struct APIRoutes: Sendable {
 
     let registry: PrometheusCollectorRegistry
     let readiness: ReadinessCheck
-    /// The routers of the projects' routes (every project has the same), listed after the server's own.
-    let projectRouters: @Sendable () -> [ObjectIdentifier]
+    /// Every route the server answers (its own, then a project's: every project has the same).
+    let listed: @Sendable () -> [ListedRoute]
 
     /// - Parameters:
     ///   - registry: where swift-metrics records; `/metrics` renders it.
     ///   - readiness: returns the problems that make the server not ready (none when ready).
-    ///   - projectRouters: the routers whose routes `/api/v1/routes` lists besides this one's.
+    ///   - listed: the routes `/api/v1/routes` lists, read when asked (they are added after these).
     public init(registry: PrometheusCollectorRegistry, readiness: @escaping ReadinessCheck,
-                projectRouters: @escaping @Sendable () -> [ObjectIdentifier] = { [] }) {
+                listed: @escaping @Sendable () -> [ListedRoute]) {
         self.registry = registry
         self.readiness = readiness
-        self.projectRouters = projectRouters
+        self.listed = listed
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        for path in ["/health", "/ready", "/metrics"] { APIRouteCatalog.record(method: .get, path: path, of: router) }
-        // Every route of this router, read when asked (the others are added after this one).
-        let routerID = ObjectIdentifier(router)
-        router.api("/api/v1/routes") { _, _ in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        for path in ["/health", "/ready", "/metrics"] { routes.list(.get, path) }
+        routes.api("/api/v1/routes") { _, _ in
             var json = JSONWriter()
             json.raw(#"{"routes":["#)
-            var routes = APIRouteCatalog.routes(of: routerID)
-            for project in projectRouters() {
-                routes += APIRouteCatalog.routes(of: project).filter { !routes.contains($0) }
-            }
-            for (index, route) in routes.enumerated() {
+            var all: [ListedRoute] = []
+            for route in listed() where !all.contains(route) { all.append(route) }
+            for (index, route) in all.enumerated() {
                 if index > 0 { json.byte(UInt8(ascii: ",")) }
                 json.raw(#"{"method":"#)
                 json.string(route.method)
@@ -49,11 +46,11 @@ public struct APIRoutes: Sendable {
             json.raw("]}")
             return .json(json)
         }
-        router.get("/health") { _, _ in
+        routes.collection.get("/health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("/ready") { _, _ in
+        routes.collection.get("/ready") { _, _ in
             let problems = await readiness()
             var json = JSONWriter()
             if problems.isEmpty {
@@ -67,11 +64,12 @@ public struct APIRoutes: Sendable {
                             headers: [.contentType: "application/json"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
         }
-        router.get("/metrics") { _, _ in
+        routes.collection.get("/metrics") { _, _ in
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
+        return routes
     }
 }

@@ -22,8 +22,9 @@ public struct AccessRoutes: Sendable {
 
     var catalog: AccessCatalog { projects.book.catalog }
 
-    public func addRoutes(to router: Router<PyFlareRequestContext>) {
-        router.api("/api/v1/keys") { _, _ in
+    public func routes() -> APIRouteCollection<PyFlareRequestContext> {
+        let routes = APIRouteCollection(context: PyFlareRequestContext.self)
+        routes.api("/api/v1/keys") { _, _ in
             var json = JSONWriter()
             json.raw(#"{"keys":["#)
             let keys = try Self.catalogAnswer { () throws(AccessError) in try catalog.keys() }
@@ -34,7 +35,7 @@ public struct AccessRoutes: Sendable {
             json.raw("]}")
             return .json(json)
         }
-        router.api("/api/v1/keys", method: .post) { request, _ in
+        routes.api("/api/v1/keys", method: .post) { request, _ in
             let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
             let scopeText = try fields.requiredString("scope")
             guard let scope = AccessScope(rawValue: scopeText) else { throw APIError.invalid("scope", "must be ingest, read or admin") }
@@ -48,7 +49,7 @@ public struct AccessRoutes: Sendable {
             Self.write(record, into: &json, opened: true)
             return .json(json, status: .created)
         }
-        router.api("/api/v1/keys/:id", method: .delete) { _, context in
+        routes.api("/api/v1/keys/:id", method: .delete) { _, context in
             let id = try context.parameters.path("id")
             try Self.catalogAnswer { () throws(AccessError) in try catalog.revokeKey(id: id) }
             projects.book.forget(keyID: id)
@@ -58,7 +59,7 @@ public struct AccessRoutes: Sendable {
             json.byte(UInt8(ascii: "}"))
             return .json(json)
         }
-        router.api("/api/v1/projects") { _, _ in
+        routes.api("/api/v1/projects") { _, _ in
             var json = JSONWriter()
             json.raw(#"{"projects":["#)
             let all = try Self.catalogAnswer { () throws(AccessError) in try catalog.projects() }
@@ -69,7 +70,7 @@ public struct AccessRoutes: Sendable {
             json.raw("]}")
             return .json(json)
         }
-        router.api("/api/v1/projects", method: .post) { request, _ in
+        routes.api("/api/v1/projects", method: .post) { request, _ in
             let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
             let name = try fields.requiredString("name")
             let project: AccessCatalog.Project
@@ -78,7 +79,7 @@ public struct AccessRoutes: Sendable {
             Self.write(project, into: &json)
             return .json(json, status: .created)
         }
-        router.api("/api/v1/projects/:name", method: .delete) { request, context in
+        routes.api("/api/v1/projects/:name", method: .delete) { request, context in
             let name = try context.parameters.path("name")
             guard try QueryParameters(request).boolean("confirm") == true else {
                 throw APIError(.badRequest, code: "confirmation_required",
@@ -91,6 +92,7 @@ public struct AccessRoutes: Sendable {
             json.byte(UInt8(ascii: "}"))
             return .json(json)
         }
+        return routes
     }
 
     static func catalogAnswer<T>(_ body: () throws(AccessError) -> T) throws(APIError) -> T {

@@ -19,23 +19,25 @@ public struct CostRoutes: Sendable {
         self.pricingVersion = pricingVersion
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/costs/summary") { request, _ in try await summary(QueryParameters(request)) }
-        router.api("/api/v1/costs/budgets") { _, _ in try await listBudgets() }
-        router.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
-        router.api("/api/v1/costs/budgets/:id") { _, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/costs/summary") { request, _ in try await summary(QueryParameters(request)) }
+        routes.api("/api/v1/costs/budgets") { _, _ in try await listBudgets() }
+        routes.api("/api/v1/costs/budgets", method: .post) { request, _ in try await createBudget(request) }
+        routes.api("/api/v1/costs/budgets/:id") { _, context in
             let budget = try await budget(try context.parameters.path("id"))
             let status = try await costs.budgets.statuses([budget], now: UnixTime.nowNanoseconds())
             var json = JSONWriter()
             Self.write(status[0], into: &json)
             return .json(json)
         }
-        router.api("/api/v1/costs/budgets/:id", method: .delete) { _, context in
+        routes.api("/api/v1/costs/budgets/:id", method: .delete) { _, context in
             let id = try Self.budgetID(try context.parameters.path("id"))
             guard try await costs.budgets.delete(id) else { throw APIError.notFound("no budget \(id)") }
             return Response(status: .noContent)
         }
-        router.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(try context.parameters.path("id")) }
+        routes.api("/api/v1/costs/budgets/:id/alerts") { _, context in try await alerts(try context.parameters.path("id")) }
+        return routes
     }
 
     // MARK: - Summary

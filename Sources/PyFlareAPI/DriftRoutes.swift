@@ -19,16 +19,18 @@ public struct DriftRoutes: Sendable {
     }
     static let maxCells = 50_000
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/drift/alerts") { request, _ in try await alerts(QueryParameters(request)) }
-        router.api("/api/v1/drift/heatmap") { request, _ in try await heatmap(QueryParameters(request)) }
-        router.api("/api/v1/drift/references") { _, _ in try await references() }
-        router.api("/api/v1/drift/references/:scope", method: .put) { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/drift/alerts") { request, _ in try await alerts(QueryParameters(request)) }
+        routes.api("/api/v1/drift/heatmap") { request, _ in try await heatmap(QueryParameters(request)) }
+        routes.api("/api/v1/drift/references") { _, _ in try await references() }
+        routes.api("/api/v1/drift/references/:scope", method: .put) { request, context in
             try await pin(try context.parameters.path("scope"), request)
         }
-        router.api("/api/v1/drift/references/:scope", method: .delete) { _, context in
+        routes.api("/api/v1/drift/references/:scope", method: .delete) { _, context in
             try await unpin(try context.parameters.path("scope"))
         }
+        return routes
     }
 
 

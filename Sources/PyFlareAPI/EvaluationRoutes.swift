@@ -17,11 +17,13 @@ public struct EvaluationRoutes: Sendable {
     }
     static let maxBodyBytes = 4 << 20
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/evaluations") { request, _ in try await list(QueryParameters(request)) }
-        router.api("/api/v1/evaluations/summary") { request, _ in try await summary(QueryParameters(request)) }
-        router.api("/api/v1/evaluations", method: .post) { request, _ in try await annotate(request) }
-        router.api("/v1/span_annotations", method: .post) { request, _ in try await annotate(request) }
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/evaluations") { request, _ in try await list(QueryParameters(request)) }
+        routes.api("/api/v1/evaluations/summary") { request, _ in try await summary(QueryParameters(request)) }
+        routes.api("/api/v1/evaluations", method: .post) { request, _ in try await annotate(request) }
+        routes.api("/v1/span_annotations", method: .post) { request, _ in try await annotate(request) }
+        return routes
     }
 
     /// The filters every read shares: the range and the equality filters named in `columns`.

@@ -13,12 +13,13 @@ public struct JobRoutes: Sendable {
         self.scheduler = scheduler
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/jobs") { _, _ in try await list() }
-        router.api("/api/v1/jobs/:name/runs") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/jobs") { _, _ in try await list() }
+        routes.api("/api/v1/jobs/:name/runs") { request, context in
             try await runs(try context.parameters.path("name"), QueryParameters(request))
         }
-        router.api("/api/v1/jobs/:name/run", method: .post) { _, context in
+        routes.api("/api/v1/jobs/:name/run", method: .post) { _, context in
             let name = try context.parameters.path("name")
             guard scheduler.request(name) else { throw APIError.notFound("no job named \"\(name)\"") }
             var json = JSONWriter()
@@ -27,6 +28,7 @@ public struct JobRoutes: Sendable {
             json.raw(#","status":"queued"}"#)
             return .json(json, status: .accepted)
         }
+        return routes
     }
 
     func list() async throws -> Response {

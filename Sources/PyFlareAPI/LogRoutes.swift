@@ -13,11 +13,13 @@ public struct LogRoutes: Sendable {
         self.store = store
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/logs") { request, _ in try await list(request) }
-        router.api("/api/v1/traces/:trace_id/logs") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/logs") { request, _ in try await list(request) }
+        routes.api("/api/v1/traces/:trace_id/logs") { request, context in
             try await traceLogs(try context.parameters.path("trace_id"), request)
         }
+        return routes
     }
 
     func list(_ request: Request) async throws -> Response {

@@ -17,11 +17,13 @@ public struct MetricRoutes: Sendable {
         self.store = store
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/metrics") { _, _ in try await list() }
-        router.api("/api/v1/metrics/:name/series") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/metrics") { _, _ in try await list() }
+        routes.api("/api/v1/metrics/:name/series") { request, context in
             try await series(try context.parameters.path("name"), request)
         }
+        return routes
     }
 
     func list() async throws -> Response {

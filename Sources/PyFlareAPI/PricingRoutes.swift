@@ -16,11 +16,13 @@ public struct PricingRoutes: Sendable {
         self.overrides = overrides
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/pricing") { _, _ in list() }
-        router.api("/api/v1/pricing/:model", method: .put) { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/pricing") { _, _ in list() }
+        routes.api("/api/v1/pricing/:model", method: .put) { request, context in
             try await put(try context.parameters.path("model"), request)
         }
+        return routes
     }
 
     func list() -> Response {

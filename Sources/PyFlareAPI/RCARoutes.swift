@@ -14,13 +14,15 @@ public struct RCARoutes: Sendable {
         self.rca = rca
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/rca/clusters") { request, _ in try await clusters(QueryParameters(request)) }
-        router.api("/api/v1/rca/clusters/:id") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/rca/clusters") { request, _ in try await clusters(QueryParameters(request)) }
+        routes.api("/api/v1/rca/clusters/:id") { request, context in
             try await cluster(try context.parameters.path("id"), QueryParameters(request))
         }
-        router.api("/api/v1/rca/slices") { request, _ in try await sliceFindings(QueryParameters(request)) }
-        router.api("/api/v1/rca/patterns") { request, _ in try await patterns(QueryParameters(request)) }
+        routes.api("/api/v1/rca/slices") { request, _ in try await sliceFindings(QueryParameters(request)) }
+        routes.api("/api/v1/rca/patterns") { request, _ in try await patterns(QueryParameters(request)) }
+        return routes
     }
 
     /// The longest range `/rca/slices` analyses on demand.

@@ -26,9 +26,10 @@ public struct RetentionRoutes: Sendable {
         self.disk = disk
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/retention") { _, _ in try await show() }
-        router.api("/api/v1/retention", method: .put) { request, _ in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/retention") { _, _ in try await show() }
+        routes.api("/api/v1/retention", method: .put) { request, _ in
             let body = try await JSONBody.read(request, maxBytes: 1 << 20)
             let policy: RetentionPolicy
             do {
@@ -39,11 +40,11 @@ public struct RetentionRoutes: Sendable {
             try await policies.replace(with: policy)
             return try await show()
         }
-        router.api("/api/v1/retention", method: .delete) { _, _ in
+        routes.api("/api/v1/retention", method: .delete) { _, _ in
             try await policies.reset()
             return try await show()
         }
-        router.api("/api/v1/retention/compact", method: .post) { request, _ in
+        routes.api("/api/v1/retention/compact", method: .post) { request, _ in
             let parameters = QueryParameters(request)
             let dryRun = try parameters.boolean("dry_run") ?? false
             guard let report = try await job.compact(trigger: .api, dryRun: dryRun, leasedFrom: scheduler) else {
@@ -53,7 +54,8 @@ public struct RetentionRoutes: Sendable {
             json.bytes = report.json
             return .json(json)
         }
-        router.api("/api/v1/retention/runs") { request, _ in try await runs(QueryParameters(request)) }
+        routes.api("/api/v1/retention/runs") { request, _ in try await runs(QueryParameters(request)) }
+        return routes
     }
 
     func show() async throws -> Response {

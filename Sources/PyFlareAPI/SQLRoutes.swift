@@ -16,8 +16,10 @@ public struct SQLRoutes: Sendable {
         self.engine = engine
     }
 
-    public func addRoutes(to router: Router<APIRequestContext>) {
-        router.api("/api/v1/sql", method: .post) { request, context in try await run(request, clientGone: context.channel.clientGone) }
+    public func routes() -> APIRouteCollection<APIRequestContext> {
+        let routes = APIRouteCollection(context: APIRequestContext.self)
+        routes.api("/api/v1/sql", method: .post) { request, context in try await run(request, clientGone: context.channel.clientGone) }
+        return routes
     }
 
     /// Runs the statement of `request`; it is stopped when `clientGone` completes first (the

@@ -16,9 +16,10 @@ public struct TraceRoutes: Sendable {
         self.encoder = SpanJSONLinesEncoder(pricing: pricing)
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/traces") { request, _ in try await list(request) }
-        router.api("/api/v1/traces/:trace_id") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/traces") { request, _ in try await list(request) }
+        routes.api("/api/v1/traces/:trace_id") { request, context in
             let id = try context.parameters.path("trace_id")
             let parameters = QueryParameters(request.uri.queryParameters)
             if let view = parameters.text("view") {
@@ -28,6 +29,7 @@ public struct TraceRoutes: Sendable {
             let spanID = try parameters.text("span_id").map { text throws(APIError) in try IDParameters.spanID(text, field: "span_id") }
             return try await trace(id, onlySpan: spanID)
         }
+        return routes
     }
 
     func list(_ request: Request) async throws -> Response {

@@ -5,7 +5,7 @@ import NIOCore
 /// (Package.swift embeds `Sources/PyFlareAPI/UI`), so a `pyflare` binary alone serves it,
 /// offline and with no directory to deploy beside it.
 ///
-/// Added with `router.get`, not ``Router/api(_:method:_:)``: these answer HTML, scripts and
+/// Added to the collection directly, not with ``APIRouteCollection/api(_:method:_:)``: these answer HTML, scripts and
 /// styles, not JSON, and `GET /api/v1/routes` lists the JSON API only (clients and the REST
 /// fuzz walk that list expecting JSON from every entry).
 public struct UIRoutes: Sendable {
@@ -48,14 +48,16 @@ public struct UIRoutes: Sendable {
 
     public init() {}
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.get("/") { request, _ in Self.respond(with: Self.index, to: request) }
-        router.get("/ui/:file") { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.collection.get("/") { request, _ in Self.respond(with: Self.index, to: request) }
+        routes.collection.get("/ui/:file") { request, context in
             guard let name = context.parameters.get("file"), let asset = Self.assets[name] else {
                 return APIError.notFound("the web UI has no file by this name").response
             }
             return Self.respond(with: asset, to: request)
         }
+        return routes
     }
 
     static func respond(with asset: Asset, to request: Request) -> Response {

@@ -21,8 +21,8 @@ final class ProjectRuntime: Sendable {
     let batcher: Batcher
     /// The project's routes; the access check hands it the requests granted for this project.
     let responder: RouterResponder<PyFlareRequestContext>
-    /// Identifies the routes in `/api/v1/routes`.
-    let routeListID: ObjectIdentifier
+    /// The project's routes, as `/api/v1/routes` lists them.
+    let routeList: RouteList
     /// Batcher, scheduler and telemetry reaper: stopped together, in reverse order.
     let services: ServiceGroup
     let logger: Logger
@@ -35,13 +35,13 @@ final class ProjectRuntime: Sendable {
     }
 
     private init(name: String, store: SpanStore?, export: OTLPExport, batcher: Batcher,
-                 router: Router<PyFlareRequestContext>, services: ServiceGroup, logger: Logger) {
+                 router: Router<PyFlareRequestContext>, routeList: RouteList, services: ServiceGroup, logger: Logger) {
         self.name = name
         self.logger = logger
         self.store = store
         self.export = export
         self.batcher = batcher
-        routeListID = ObjectIdentifier(router)
+        self.routeList = routeList
         responder = router.buildResponder()
         self.services = services
     }
@@ -101,6 +101,8 @@ final class ProjectRuntime: Sendable {
         let export = OTLPExport(pipeline: pipeline, records: sink, admission: disk)
 
         let router = Router(context: PyFlareRequestContext.self)
+        let routeList = RouteList()
+        func add(_ routes: APIRouteCollection<PyFlareRequestContext>) { router.addRoutes(routes, listedIn: routeList) }
         if configuration.sink.kind != .store {
             router.add(middleware: StoreRequiredMiddleware(reason: "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"))
         }
@@ -109,35 +111,35 @@ final class ProjectRuntime: Sendable {
             let compactor = store.compactor()
             let scheduler = await project.makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor, disk: disk)
             services.append(scheduler)
-            JobRoutes(scheduler: scheduler).addRoutes(to: router)
+            add(JobRoutes(scheduler: scheduler).routes())
             if case .swift(let job as RetentionJob) = scheduler.catalog[RetentionJob.jobName]?.work {
-                RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
-                                scheduler: scheduler, disk: disk).addRoutes(to: router)
+                add(RetentionRoutes(job: job, policies: job.policies, settings: configuration.retention, compactor: compactor,
+                                    scheduler: scheduler, disk: disk).routes())
             }
-            CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).addRoutes(to: router)
+            add(CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).routes())
             // The analysis routes' own statements answer within a user's time limit, on the
             // server's lane and never cut by the row limit meant for ad-hoc SQL.
             let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)
             let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
-            RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
-                                        sliceSettings: configuration.rca.slices)).addRoutes(to: router)
-            PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).addRoutes(to: router)
-            EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).addRoutes(to: router)
+            add(RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
+                                            sliceSettings: configuration.rca.slices)).routes())
+            add(PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).routes())
+            add(EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).routes())
             let drift = configuration.quality.drift
-            DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
-                        computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
-                        settings: drift).addRoutes(to: router)
-            TraceRoutes(store: store, pricing: pricing).addRoutes(to: router)
-            LogRoutes(store: store).addRoutes(to: router)
-            MetricRoutes(store: store).addRoutes(to: router)
-            SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).addRoutes(to: router)
+            add(DriftRoutes(drift: DriftReadModel(pool: store.indexPool, settings: drift),
+                            computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
+                            settings: drift).routes())
+            add(TraceRoutes(store: store, pricing: pricing).routes())
+            add(LogRoutes(store: store).routes())
+            add(MetricRoutes(store: store).routes())
+            add(SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).routes())
             let spans = TelemetrySpans(configuration: configuration.telemetry)
             let writer = TelemetryWriter(export: export, serviceName: configuration.telemetry.serviceName)
-            TelemetryRoutes(spans: spans, writer: writer, store: store).addRoutes(to: router)
+            add(TelemetryRoutes(spans: spans, writer: writer, store: store).routes())
             // Last, so it stops first: it writes the open telemetry spans while the batcher still takes them.
             services.append(TelemetrySpanReaper(spans: spans, writer: writer, logger: logger.with(label: "pyflare.telemetry")))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [], logger: logger.with(label: "pyflare.project"))
-        return ProjectRuntime(name: name, store: store, export: export, batcher: batcher, router: router, services: group, logger: logger)
+        return ProjectRuntime(name: name, store: store, export: export, batcher: batcher, router: router, routeList: routeList, services: group, logger: logger)
     }
 }

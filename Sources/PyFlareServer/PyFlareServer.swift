@@ -90,12 +90,13 @@ public struct PyFlareServer: Sendable {
         apiRouter.add(middleware: BrowserRequestGuard(extraHosts: configuration.apiAllowedHosts))
         apiRouter.add(middleware: AccessMiddleware(gatekeeper: gatekeeper, projects: { projects.runtime($0)?.responder }))
         let dataDirectory = configuration.dataDirectory
-        APIRoutes(registry: registry, readiness: {
+        let serverRoutes = RouteList()
+        apiRouter.addRoutes(APIRoutes(registry: registry, readiness: {
             listeners.problems + Self.readinessProblems(dataDirectory: dataDirectory) + [disk.refusal].compactMap { $0 }
-        }, projectRouters: { projects.runtime(AccessCatalog.defaultProject).map { [$0.routeListID] } ?? [] }).addRoutes(to: apiRouter)
-        AccessRoutes(projects: projects).addRoutes(to: apiRouter)
+        }, listed: { serverRoutes.all + (projects.runtime(AccessCatalog.defaultProject)?.routeList.all ?? []) }).routes(), listedIn: serverRoutes)
+        apiRouter.addRoutes(AccessRoutes(projects: projects).routes(), listedIn: serverRoutes)
         // The web UI at `/`, there with or without the store (its views say what the API answers).
-        UIRoutes().addRoutes(to: apiRouter)
+        apiRouter.addRoutes(UIRoutes().routes(), listedIn: serverRoutes)
         let api = try application(apiRouter, listener: configuration.api, name: "REST API", label: "pyflare.api", listeners: listeners,
                                   certificates: certificates)
 

@@ -40,11 +40,13 @@ final class LogLines: Sendable {
 @Suite struct UnexpectedErrorTests {
     @Test func anUnexpectedErrorAnswers500WithARequestIDAndNoPathOrType() async throws {
         let lines = LogLines()
-        let router = Router(context: BasicRequestContext.self)
+        let routes = APIRouteCollection(context: BasicRequestContext.self)
         let secretPath = "/srv/pyflare-data/segments/18eed7be25d1db00-0000000000000001-ea31da10.seg"
-        router.api("/api/v1/boom") { _, _ in
+        routes.api("/api/v1/boom") { _, _ in
             throw StoreError(.io, "read failed", path: secretPath, errno: EISDIR)
         }
+        let router = Router(context: BasicRequestContext.self)
+        router.addRoutes(routes, listedIn: RouteList())
         let app = Application(router: router, logger: Logger(label: "test", factory: lines.handler))
         try await app.test(.router) { client in
             try await client.execute(uri: "/api/v1/boom", method: .get) { response in
@@ -67,8 +69,10 @@ final class LogLines: Sendable {
     }
 
     @Test func anAPIErrorKeepsItsOwnStatusAndMessage() async throws {
+        let routes = APIRouteCollection(context: BasicRequestContext.self)
+        routes.api("/api/v1/missing") { _, _ in throw APIError.notFound("no trace with id 42") }
         let router = Router(context: BasicRequestContext.self)
-        router.api("/api/v1/missing") { _, _ in throw APIError.notFound("no trace with id 42") }
+        router.addRoutes(routes, listedIn: RouteList())
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/api/v1/missing", method: .get) { response in
                 #expect(response.status == .notFound)

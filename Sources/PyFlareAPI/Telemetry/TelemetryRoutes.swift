@@ -21,20 +21,22 @@ public struct TelemetryRoutes: Sendable {
         self.store = store
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.api("/api/v1/telemetry/metrics", method: .post) { request, _ in try await postMetrics(request) }
-        router.api("/api/v1/telemetry/metrics") { request, _ in try await getMetrics(request) }
-        router.api("/api/v1/telemetry/traces/spans", method: .post) { request, _ in try await startSpan(request) }
-        router.api("/api/v1/telemetry/traces/spans/:span_id/tags", method: .post) { request, context in
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/telemetry/metrics", method: .post) { request, _ in try await postMetrics(request) }
+        routes.api("/api/v1/telemetry/metrics") { request, _ in try await getMetrics(request) }
+        routes.api("/api/v1/telemetry/traces/spans", method: .post) { request, _ in try await startSpan(request) }
+        routes.api("/api/v1/telemetry/traces/spans/:span_id/tags", method: .post) { request, context in
             try await addTags(request, spanID: try context.parameters.path("span_id"))
         }
-        router.api("/api/v1/telemetry/traces/spans/:span_id/logs", method: .post) { request, context in
+        routes.api("/api/v1/telemetry/traces/spans/:span_id/logs", method: .post) { request, context in
             try await addLog(request, spanID: try context.parameters.path("span_id"))
         }
-        router.api("/api/v1/telemetry/traces/spans/:span_id/finish", method: .post) { request, context in
+        routes.api("/api/v1/telemetry/traces/spans/:span_id/finish", method: .post) { request, context in
             try await finish(request, spanID: try context.parameters.path("span_id"))
         }
-        router.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
+        routes.api("/api/v1/telemetry/traces") { request, _ in try await listTraces(request) }
+        return routes
     }
 
     /// A call of the receiver, its refusal answered in the API's shape.
