@@ -80,8 +80,9 @@ let package = Package(
     targets: [
         // wire bytes → columnar span batches (protobuf and OTLP/JSON), no server code
         .target(name: "PyFlareWire", swiftSettings: swiftSettings),
+        // the fixtures (Fixtures/) are read from the source tree through PyFlareTesting.WireFixtures
         .testTarget(name: "PyFlareWireTests", dependencies: ["PyFlareWire", "PyFlareTesting"],
-                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
 
         // normalization of AI conventions into first-class columns, pricing, the sink contract
         .target(name: "PyFlareModel", dependencies: ["PyFlareWire"],
@@ -138,7 +139,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
-        // also the tests of PyFlareSQL: they build stores with the same fixtures
         .testTarget(name: "PyFlareStoreTests", dependencies: ["PyFlareStore", "PyFlareSQL", "PyFlareTesting"], swiftSettings: swiftSettings),
 
         // SQL over the store: virtual tables on segments and unsealed records, lanes, limits, sketches
@@ -151,6 +151,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareSQLTests", dependencies: ["PyFlareSQL", "PyFlareStore", "PyFlareModel", "PyFlareTesting"],
+                    swiftSettings: swiftSettings),
 
         // the built-in scheduled SQL jobs, embedded in the binary
         .target(name: "PyFlareQueries", path: "queries", exclude: ["README.md"],

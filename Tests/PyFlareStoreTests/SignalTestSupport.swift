@@ -9,10 +9,9 @@ import Testing
 // log record and data point of a batch as an Equatable value holding every field (doubles as
 // bit patterns, so NaN payloads, -0.0 and infinities must survive exactly).
 
-/// A protobuf or JSON fixture of `Tests/PyFlareWireTests/Fixtures`, read from the source tree.
+/// A protobuf or JSON fixture of `Tests/PyFlareWireTests/Fixtures`.
 func wireFixture(_ name: String) throws -> [UInt8] {
-    let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    return try readFile(tests.appendingPathComponent("PyFlareWireTests/Fixtures/\(name)").path)
+    try WireFixtures.bytes(name)
 }
 
 /// What a record shares with the others of its scope: the resource and the scope, every field.

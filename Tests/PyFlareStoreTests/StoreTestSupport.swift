@@ -64,8 +64,6 @@ struct PResource {
     var scopes: [PScope] = []
 }
 
-let baseTime: UInt64 = 1_700_000_000_000_000_000
-
 /// Writes `ExportTraceServiceRequest` protobuf with every field of opentelemetry-proto's trace model.
 enum PayloadWriter {
     static func payload(_ resources: [PResource]) -> [UInt8] {
@@ -462,27 +460,7 @@ func richBatches() throws -> [NormalizedBatch] {
     [try normalized(richResourcesA()), try normalized(richResourcesB())]
 }
 
-// MARK: - Files and errors
-
-func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-}
-
-func readFile(_ path: String) throws -> [UInt8] {
-    Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-}
-
-func fileExists(_ path: String) -> Bool {
-    FileManager.default.fileExists(atPath: path)
-}
-
-func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard !needle.isEmpty, haystack.count >= needle.count else { return needle.isEmpty }
-    for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
-        if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
-    }
-    return false
-}
+// MARK: - Errors (files: PyFlareTesting)
 
 /// The error `body` throws, or nil; an error of another type is an issue.
 func storeError<T>(_ body: () throws -> T, sourceLocation: SourceLocation = #_sourceLocation) -> StoreError? {

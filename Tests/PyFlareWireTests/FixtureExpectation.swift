@@ -1,5 +1,6 @@
 import Foundation
 import PyFlareWire
+import PyFlareTesting
 import Testing
 
 // Shared by the protobuf, JSON and robustness tests: fixture loading, a small JSON
@@ -10,14 +11,8 @@ import Testing
 // MARK: - Fixtures
 
 enum Fixtures {
-    static func url(_ name: String) throws -> URL {
-        let directory = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil),
-                                     "the Fixtures folder is not in the test bundle")
-        return directory.appendingPathComponent(name)
-    }
-
     static func bytes(_ name: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: url(name)))
+        try WireFixtures.bytes(name)
     }
 
     /// The spans a `*.expected.json` file describes.

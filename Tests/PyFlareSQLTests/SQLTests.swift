@@ -327,8 +327,8 @@ import Testing
     func makeSignalStore(_ directory: TemporaryDirectory) async throws -> (store: SpanStore, logs: LogBatch, metrics: MetricBatch) {
         let configuration = SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never, segmentMaxAge: .seconds(3_600), blockRows: 2)
         let store = try await SpanStore.open(configuration: configuration, pricing: pricing, logger: Logger(label: "test"))
-        let logs = try LogBatch.decodeProtobuf(wireFixture("logs.pb"))
-        let metrics = try MetricBatch.decodeProtobuf(wireFixture("metrics.pb"))
+        let logs = try LogBatch.decodeProtobuf(WireFixtures.bytes("logs.pb"))
+        let metrics = try MetricBatch.decodeProtobuf(WireFixtures.bytes("metrics.pb"))
         try await store.writeLogs(logs)
         try await store.writeMetrics(metrics)
         try await store.seal()
