@@ -16,6 +16,7 @@ let migrationFiles = [
     "0007_retention.sql",
     "0008_cost_by_key.sql",
     "0009_cancelled_runs.sql",
+    "0010_sessions_users.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -26,6 +27,8 @@ let builtInQueryFiles = [
     "cost_attribution_1h.sql",
     "cost_by_dimension_1h.sql",
     "cost_by_dimension_1d.sql",
+    "sessions_1h.sql",
+    "users_1h.sql",
 ]
 
 // The web UI (Sources/PyFlareAPI/UI), embedded in the binary so that `pyflare serve` alone

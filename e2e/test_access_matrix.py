@@ -87,6 +87,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/drift/references/{scope}"): "admin",
     ("GET", "/api/v1/traces"): "read",
     ("GET", "/api/v1/traces/{trace_id}"): "read",
+    ("GET", "/api/v1/sessions"): "read",
+    ("GET", "/api/v1/sessions/{session_id}"): "read",
+    ("GET", "/api/v1/users"): "read",
+    ("GET", "/api/v1/users/{user_id}"): "read",
     ("GET", "/api/v1/logs"): "read",
     ("GET", "/api/v1/traces/{trace_id}/logs"): "read",
     ("GET", "/api/v1/metrics"): "read",
@@ -139,7 +143,7 @@ def matrix(module_server_factory):
     glob.create_project("throwaway")
     values = {
         "trace_id": "5b8efff798038103d269b633813fc60c", "span_id": "eee19b7ec3c1b174", "model": "e2e-model",
-        "scope": "e2e-model", "id": "1",
+        "scope": "e2e-model", "id": "1", "session_id": "e2e-session", "user_id": "e2e-user",
     }
     specific = {
         ("DELETE", "/api/v1/keys/{id}"): {"id": throwaway_key["id"]},

@@ -161,7 +161,7 @@ def routes_of(srv) -> list[tuple[str, str]]:
 
 def valid_path_values(srv) -> dict[str, str]:
     return {"trace_id": srv.fuzz_trace_id, "span_id": srv.fuzz_span_id, "name": "rollup_1m", "id": srv.fuzz_budget_id,
-            "model": "gpt-4o", "scope": "gpt-4o"}
+            "model": "gpt-4o", "scope": "gpt-4o", "session_id": "fuzz-session", "user_id": "fuzz-user"}
 
 
 PARAM = re.compile(r"\{([a-z_]+)\}|:([a-z_]+)")

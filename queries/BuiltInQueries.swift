@@ -21,5 +21,7 @@ public struct BuiltInQuery: Sendable {
         BuiltInQuery("cost_attribution_1h.sql", PackageResources.cost_attribution_1h_sql),
         BuiltInQuery("cost_by_dimension_1h.sql", PackageResources.cost_by_dimension_1h_sql),
         BuiltInQuery("cost_by_dimension_1d.sql", PackageResources.cost_by_dimension_1d_sql),
+        BuiltInQuery("sessions_1h.sql", PackageResources.sessions_1h_sql),
+        BuiltInQuery("users_1h.sql", PackageResources.users_1h_sql),
     ]
 }

@@ -49,9 +49,15 @@ CREATE INDEX segments_by_seal ON segments (seal_id);
 
 CREATE INDEX segments_by_time ON segments (min_time_ns, max_time_ns);
 
+CREATE INDEX sessions_1h_by_session ON sessions_1h (session_id, bucket_ns);
+
+CREATE INDEX sessions_1h_by_user ON sessions_1h (user_id, bucket_ns);
+
 CREATE INDEX trace_index_by_segment ON trace_index (segment_id);
 
 CREATE INDEX traces_by_start ON traces (start_ns DESC, trace_id DESC);
+
+CREATE INDEX users_1h_by_user ON users_1h (user_id, bucket_ns);
 
 CREATE TABLE budget_alerts (
     id                INTEGER PRIMARY KEY,
@@ -399,6 +405,23 @@ CREATE TABLE segments (
 , kind TEXT NOT NULL DEFAULT 'spans'
     CHECK (kind IN ('spans', 'logs', 'metric_points')), seal_id INTEGER, expires_ns INTEGER);
 
+CREATE TABLE sessions_1h (
+    bucket_ns       INTEGER NOT NULL,
+    session_id      TEXT    NOT NULL,
+    user_id         TEXT    NOT NULL,
+    turns           INTEGER NOT NULL,
+    spans           INTEGER NOT NULL,
+    llm_calls       INTEGER NOT NULL,
+    errors          INTEGER NOT NULL,
+    input_tokens    INTEGER NOT NULL,
+    output_tokens   INTEGER NOT NULL,
+    cost_micros     INTEGER NOT NULL,
+    unpriced_calls  INTEGER NOT NULL,
+    first_ns        INTEGER NOT NULL,   -- earliest span start of the session in the hour
+    last_ns         INTEGER NOT NULL,   -- latest span start
+    PRIMARY KEY (bucket_ns, session_id)
+) WITHOUT ROWID;
+
 CREATE TABLE store_state (
     key    TEXT PRIMARY KEY,
     value  INTEGER NOT NULL
@@ -429,4 +452,20 @@ CREATE TABLE traces (
     user_id            TEXT,
     session_id         TEXT
 );
+
+CREATE TABLE users_1h (
+    bucket_ns       INTEGER NOT NULL,
+    user_id         TEXT    NOT NULL,
+    requests        INTEGER NOT NULL,   -- root spans
+    spans           INTEGER NOT NULL,
+    llm_calls       INTEGER NOT NULL,
+    errors          INTEGER NOT NULL,
+    input_tokens    INTEGER NOT NULL,
+    output_tokens   INTEGER NOT NULL,
+    cost_micros     INTEGER NOT NULL,
+    unpriced_calls  INTEGER NOT NULL,
+    first_ns        INTEGER NOT NULL,
+    last_ns         INTEGER NOT NULL,
+    PRIMARY KEY (bucket_ns, user_id)
+) WITHOUT ROWID;
 

@@ -130,6 +130,7 @@ final class ProjectRuntime: Sendable {
                             computation: DriftComputation(settings: drift, engine: analysisEngine, limits: analysisLimits, pool: store.indexPool),
                             settings: drift).routes())
             add(TraceRoutes(store: store, pricing: pricing).routes())
+            add(SessionRoutes(sessions: SessionReadModel(pool: store.indexPool), store: store).routes())
             add(LogRoutes(store: store).routes())
             add(MetricRoutes(store: store).routes())
             add(SQLRoutes(engine: store.sqlEngine(limits: configuration.sql)).routes())

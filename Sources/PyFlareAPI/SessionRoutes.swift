@@ -1,0 +1,175 @@
+public import Hummingbird
+public import PyFlareAnalytics
+public import PyFlareStore
+import PyFlareWire
+
+/// `GET /api/v1/sessions`, `/sessions/{id}`, `/users` and `/users/{id}`: sessions and users
+/// from the hourly tables of the `sessions_1h` and `users_1h` jobs, and the traces of a
+/// session's turns (oldest first) from the store, sealed or not.
+public struct SessionRoutes: Sendable {
+    let sessions: SessionReadModel
+    let store: SpanStore
+    /// The turns a session answer lists at most.
+    static let maxTurns = 1_000
+
+    public init(sessions: SessionReadModel, store: SpanStore) {
+        self.sessions = sessions
+        self.store = store
+    }
+
+    public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
+        let routes = APIRouteCollection(context: Context.self)
+        routes.api("/api/v1/sessions") { request, _ in try await listSessions(QueryParameters(request)) }
+        routes.api("/api/v1/sessions/:session_id") { _, context in try await session(try context.parameters.path("session_id")) }
+        routes.api("/api/v1/users") { request, _ in try await listUsers(QueryParameters(request)) }
+        routes.api("/api/v1/users/:user_id") { request, context in try await user(try context.parameters.path("user_id"), QueryParameters(request)) }
+        return routes
+    }
+
+    /// `?since&until` (default: the last 7 days), `user`, `limit` (100, at most 1,000), `cursor`.
+    func listSessions(_ parameters: QueryParameters) async throws -> Response {
+        let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
+        let limit = try parameters.limit(default: 100, maximum: 1_000)
+        let (found, materializedAt) = try await sessions.sessions(in: range, user: parameters.text("user"),
+                                                                  after: try Self.cursor(parameters), limit: limit + 1)
+        var json = JSONWriter()
+        json.openMaterializedAnswer(at: materializedAt, range: range)
+        json.raw(#","sessions":["#)
+        for (index, session) in found.prefix(limit).enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.write(session, into: &json)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw(#"],"next_cursor":"#)
+        Self.nextCursor(found.count > limit ? found.prefix(limit).last.map { ($0.totals.lastSeen, $0.id) } : nil, into: &json)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    /// The session's figures and its turns' traces, oldest first, with their summaries (the
+    /// newest ``maxTurns`` of them).
+    func session(_ id: String) async throws -> Response {
+        var query = TraceQuery()
+        query.session = id
+        query.limit = Self.maxTurns + 1
+        let traces = try await TraceRoutes.liveTraces(query, in: store)
+        let summary = try await sessions.session(id)
+        guard summary != nil || !traces.isEmpty else { throw APIError.notFound("no session \"\(id)\" is stored") }
+        var json = JSONWriter(capacity: 256 * traces.count + 512)
+        if let summary {
+            Self.write(summary, into: &json)
+        } else {
+            // Its spans are stored but the job has not run over them yet: the traces say what there is.
+            json.raw(#"{"session_id":"#)
+            json.string(id)
+            json.raw(#","user":"#)
+            if let user = traces.compactMap(\.user).first { json.string(user) } else { json.null() }
+        }
+        json.raw(#","traces":["#)
+        for (index, trace) in traces.prefix(Self.maxTurns).reversed().enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            TraceRoutes.summary(trace, into: &json)
+        }
+        json.raw(#"],"traces_truncated":"#)
+        json.bool(traces.count > Self.maxTurns)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    /// `?since&until` (default: the last 7 days), `limit` (100, at most 1,000), `cursor`.
+    func listUsers(_ parameters: QueryParameters) async throws -> Response {
+        let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
+        let limit = try parameters.limit(default: 100, maximum: 1_000)
+        let (found, materializedAt) = try await sessions.users(in: range, after: try Self.cursor(parameters), limit: limit + 1)
+        var json = JSONWriter()
+        json.openMaterializedAnswer(at: materializedAt, range: range)
+        json.raw(#","users":["#)
+        for (index, user) in found.prefix(limit).enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.write(user, into: &json)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw(#"],"next_cursor":"#)
+        Self.nextCursor(found.count > limit ? found.prefix(limit).last.map { ($0.totals.lastSeen, $0.id) } : nil, into: &json)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    /// The user's figures over all they did, and their sessions in `?since&until` (default:
+    /// the last 30 days), most recently seen first (`limit`, 100).
+    func user(_ id: String, _ parameters: QueryParameters) async throws -> Response {
+        guard let user = try await sessions.user(id) else { throw APIError.notFound("no user \"\(id)\" is stored") }
+        let range = try parameters.range(defaultSpan: 30 * UnixTime.day)
+        let limit = try parameters.limit(default: 100, maximum: 1_000)
+        let (found, _) = try await sessions.sessions(in: range, user: id, limit: limit + 1)
+        var json = JSONWriter()
+        Self.write(user, into: &json)
+        json.raw(#","sessions":["#)
+        for (index, session) in found.prefix(limit).enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            Self.write(session, into: &json)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.raw(#"],"sessions_truncated":"#)
+        json.bool(found.count > limit)
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    // MARK: - Shapes
+
+    /// `{"session_id","user","turns",…` (left open).
+    static func write(_ session: SessionReadModel.Session, into json: inout JSONWriter) {
+        json.raw(#"{"session_id":"#)
+        json.string(session.id)
+        json.raw(#","user":"#)
+        if let user = session.user { json.string(user) } else { json.null() }
+        json.raw(#","turns":"#)
+        json.int(session.totals.turns)
+        write(session.totals, into: &json)
+    }
+
+    /// `{"user","requests","sessions",…` (left open).
+    static func write(_ user: SessionReadModel.User, into json: inout JSONWriter) {
+        json.raw(#"{"user":"#)
+        json.string(user.id)
+        json.raw(#","requests":"#)
+        json.int(user.totals.turns)
+        json.raw(#","sessions":"#)
+        json.int(user.sessions)
+        write(user.totals, into: &json)
+    }
+
+    private static func write(_ totals: SessionReadModel.Totals, into json: inout JSONWriter) {
+        json.raw(#","spans":"#)
+        json.int(totals.spans)
+        json.raw(#","llm_calls":"#)
+        json.int(totals.llmCalls)
+        json.raw(#","errors":"#)
+        json.int(totals.errors)
+        json.raw(#","input_tokens":"#)
+        json.int(totals.inputTokens)
+        json.raw(#","output_tokens":"#)
+        json.int(totals.outputTokens)
+        json.raw(#","cost_micros":"#)
+        json.int(totals.costMicros)
+        json.raw(#","unpriced_calls":"#)
+        json.int(totals.unpricedCalls)
+        json.byte(UInt8(ascii: ","))
+        json.time(UInt64(max(0, totals.firstSeen)), key: "first_seen_unix_nano", textKey: "first_seen")
+        json.byte(UInt8(ascii: ","))
+        json.time(UInt64(max(0, totals.lastSeen)), key: "last_seen_unix_nano", textKey: "last_seen")
+    }
+
+    static func cursor(_ parameters: QueryParameters) throws(APIError) -> SessionReadModel.Cursor? {
+        guard let text = parameters.text("cursor") else { return nil }
+        guard let parts = CursorToken.decode(text, count: 2), let lastSeen = Int64(parts[0]) else {
+            throw .invalid("cursor", "is not one this API returned")
+        }
+        return SessionReadModel.Cursor(lastSeen: lastSeen, id: String(parts[1]))
+    }
+
+    static func nextCursor(_ last: (lastSeen: Int64, id: String)?, into json: inout JSONWriter) {
+        if let last { json.string(CursorToken.encode(["\(last.lastSeen)", last.id])) } else { json.null() }
+    }
+}
