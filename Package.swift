@@ -46,6 +46,7 @@ let webUIFiles = [
     "conversation.js",
     "sql.js",
     "logs.js",
+    "sessions.js",
 ]
 
 // One set of settings for every target.

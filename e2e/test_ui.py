@@ -543,6 +543,75 @@ def test_logs_view(browser, ui_server, sent):
     assert console_errors(d) == []
 
 
+def session_turns(tracer, _logger) -> list[str]:
+    """Two turns of one session of user dana; the second resends the first as history, as chat
+    clients do. Returns the turns' trace ids."""
+    history = [{"role": "user", "parts": [{"type": "text", "content": "What is the capital of France?"}]}]
+    answers = ["Paris.", "Madrid."]
+    traces = []
+    for turn, question in enumerate([None, "And of Spain?"]):
+        if question:
+            history = history + [{"role": "assistant", "parts": [{"type": "text", "content": answers[0]}]},
+                                 {"role": "user", "parts": [{"type": "text", "content": question}]}]
+        common = {"session.id": "ui-session-1", "user.id": "dana"}
+        with tracer.start_as_current_span(f"turn {turn + 1}", attributes=common) as root:
+            with tracer.start_as_current_span("chat gpt-4o-mini", attributes=dict(common, **{
+                    "gen_ai.request.model": "gpt-4o-mini", "gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat",
+                    "gen_ai.usage.input_tokens": 40 * (turn + 1), "gen_ai.usage.output_tokens": 5,
+                    "gen_ai.input.messages": json.dumps(history),
+                    "gen_ai.output.messages": json.dumps([{"role": "assistant", "finish_reason": "stop",
+                                                           "parts": [{"type": "text", "content": answers[turn]}]}])})):
+                pass
+            traces.append(format(root.get_span_context().trace_id, "032x"))
+    return traces
+
+
+def test_sessions_and_users_views(browser, ui_server):
+    from test_jobs_costs import run_job
+
+    d, srv = browser, ui_server
+    turns = send_with_sdk(srv, "assistant", session_turns)
+    wait_until(lambda: len(srv.api_get("/api/v1/sessions/ui-session-1").json().get("traces", [])) == 2
+               if srv.api_get("/api/v1/sessions/ui-session-1").status_code == 200 else None, what="both turns stored")
+    run_job(srv, "sessions_1h")
+    run_job(srv, "users_1h")
+
+    open_hash(d, srv, "/sessions")
+    row = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-session-id='ui-session-1']"), what="the session row")[0]
+    assert row.find_element(By.CSS_SELECTOR, "[data-col=turns]").text == "2"
+    assert "dana" in row.text
+    shot(d, "sessions")
+    row.find_element(By.CSS_SELECTOR, "a").click()
+    # the session: both turns in order, one conversation, the resent question shown once
+    wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".turn [data-testid=conversation]")) == 2, what="both turns' conversations")
+    assert [c.get_attribute("data-trace-id") for c in d.find_elements(By.CSS_SELECTOR, "section.turn")] == turns
+    texts = [m.text for m in d.find_elements(By.CSS_SELECTOR, ".turn .msg .msg-text")]
+    assert texts == ["What is the capital of France?", "Paris.", "And of Spain?", "Madrid."], texts
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=turn-count]").text == "2"
+    cost = sum(t["cost_micros"] for t in srv.api_get("/api/v1/sessions/ui-session-1").json()["traces"])
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=session-cost]").text == dollars(cost)
+    shot(d, "session")
+    # each turn links to its trace; Back comes to the session again
+    d.find_elements(By.CSS_SELECTOR, "section.turn .turn-head a")[1].click()
+    wait_for(d, lambda d: "#/trace/" + turns[1] in d.current_url, what="the second turn's trace")
+    d.back()
+    wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.turn")) == 2, what="Back to the session")
+
+    # users: dana with her session; her page lists it
+    navigate_hash(d, "/users")
+    row = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "tr[data-user-id='dana']"), what="the user row")[0]
+    assert row.find_element(By.CSS_SELECTOR, "[data-col=requests]").text == "2"
+    assert row.find_element(By.CSS_SELECTOR, "[data-col=sessions]").text == "1"
+    shot(d, "users")
+    row.find_element(By.CSS_SELECTOR, "a").click()
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=user-sessions] tr[data-session-id='ui-session-1']"),
+             what="the user's session")
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=user-requests]").text == "2"
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=user-cost]").text == dollars(cost)
+    shot(d, "user")
+    assert console_errors(d) == []
+
+
 # --------------------------------------------------------------------------
 # keys on (issue 23): the UI asks for a key, keeps it for the tab, and picks projects
 # --------------------------------------------------------------------------

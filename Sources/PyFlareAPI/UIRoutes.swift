@@ -42,6 +42,7 @@ public struct UIRoutes: Sendable {
         "conversation.js": Asset(PackageResources.conversation_js, contentType: javaScript),
         "sql.js": Asset(PackageResources.sql_js, contentType: javaScript),
         "logs.js": Asset(PackageResources.logs_js, contentType: javaScript),
+        "sessions.js": Asset(PackageResources.sessions_js, contentType: javaScript),
         "favicon.svg": Asset(PackageResources.favicon_svg, contentType: "image/svg+xml"),
     ]
     static let index = Asset(PackageResources.index_html, contentType: "text/html; charset=utf-8")

@@ -6,8 +6,12 @@ import { TracesView } from "./traces.js";
 import { TraceView } from "./trace.js";
 import { SQLView } from "./sql.js";
 import { LogsView } from "./logs.js";
+import { SessionsView, SessionView, UsersView, UserView } from "./sessions.js";
 
-const views = { traces: TracesView, trace: TraceView, sql: SQLView, logs: LogsView };
+const views = { traces: TracesView, trace: TraceView, sessions: SessionsView, session: SessionView, users: UsersView, user: UserView,
+  sql: SQLView, logs: LogsView };
+/** The nav link a view lights: a trace is one of the traces, a session one of the sessions. */
+const NAV = { trace: "traces", session: "sessions", user: "users" };
 const root = document.getElementById("view");
 let active = null; // { name, view }
 
@@ -16,7 +20,7 @@ function route() {
   const View = views[name] || TracesView;
   const viewName = views[name] ? name : "traces";
   for (const link of document.querySelectorAll("[data-nav]")) {
-    link.classList.toggle("active", link.dataset.nav === viewName || (viewName === "trace" && link.dataset.nav === "traces"));
+    link.classList.toggle("active", link.dataset.nav === (NAV[viewName] || viewName));
   }
   if (active && active.name === viewName && active.view.update && active.view.update(id, params)) return;
   if (active) active.view.unmount();
