@@ -32,18 +32,8 @@ public struct SessionRoutes: Sendable {
         let limit = try parameters.limit(default: 100, maximum: 1_000)
         let (found, materializedAt) = try await sessions.sessions(in: range, user: parameters.text("user"),
                                                                   after: try Self.cursor(parameters), limit: limit + 1)
-        var json = JSONWriter()
-        json.openMaterializedAnswer(at: materializedAt, range: range)
-        json.raw(#","sessions":["#)
-        for (index, session) in found.prefix(limit).enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            Self.write(session, into: &json)
-            json.byte(UInt8(ascii: "}"))
-        }
-        json.raw(#"],"next_cursor":"#)
-        Self.nextCursor(found.count > limit ? found.prefix(limit).last.map { ($0.totals.lastSeen, $0.id) } : nil, into: &json)
-        json.byte(UInt8(ascii: "}"))
-        return .json(json)
+        return Self.page("sessions", found, limit: limit, materializedAt: materializedAt, range: range,
+                         cursor: { ($0.totals.lastSeen, $0.id) }, write: Self.write)
     }
 
     /// The session's figures and its turns' traces, oldest first, with their summaries (the
@@ -81,18 +71,8 @@ public struct SessionRoutes: Sendable {
         let range = try parameters.range(defaultSpan: 7 * UnixTime.day)
         let limit = try parameters.limit(default: 100, maximum: 1_000)
         let (found, materializedAt) = try await sessions.users(in: range, after: try Self.cursor(parameters), limit: limit + 1)
-        var json = JSONWriter()
-        json.openMaterializedAnswer(at: materializedAt, range: range)
-        json.raw(#","users":["#)
-        for (index, user) in found.prefix(limit).enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            Self.write(user, into: &json)
-            json.byte(UInt8(ascii: "}"))
-        }
-        json.raw(#"],"next_cursor":"#)
-        Self.nextCursor(found.count > limit ? found.prefix(limit).last.map { ($0.totals.lastSeen, $0.id) } : nil, into: &json)
-        json.byte(UInt8(ascii: "}"))
-        return .json(json)
+        return Self.page("users", found, limit: limit, materializedAt: materializedAt, range: range,
+                         cursor: { ($0.totals.lastSeen, $0.id) }, write: Self.write)
     }
 
     /// The user's figures over all they did, and their sessions in `?since&until` (default:
@@ -104,19 +84,45 @@ public struct SessionRoutes: Sendable {
         let (found, _) = try await sessions.sessions(in: range, user: id, limit: limit + 1)
         var json = JSONWriter()
         Self.write(user, into: &json)
-        json.raw(#","sessions":["#)
-        for (index, session) in found.prefix(limit).enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
-            Self.write(session, into: &json)
-            json.byte(UInt8(ascii: "}"))
-        }
-        json.raw(#"],"sessions_truncated":"#)
+        Self.rows("sessions", found.prefix(limit), into: &json, write: Self.write)
+        json.raw(#","sessions_truncated":"#)
         json.bool(found.count > limit)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
 
     // MARK: - Shapes
+
+    /// A list answer: the range and `materialized_at`, the first `limit` of `found` under `key`
+    /// (one more was asked for, to know whether there are more), and `next_cursor`.
+    static func page<Row>(_ key: StaticString, _ found: [Row], limit: Int, materializedAt: Int64?, range: Range<Int64>,
+                          cursor: (Row) -> (Int64, String), write: (Row, inout JSONWriter) -> Void) -> Response {
+        var json = JSONWriter()
+        json.openMaterializedAnswer(at: materializedAt, range: range)
+        rows(key, found.prefix(limit), into: &json, write: write)
+        json.raw(#","next_cursor":"#)
+        if found.count > limit, let last = found.prefix(limit).last {
+            let (lastSeen, id) = cursor(last)
+            json.string(CursorToken.encode(["\(lastSeen)", id]))
+        } else {
+            json.null()
+        }
+        json.byte(UInt8(ascii: "}"))
+        return .json(json)
+    }
+
+    /// `,"KEY":[…]`: each row written (left open) and closed.
+    static func rows<Row>(_ key: StaticString, _ rows: some Sequence<Row>, into json: inout JSONWriter, write: (Row, inout JSONWriter) -> Void) {
+        json.raw(",")
+        json.key(key)
+        json.byte(UInt8(ascii: "["))
+        for (index, row) in rows.enumerated() {
+            if index > 0 { json.byte(UInt8(ascii: ",")) }
+            write(row, &json)
+            json.byte(UInt8(ascii: "}"))
+        }
+        json.byte(UInt8(ascii: "]"))
+    }
 
     /// `{"session_id","user","turns",…` (left open).
     static func write(_ session: SessionReadModel.Session, into json: inout JSONWriter) {
@@ -167,9 +173,5 @@ public struct SessionRoutes: Sendable {
             throw .invalid("cursor", "is not one this API returned")
         }
         return SessionReadModel.Cursor(lastSeen: lastSeen, id: String(parts[1]))
-    }
-
-    static func nextCursor(_ last: (lastSeen: Int64, id: String)?, into json: inout JSONWriter) {
-        if let last { json.string(CursorToken.encode(["\(last.lastSeen)", last.id])) } else { json.null() }
     }
 }
