@@ -607,6 +607,7 @@ def test_sessions_and_users_views(browser, ui_server):
     wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=user-sessions] tr[data-session-id='ui-session-1']"),
              what="the user's session")
     assert d.find_element(By.CSS_SELECTOR, "[data-testid=user-requests]").text == "2"
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=user-sessions-count]").text == "1"
     assert d.find_element(By.CSS_SELECTOR, "[data-testid=user-cost]").text == dollars(cost)
     shot(d, "user")
     assert console_errors(d) == []

@@ -75,8 +75,8 @@ public struct SessionRoutes: Sendable {
                          cursor: { ($0.totals.lastSeen, $0.id) }, write: Self.write)
     }
 
-    /// The user's figures over all they did, and their sessions in `?since&until` (default:
-    /// the last 30 days), most recently seen first (`limit`, 100).
+    /// The user's figures over all they did, and as `recent_sessions` their sessions in
+    /// `?since&until` (default: the last 30 days), most recently seen first (`limit`, 100).
     func user(_ id: String, _ parameters: QueryParameters) async throws -> Response {
         guard let user = try await sessions.user(id) else { throw APIError.notFound("no user \"\(id)\" is stored") }
         let range = try parameters.range(defaultSpan: 30 * UnixTime.day)
@@ -84,8 +84,9 @@ public struct SessionRoutes: Sendable {
         let (found, _) = try await sessions.sessions(in: range, user: id, limit: limit + 1)
         var json = JSONWriter()
         Self.write(user, into: &json)
-        Self.rows("sessions", found.prefix(limit), into: &json, write: Self.write)
-        json.raw(#","sessions_truncated":"#)
+        // Not "sessions": that is the count of the user's shape.
+        Self.rows("recent_sessions", found.prefix(limit), into: &json, write: Self.write)
+        json.raw(#","recent_sessions_truncated":"#)
         json.bool(found.count > limit)
         json.byte(UInt8(ascii: "}"))
         return .json(json)

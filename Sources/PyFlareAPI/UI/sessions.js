@@ -197,7 +197,7 @@ export class UserView {
     this.head = h("div");
     this.tbody = h("tbody");
     this.root.append(h("div", { class: "page-head" }, h("a", { href: "#/users", class: "muted" }, "← Users"), h("h1", {}, id)), this.head,
-      h("h2", {}, "Sessions"), h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "user-sessions" }, SESSION_HEADS(), this.tbody)));
+      h("h2", { class: "section-title" }, "Sessions"), h("div", { class: "table-wrap" }, h("table", { class: "grid", "data-testid": "user-sessions" }, SESSION_HEADS(), this.tbody)));
     this.load();
   }
 
@@ -207,11 +207,11 @@ export class UserView {
     try {
       const user = await api(`/api/v1/users/${encodeURIComponent(this.id)}`);
       setChildren(this.head, stats([
-        ["Requests", fmtInt(user.requests), "user-requests"], ["Sessions", fmtInt(user.sessions)], ["LLM calls", fmtInt(user.llm_calls)],
+        ["Requests", fmtInt(user.requests), "user-requests"], ["Sessions", fmtInt(user.sessions), "user-sessions-count"], ["LLM calls", fmtInt(user.llm_calls)],
         ["Tokens", fmtInt(user.input_tokens + user.output_tokens)], ["Cost", fmtCost(user.cost_micros), "user-cost"],
         ["Errors", fmtInt(user.errors)], ["First seen", fmtTime(user.first_seen_unix_nano)], ["Last seen", fmtTime(user.last_seen_unix_nano)],
       ]));
-      const rows = user.sessions.map(sessionRow);
+      const rows = user.recent_sessions.map(sessionRow);
       if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: "10", class: "empty" }, "No sessions in the last 30 days.")));
       setChildren(this.tbody, ...rows);
     } catch (error) {
