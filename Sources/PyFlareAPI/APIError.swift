@@ -38,15 +38,12 @@ public struct APIError: Error, Sendable {
         var json = JSONWriter()
         json.raw(#"{"error":{"code":"#)
         json.string(code)
-        json.raw(#","message":"#)
-        json.string(message)
+        json.member("message", message)
         if let field {
-            json.raw(#","field":"#)
-            json.string(field)
+            json.member("field", field)
         }
         if let position {
-            json.raw(#","position":"#)
-            json.int(Int64(position))
+            json.member("position", Int64(position))
         }
         json.raw("}}")
         var response = Response.json(json, status: status)

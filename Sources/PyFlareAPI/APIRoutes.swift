@@ -35,12 +35,10 @@ public struct APIRoutes: Sendable {
             for route in listed() where !all.contains(route) { all.append(route) }
             for (index, route) in all.enumerated() {
                 if index > 0 { json.byte(UInt8(ascii: ",")) }
-                json.raw(#"{"method":"#)
-                json.string(route.method)
-                json.raw(#","path":"#)
-                json.string(route.path)
-                json.raw(#","scope":"#)
-                json.string(RouteAccess(method: HTTPRequest.Method(route.method) ?? .get, path: route.path).requirement.rawValue)
+                json.raw("{")
+                json.member("method", route.method)
+                json.member("path", route.path)
+                json.member("scope", RouteAccess(method: HTTPRequest.Method(route.method) ?? .get, path: route.path).requirement.rawValue)
                 json.byte(UInt8(ascii: "}"))
             }
             json.raw("]}")

@@ -43,9 +43,8 @@ public struct AccessRoutes: Sendable {
             let (key, record) = try Self.catalogAnswer { () throws(AccessError) in try catalog.createKey(scope: scope, project: project, name: name) }
             _ = try? projects.book.refresh()
             var json = JSONWriter()
-            json.raw(#"{"key":"#)
-            json.string(key.text)
-            json.byte(UInt8(ascii: ","))
+            json.raw("{")
+            json.member("key", key.text)
             Self.write(record, into: &json, opened: true)
             return .json(json, status: .created)
         }
@@ -54,8 +53,8 @@ public struct AccessRoutes: Sendable {
             try Self.catalogAnswer { () throws(AccessError) in try catalog.revokeKey(id: id) }
             projects.book.forget(keyID: id)
             var json = JSONWriter()
-            json.raw(#"{"revoked":"#)
-            json.string(id)
+            json.raw("{")
+            json.member("revoked", id)
             json.byte(UInt8(ascii: "}"))
             return .json(json)
         }
@@ -87,8 +86,8 @@ public struct AccessRoutes: Sendable {
             }
             do throws(AccessError) { try await projects.deleteProject(name) } catch { throw APIError(error) }
             var json = JSONWriter()
-            json.raw(#"{"deleted":"#)
-            json.string(name)
+            json.raw("{")
+            json.member("deleted", name)
             json.byte(UInt8(ascii: "}"))
             return .json(json)
         }
@@ -101,28 +100,21 @@ public struct AccessRoutes: Sendable {
 
     /// A key as every answer writes it (`/api/v1/keys`, `pyflare keys list --json`): never its text or hash.
     public static func write(_ key: AccessCatalog.Key, into json: inout JSONWriter, opened: Bool = false) {
-        json.raw(opened ? #""id":"# : #"{"id":"#)
-        json.string(key.id)
-        json.raw(#","prefix":"#)
-        json.string(key.prefix)
-        json.raw(#","name":"#)
-        json.string(key.name)
-        json.raw(#","scope":"#)
-        json.string(key.scope.rawValue)
-        json.raw(#","project":"#)
-        if let project = key.project { json.string(project) } else { json.null() }
-        json.raw(#","created_at":"#)
-        json.time(key.createdAtNanoseconds)
-        json.raw(#","last_used_at":"#)
-        json.time(key.lastUsedAtNanoseconds)
+        if !opened { json.raw("{") }
+        json.member("id", key.id)
+        json.member("prefix", key.prefix)
+        json.member("name", key.name)
+        json.member("scope", key.scope.rawValue)
+        json.member("project", key.project)
+        json.member("created_at", time: key.createdAtNanoseconds)
+        json.member("last_used_at", time: key.lastUsedAtNanoseconds)
         json.byte(UInt8(ascii: "}"))
     }
 
     static func write(_ project: AccessCatalog.Project, into json: inout JSONWriter) {
-        json.raw(#"{"name":"#)
-        json.string(project.name)
-        json.raw(#","created_at":"#)
-        json.time(project.createdAtNanoseconds)
+        json.raw("{")
+        json.member("name", project.name)
+        json.member("created_at", time: project.createdAtNanoseconds)
         json.byte(UInt8(ascii: "}"))
     }
 

@@ -96,16 +96,12 @@ public struct DriftRoutes: Sendable {
             throw APIError.badRequest("the range holds more than \(DriftComputation.maxHeatmapWindows) windows of step")
         }
         var json = JSONWriter()
-        json.raw(#"{"scope_kind":"#)
-        json.string(settings.scopeBy.rawValue)
-        json.raw(#","scope":"#)
-        json.string(scope)
-        json.raw(#","since":"#)
-        json.time(map.range.lowerBound)
-        json.raw(#","until":"#)
-        json.time(map.range.upperBound)
-        json.raw(#","step_seconds":"#)
-        json.int(step / UnixTime.second)
+        json.raw("{")
+        json.member("scope_kind", settings.scopeBy.rawValue)
+        json.member("scope", scope)
+        json.member("since", time: map.range.lowerBound)
+        json.member("until", time: map.range.upperBound)
+        json.member("step_seconds", step / UnixTime.second)
         json.raw(#","windows":["#)
         for index in 0..<map.windowCount {
             if index > 0 { json.raw(",") }
@@ -140,18 +136,17 @@ public struct DriftRoutes: Sendable {
     func references() async throws -> Response {
         let pinned = try await drift.pinnedReferences()
         var json = JSONWriter()
-        json.raw(#"{"configured":"#)
+        json.raw("{")
+        json.key("configured")
         if let range = settings.fixedReference {
             json.raw(#"{"mode":"fixed","since":"#)
             json.time(range.lowerBound)
-            json.raw(#","until":"#)
-            json.time(range.upperBound)
+            json.member("until", time: range.upperBound)
             json.raw("}")
         } else {
             json.raw(#"{"mode":"rolling","offset_seconds":"#)
             json.int(settings.referenceOffset / UnixTime.second)
-            json.raw(#","length_seconds":"#)
-            json.int(settings.referenceLength / UnixTime.second)
+            json.member("length_seconds", settings.referenceLength / UnixTime.second)
             json.raw("}")
         }
         json.raw(#","pinned":["#)

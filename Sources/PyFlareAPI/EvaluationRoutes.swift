@@ -96,9 +96,8 @@ public struct EvaluationRoutes: Sendable {
         json.raw(#","score":"#); json.finite(record.score)
         json.raw(#","label":"#); text(record.label)
         json.raw(#","explanation":"#); text(record.explanation)
-        json.raw(#","passed":"#)
-        if let passed = record.passed { json.bool(passed) } else { json.null() }
-        json.raw(#","details":"#)
+        json.member("passed", record.passed)
+        json.key("details")
         if let details = record.details { json.bytes += Array(details.utf8) } else { json.null() }
         json.raw(#","cost_micros":"#); json.int(record.costMicros)
         json.raw("}")
@@ -136,13 +135,12 @@ public struct EvaluationRoutes: Sendable {
         }
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: range)
-        json.raw(#","group_by":"#)
-        json.string(group)
+        json.member("group_by", group)
         json.raw(#","groups":["#)
         for (index, entry) in groups.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"name":"#)
-            json.string(entry.name)
+            json.raw("{")
+            json.member("name", entry.name)
             if group != "name" {
                 json.raw(#",""#)
                 json.bytes.append(contentsOf: group.utf8)
@@ -154,8 +152,8 @@ public struct EvaluationRoutes: Sendable {
             json.raw(#","series":["#)
             for (point, bucket) in entry.series.enumerated() {
                 if point > 0 { json.raw(",") }
-                json.raw(#"{"start":"#)
-                json.time(bucket.start)
+                json.raw("{")
+                json.member("start", time: bucket.start)
                 json.raw(",")
                 bucket.figures.write(into: &json)
                 json.raw("}")
@@ -244,19 +242,15 @@ struct VerdictAggregate {
         let verdicts = passed + failed
         json.raw(#""count":"#)
         json.int(count)
-        json.raw(#","scored":"#)
-        json.int(scored)
-        json.raw(#","mean_score":"#)
+        json.member("scored", scored)
+        json.key("mean_score")
         if scored > 0 { json.double(scoreSum / Double(scored)) } else { json.null() }
-        json.raw(#","passed":"#)
-        json.int(passed)
-        json.raw(#","failed":"#)
-        json.int(failed)
-        json.raw(#","pass_rate":"#)
+        json.member("passed", passed)
+        json.member("failed", failed)
+        json.key("pass_rate")
         if verdicts > 0 { json.double(Double(passed) / Double(verdicts)) } else { json.null() }
-        json.raw(#","fail_rate":"#)
+        json.key("fail_rate")
         if verdicts > 0 { json.double(Double(failed) / Double(verdicts)) } else { json.null() }
-        json.raw(#","cost_micros":"#)
-        json.int(costMicros)
+        json.member("cost_micros", costMicros)
     }
 }

@@ -23,8 +23,8 @@ public struct JobRoutes: Sendable {
             let name = try context.parameters.path("name")
             guard scheduler.request(name) else { throw APIError.notFound("no job named \"\(name)\"") }
             var json = JSONWriter()
-            json.raw(#"{"job":"#)
-            json.string(name)
+            json.raw("{")
+            json.member("job", name)
             json.raw(#","status":"queued"}"#)
             return .json(json, status: .accepted)
         }
@@ -41,40 +41,32 @@ public struct JobRoutes: Sendable {
             guard let status = statuses.first(where: { $0.name == job.name }) else { continue }
             if !first { json.byte(UInt8(ascii: ",")) }
             first = false
-            json.raw(#"{"name":"#)
-            json.string(job.name)
-            json.raw(#","kind":"#)
-            json.string(job.kind)
-            json.raw(#","source":"#)
-            json.string(job.source)
-            json.raw(#","schedule":"#)
-            json.string(job.schedule.description)
-            json.raw(#","output_table":"#)
-            if let output = job.outputTable { json.string(output) } else { json.null() }
-            json.raw(#","watermark":"#)
-            json.time(status.watermark)
-            json.raw(#","running":"#)
-            json.bool(status.runningSince != nil)
-            json.raw(#","next_run":"#)
+            json.raw("{")
+            json.member("name", job.name)
+            json.member("kind", job.kind)
+            json.member("source", job.source)
+            json.member("schedule", job.schedule.description)
+            json.member("output_table", job.outputTable)
+            json.member("watermark", time: status.watermark)
+            json.member("running", status.runningSince != nil)
+            json.key("next_run")
             if scheduler.isScheduling {
                 let next = status.lastRun.map { job.schedule.nextRun(after: $0.finished ?? $0.started) } ?? now
                 json.time(max(next, now))
             } else {
                 json.null()
             }
-            json.raw(#","last_run":"#)
+            json.key("last_run")
             if let run = status.lastRun { Self.run(run, into: &json) } else { json.null() }
             json.byte(UInt8(ascii: "}"))
         }
         json.raw(#"],"problems":["#)
         for (index, problem) in scheduler.catalog.problems.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
-            json.raw(#"{"file":"#)
-            json.string(problem.file)
-            json.raw(#","line":"#)
-            json.int(Int64(problem.line))
-            json.raw(#","message":"#)
-            json.string(problem.message)
+            json.raw("{")
+            json.member("file", problem.file)
+            json.member("line", Int64(problem.line))
+            json.member("message", problem.message)
             json.byte(UInt8(ascii: "}"))
         }
         json.raw("]}")
@@ -96,26 +88,18 @@ public struct JobRoutes: Sendable {
     }
 
     static func run(_ run: JobLedger.RunRecord, into json: inout JSONWriter) {
-        json.raw(#"{"id":"#)
-        json.int(run.id)
-        json.raw(#","trigger":"#)
-        json.string(run.trigger)
-        json.raw(#","status":"#)
-        json.string(run.status)
-        json.raw(#","started_at":"#)
-        json.time(run.started)
-        json.raw(#","finished_at":"#)
-        json.time(run.finished)
-        json.raw(#","duration_ms":"#)
+        json.raw("{")
+        json.member("id", run.id)
+        json.member("trigger", run.trigger)
+        json.member("status", run.status)
+        json.member("started_at", time: run.started)
+        json.member("finished_at", time: run.finished)
+        json.key("duration_ms")
         if let finished = run.finished { json.double(Double(finished - run.started) / 1e6) } else { json.null() }
-        json.raw(#","rows":"#)
-        if let rows = run.rows { json.int(rows) } else { json.null() }
-        json.raw(#","window_start":"#)
-        json.time(run.windowStart)
-        json.raw(#","window_end":"#)
-        json.time(run.windowEnd)
-        json.raw(#","error":"#)
-        if let error = run.error { json.string(error) } else { json.null() }
+        json.member("rows", run.rows)
+        json.member("window_start", time: run.windowStart)
+        json.member("window_end", time: run.windowEnd)
+        json.member("error", run.error)
         json.byte(UInt8(ascii: "}"))
     }
 }

@@ -33,13 +33,9 @@ public struct MetricRoutes: Sendable {
         for (index, row) in rows.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             Self.header(row, into: &json)
-            json.raw(#","point_count":"#)
-            json.uint(UInt64(row.pointCount))
-            json.raw(#","services":"#)
-            json.strings(row.services)
-            json.byte(UInt8(ascii: ","))
+            json.member("point_count", UInt64(row.pointCount))
+            json.member("services", row.services)
             json.time(row.firstTime, key: "first_time_unix_nano", textKey: "first_time")
-            json.byte(UInt8(ascii: ","))
             json.time(row.lastTime, key: "last_time_unix_nano", textKey: "last_time")
             json.byte(UInt8(ascii: "}"))
         }
@@ -49,18 +45,13 @@ public struct MetricRoutes: Sendable {
 
     /// `{"name":…,"type":…,"unit":…,"description":…,"temporality":…,"monotonic":…` (left open).
     static func header(_ row: MetricNameRow, into json: inout JSONWriter) {
-        json.raw(#"{"name":"#)
-        json.string(row.name)
-        json.raw(#","type":"#)
-        json.string(row.type)
-        json.raw(#","unit":"#)
-        json.string(row.unit)
-        json.raw(#","description":"#)
-        json.string(row.description)
-        json.raw(#","temporality":"#)
-        if let temporality = row.temporality { json.string(temporality) } else { json.null() }
-        json.raw(#","monotonic":"#)
-        json.bool(row.monotonic)
+        json.raw("{")
+        json.member("name", row.name)
+        json.member("type", row.type)
+        json.member("unit", row.unit)
+        json.member("description", row.description)
+        json.member("temporality", row.temporality)
+        json.member("monotonic", row.monotonic)
     }
 
     /// What `/series` was asked for.
@@ -98,10 +89,8 @@ public struct MetricRoutes: Sendable {
                until > origin, (until - origin) / step > UInt64(Self.maxBuckets) {
                 throw APIError.badRequest("step is too small: more than \(Self.maxBuckets) buckets between since and until")
             }
-            json.raw(#","aggregation":"#)
-            json.string(aggregation.rawValue)
-            json.raw(#","step_seconds":"#)
-            json.double(Double(step) / 1e9)
+            json.member("aggregation", aggregation.rawValue)
+            json.member("step_seconds", Double(step) / 1e9)
             json.raw(#","series":["#)
             let downsampled = MetricSeries.downsampled(series, batches: batches, type: type, aggregation: aggregation, step: step,
                                                        origin: origin, windowStart: parameters.filter.since ?? origin,
@@ -123,11 +112,9 @@ public struct MetricRoutes: Sendable {
                 json.raw("]}")
             }
             json.raw("]")
-            json.raw(#","truncated":"#)
-            json.bool(total > parameters.limit)
+            json.member("truncated", total > parameters.limit)
         }
-        json.raw(#","warnings":"#)
-        json.strings(warnings)
+        json.member("warnings", warnings)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -135,9 +122,9 @@ public struct MetricRoutes: Sendable {
     /// `{"service":…,"attributes":{…}` of a series (left open).
     static func seriesHead(_ series: MetricSeries.Series, batches: [MetricBatch], into json: inout JSONWriter) {
         let batch = batches[series.sample.batch]
-        json.raw(#"{"service":"#)
-        if let service = series.service { json.string(service) } else { json.null() }
-        json.raw(#","attributes":"#)
+        json.raw("{")
+        json.member("service", series.service)
+        json.key("attributes")
         json.otlpAttributes(batch.pointAttributes[series.sample.row], of: batch.attributes, in: batch)
     }
 
@@ -146,7 +133,8 @@ public struct MetricRoutes: Sendable {
         for (index, group) in downsampled.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             if let groupBy {
-                json.raw(#"{"service":"#)
+                json.raw("{")
+                json.key("service")
                 if groupBy.contains("service"), let service = group.head.service { json.string(service) } else { json.null() }
                 json.raw(#","attributes":{"#)
                 for (position, label) in group.labels.enumerated() {
@@ -164,8 +152,7 @@ public struct MetricRoutes: Sendable {
                 if position > 0 { json.byte(UInt8(ascii: ",")) }
                 json.byte(UInt8(ascii: "{"))
                 json.time(point.time, key: "time_unix_nano", textKey: "time")
-                json.raw(#","value":"#)
-                json.double(point.value)
+                json.member("value", point.value)
                 json.byte(UInt8(ascii: "}"))
             }
             json.raw("]}")

@@ -28,8 +28,8 @@ public struct PricingRoutes: Sendable {
     func list() -> Response {
         let (version, entries) = pricing.listing
         var json = JSONWriter(capacity: 160 * entries.count + 128)
-        json.raw(#"{"version":"#)
-        json.string(version)
+        json.raw("{")
+        json.member("version", version)
         json.raw(#","currency":"USD","unit":"per_million_tokens","models":["#)
         for (index, entry) in entries.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
@@ -57,29 +57,23 @@ public struct PricingRoutes: Sendable {
         try await overrides.save(price, now: UnixTime.nowNanoseconds())
         pricing.set(price)
         var json = JSONWriter()
-        json.raw(#"{"version":"#)
-        json.string(pricing.version)
-        json.raw(#","model":"#)
+        json.raw("{")
+        json.member("version", pricing.version)
+        json.key("model")
         Self.write(price, source: .api, into: &json)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
 
     static func write(_ price: ModelPrice, source: LivePricing.Source, into json: inout JSONWriter) {
-        json.raw(#"{"model":"#)
-        json.string(price.model)
-        json.raw(#","provider":"#)
-        if let provider = price.provider { json.string(provider) } else { json.null() }
-        json.raw(#","input":"#)
-        json.double(price.input)
-        json.raw(#","output":"#)
-        json.double(price.output)
-        json.raw(#","cache_read":"#)
-        if let value = price.cacheRead { json.double(value) } else { json.null() }
-        json.raw(#","cache_write":"#)
-        if let value = price.cacheWrite { json.double(value) } else { json.null() }
-        json.raw(#","source":"#)
-        json.string(source.rawValue)
+        json.raw("{")
+        json.member("model", price.model)
+        json.member("provider", price.provider)
+        json.member("input", price.input)
+        json.member("output", price.output)
+        json.member("cache_read", price.cacheRead)
+        json.member("cache_write", price.cacheWrite)
+        json.member("source", source.rawValue)
         json.byte(UInt8(ascii: "}"))
     }
 }

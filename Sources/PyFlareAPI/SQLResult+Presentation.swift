@@ -21,8 +21,8 @@ extension SQLResult {
     /// `{"columns", "rows", "row_count", "elapsed_ms", "truncated", "scan"}`: the answer of
     /// `POST /api/v1/sql` and of `pyflare sql --format json`.
     public func write(to json: inout JSONWriter) {
-        json.raw(#"{"columns":"#)
-        json.strings(columns)
+        json.raw("{")
+        json.member("columns", columns)
         json.raw(#","rows":["#)
         for (index, row) in rows.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
@@ -35,26 +35,18 @@ extension SQLResult {
         }
         json.raw(#"],"row_count":"#)
         json.int(Int64(rows.count))
-        json.raw(#","elapsed_ms":"#)
-        json.double((elapsedSeconds * 1e6).rounded() / 1e3)
-        json.raw(#","truncated":"#)
-        json.bool(truncated)
+        json.member("elapsed_ms", (elapsedSeconds * 1e6).rounded() / 1e3)
+        json.member("truncated", truncated)
         json.raw(#","scan":{"segments":"#)
         json.int(Int64(scan.segments))
-        json.raw(#","blocks_read":"#)
-        json.int(Int64(scan.blocks))
-        json.raw(#","blocks_skipped":"#)
-        json.int(Int64(scan.blocksSkipped))
-        json.raw(#","unsealed_batches":"#)
-        json.int(Int64(scan.unsealedBatches))
-        json.raw(#","rows_scanned":"#)
-        json.int(Int64(scan.rows))
-        json.raw(#","blocks_fenced":"#)
-        json.int(Int64(scan.blocksFenced))
+        json.member("blocks_read", Int64(scan.blocks))
+        json.member("blocks_skipped", Int64(scan.blocksSkipped))
+        json.member("unsealed_batches", Int64(scan.unsealedBatches))
+        json.member("rows_scanned", Int64(scan.rows))
+        json.member("blocks_fenced", Int64(scan.blocksFenced))
         json.raw("}")
         if !scan.warnings.isEmpty {
-            json.raw(#","warnings":"#)
-            json.strings(scan.warnings)
+            json.member("warnings", scan.warnings)
         }
         json.raw("}")
     }

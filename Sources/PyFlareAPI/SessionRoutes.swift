@@ -50,10 +50,9 @@ public struct SessionRoutes: Sendable {
             Self.write(summary, into: &json)
         } else {
             // Its spans are stored but the job has not run over them yet: the traces say what there is.
-            json.raw(#"{"session_id":"#)
-            json.string(id)
-            json.raw(#","user":"#)
-            if let user = traces.compactMap(\.user).first { json.string(user) } else { json.null() }
+            json.raw("{")
+            json.member("session_id", id)
+            json.member("user", traces.compactMap(\.user).first)
         }
         json.raw(#","traces":["#)
         for (index, trace) in traces.prefix(Self.maxTurns).reversed().enumerated() {
@@ -86,8 +85,7 @@ public struct SessionRoutes: Sendable {
         Self.write(user, into: &json)
         // Not "sessions": that is the count of the user's shape.
         Self.rows("recent_sessions", found.prefix(limit), into: &json, write: Self.write)
-        json.raw(#","recent_sessions_truncated":"#)
-        json.bool(found.count > limit)
+        json.member("recent_sessions_truncated", found.count > limit)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -101,7 +99,7 @@ public struct SessionRoutes: Sendable {
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: range)
         rows(key, found.prefix(limit), into: &json, write: write)
-        json.raw(#","next_cursor":"#)
+        json.key("next_cursor")
         if found.count > limit, let last = found.prefix(limit).last {
             let (lastSeen, id) = cursor(last)
             json.string(CursorToken.encode(["\(lastSeen)", id]))
@@ -114,7 +112,6 @@ public struct SessionRoutes: Sendable {
 
     /// `,"KEY":[…]`: each row written (left open) and closed.
     static func rows<Row>(_ key: StaticString, _ rows: some Sequence<Row>, into json: inout JSONWriter, write: (Row, inout JSONWriter) -> Void) {
-        json.raw(",")
         json.key(key)
         json.byte(UInt8(ascii: "["))
         for (index, row) in rows.enumerated() {
@@ -127,44 +124,31 @@ public struct SessionRoutes: Sendable {
 
     /// `{"session_id","user","turns",…` (left open).
     static func write(_ session: SessionReadModel.Session, into json: inout JSONWriter) {
-        json.raw(#"{"session_id":"#)
-        json.string(session.id)
-        json.raw(#","user":"#)
-        if let user = session.user { json.string(user) } else { json.null() }
-        json.raw(#","turns":"#)
-        json.int(session.totals.turns)
+        json.raw("{")
+        json.member("session_id", session.id)
+        json.member("user", session.user)
+        json.member("turns", session.totals.turns)
         write(session.totals, into: &json)
     }
 
     /// `{"user","requests","sessions",…` (left open).
     static func write(_ user: SessionReadModel.User, into json: inout JSONWriter) {
-        json.raw(#"{"user":"#)
-        json.string(user.id)
-        json.raw(#","requests":"#)
-        json.int(user.totals.turns)
-        json.raw(#","sessions":"#)
-        json.int(user.sessions)
+        json.raw("{")
+        json.member("user", user.id)
+        json.member("requests", user.totals.turns)
+        json.member("sessions", user.sessions)
         write(user.totals, into: &json)
     }
 
     private static func write(_ totals: SessionReadModel.Totals, into json: inout JSONWriter) {
-        json.raw(#","spans":"#)
-        json.int(totals.spans)
-        json.raw(#","llm_calls":"#)
-        json.int(totals.llmCalls)
-        json.raw(#","errors":"#)
-        json.int(totals.errors)
-        json.raw(#","input_tokens":"#)
-        json.int(totals.inputTokens)
-        json.raw(#","output_tokens":"#)
-        json.int(totals.outputTokens)
-        json.raw(#","cost_micros":"#)
-        json.int(totals.costMicros)
-        json.raw(#","unpriced_calls":"#)
-        json.int(totals.unpricedCalls)
-        json.byte(UInt8(ascii: ","))
+        json.member("spans", totals.spans)
+        json.member("llm_calls", totals.llmCalls)
+        json.member("errors", totals.errors)
+        json.member("input_tokens", totals.inputTokens)
+        json.member("output_tokens", totals.outputTokens)
+        json.member("cost_micros", totals.costMicros)
+        json.member("unpriced_calls", totals.unpricedCalls)
         json.time(UInt64(max(0, totals.firstSeen)), key: "first_seen_unix_nano", textKey: "first_seen")
-        json.byte(UInt8(ascii: ","))
         json.time(UInt64(max(0, totals.lastSeen)), key: "last_seen_unix_nano", textKey: "last_seen")
     }
 

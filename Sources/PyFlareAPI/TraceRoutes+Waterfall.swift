@@ -37,14 +37,12 @@ extension TraceRoutes {
         // The same order as the full document: start time, then span id.
         order.sort { $0.start != $1.start ? $0.start < $1.start : $0.spanID < $1.spanID }
         var json = JSONWriter(capacity: rows.bytes.count + order.count + 512)
-        json.raw(#"{"trace_id":"#)
-        json.string(Hex.string(traceID))
+        json.raw("{")
+        json.member("trace_id", Hex.string(traceID))
         json.raw(#","view":"waterfall","span_count":"#)
         json.uint(UInt64(order.count))
-        json.raw(#","start_time_unix_nano":"#)
-        json.uint(traceStart)
-        json.raw(#","fields":"#)
-        json.strings(Self.waterfallFields)
+        json.member("start_time_unix_nano", traceStart)
+        json.member("fields", Self.waterfallFields)
         json.raw(#","spans":["#)
         rows.bytes.withUnsafeBufferPointer { encoded in
             for (index, row) in order.enumerated() {

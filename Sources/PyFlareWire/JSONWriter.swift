@@ -16,14 +16,6 @@ public struct JSONWriter {
 
     @inlinable public mutating func byte(_ value: UInt8) { bytes.append(value) }
 
-    /// Writes `"key":`.
-    @inlinable public mutating func key(_ name: StaticString) {
-        bytes.append(UInt8(ascii: "\""))
-        raw(name)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
-    }
-
     public mutating func string(_ text: String) {
         var text = text
         text.withUTF8 { string(utf8: UnsafeRawBufferPointer($0)) }

@@ -62,7 +62,6 @@ extension JSONWriter {
     public mutating func time(_ nanoseconds: UInt64, key: StaticString, textKey: StaticString) {
         self.key(key)
         uint(nanoseconds)
-        byte(UInt8(ascii: ","))
         self.key(textKey)
         if nanoseconds == 0 { null() } else { rfc3339(nanoseconds) }
     }

@@ -17,8 +17,8 @@ extension TelemetryRoutes {
         let metrics = try TelemetryMetric.parseRequest(body, now: spans.now())
         try await receive { () async throws(TelemetryError) in try await writer.write(metrics) }
         var json = JSONWriter()
-        json.raw(#"{"accepted":"#)
-        json.int(Int64(metrics.count))
+        json.raw("{")
+        json.member("accepted", Int64(metrics.count))
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -42,8 +42,7 @@ extension TelemetryRoutes {
         }
         json.raw(#"],"truncated":"#)
         json.bool(matching.count > Self.maxMetricsPerRead)
-        json.raw(#","warnings":"#)
-        json.strings(warnings)
+        json.member("warnings", warnings)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -55,24 +54,18 @@ extension TelemetryRoutes {
     }
 
     static func write(_ row: MetricNameRow, _ readout: MetricReadout, limit: Int, into json: inout JSONWriter) {
-        json.raw(#"{"name":"#)
-        json.string(row.name)
-        json.raw(#","type":"#)
-        json.string(typeName(row))
-        json.raw(#","unit":"#)
-        json.string(row.unit)
-        json.raw(#","temporality":"#)
-        if let temporality = row.temporality { json.string(temporality) } else { json.null() }
-        json.raw(#","monotonic":"#)
-        json.bool(row.monotonic)
-        json.raw(#","services":"#)
-        json.strings(row.services)
-        json.raw(#","value_count":"#)
-        json.int(Int64(readout.values.count))
-        json.raw(#","aggregates":"#)
+        json.raw("{")
+        json.member("name", row.name)
+        json.member("type", typeName(row))
+        json.member("unit", row.unit)
+        json.member("temporality", row.temporality)
+        json.member("monotonic", row.monotonic)
+        json.member("services", row.services)
+        json.member("value_count", Int64(readout.values.count))
+        json.key("aggregates")
         if let aggregates = readout.aggregates {
-            json.raw(#"{"count":"#)
-            json.uint(aggregates.count)
+            json.raw("{")
+            json.member("count", aggregates.count)
             for (name, value) in [("sum", aggregates.sum), ("min", aggregates.min), ("max", aggregates.max),
                                   ("avg", aggregates.avg), ("last", aggregates.last)] {
                 json.byte(UInt8(ascii: ","))
@@ -94,15 +87,12 @@ extension TelemetryRoutes {
         json.raw(#","values":["#)
         for (index, value) in readout.values.suffix(limit).enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
-            json.raw(#"{"time_unix_nano":"#)
-            json.uint(value.time)
-            json.raw(#","time":"#)
-            json.rfc3339(value.time)
-            json.raw(#","value":"#)
-            json.double(value.value)
+            json.raw("{")
+            json.member("time_unix_nano", value.time)
+            json.member("time", rfc3339: value.time)
+            json.member("value", value.value)
             if readout.isDistribution {
-                json.raw(#","count":"#)
-                json.uint(value.count)
+                json.member("count", value.count)
                 for (name, number) in [("sum", value.sum), ("min", value.min), ("max", value.max)] {
                     json.byte(UInt8(ascii: ","))
                     json.string(name)
@@ -110,7 +100,7 @@ extension TelemetryRoutes {
                     if let number { json.double(number) } else { json.null() }
                 }
             }
-            json.raw(#","tags":"#)
+            json.key("tags")
             json.attributes(value.tags.map { ($0.key, $0.value) })
             json.byte(UInt8(ascii: "}"))
         }

@@ -38,7 +38,7 @@ extension TelemetryRoutes {
         let span = try receive { () throws(TelemetryError) in try spans.start(name: name, traceID: traceID, parentSpanID: parentSpanID, tags: tags) }
         var json = JSONWriter()
         ids(of: span, into: &json)
-        json.raw(#","parent_span_id":"#)
+        json.key("parent_span_id")
         if span.parentSpanID == 0 { json.null() } else { json.string(Hex.string(span.parentSpanID)) }
         json.byte(UInt8(ascii: "}"))
         return .json(json, status: .created)
@@ -65,7 +65,7 @@ extension TelemetryRoutes {
         let span = try receive { () throws(TelemetryError) in try spans.update(id) { $0.tags.merge(tags) } }
         var json = JSONWriter()
         ids(of: span, into: &json)
-        json.raw(#","tags":"#)
+        json.key("tags")
         json.attributes(span.tags.attributes)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
@@ -88,8 +88,7 @@ extension TelemetryRoutes {
         }
         var json = JSONWriter()
         ids(of: span, into: &json)
-        json.raw(#","log_count":"#)
-        json.int(Int64(span.events.count))
+        json.member("log_count", Int64(span.events.count))
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -118,25 +117,19 @@ extension TelemetryRoutes {
         spans.endFinish([span], written: true)
         var json = JSONWriter()
         ids(of: span, into: &json)
-        json.raw(#","status":"#)
-        json.string(status.rawValue)
-        json.raw(#","start_time_unix_nano":"#)
-        json.uint(span.startTime)
-        json.raw(#","end_time_unix_nano":"#)
-        json.uint(span.endTime)
-        json.raw(#","duration_ms":"#)
-        json.double(Double(span.endTime - span.startTime) / 1e6)
-        json.raw(#","log_count":"#)
-        json.int(Int64(span.events.count))
+        json.member("status", status.rawValue)
+        json.member("start_time_unix_nano", span.startTime)
+        json.member("end_time_unix_nano", span.endTime)
+        json.member("duration_ms", Double(span.endTime - span.startTime) / 1e6)
+        json.member("log_count", Int64(span.events.count))
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
 
     /// `{"trace_id":…,"span_id":…` (left open).
     private func ids(of span: TelemetrySpan, into json: inout JSONWriter) {
-        json.raw(#"{"trace_id":"#)
-        json.string(Hex.string(span.traceID))
-        json.raw(#","span_id":"#)
-        json.string(Hex.string(span.spanID))
+        json.raw("{")
+        json.member("trace_id", Hex.string(span.traceID))
+        json.member("span_id", Hex.string(span.spanID))
     }
 }

@@ -22,8 +22,8 @@ extension TelemetryRoutes {
         let rows = try await TraceRoutes.liveTraces(query, in: store)
 
         var json = JSONWriter(capacity: 256 * min(rows.count, query.limit) + 64)
-        json.raw(#"{"plugin_id":"#)
-        json.string(pluginID)
+        json.raw("{")
+        json.member("plugin_id", pluginID)
         json.raw(#","traces":["#)
         for (index, row) in rows.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }

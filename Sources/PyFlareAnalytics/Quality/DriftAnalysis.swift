@@ -206,12 +206,10 @@ struct DriftAnalyzer {
             permutations: settings.permutations, seed: settings.seed, maxSamples: settings.maxEmbeddingSamples) {
             let severity: DriftSeverity = mmd.pValue < settings.alpha ? .significant : mmd.pValue < 2 * settings.alpha ? .moderate : .none
             var json = JSONWriter()
-            json.raw(#"{"bandwidth":"#)
-            json.double(mmd.bandwidth)
-            json.raw(#","centroid_shift":"#)
-            json.double(mmd.centroidShift)
-            json.raw(#","permutations":"#)
-            json.int(Int64(mmd.permutations))
+            json.raw("{")
+            json.member("bandwidth", mmd.bandwidth)
+            json.member("centroid_shift", mmd.centroidShift)
+            json.member("permutations", Int64(mmd.permutations))
             json.raw("}")
             score("embedding", method: "mmd", mmd.mmd2, pValue: mmd.pValue, severity: severity, samples: mmd.currentCount,
                   referenceSamples: mmd.referenceCount, details: String(decoding: json.bytes, as: UTF8.self))
@@ -226,16 +224,14 @@ struct DriftAnalyzer {
     static func details(_ psi: PSIResult) -> String {
         var json = JSONWriter()
         if psi.categories.isEmpty {
-            json.raw(#"{"edges":"#)
-            json.doubles(psi.edges)
+            json.raw("{")
+            json.member("edges", psi.edges)
         } else {
-            json.raw(#"{"categories":"#)
-            json.strings(psi.categories)
+            json.raw("{")
+            json.member("categories", psi.categories)
         }
-        json.raw(#","reference_shares":"#)
-        json.doubles(psi.referenceShares)
-        json.raw(#","current_shares":"#)
-        json.doubles(psi.currentShares)
+        json.member("reference_shares", psi.referenceShares)
+        json.member("current_shares", psi.currentShares)
         json.raw("}")
         return String(decoding: json.bytes, as: UTF8.self)
     }

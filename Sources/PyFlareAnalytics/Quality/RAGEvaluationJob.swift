@@ -63,18 +63,16 @@ public struct RAGEvaluationJob: AnalyticsJob {
 
     static func records(_ scores: RAGScores, time: Int64, answer: EvaluatedSpan, rules: EvaluationVerdictRules) -> [EvaluationRecord] {
         var details = JSONWriter()
-        details.raw(#"{"issues":"#)
-        details.strings(scores.issues)
+        details.raw("{")
+        details.member("issues", scores.issues)
         details.raw(#","claims":["#)
         for (index, claim) in scores.claims.enumerated() {
             if index > 0 { details.raw(",") }
-            details.raw(#"{"text":"#)
-            details.string(claim.text)
-            details.raw(#","support":"#)
-            details.double(claim.support)
-            details.raw(#","supported":"#)
-            details.bool(claim.supported)
-            details.raw(#","context":"#)
+            details.raw("{")
+            details.member("text", claim.text)
+            details.member("support", claim.support)
+            details.member("supported", claim.supported)
+            details.key("context")
             if let context = claim.context { details.int(Int64(context)) } else { details.null() }
             details.raw("}")
         }

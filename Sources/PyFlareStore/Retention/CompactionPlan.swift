@@ -76,42 +76,42 @@ public struct CompactionReport: Sendable {
     /// The report as `POST /api/v1/retention/compact` answers it.
     public var json: [UInt8] {
         var json = JSONWriter()
-        json.raw("{"); json.key("dry_run"); json.bool(dryRun)
-        json.raw(","); json.key("segments_merged"); json.int(Int64(segmentsMerged))
-        json.raw(","); json.key("segments_rewritten"); json.int(Int64(count(.rewrite)))
-        json.raw(","); json.key("segments_deleted"); json.int(Int64(segmentsDeleted))
-        json.raw(","); json.key("segments_written"); json.int(Int64(segmentsWritten))
-        json.raw(","); json.key("rows_expired"); json.int(Int64(rowsExpired))
-        json.raw(","); json.key("bytes_before"); json.int(Int64(bytesBefore))
-        json.raw(","); json.key("bytes_after"); json.int(Int64(bytesAfter))
-        json.raw(","); json.key("bytes_reclaimed"); json.int(Int64(segmentBytesReclaimed + indexBytesReclaimed))
-        json.raw(","); json.key("segment_bytes_reclaimed"); json.int(Int64(segmentBytesReclaimed))
-        json.raw(","); json.key("index_bytes_reclaimed"); json.int(Int64(indexBytesReclaimed))
-        json.raw(","); json.key("pending_deletion_bytes"); json.int(Int64(pendingDeletionBytes))
-        json.raw(","); json.key("output_rows_deleted"); json.raw("{")
+        json.raw("{"); json.member("dry_run", dryRun)
+        json.member("segments_merged", Int64(segmentsMerged))
+        json.member("segments_rewritten", Int64(count(.rewrite)))
+        json.member("segments_deleted", Int64(segmentsDeleted))
+        json.member("segments_written", Int64(segmentsWritten))
+        json.member("rows_expired", Int64(rowsExpired))
+        json.member("bytes_before", Int64(bytesBefore))
+        json.member("bytes_after", Int64(bytesAfter))
+        json.member("bytes_reclaimed", Int64(segmentBytesReclaimed + indexBytesReclaimed))
+        json.member("segment_bytes_reclaimed", Int64(segmentBytesReclaimed))
+        json.member("index_bytes_reclaimed", Int64(indexBytesReclaimed))
+        json.member("pending_deletion_bytes", Int64(pendingDeletionBytes))
+        json.key("output_rows_deleted"); json.raw("{")
         for (index, table) in outputRowsDeleted.keys.sorted().enumerated() {
             if index > 0 { json.raw(",") }
             json.string(table); json.raw(":"); json.int(Int64(outputRowsDeleted[table]!))
         }
-        json.raw("},"); json.key("stopped_early")
+        json.raw("}"); json.key("stopped_early")
         if let stoppedEarly { json.string(stoppedEarly) } else { json.null() }
-        json.raw(","); json.key("actions"); json.raw("[")
+        json.key("actions"); json.raw("[")
         for (index, action) in actions.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw("{"); json.key("operation"); json.string(action.operation.rawValue)
-            json.raw(","); json.key("reason"); json.string(action.reason)
-            json.raw(","); json.key("kind"); json.string(action.kind.name)
-            json.raw(","); json.key("inputs"); json.strings(action.inputs.map(\.path))
-            json.raw(","); json.key("rows_in"); json.int(Int64(action.rowsIn))
-            json.raw(","); json.key("bytes_in"); json.int(Int64(action.bytesIn))
-            json.raw(","); json.key("output")
+            json.raw("{"); json.member("operation", action.operation.rawValue)
+            json.member("reason", action.reason)
+            json.member("kind", action.kind.name)
+            json.member("inputs", action.inputs.map(\.path))
+            json.member("rows_in", Int64(action.rowsIn))
+            json.member("bytes_in", Int64(action.bytesIn))
+            json.key("output")
             if let output = action.output { json.string(output) } else { json.null() }
-            json.raw(","); json.key("rows_out")
+            json.key("rows_out")
             if let rows = action.rowsOut { json.int(Int64(rows)) } else { json.null() }
-            json.raw(","); json.key("rows_expired"); json.int(Int64(action.rowsExpired))
-            json.raw(","); json.key("bytes_out")
+            json.member("rows_expired", Int64(action.rowsExpired))
+            json.key("bytes_out")
             if let bytes = action.bytesOut { json.int(Int64(bytes)) } else { json.null() }
-            json.raw(","); json.key("skipped")
+            json.key("skipped")
             if let skipped = action.skipped { json.string(skipped) } else { json.null() }
             json.raw("}")
         }

@@ -92,20 +92,20 @@ extension RetentionPolicy {
         var json = JSONWriter()
         func age(_ value: Int64) { json.string(value == 0 ? "0" : DurationText.text(value)) }
         json.raw("{"); json.key("spans"); age(spans)
-        json.raw(","); json.key("logs"); age(logs)
-        json.raw(","); json.key("metric_points"); age(metricPoints)
-        json.raw(","); json.key("overrides"); json.raw("[")
+        json.key("logs"); age(logs)
+        json.key("metric_points"); age(metricPoints)
+        json.key("overrides"); json.raw("[")
         for (index, override) in overrides.enumerated() {
             if index > 0 { json.raw(",") }
             json.raw("{")
-            if let service = override.service { json.key("service"); json.string(service); json.raw(",") }
-            if let environment = override.environment { json.key("environment"); json.string(environment); json.raw(",") }
+            if let service = override.service { json.member("service", service) }
+            if let environment = override.environment { json.member("environment", environment) }
             json.key("age"); age(override.age)
             json.raw("}")
         }
-        json.raw("],"); json.key("max_bytes"); json.int(maxBytes)
-        json.raw(","); json.key("outputs"); age(outputs)
-        json.raw(","); json.key("output_tables"); json.raw("{")
+        json.raw("]"); json.member("max_bytes", maxBytes)
+        json.key("outputs"); age(outputs)
+        json.key("output_tables"); json.raw("{")
         for (index, table) in outputTables.keys.sorted().enumerated() {
             if index > 0 { json.raw(",") }
             json.string(table); json.raw(":"); age(outputTables[table]!)
