@@ -17,6 +17,7 @@ let migrationFiles = [
     "0008_cost_by_key.sql",
     "0009_cancelled_runs.sql",
     "0010_sessions_users.sql",
+    "0011_trace_feature_environment.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

@@ -308,6 +308,18 @@ def test_traces_list_filters_and_back(browser, ui_server, sent):
     assert d.find_element(By.CSS_SELECTOR, "input[name=since]").get_attribute("value").startswith("2")
     d.back()
     wait_for(d, lambda d: {chat, billing} <= set(rows_of(d)), what="Back from the time range")
+    # free-text search: a word of the exception, then of the OpenInference prompt
+    box = d.find_element(By.CSS_SELECTOR, "[data-testid=trace-search]")
+    box.send_keys("timed out", Keys.ENTER)
+    wait_for(d, lambda d: rows_of(d) == [chat], what="the search hit")
+    assert "q=timed+out" in d.current_url or "q=timed%20out" in d.current_url
+    wait_for(d, lambda d: 'with "timed" and "out"' in d.find_element(By.CSS_SELECTOR, "[data-testid=traces-status]").text,
+             what="the search's words in the status")
+    shot(d, "traces-search")
+    navigate_hash(d, "/traces?q=suspicious")
+    wait_for(d, lambda d: rows_of(d) == [billing], what="a word of a flattened OpenInference message")
+    d.back()
+    wait_for(d, lambda d: rows_of(d) == [chat], what="Back to the first search")
     assert console_errors(d) == []
 
 
@@ -327,6 +339,13 @@ def test_traces_list_is_live(browser, ui_server, sent):
 def test_trace_detail_waterfall_and_span_panel(browser, ui_server, sent):
     d, srv = browser, ui_server
     chat = sent["chat"]
+    # an annotation of the LLM span, as a reviewer (or Phoenix's client) posts it
+    spans = requests.get(f"{srv.api_base}/api/v1/traces/{chat}", timeout=10).json()["spans"]
+    llm_span = next(s["span_id"] for s in spans if s["name"] == "chat gpt-4o")
+    posted = requests.post(f"{srv.api_base}/api/v1/evaluations", timeout=10, json={"data": [{
+        "span_id": llm_span, "trace_id": chat, "name": "helpfulness", "annotator_kind": "HUMAN",
+        "result": {"label": "unhelpful", "score": 0.2, "explanation": "asked for a tool instead of answering"}}]})
+    assert posted.status_code in (200, 201), posted.text
     open_hash(d, srv, "/traces")
     wait_for(d, lambda d: chat in rows_of(d), what="the list")
     d.find_element(By.CSS_SELECTOR, f"tr[data-trace-id='{chat}'] td.name a").click()
@@ -363,6 +382,10 @@ def test_trace_detail_waterfall_and_span_panel(browser, ui_server, sent):
               for r in panel.find_elements(By.CSS_SELECTOR, "[data-testid=span-attributes] tr")}
     assert (types["top_p"], values["top_p"]) == ("double", "1.0")
     assert (types["request.seed"], values["request.seed"]) == ("int", str(2**62 + 1))
+    evaluations = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=span-evaluations]"),
+                           what="the span's evaluations")[0].text
+    assert "helpfulness" in evaluations and "unhelpful" in evaluations and "0.2" in evaluations
+    assert "asked for a tool instead of answering" in evaluations
     shot(d, "trace-llm-span")
     panel.find_element(By.CSS_SELECTOR, "[data-testid=raw-toggle]").click()
     assert '"gen_ai.input.messages"' in panel.find_element(By.CSS_SELECTOR, "pre.raw").text

@@ -24,5 +24,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0008_cost_by_key", PackageResources._008_cost_by_key_sql),
         IndexMigration("0009_cancelled_runs", PackageResources._009_cancelled_runs_sql),
         IndexMigration("0010_sessions_users", PackageResources._010_sessions_users_sql),
+        IndexMigration("0011_trace_feature_environment", PackageResources._011_trace_feature_environment_sql),
     ]
 }

@@ -451,7 +451,7 @@ CREATE TABLE traces (
     models             TEXT    NOT NULL,       -- sorted, separated by char(31) (unit separator)
     user_id            TEXT,
     session_id         TEXT
-);
+, feature TEXT, environment TEXT);
 
 CREATE TABLE users_1h (
     bucket_ns       INTEGER NOT NULL,

@@ -15,6 +15,13 @@
       Times `pyflare sql` (the engine's own elapsed_ms, best of N) on the stored spans: the
       per-model aggregate over everything, and the same bounded to 1% of the time range;
       prints markdown table rows with spans/s and the blocks read.
+  bench_store.py markers --endpoint URL --api URL --word W --share F --rare-word R --rare N --until-spans T
+      Runs beside a loadgen run: keeps spans holding word W at share F of the spans the server
+      accepted (read from /metrics), and sends N spans holding word R spread over the run, each
+      a one-span trace in the loadgen's 2-hour window; stops once T spans were accepted.
+  bench_store.py search --api URL --words W,… [--runs N]
+      Times GET /api/v1/traces?q=W&limit=50 for each word (best and worst of N) and prints
+      markdown table rows with the traces found and the blocks read and skipped.
 """
 from __future__ import annotations
 
@@ -126,6 +133,88 @@ def sql(args) -> None:
               f"({scanned:,} spans; {best['scan']['blocks_read']:,} blocks read, {best['scan']['blocks_skipped']:,} skipped) |")
 
 
+def accepted(conn) -> int:
+    conn.request("GET", "/metrics")
+    for line in conn.getresponse().read().decode().splitlines():
+        if line.startswith("pyflare_spans_accepted_total"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def marker_request(word: str, count: int, rng: random.Random, window_ns: int = 7200 * 10**9) -> bytes:
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.trace.v1 import trace_pb2
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    resource = request.resource_spans.add()
+    resource.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value="search-markers"))
+    scope = resource.scope_spans.add()
+    now = time.time_ns()
+    for _ in range(count):
+        start = now - rng.randrange(window_ns)
+        span = scope.spans.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), name="chat gpt-4o-mini",
+                               kind=trace_pb2.Span.SPAN_KIND_CLIENT, start_time_unix_nano=start,
+                               end_time_unix_nano=start + 800_000_000)
+        prompt = json.dumps([{"role": "user", "parts": [{"type": "text", "content": f"why did the {word} step fail again"}]}])
+        span.attributes.add(key="gen_ai.input.messages", value=common_pb2.AnyValue(string_value=prompt))
+    return request.SerializeToString()
+
+
+def markers(args) -> None:
+    api = urllib.parse.urlparse(args.api)
+    otlp = urllib.parse.urlparse(args.endpoint)
+    metrics = http.client.HTTPConnection(api.hostname, api.port, timeout=60)
+    sender = http.client.HTTPConnection(otlp.hostname, otlp.port, timeout=60)
+    rng = random.Random(7)
+
+    def send(word: str, count: int) -> None:
+        sender.request("POST", otlp.path or "/v1/traces", body=marker_request(word, count, rng),
+                       headers={"Content-Type": "application/x-protobuf"})
+        response = sender.getresponse()
+        response.read()
+        if response.status != 200:
+            sys.exit(f"markers: HTTP {response.status}")
+
+    sent = rare = 0
+    while True:
+        total = accepted(metrics)
+        if total >= args.until_spans:
+            break
+        want = int(total * args.share)
+        if want > sent:
+            send(args.word, want - sent)
+            sent = want
+        if rare < args.rare and total >= (rare + 0.5) * args.until_spans / args.rare:
+            send(args.rare_word, 1)
+            rare += 1
+        time.sleep(0.05)
+    while rare < args.rare:
+        send(args.rare_word, 1)
+        rare += 1
+    print(json.dumps({"word": args.word, "spans": sent, "rare_word": args.rare_word, "rare_spans": rare}))
+
+
+def search(args) -> None:
+    url = urllib.parse.urlparse(args.api)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
+    for word in args.words.split(","):
+        times, answer = [], None
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            conn.request("GET", f"/api/v1/traces?q={urllib.parse.quote(word)}&limit=50")
+            response = conn.getresponse()
+            body = response.read()
+            times.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                sys.exit(f"search: HTTP {response.status}: {body[:200]!r}")
+            answer = json.loads(body)
+        stats = answer["search"]
+        print(f"| search \"{word}\", first page | {min(times):,.0f} ms (worst of {args.runs}: {max(times):,.0f} ms); "
+              f"{len(answer['traces'])} traces, {stats['spans_matched']:,} spans matched; {stats['blocks_read']:,} blocks read, "
+              f"{stats['blocks_skipped']:,} skipped by their word filter; {stats['segments_searched']} of "
+              f"{stats['segments_in_range']} segments |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,8 +235,21 @@ def main() -> None:
     p.add_argument("--pyflare", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--runs", type=int, default=3)
+    p = sub.add_parser("markers")
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--api", required=True)
+    p.add_argument("--word", required=True)
+    p.add_argument("--share", type=float, default=0.001)
+    p.add_argument("--rare-word", required=True)
+    p.add_argument("--rare", type=int, default=10)
+    p.add_argument("--until-spans", type=int, required=True)
+    p = sub.add_parser("search")
+    p.add_argument("--api", required=True)
+    p.add_argument("--words", required=True)
+    p.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    {"no-text": no_text, "lookup": lookup, "payloads": payloads, "sql": sql}[args.command](args)
+    {"no-text": no_text, "lookup": lookup, "payloads": payloads, "sql": sql, "markers": markers,
+     "search": search}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ public struct APIError: Error, Sendable {
             json.member("field", field)
         }
         if let position {
-            json.member("position", Int64(position))
+            json.member("position", position)
         }
         json.raw("}}")
         var response = Response.json(json, status: status)

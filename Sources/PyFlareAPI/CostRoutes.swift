@@ -241,7 +241,7 @@ public struct CostRoutes: Sendable {
             json.member("period_end", time: period.upperBound)
             json.member("fired_at", time: alert.firedAt)
             json.member("webhook_status", alert.webhookStatus)
-            json.member("webhook_attempts", Int64(alert.webhookAttempts))
+            json.member("webhook_attempts", alert.webhookAttempts)
             json.byte(UInt8(ascii: "}"))
         }
         json.raw("]}")

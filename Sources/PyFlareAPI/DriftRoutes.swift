@@ -59,21 +59,21 @@ public struct DriftRoutes: Sendable {
     }
 
     static func write(_ alert: DriftReadModel.Alert, into json: inout JSONWriter) {
-        json.raw(#"{"feature":"#); json.string(alert.feature)
-        json.raw(#","method":"#); json.string(alert.method)
-        json.raw(#","scope_kind":"#); json.string(alert.scopeKind)
-        json.raw(#","scope":"#); json.string(alert.scope)
-        json.raw(#","score":"#); json.finite(alert.score)
-        json.raw(#","p_value":"#); json.finite(alert.pValue)
-        json.raw(#","severity":"#); json.string(alert.severity)
-        json.raw(#","window_start":"#); json.time(alert.window.lowerBound)
-        json.raw(#","window_end":"#); json.time(alert.window.upperBound)
-        json.raw(#","reference_start":"#); json.time(alert.reference.lowerBound)
-        json.raw(#","reference_end":"#); json.time(alert.reference.upperBound)
-        json.raw(#","samples":"#); json.int(alert.samples)
-        json.raw(#","reference_samples":"#); json.int(alert.referenceSamples)
-        json.raw(#","details":"#); json.bytes += Array(alert.details.utf8)
-        json.raw(#","computed_at":"#); json.time(alert.computedAt)
+        json.raw("{"); json.member("feature", alert.feature)
+        json.member("method", alert.method)
+        json.member("scope_kind", alert.scopeKind)
+        json.member("scope", alert.scope)
+        json.key("score"); json.finite(alert.score)
+        json.key("p_value"); json.finite(alert.pValue)
+        json.member("severity", alert.severity)
+        json.member("window_start", time: alert.window.lowerBound)
+        json.member("window_end", time: alert.window.upperBound)
+        json.member("reference_start", time: alert.reference.lowerBound)
+        json.member("reference_end", time: alert.reference.upperBound)
+        json.member("samples", alert.samples)
+        json.member("reference_samples", alert.referenceSamples)
+        json.key("details"); json.bytes += Array(alert.details.utf8)
+        json.member("computed_at", time: alert.computedAt)
         json.raw("}")
     }
 
@@ -152,11 +152,11 @@ public struct DriftRoutes: Sendable {
         json.raw(#","pinned":["#)
         for (index, reference) in pinned.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"scope_kind":"#); json.string(reference.scopeKind)
-            json.raw(#","scope":"#); json.string(reference.scope)
-            json.raw(#","since":"#); json.time(reference.range.lowerBound)
-            json.raw(#","until":"#); json.time(reference.range.upperBound)
-            json.raw(#","pinned_at":"#); json.time(reference.pinnedAt)
+            json.raw("{"); json.member("scope_kind", reference.scopeKind)
+            json.member("scope", reference.scope)
+            json.member("since", time: reference.range.lowerBound)
+            json.member("until", time: reference.range.upperBound)
+            json.member("pinned_at", time: reference.pinnedAt)
             json.raw("}")
         }
         json.raw("]}")

@@ -81,25 +81,24 @@ public struct EvaluationRoutes: Sendable {
 
     static func write(_ evaluation: EvaluationReadModel.Stored, into json: inout JSONWriter) {
         let record = evaluation.record
-        func text(_ value: String?) { if let value { json.string(value) } else { json.null() } }
-        json.raw(#"{"id":"#); json.int(evaluation.id)
-        json.raw(#","time":"#); json.time(record.time)
-        json.raw(#","time_unix_nano":"#); json.int(record.time)
-        json.raw(#","name":"#); json.string(record.name)
-        json.raw(#","source":"#); json.string(record.source.rawValue)
-        json.raw(#","evaluator":"#); text(record.evaluator)
-        json.raw(#","trace_id":"#); text(record.traceID)
-        json.raw(#","span_id":"#); text(record.spanID)
-        json.raw(#","service":"#); text(record.service)
-        json.raw(#","model":"#); text(record.model)
-        json.raw(#","operation":"#); text(record.operation)
-        json.raw(#","score":"#); json.finite(record.score)
-        json.raw(#","label":"#); text(record.label)
-        json.raw(#","explanation":"#); text(record.explanation)
+        json.raw("{"); json.member("id", evaluation.id)
+        json.member("time", time: record.time)
+        json.member("time_unix_nano", record.time)
+        json.member("name", record.name)
+        json.member("source", record.source.rawValue)
+        json.member("evaluator", record.evaluator)
+        json.member("trace_id", record.traceID)
+        json.member("span_id", record.spanID)
+        json.member("service", record.service)
+        json.member("model", record.model)
+        json.member("operation", record.operation)
+        json.key("score"); json.finite(record.score)
+        json.member("label", record.label)
+        json.member("explanation", record.explanation)
         json.member("passed", record.passed)
         json.key("details")
         if let details = record.details { json.bytes += Array(details.utf8) } else { json.null() }
-        json.raw(#","cost_micros":"#); json.int(record.costMicros)
+        json.member("cost_micros", record.costMicros)
         json.raw("}")
     }
 

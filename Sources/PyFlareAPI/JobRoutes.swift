@@ -65,7 +65,7 @@ public struct JobRoutes: Sendable {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
             json.raw("{")
             json.member("file", problem.file)
-            json.member("line", Int64(problem.line))
+            json.member("line", problem.line)
             json.member("message", problem.message)
             json.byte(UInt8(ascii: "}"))
         }

@@ -42,7 +42,7 @@ public struct RCARoutes: Sendable {
         json.raw("{")
         json.member("since", time: query.range.lowerBound)
         json.member("until", time: query.range.upperBound)
-        json.member("total", Int64(total))
+        json.member("total", total)
         json.raw(#","clusters":["#)
         for (index, cluster) in clusters.enumerated() {
             if index > 0 { json.raw(",") }
@@ -71,7 +71,7 @@ public struct RCARoutes: Sendable {
                 if index > 0 { json.raw(",") }
                 json.raw(key)
                 json.string(name)
-                json.member("count", Int64(count))
+                json.member("count", count)
                 json.raw("}")
             }
             json.raw("]")
@@ -83,7 +83,7 @@ public struct RCARoutes: Sendable {
         }
         json.member("name", cluster.name)
         json.member("template", cluster.template)
-        json.member("size", Int64(cluster.size))
+        json.member("size", cluster.size)
         json.member("first_seen", time: cluster.firstSeen)
         json.member("last_seen", time: cluster.lastSeen)
         json.member("severity", cluster.severity)
@@ -96,8 +96,8 @@ public struct RCARoutes: Sendable {
         counts(cluster.services)
         json.key("models")
         counts(cluster.models)
-        json.member("affected_trace_count", Int64(cluster.traceCount))
-        json.member("affected_user_count", Int64(cluster.userCount))
+        json.member("affected_trace_count", cluster.traceCount)
+        json.member("affected_user_count", cluster.userCount)
         json.member("member_ids", cluster.memberIDs)
         json.member("affected_traces", cluster.affectedTraces)
         if detail {
@@ -110,7 +110,7 @@ public struct RCARoutes: Sendable {
             if index > 0 { json.raw(",") }
             json.raw("{")
             json.member("time", time: time)
-            json.member("count", Int64(count))
+            json.member("count", count)
             json.raw("}")
         }
         json.raw("]}")
@@ -155,7 +155,7 @@ public struct RCARoutes: Sendable {
         json.member("since", time: window?.lowerBound)
         json.member("until", time: window?.upperBound)
         json.member("on_demand", onDemand)
-        json.member("total", Int64(rows.count))
+        json.member("total", rows.count)
         json.raw(#","slices":["#)
         for (index, row) in rows.prefix(limit).enumerated() {
             if index > 0 { json.raw(",") }
@@ -170,7 +170,7 @@ public struct RCARoutes: Sendable {
         json.key("definition")
         json.bytes.append(contentsOf: row.definition.utf8)
         json.member("metric", row.metric)
-        json.member("sample_count", Int64(row.sampleCount))
+        json.member("sample_count", row.sampleCount)
         json.member("metric_value", row.value)
         json.member("baseline_value", row.baseline)
         json.member("deviation", row.deviation)
@@ -210,17 +210,17 @@ public struct RCARoutes: Sendable {
         json.raw(#","patterns":["#)
         for (index, pattern) in patterns.enumerated() {
             if index > 0 { json.raw(",") }
-            json.raw(#"{"id":"#); json.string(pattern.id)
-            json.raw(#","type":"#); json.string(pattern.type)
-            json.raw(#","scope":"#); json.bytes += Array(pattern.scope.utf8)
-            json.raw(#","start":"#); json.time(pattern.start)
-            json.raw(#","end":"#); json.time(pattern.end)
-            json.raw(#","severity":"#); json.finite(pattern.severity)
-            json.raw(#","description":"#); json.string(pattern.description)
-            json.raw(#","evidence":"#); json.bytes += Array(pattern.evidence.utf8)
-            json.raw(#","suggested_actions":"#); json.bytes += Array(pattern.suggestedActions.utf8)
-            json.raw(#","first_detected":"#); json.time(pattern.firstDetected)
-            json.raw(#","last_detected":"#); json.time(pattern.lastDetected)
+            json.raw("{"); json.member("id", pattern.id)
+            json.member("type", pattern.type)
+            json.key("scope"); json.bytes += Array(pattern.scope.utf8)
+            json.member("start", time: pattern.start)
+            json.member("end", time: pattern.end)
+            json.key("severity"); json.finite(pattern.severity)
+            json.member("description", pattern.description)
+            json.key("evidence"); json.bytes += Array(pattern.evidence.utf8)
+            json.key("suggested_actions"); json.bytes += Array(pattern.suggestedActions.utf8)
+            json.member("first_detected", time: pattern.firstDetected)
+            json.member("last_detected", time: pattern.lastDetected)
             json.raw("}")
         }
         json.raw("]}")

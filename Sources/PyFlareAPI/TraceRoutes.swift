@@ -36,7 +36,18 @@ public struct TraceRoutes: Sendable {
         let query = try Self.query(from: request.uri.queryParameters)
         var fetch = query
         fetch.limit = query.limit + 1
-        let rows = try await Self.liveTraces(fetch, in: store)
+        let text = QueryParameters(request.uri.queryParameters).text("q")
+        let words = text.map(TraceSearchWords.of) ?? []
+        var search: TraceSearchPage?
+        let rows: [TraceSummaryRow]
+        if let text {
+            guard !words.isEmpty else { throw APIError.invalid("q", "must hold a word (letters or digits)") }
+            let found = try await store.searchTraces(fetch, text: text)
+            search = found
+            rows = found.rows
+        } else {
+            rows = try await Self.liveTraces(fetch, in: store)
+        }
         let page = rows.prefix(query.limit)
         var json = JSONWriter(capacity: 256 * page.count + 64)
         json.raw(#"{"traces":["#)
@@ -49,6 +60,18 @@ public struct TraceRoutes: Sendable {
             json.string(TraceQuery.Cursor(startTime: last.startTime, traceID: last.traceID).token)
         } else {
             json.null()
+        }
+        if let search {
+            json.key("search")
+            json.raw("{")
+            json.member("words", words)
+            json.member("segments_in_range", search.segmentsInRange)
+            json.member("segments_searched", search.segmentsSearched)
+            json.member("blocks_read", search.blocksRead)
+            json.member("blocks_skipped", search.blocksSkipped)
+            json.member("spans_matched", search.spansMatched)
+            json.raw("}")
+            json.member("warnings", search.warnings)
         }
         json.byte(UInt8(ascii: "}"))
         return .json(json)
@@ -104,10 +127,9 @@ public struct TraceRoutes: Sendable {
             return (left.startTimes[lhs.span], left.spanIDs[lhs.span]) < (right.startTimes[rhs.span], right.spanIDs[rhs.span])
         }
         var json = JSONWriter(capacity: 2048 * order.count + 128)
-        json.raw(#"{"trace_id":"#)
-        json.string(Hex.string(traceID))
-        json.raw(#","span_count":"#)
-        json.uint(UInt64(order.count))
+        json.raw("{")
+        json.member("trace_id", Hex.string(traceID))
+        json.member("span_count", UInt64(order.count))
         json.raw(#","spans":["#)
         for (index, entry) in order.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
@@ -116,58 +138,36 @@ public struct TraceRoutes: Sendable {
         // The trace's log records, oldest first; all of them are at logs_url when there are more.
         json.raw(#"],"logs":"#)
         LogRoutes.records(logs, order: logs.records.reversed(), into: &json)
-        json.raw(#","logs_truncated":"#)
-        json.bool(logs.nextCursor != nil)
-        json.raw(#","logs_url":"#)
-        json.string("/api/v1/traces/\(Hex.string(traceID))/logs")
-        json.raw(#","warnings":"#)
-        json.strings(stored.warnings + logs.warnings)
+        json.member("logs_truncated", logs.nextCursor != nil)
+        json.member("logs_url", "/api/v1/traces/\(Hex.string(traceID))/logs")
+        json.member("warnings", stored.warnings + logs.warnings)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
 
     static func summary(_ row: TraceSummaryRow, into json: inout JSONWriter) {
-        json.raw(#"{"trace_id":"#)
-        json.string(Hex.string(row.traceID))
-        json.raw(#","root_service":"#)
-        optional(row.rootService, into: &json)
-        json.raw(#","root_name":"#)
-        optional(row.rootName, into: &json)
-        json.raw(#","start_time_unix_nano":"#)
-        json.uint(row.startTime)
-        json.raw(#","start_time":"#)
-        json.rfc3339(row.startTime)
-        json.raw(#","end_time_unix_nano":"#)
-        json.uint(row.endTime)
-        json.raw(#","duration_ms":"#)
-        json.double(Double(row.endTime &- row.startTime) / 1e6)
-        json.raw(#","span_count":"#)
-        json.int(Int64(row.spanCount))
-        json.raw(#","error_count":"#)
-        json.int(Int64(row.errorCount))
-        json.raw(#","input_tokens":"#)
-        json.int(row.inputTokens)
-        json.raw(#","output_tokens":"#)
-        json.int(row.outputTokens)
-        json.raw(#","total_tokens":"#)
-        json.int(row.totalTokens)
-        json.raw(#","cost_micros":"#)
-        if let cost = row.costMicros { json.int(cost) } else { json.null() }
-        json.raw(#","unpriced_count":"#)
-        json.int(Int64(row.unpricedCount))
-        json.raw(#","services":"#)
-        json.strings(row.services)
-        json.raw(#","models":"#)
-        json.strings(row.models)
-        json.raw(#","user":"#)
-        optional(row.user, into: &json)
-        json.raw(#","session":"#)
-        optional(row.session, into: &json)
+        json.raw("{")
+        json.member("trace_id", Hex.string(row.traceID))
+        json.member("root_service", row.rootService)
+        json.member("root_name", row.rootName)
+        json.member("start_time_unix_nano", row.startTime)
+        json.member("start_time", rfc3339: row.startTime)
+        json.member("end_time_unix_nano", row.endTime)
+        json.member("duration_ms", Double(row.endTime &- row.startTime) / 1e6)
+        json.member("span_count", row.spanCount)
+        json.member("error_count", row.errorCount)
+        json.member("input_tokens", row.inputTokens)
+        json.member("output_tokens", row.outputTokens)
+        json.member("total_tokens", row.totalTokens)
+        json.member("cost_micros", row.costMicros)
+        json.member("unpriced_count", row.unpricedCount)
+        json.member("services", row.services)
+        json.member("models", row.models)
+        json.member("user", row.user)
+        json.member("session", row.session)
+        json.member("feature", row.feature)
+        json.member("environment", row.environment)
         json.byte(UInt8(ascii: "}"))
-    }
-
-    private static func optional(_ text: String?, into json: inout JSONWriter) {
-        if let text { json.string(text) } else { json.null() }
     }
 
     /// The filters of the query string; a malformed one is a 400 naming it.
@@ -178,6 +178,8 @@ public struct TraceRoutes: Sendable {
         query.model = parameters.text("model")
         query.user = parameters.text("user")
         query.session = parameters.text("session")
+        query.feature = parameters.text("feature")
+        query.environment = parameters.text("environment")
         if let status = parameters.text("status") {
             guard let value = TraceQuery.Status(rawValue: status) else {
                 throw .badRequest("status must be \"error\" or \"ok\", not \"\(status)\"")
@@ -191,6 +193,13 @@ public struct TraceRoutes: Sendable {
                 throw .invalid("min_duration_ms", "must be a number of milliseconds from 0 to \(UnixTime.latest / 1_000_000), not \"\(value)\"")
             }
             query.minDurationNanoseconds = nanoseconds
+        }
+        if let value = parameters.text("min_cost") {
+            // US dollars, as the answers write costs; kept in millionths like the index.
+            guard let dollars = Double(value), dollars >= 0, let micros = Int64(checked: (dollars * 1e6).rounded()) else {
+                throw .invalid("min_cost", "must be an amount in US dollars, 0 or more, not \"\(value)\"")
+            }
+            query.minCostMicros = micros
         }
         query.limit = try parameters.limit(default: query.limit, maximum: maxLimit)
         if let value = parameters.text("cursor") {

@@ -30,20 +30,7 @@ extension SpanStore {
                 return batch.count > 0 ? batch : nil
             }
         }
-        let rows = TraceSummary.summarize(batches).map(TraceSummaryRow.init(summary:)).filter { row in
-            if let model = query.model, !row.models.contains(model) { return false }
-            if let user = query.user, row.user != user { return false }
-            if let session = query.session, row.session != session { return false }
-            switch query.status {
-            case .error: if row.errorCount == 0 { return false }
-            case .ok: if row.errorCount > 0 { return false }
-            case nil: break
-            }
-            if let since = query.since, row.startTime < since { return false }
-            if let until = query.until, row.startTime >= until { return false }
-            if let minimum = query.minDurationNanoseconds, Int64(bitPattern: row.endTime &- row.startTime) < minimum { return false }
-            return true
-        }
+        let rows = TraceSummary.summarize(batches).map(TraceSummaryRow.init(summary:)).filter(query.matchesFilters)
         return Array(rows.sorted { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }.prefix(query.limit))
     }
 }
@@ -66,6 +53,8 @@ extension TraceSummaryRow {
         models = summary.models.sorted()
         user = summary.user
         session = summary.session
+        feature = summary.feature
+        environment = summary.environment
     }
 
     /// Adds the summary of other spans of the same trace, as a seal merges a batch into `traces`.
@@ -87,5 +76,7 @@ extension TraceSummaryRow {
         models = Array(Set(models).union(other.models)).sorted()
         user = user ?? other.user
         session = session ?? other.session
+        feature = feature ?? other.feature
+        environment = environment ?? other.environment
     }
 }

@@ -221,7 +221,7 @@ struct BlockDecoderRobustnessTests {
     @Test func malformedChunksAreErrorsNamingTheColumn() throws {
         let batches = try richBatches()
         let encoder = BlockEncoder(batches, pricing: pricing)
-        let block = encoder.encode(encoder.allRows)
+        let block = encoder.encodeSearchable(encoder.allRows)
         var random = SeededGenerator(seed: 42)
         for column in SpanColumn.allCases {
             let chunk = try #require(block.chunks[Int(column.rawValue)])
@@ -234,9 +234,14 @@ struct BlockDecoderRobustnessTests {
                     #expect(accepted(column).contains(error.columnName), "\(column.name), \(what): \(error)")
                 }
             }
-            // Without the chunk at all.
+            // Without the chunk at all: an error, but for the token filter, which WAL records
+            // and segments written before it existed do not have.
             var missing = block
             missing.chunks[Int(column.rawValue)] = nil
+            if column == .textTokens {
+                #expect(throws: Never.self) { try BlockDecoder(missing).decodeBatch(pricing: pricing) }
+                continue
+            }
             let error = #expect(throws: ColumnError.self) { try BlockDecoder(missing).decodeBatch(pricing: pricing) }
             #expect(error?.columnName == column.name)
         }

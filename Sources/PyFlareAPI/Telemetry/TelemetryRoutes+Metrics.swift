@@ -18,7 +18,7 @@ extension TelemetryRoutes {
         try await receive { () async throws(TelemetryError) in try await writer.write(metrics) }
         var json = JSONWriter()
         json.raw("{")
-        json.member("accepted", Int64(metrics.count))
+        json.member("accepted", metrics.count)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -61,7 +61,7 @@ extension TelemetryRoutes {
         json.member("temporality", row.temporality)
         json.member("monotonic", row.monotonic)
         json.member("services", row.services)
-        json.member("value_count", Int64(readout.values.count))
+        json.member("value_count", readout.values.count)
         json.key("aggregates")
         if let aggregates = readout.aggregates {
             json.raw("{")

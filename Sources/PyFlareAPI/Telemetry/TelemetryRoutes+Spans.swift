@@ -88,7 +88,7 @@ extension TelemetryRoutes {
         }
         var json = JSONWriter()
         ids(of: span, into: &json)
-        json.member("log_count", Int64(span.events.count))
+        json.member("log_count", span.events.count)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }
@@ -121,7 +121,7 @@ extension TelemetryRoutes {
         json.member("start_time_unix_nano", span.startTime)
         json.member("end_time_unix_nano", span.endTime)
         json.member("duration_ms", Double(span.endTime - span.startTime) / 1e6)
-        json.member("log_count", Int64(span.events.count))
+        json.member("log_count", span.events.count)
         json.byte(UInt8(ascii: "}"))
         return .json(json)
     }

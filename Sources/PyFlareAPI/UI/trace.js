@@ -297,10 +297,15 @@ export class TraceView {
     this.panel.classList.add("loading");
     if (!this.panel.firstChild) setChildren(this.panel, h("div", { class: "empty" }, "Loading span…"));
     try {
-      const answer = await api(`/api/v1/traces/${encodeURIComponent(this.id)}?span_id=${encodeURIComponent(spanID)}`, { exact: true });
+      // The span's evaluations (judges, RAG metrics, annotations) come from their own table; a
+      // failure there leaves the span shown, with the error in its section.
+      const [answer, evaluations] = await Promise.all([
+        api(`/api/v1/traces/${encodeURIComponent(this.id)}?span_id=${encodeURIComponent(spanID)}`, { exact: true }),
+        api(`/api/v1/evaluations?span_id=${encodeURIComponent(spanID)}&since=0&limit=100`).catch((error) => ({ error })),
+      ]);
       if (request !== this.panelRequest) return;
       const span = answer.spans[0];
-      setChildren(this.panel, ...renderSpan(span, this.tree.selfTime[this.selected], answer.logs.filter((l) => l.span_id === spanID), this.id));
+      setChildren(this.panel, ...renderSpan(span, this.tree.selfTime[this.selected], answer.logs.filter((l) => l.span_id === spanID), this.id, evaluations));
     } catch (error) {
       if (request === this.panelRequest) setChildren(this.panel, errorBox(error));
     } finally {
@@ -346,7 +351,23 @@ function section(title, ...content) {
   return h("section", { class: "panel-section" }, h("h3", {}, title), ...content);
 }
 
-function renderSpan(span, selfTime, logs, traceID) {
+/** The evaluations of one span, newest first: what judged it, the score or label, and why. */
+function evaluationSection(answer) {
+  if (answer.error) return section("Evaluations", errorBox(answer.error));
+  const rows = answer.evaluations || [];
+  if (!rows.length) return null;
+  return section(`Evaluations (${rows.length}${answer.next_cursor ? "+" : ""})`,
+    h("div", { "data-testid": "span-evaluations" }, rows.map((e) => h("div", { class: "evaluation" },
+      h("div", { class: "event-head" },
+        h("b", { class: "mono" }, e.name), " ",
+        e.passed === null ? null : h("span", { class: "pill " + (e.passed ? "status-ok" : "status-error") }, e.passed ? "passed" : "failed"), " ",
+        e.score === null ? null : h("span", {}, "score ", h("b", {}, String(e.score))), " ",
+        e.label ? h("span", { class: "tag" }, e.label) : null,
+        h("span", { class: "muted" }, " · " + [e.source, e.evaluator].filter(Boolean).join(" · ") + " · " + fmtTime(e.time_unix_nano))),
+      e.explanation ? h("div", { class: "explanation" }, e.explanation) : null))));
+}
+
+function renderSpan(span, selfTime, logs, traceID, evaluations = { evaluations: [] }) {
   const ai = span.pyflare || {};
   const status = ["unset", "ok", "error"][span.status.code] || span.status.code;
   const out = [];
@@ -377,6 +398,9 @@ function renderSpan(span, selfTime, logs, traceID) {
           ["Priced as", ai.price_model], ["Cost source", ai.cost_source]]
           .filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)]))));
   }
+
+  const judged = evaluationSection(evaluations);
+  if (judged) out.push(judged);
 
   const conversation = extractConversation(span.attributes || {});
   if (conversation) {

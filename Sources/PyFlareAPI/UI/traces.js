@@ -5,7 +5,10 @@ import { setChildren, api, h, fmtCost, fmtDurationMs, fmtInt, fmtTime, navigate,
 const POLL_MS = 2000;
 const TEXT_FILTERS = [
   ["service", "Service"], ["model", "Model"], ["user", "User"], ["session", "Session"],
+  ["feature", "Feature"], ["environment", "Environment"],
 ];
+/** The query parameters of GET /api/v1/traces the URL carries through. */
+const PASSED = ["q", ...TEXT_FILTERS.map(([name]) => name), "status", "min_duration_ms", "min_cost", "until", "cursor"];
 export const RANGES = [["", "All time"], ["15m", "Last 15 min"], ["1h", "Last hour"], ["6h", "Last 6 hours"],
   ["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"]];
 const RANGE_MS = { m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -28,6 +31,13 @@ function fromLocalInput(value) {
   return date && !isNaN(date) ? date.toISOString() : "";
 }
 
+/** What a search read: its words, and the blocks its token filters let it skip. */
+function searchNote(search) {
+  return ` with ${search.words.map((w) => `"${w}"`).join(" and ")} · ${fmtInt(search.spans_matched)} matching span` +
+    `${search.spans_matched === 1 ? "" : "s"}, ${fmtInt(search.blocks_read)} block${search.blocks_read === 1 ? "" : "s"} read, ` +
+    `${fmtInt(search.blocks_skipped)} skipped by their word filter`;
+}
+
 export class TracesView {
   constructor(root) {
     this.root = root;
@@ -39,6 +49,9 @@ export class TracesView {
     this.params = params;
     const form = h("form", { class: "filters", "data-testid": "trace-filters", onsubmit: (e) => { e.preventDefault(); this.apply(); } });
     this.inputs = {};
+    this.inputs.q = h("input", { name: "q", type: "search", placeholder: "words in prompts, completions, tool calls, errors",
+      value: params.get("q") || "", "aria-label": "Search", spellcheck: "false", class: "wide", "data-testid": "trace-search" });
+    form.append(h("label", {}, h("span", {}, "Search"), this.inputs.q));
     for (const [name, label] of TEXT_FILTERS) {
       this.inputs[name] = h("input", { name, placeholder: label, value: params.get(name) || "", "aria-label": label, spellcheck: "false" });
       form.append(h("label", {}, h("span", {}, label), this.inputs[name]));
@@ -49,6 +62,9 @@ export class TracesView {
     this.inputs.min_duration_ms = h("input", { name: "min_duration_ms", type: "number", min: "0", step: "any", placeholder: "ms",
       value: params.get("min_duration_ms") || "", class: "narrow" });
     form.append(h("label", {}, h("span", {}, "Min duration"), this.inputs.min_duration_ms));
+    this.inputs.min_cost = h("input", { name: "min_cost", type: "number", min: "0", step: "any", placeholder: "$",
+      value: params.get("min_cost") || "", class: "narrow" });
+    form.append(h("label", {}, h("span", {}, "Min cost"), this.inputs.min_cost));
     // A relative range ("last hour") or, with "Custom", absolute bounds kept as UTC in the URL.
     const custom = params.get("since") || params.get("until") ? "custom" : params.get("range") || "";
     this.inputs.range = h("select", { name: "range", onchange: () => this.apply() },
@@ -105,7 +121,7 @@ export class TracesView {
 
   query() {
     const q = new URLSearchParams();
-    for (const name of ["service", "model", "user", "session", "status", "min_duration_ms", "until", "cursor"]) {
+    for (const name of PASSED) {
       if (this.params.get(name)) q.set(name, this.params.get(name));
     }
     const since = this.params.get("since") || sinceOf(this.params.get("range"));
@@ -123,7 +139,8 @@ export class TracesView {
       const answer = await api("/api/v1/traces?" + this.query(), { signal: this.abort.signal });
       this.render(answer);
       this.status.textContent = `${answer.traces.length} trace${answer.traces.length === 1 ? "" : "s"}` +
-        (answer.next_cursor ? " on this page" : "") + " · updated " + new Date().toLocaleTimeString([], { hour12: false });
+        (answer.next_cursor ? " on this page" : "") + (answer.search ? searchNote(answer.search) : "") +
+        " · updated " + new Date().toLocaleTimeString([], { hour12: false });
     } catch (error) {
       if (error.name === "AbortError") return;
       setChildren(this.tbody, h("tr", {}, h("td", { colspan: "9" }, errorBox(error))));

@@ -209,7 +209,7 @@ struct DriftAnalyzer {
             json.raw("{")
             json.member("bandwidth", mmd.bandwidth)
             json.member("centroid_shift", mmd.centroidShift)
-            json.member("permutations", Int64(mmd.permutations))
+            json.member("permutations", mmd.permutations)
             json.raw("}")
             score("embedding", method: "mmd", mmd.mmd2, pValue: mmd.pValue, severity: severity, samples: mmd.currentCount,
                   referenceSamples: mmd.referenceCount, details: String(decoding: json.bytes, as: UTF8.self))

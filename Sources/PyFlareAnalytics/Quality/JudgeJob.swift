@@ -200,7 +200,7 @@ public struct JudgeJob: AnalyticsJob {
         details.member("unsupported_claims", verdict.unsupportedClaims)
         details.member("preferred", verdict.preferred)
         details.member("kind", evaluator.kind.rawValue)
-        details.member("attempts", Int64(attempt))
+        details.member("attempts", attempt)
         details.member("input_tokens", usage.input)
         details.member("output_tokens", usage.output)
         details.raw("}")

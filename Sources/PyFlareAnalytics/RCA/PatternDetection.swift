@@ -118,8 +118,8 @@ enum PatternDetector {
             evidence.raw("{")
             evidence.member("baseline_rate", rounded(baseline, 4))
             evidence.member("peak_rate", rounded(peak.rate, 4))
-            evidence.member("errors", Int64(errors))
-            evidence.member("requests", Int64(requests))
+            evidence.member("errors", errors)
+            evidence.member("requests", requests)
             evidence.member("bucket_seconds", settings.errorBucket / UnixTime.second)
             evidence.raw(#","series":["#)
             for (offset, bucket) in buckets[max(0, first - 12)...min(buckets.count - 1, last + 6)].enumerated() {
@@ -326,8 +326,8 @@ enum PatternDetector {
         evidence.member("evaluation", evaluation)
         evidence.member("recent_fail_rate", rounded(recent.failRate, 4))
         evidence.member("baseline_fail_rate", rounded(baseline.failRate, 4))
-        evidence.member("recent_verdicts", Int64(recent.total))
-        evidence.member("baseline_verdicts", Int64(baseline.total))
+        evidence.member("recent_verdicts", recent.total)
+        evidence.member("baseline_verdicts", baseline.total)
         evidence.member("p_value", test.pValue / 2)
         for (key, value) in [(#","recent_mean_score":"#, meanScores.recent), (#","baseline_mean_score":"#, meanScores.baseline)] as [(StaticString, Double?)] {
             evidence.raw(key)
@@ -379,8 +379,8 @@ enum PatternDetector {
             if index > 0 { evidence.raw(",") }
             evidence.raw("{")
             evidence.member("user", user.user)
-            evidence.member("requests", Int64(user.requests))
-            evidence.member("errors", Int64(user.errors))
+            evidence.member("requests", user.requests)
+            evidence.member("errors", user.errors)
             evidence.raw("}")
         }
         evidence.raw("]}")

@@ -46,6 +46,20 @@ package struct BlockDecoder {
         }
     }
 
+    /// The block's ``TokenFilter``; nil for a block written without one (before filters
+    /// existed), which a search must read.
+    func tokenFilter() throws(ColumnError) -> TokenFilter? {
+        guard has(.textTokens) else { return nil }
+        return try read(SpanColumn.textTokens) { reader, base throws(FormatError) in
+            let bytes = try reader.skip(reader.remaining)
+            let inArena = (base + bytes.lowerBound)..<(base + bytes.upperBound)
+            guard let filter = arena.withUnsafeBytes({ TokenFilter(encoded: UnsafeRawBufferPointer(rebasing: $0[inArena])) }) else {
+                throw FormatError("not a token filter this version reads")
+            }
+            return filter
+        }
+    }
+
     // MARK: - Typed columns
 
     /// One value per row, each read by `element`.
@@ -229,6 +243,8 @@ package struct BlockDecoder {
     /// count is only meaningful when `spanID` was read: callers use ``rows``.
     package consuming func decodeBatch(pricing: PricingTable, only wanted: SpanColumnSet?) throws(ColumnError) -> NormalizedBatch {
         func wants(_ column: SpanColumn) -> Bool { wanted?.contains(column) ?? true }
+        // Not part of the spans, but a whole block read vouches for every chunk of the block.
+        if wants(.textTokens), has(.textTokens) { _ = try tokenFilter() }
         var spans = SpanBatch()
         if wants(.spanID) { spans.spanIDs = try fixed64s(SpanColumn.spanID) }
         if wants(.traceID) { spans.traceIDs = try traceIDs() }

@@ -74,6 +74,27 @@ struct BlockEncoder {
                            models: model.sortedStrings())
     }
 
+    /// ``encode(_:)`` with the block's token filter, as seals and compactions write blocks.
+    func encodeSearchable(_ rows: some Collection<RowAddress>) -> EncodedBlock {
+        var block = encode(rows)
+        block.chunks[Int(SpanColumn.textTokens.rawValue)] = tokenFilter(rows)
+        return block
+    }
+
+    /// The words of every span of the block, as a ``TokenFilter``.
+    private func tokenFilter(_ rows: some Collection<RowAddress>) -> [UInt8] {
+        var words = DistinctHashes(capacity: rows.count * 16)
+        for address in rows {
+            let view = writer.views[Int(address.batch)]
+            view.batch.bytes.withUnsafeBytes { arena in
+                SpanText(batch: view.batch, arena: arena).forEachString(ofSpan: Int(address.row)) { text in
+                    TextTokens.forEach(in: text) { hash, _ in words.insert(hash) }
+                }
+            }
+        }
+        return TokenFilter(words: words).encoded
+    }
+
     /// Each row's rank among the distinct services, for the segment's row order.
     func serviceRanks(_ rows: [RowAddress]) -> [Int] { writer.ranks(rows) { $0.columns.service[$1] } }
 

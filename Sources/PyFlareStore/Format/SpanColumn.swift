@@ -38,6 +38,8 @@ package enum SpanColumn: UInt8, SegmentColumn {
     case service, model, responseModel, provider, operation, aiKind
     case inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, reasoningTokens, totalTokens
     case costMicros, costSource, priceModel, user, session, feature, environment
+    /// Written by seals and compactions only (not WAL records): see ``TokenFilter``.
+    case textTokens
 
     public var name: String {
         switch self {
@@ -80,6 +82,7 @@ package enum SpanColumn: UInt8, SegmentColumn {
         case .session: "session"
         case .feature: "feature"
         case .environment: "environment"
+        case .textTokens: "text_tokens"
         }
     }
 
@@ -95,6 +98,7 @@ package enum SpanColumn: UInt8, SegmentColumn {
         case .inputTokens, .outputTokens, .cacheReadTokens, .cacheWriteTokens, .reasoningTokens, .totalTokens, .costMicros:
             .nullableVarint
         case .attributes, .largeText, .events, .links: .blobs
+        case .textTokens: .tokenFilter
         case .traceState, .name, .statusMessage, .resource, .scope, .service, .model, .responseModel, .provider,
              .operation, .priceModel, .user, .session, .feature, .environment: .dictionary
         }
@@ -127,6 +131,8 @@ enum ColumnEncoding: UInt8, Sendable {
     case blobs
     /// Per row: 0 for null, or 1 and 8 bytes little-endian (a double's bit pattern).
     case nullableFixed64
+    /// Not per row: a Bloom filter of the block's words (``TokenFilter``).
+    case tokenFilter
 }
 
 /// A set of span columns as a bit mask of their raw values: what a scan decompresses.

@@ -167,7 +167,7 @@ final class IndexDatabase: Sendable {
                 summary.spanCount, summary.errorCount, summary.inputTokens, summary.outputTokens, summary.totalTokens,
                 summary.costMicros, summary.unpricedCount,
                 joinSet(summary.services), joinSet(summary.models),
-                summary.user, summary.session,
+                summary.user, summary.session, summary.feature, summary.environment,
             ])
         }
         let upsertMetric = try db.cachedStatement(sql: upsertMetricNameSQL)
@@ -199,8 +199,8 @@ final class IndexDatabase: Sendable {
     static let upsertSummarySQL = """
         INSERT INTO traces (trace_id, root_service, root_name, start_ns, end_ns, span_count, error_count,
                             input_tokens, output_tokens, total_tokens, cost_micros, unpriced_count, services, models,
-                            user_id, session_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            user_id, session_id, feature, environment)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (trace_id) DO UPDATE SET
             root_service = CASE WHEN excluded.root_name IS NOT NULL THEN excluded.root_service ELSE root_service END,
             root_name = coalesce(excluded.root_name, root_name),
@@ -217,7 +217,9 @@ final class IndexDatabase: Sendable {
             services = pyflare_merge_set(services, excluded.services),
             models = pyflare_merge_set(models, excluded.models),
             user_id = coalesce(user_id, excluded.user_id),
-            session_id = coalesce(session_id, excluded.session_id)
+            session_id = coalesce(session_id, excluded.session_id),
+            feature = coalesce(feature, excluded.feature),
+            environment = coalesce(environment, excluded.environment)
         """
 
     static func jsonArray(_ values: [String]) -> String {
@@ -277,39 +279,28 @@ final class IndexDatabase: Sendable {
         try await read("listing traces") { db in
             var conditions: [String] = []
             var arguments: [(any DatabaseValueConvertible)?] = []
-            if let service = query.service {
-                conditions.append("instr(char(31) || services || char(31), char(31) || ? || char(31)) > 0")
-                arguments.append(service)
+            /// `condition` with its `?` bound to `value`, when the query has one.
+            func when(_ value: (any DatabaseValueConvertible)?, _ condition: String) {
+                guard let value else { return }
+                conditions.append(condition)
+                arguments.append(value)
             }
-            if let model = query.model {
-                conditions.append("instr(char(31) || models || char(31), char(31) || ? || char(31)) > 0")
-                arguments.append(model)
-            }
-            if let user = query.user {
-                conditions.append("user_id = ?")
-                arguments.append(user)
-            }
-            if let session = query.session {
-                conditions.append("session_id = ?")
-                arguments.append(session)
-            }
+            let inSet = { (column: String) in "instr(char(31) || \(column) || char(31), char(31) || ? || char(31)) > 0" }
+            when(query.service, inSet("services"))
+            when(query.model, inSet("models"))
+            when(query.user, "user_id = ?")
+            when(query.session, "session_id = ?")
+            when(query.feature, "feature = ?")
+            when(query.environment, "environment = ?")
+            when(query.minCostMicros, "cost_micros >= ?")
             switch query.status {
             case .error: conditions.append("error_count > 0")
             case .ok: conditions.append("error_count = 0")
             case nil: break
             }
-            if let since = query.since {
-                conditions.append("start_ns >= ?")
-                arguments.append(Int64(bitPattern: since))
-            }
-            if let until = query.until {
-                conditions.append("start_ns < ?")
-                arguments.append(Int64(bitPattern: until))
-            }
-            if let minimum = query.minDurationNanoseconds {
-                conditions.append("end_ns - start_ns >= ?")
-                arguments.append(minimum)
-            }
+            when(query.since.map { Int64(bitPattern: $0) }, "start_ns >= ?")
+            when(query.until.map { Int64(bitPattern: $0) }, "start_ns < ?")
+            when(query.minDurationNanoseconds, "end_ns - start_ns >= ?")
             if let cursor = query.cursor {
                 conditions.append("(start_ns, trace_id) < (?, ?)")
                 arguments.append(Int64(bitPattern: cursor.startTime))
@@ -321,6 +312,32 @@ final class IndexDatabase: Sendable {
                 """
             arguments.append(query.limit)
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map(TraceSummaryRow.init(row:))
+        }
+    }
+
+    /// The summaries of `traceIDs` (those the index has).
+    func summaries(of traceIDs: [TraceID]) async throws(StoreError) -> [TraceSummaryRow] {
+        try await read("reading trace summaries") { db in
+            var rows: [TraceSummaryRow] = []
+            // In slices: SQLite allows a bounded number of parameters a statement.
+            for start in stride(from: 0, to: traceIDs.count, by: 500) {
+                let slice = traceIDs[start..<min(start + 500, traceIDs.count)]
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                rows += try Row.fetchAll(db, sql: "SELECT * FROM traces WHERE trace_id IN (\(marks))",
+                                         arguments: StatementArguments(slice.map { Data($0.bytes) })).map(TraceSummaryRow.init(row:))
+            }
+            return rows
+        }
+    }
+
+    /// Active span segments with a span starting at `since` or later, the newest spans first.
+    func spanSegments(startingFrom since: UInt64?) async throws(StoreError) -> [(path: String, maxStartTime: UInt64)] {
+        try await read("listing span segments") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT path, max_time_ns FROM segments WHERE kind = ? AND state = ? AND (? IS NULL OR max_time_ns >= ?)
+                ORDER BY max_time_ns DESC
+                """, arguments: [SegmentKind.spans.name, SegmentState.active.rawValue, since.map { Int64(bitPattern: $0) }, since.map { Int64(bitPattern: $0) }])
+            .map { ($0["path"], UInt64(bitPattern: $0["max_time_ns"])) }
         }
     }
 }

@@ -31,14 +31,44 @@ public struct TraceQuery: Sendable, Equatable {
     public var model: String?
     public var user: String?
     public var session: String?
+    public var feature: String?
+    public var environment: String?
     public var status: Status?
     public var since: UInt64?
     public var until: UInt64?
     public var minDurationNanoseconds: Int64?
+    /// Traces that cost at least this much (unpriced traces never do).
+    public var minCostMicros: Int64?
     public var limit: Int = 50
     public var cursor: Cursor?
 
     public init() {}
+
+    /// Whether a trace's summary passes every filter but the cursor, as the index applies them.
+    public func matchesFilters(_ row: TraceSummaryRow) -> Bool {
+        if let service, !row.services.contains(service) { return false }
+        if let model, !row.models.contains(model) { return false }
+        if let user, row.user != user { return false }
+        if let session, row.session != session { return false }
+        if let feature, row.feature != feature { return false }
+        if let environment, row.environment != environment { return false }
+        if let minCostMicros, (row.costMicros ?? .min) < minCostMicros { return false }
+        switch status {
+        case .error: if row.errorCount == 0 { return false }
+        case .ok: if row.errorCount > 0 { return false }
+        case nil: break
+        }
+        if let since, row.startTime < since { return false }
+        if let until, row.startTime >= until { return false }
+        if let minDurationNanoseconds, Int64(bitPattern: row.endTime &- row.startTime) < minDurationNanoseconds { return false }
+        return true
+    }
+
+    /// Whether a trace comes after the cursor, on a later page.
+    public func isPastCursor(_ row: TraceSummaryRow) -> Bool {
+        guard let cursor else { return true }
+        return (row.startTime, row.traceID) < (cursor.startTime, cursor.traceID)
+    }
 }
 
 /// One row of `traces`, as the API shows it.
@@ -59,6 +89,8 @@ public struct TraceSummaryRow: Sendable, Equatable {
     public var models: [String]
     public var user: String?
     public var session: String?
+    public var feature: String?
+    public var environment: String?
 
     init(row: Row) {
         let id: Data = row["trace_id"]
@@ -78,6 +110,8 @@ public struct TraceSummaryRow: Sendable, Equatable {
         models = IndexDatabase.splitSet(row["models"])
         user = row["user_id"]
         session = row["session_id"]
+        feature = row["feature"]
+        environment = row["environment"]
     }
 
     /// SQLite turns an integer sum that overflows into a REAL: read it back held at the bounds.

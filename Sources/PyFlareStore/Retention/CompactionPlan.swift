@@ -77,17 +77,17 @@ public struct CompactionReport: Sendable {
     public var json: [UInt8] {
         var json = JSONWriter()
         json.raw("{"); json.member("dry_run", dryRun)
-        json.member("segments_merged", Int64(segmentsMerged))
+        json.member("segments_merged", segmentsMerged)
         json.member("segments_rewritten", Int64(count(.rewrite)))
-        json.member("segments_deleted", Int64(segmentsDeleted))
-        json.member("segments_written", Int64(segmentsWritten))
-        json.member("rows_expired", Int64(rowsExpired))
-        json.member("bytes_before", Int64(bytesBefore))
-        json.member("bytes_after", Int64(bytesAfter))
+        json.member("segments_deleted", segmentsDeleted)
+        json.member("segments_written", segmentsWritten)
+        json.member("rows_expired", rowsExpired)
+        json.member("bytes_before", bytesBefore)
+        json.member("bytes_after", bytesAfter)
         json.member("bytes_reclaimed", Int64(segmentBytesReclaimed + indexBytesReclaimed))
-        json.member("segment_bytes_reclaimed", Int64(segmentBytesReclaimed))
-        json.member("index_bytes_reclaimed", Int64(indexBytesReclaimed))
-        json.member("pending_deletion_bytes", Int64(pendingDeletionBytes))
+        json.member("segment_bytes_reclaimed", segmentBytesReclaimed)
+        json.member("index_bytes_reclaimed", indexBytesReclaimed)
+        json.member("pending_deletion_bytes", pendingDeletionBytes)
         json.key("output_rows_deleted"); json.raw("{")
         for (index, table) in outputRowsDeleted.keys.sorted().enumerated() {
             if index > 0 { json.raw(",") }
@@ -102,13 +102,13 @@ public struct CompactionReport: Sendable {
             json.member("reason", action.reason)
             json.member("kind", action.kind.name)
             json.member("inputs", action.inputs.map(\.path))
-            json.member("rows_in", Int64(action.rowsIn))
-            json.member("bytes_in", Int64(action.bytesIn))
+            json.member("rows_in", action.rowsIn)
+            json.member("bytes_in", action.bytesIn)
             json.key("output")
             if let output = action.output { json.string(output) } else { json.null() }
             json.key("rows_out")
             if let rows = action.rowsOut { json.int(Int64(rows)) } else { json.null() }
-            json.member("rows_expired", Int64(action.rowsExpired))
+            json.member("rows_expired", action.rowsExpired)
             json.key("bytes_out")
             if let bytes = action.bytesOut { json.int(Int64(bytes)) } else { json.null() }
             json.key("skipped")

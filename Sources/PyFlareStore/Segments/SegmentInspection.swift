@@ -125,6 +125,7 @@ public enum SegmentInspection {
         case .spanReference: return try decoder.parentSpanIDs(spanIDs: decoder.fixed64s(SpanColumn.spanID)).reduce(0, &+)
         case .dictionary: return try decoder.strings(column).reduce(0) { $0 &+ $1.packed }
         case .blobs: return try decoder.blobs(column).reduce(0) { $0 &+ UInt64($1.count) }
+        case .tokenFilter: return try decoder.tokenFilter()?.encoded.reduce(0) { $0 &+ UInt64($1) } ?? 0
         }
     }
 

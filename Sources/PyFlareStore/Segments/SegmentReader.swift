@@ -164,3 +164,22 @@ package final class SegmentReader: Sendable {
         }
     }
 }
+
+extension SegmentReader {
+    /// The spans of block `index` holding every one of `words`, or nil when the block's
+    /// ``TokenFilter`` rules them out without decompressing its text.
+    func spans(holding words: [TextTokens.Word], block index: Int, pricing: PricingTable) throws(StoreError) -> [(traceID: TraceID, start: UInt64)]? {
+        if let filter = try decode(block: index, SpanColumn.self, columns: [.textTokens], { decoder throws(ColumnError) in try decoder.tokenFilter() }),
+           !filter.mayContain(words) {
+            return nil
+        }
+        let columns = SpanColumnSet([.spanID, .traceID, .startTime, .name, .statusMessage, .attributes, .events]).closure
+        let batch = try decode(block: index, SpanColumn.self, columns: columns.columns) { decoder throws(ColumnError) in
+            try decoder.decodeBatch(pricing: pricing, only: columns)
+        }
+        return batch.spans.bytes.withUnsafeBytes { arena in
+            let text = SpanText(batch: batch.spans, arena: arena)
+            return (0..<batch.count).filter { text.contains(words, span: $0) }.map { (batch.spans.traceIDs[$0], batch.spans.startTimes[$0]) }
+        }
+    }
+}

@@ -59,7 +59,7 @@ package struct SegmentWriter: Sendable {
         if let summaries { summarize = { summaries.store(TraceSummary.summarize(batches), at: 0) } }
         var built = SegmentFileBuilder<SpanColumn>.segment(
             sortedRows(encoder).keeping(keeping), blockRows: blockRows, walSequences: walSequences, workers: workers,
-            alongside: summarize, encode: encoder.encode
+            alongside: summarize, encode: encoder.encodeSearchable
         ) { address, add in
             add(encoder.writer.views[Int(address.batch)].batch.traceIDs[Int(address.row)])
         }

@@ -19,6 +19,8 @@ struct TraceSummary: Sendable, Equatable {
     var models: Set<String> = []
     var user: String?
     var session: String?
+    var feature: String?
+    var environment: String?
 
     init(traceID: TraceID) {
         self.traceID = traceID
@@ -72,6 +74,8 @@ struct TraceSummary: Sendable, Equatable {
         }
         if user == nil { user = text(columns.user[row]) }
         if session == nil { session = text(columns.session[row]) }
+        if feature == nil { feature = text(columns.feature[row]) }
+        if environment == nil { environment = text(columns.environment[row]) }
     }
 }
 
