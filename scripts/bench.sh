@@ -2,9 +2,9 @@
 # Benchmarks: the decoder (ordo-one/benchmark) on the reference workload's payloads, then
 # OTLP/HTTP ingest load runs with ../shared/bench/loadgen.py against the release server,
 # into the counting sink, the file sink and the durable store; then the store's bytes on
-# disk per span (with and without large text), segment scan speed, trace lookups and SQL
-# aggregates with LOOKUP_SPANS stored. Writes bench-results/ and the "Latest run" section of
-# docs/benchmarks.md.
+# disk per span (with and without large text), segment scan speed, trace lookups, SQL
+# aggregates, free-text search and the UI's first paint with LOOKUP_SPANS stored. Writes
+# bench-results/ and the "Latest run" section of docs/benchmarks.md.
 #
 #   SPANS=200000 CONCURRENCY=4 LOOKUP_SPANS=10000000 scripts/bench.sh
 set -euo pipefail
@@ -156,12 +156,19 @@ echo "== store: bytes on disk, scan speed, trace lookups"
     echo "| segment scan, 3 columns (start_time, service, cost_micros), one core | ${scan#*: } |"
     data=$(mktemp -d)
     start_server "$data" store
+    # Beside the load: a word in 0.1% of the spans and one in 10, for the search rows below.
+    "$PY" scripts/bench_store.py markers --loadgen "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --api "http://127.0.0.1:$API" \
+        --word zyzzyva --share 0.001 --rare-word quetzalcoatlus --rare 10 --until-spans "$LOOKUP_SPANS" > "$OUT/search-markers.txt" &
+    markers=$!
     "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$LOOKUP_SPANS" --batch 500 \
         --concurrency "$CONCURRENCY" --retries 5 --ids-out "$OUT/lookup-ids.txt" > "$OUT/lookup-load.txt" 2>&1
+    wait "$markers"
     kill -TERM "$PID"; wait "$PID" || true   # seals the rest
     echo "| durable ingest sustained, $LOOKUP_SPANS spans (sealing keeps pace) | $(grep -m1 throughput "$OUT/lookup-load.txt" | sed 's/throughput: *//') |"
     start_server "$data" store
     lookup=$("$PY" scripts/bench_store.py lookup --api "http://127.0.0.1:$API" --ids "$OUT/lookup-ids.txt" --samples 2000)
+    "$PY" scripts/bench_store.py search --api "http://127.0.0.1:$API" --words zyzzyva,quetzalcoatlus,xylophonically --runs 5
+    "$PY" scripts/bench_ui.py --api "http://127.0.0.1:$API" --otlp "http://127.0.0.1:$OTLP/v1/traces" --runs 5
     kill -TERM "$PID"; wait "$PID" || true
     "$PY" scripts/bench_store.py sql --pyflare "$SCRATCH/release/pyflare" --data "$data"
     read -r spans bytes < <(stored_bytes "$data")

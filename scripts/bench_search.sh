@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Free-text search over a large store: loadgen's reference workload (SPANS spans, default
-# 10 M) with a word in 0.1 % of the spans and another in 10 spans, spread over the run and
-# over the loadgen's 2-hour window (every segment then overlaps every other in time: the
-# newest-first search cannot stop early on time alone). Then the first page of each search,
-# and of a word no span holds, on the restarted server.
+# 10 M) with a word in 0.1 % of the spans and another in 10 spans, in one-span traces of the
+# load's own services spread over the run and over its 2-hour window (every segment then
+# overlaps every other in time, the hard case for a newest-first search). Then the first page
+# of each search, and of a word no span holds, on the restarted server; then the UI's first
+# paint of the traces list and of a 100,000-span trace (scripts/bench_ui.py).
 #
 #   scripts/bench_search.sh BINARY [SPANS] [OUT_DIR]
 set -euo pipefail
@@ -24,7 +25,7 @@ start() {
     for _ in $(seq 600); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.1; done
 }
 start
-"$PY" scripts/bench_store.py markers --endpoint "http://127.0.0.1:$OTLP/v1/traces" --api "http://127.0.0.1:$API" \
+"$PY" scripts/bench_store.py markers --loadgen "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --api "http://127.0.0.1:$API" \
     --word zyzzyva --share 0.001 --rare-word quetzalcoatlus --rare 10 --until-spans "$SPANS" > "$OUT/markers.txt" &
 MARKERS=$!
 "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$SPANS" --batch 500 --concurrency 4 \
@@ -36,5 +37,6 @@ du -sb "$DATA/segments" | tee "$OUT/segments-bytes.txt"
 start
 "$PY" scripts/bench_store.py search --api "http://127.0.0.1:$API" --words zyzzyva,quetzalcoatlus,xylophonically --runs 5 \
     | tee "$OUT/search.md"
+"$PY" scripts/bench_ui.py --api "http://127.0.0.1:$API" --otlp "http://127.0.0.1:$OTLP/v1/traces" --runs 5 | tee "$OUT/ui.md"
 kill -TERM "$PID"; wait "$PID" || true
 rm -rf "$DATA"

@@ -15,10 +15,11 @@
       Times `pyflare sql` (the engine's own elapsed_ms, best of N) on the stored spans: the
       per-model aggregate over everything, and the same bounded to 1% of the time range;
       prints markdown table rows with spans/s and the blocks read.
-  bench_store.py markers --endpoint URL --api URL --word W --share F --rare-word R --rare N --until-spans T
+  bench_store.py markers --loadgen PATH --endpoint URL --api URL --word W --share F --rare-word R --rare N --until-spans T
       Runs beside a loadgen run: keeps spans holding word W at share F of the spans the server
       accepted (read from /metrics), and sends N spans holding word R spread over the run, each
-      a one-span trace in the loadgen's 2-hour window; stops once T spans were accepted.
+      a one-span trace of one of the load's services in its 2-hour window; stops once T spans
+      were accepted.
   bench_store.py search --api URL --words W,… [--runs N]
       Times GET /api/v1/traces?q=W&limit=50 for each word (best and worst of N) and prints
       markdown table rows with the traces found and the blocks read and skipped.
@@ -76,6 +77,18 @@ def no_text(args) -> None:
     print(json.dumps({"spans_sent": sent}))
 
 
+def timed_get(conn, path: str, what: str) -> tuple[float, dict]:
+    """GET `path` on a keep-alive connection: the milliseconds it took and the JSON answer."""
+    started = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        sys.exit(f"{what}: HTTP {response.status} for {path}: {body[:200]!r}")
+    return elapsed, json.loads(body)
+
+
 def lookup(args) -> None:
     ids = [line.strip() for line in open(args.ids) if line.strip()]
     random.Random(5).shuffle(ids)
@@ -84,14 +97,9 @@ def lookup(args) -> None:
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     times, spans = [], 0
     for trace_id in ids:
-        started = time.perf_counter()
-        conn.request("GET", f"/api/v1/traces/{trace_id}")
-        response = conn.getresponse()
-        body = response.read()
-        times.append((time.perf_counter() - started) * 1000)
-        if response.status != 200:
-            sys.exit(f"lookup: HTTP {response.status} for {trace_id}: {body[:200]!r}")
-        spans += json.loads(body)["span_count"]
+        elapsed, answer = timed_get(conn, f"/api/v1/traces/{trace_id}", "lookup")
+        times.append(elapsed)
+        spans += answer["span_count"]
     times.sort()
     pick = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 2)
     print(json.dumps({"lookups": len(times), "spans_returned": spans, "p50_ms": pick(0.50), "p99_ms": pick(0.99),
@@ -141,16 +149,19 @@ def accepted(conn) -> int:
     return 0
 
 
-def marker_request(word: str, count: int, rng: random.Random, window_ns: int = 7200 * 10**9) -> bytes:
+def marker_request(word: str, count: int, rng: random.Random, services: list[str],
+                   window_ns: int = 7200 * 10**9) -> bytes:
+    """`count` one-span traces holding `word`, under the load's own services: a segment sorts
+    its spans by service, so markers of a service of their own would share a few blocks."""
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
     from opentelemetry.proto.common.v1 import common_pb2
     from opentelemetry.proto.trace.v1 import trace_pb2
     request = trace_service_pb2.ExportTraceServiceRequest()
-    resource = request.resource_spans.add()
-    resource.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value="search-markers"))
-    scope = resource.scope_spans.add()
     now = time.time_ns()
     for _ in range(count):
+        resource = request.resource_spans.add()
+        resource.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value=rng.choice(services)))
+        scope = resource.scope_spans.add()
         start = now - rng.randrange(window_ns)
         span = scope.spans.add(trace_id=rng.randbytes(16), span_id=rng.randbytes(8), name="chat gpt-4o-mini",
                                kind=trace_pb2.Span.SPAN_KIND_CLIENT, start_time_unix_nano=start,
@@ -164,11 +175,12 @@ def markers(args) -> None:
     api = urllib.parse.urlparse(args.api)
     otlp = urllib.parse.urlparse(args.endpoint)
     metrics = http.client.HTTPConnection(api.hostname, api.port, timeout=60)
+    services = [service[0] for service in load_loadgen(args.loadgen).SERVICES]
     sender = http.client.HTTPConnection(otlp.hostname, otlp.port, timeout=60)
     rng = random.Random(7)
 
     def send(word: str, count: int) -> None:
-        sender.request("POST", otlp.path or "/v1/traces", body=marker_request(word, count, rng),
+        sender.request("POST", otlp.path or "/v1/traces", body=marker_request(word, count, rng, services),
                        headers={"Content-Type": "application/x-protobuf"})
         response = sender.getresponse()
         response.read()
@@ -200,14 +212,8 @@ def search(args) -> None:
     for word in args.words.split(","):
         times, answer = [], None
         for _ in range(args.runs):
-            started = time.perf_counter()
-            conn.request("GET", f"/api/v1/traces?q={urllib.parse.quote(word)}&limit=50")
-            response = conn.getresponse()
-            body = response.read()
-            times.append((time.perf_counter() - started) * 1000)
-            if response.status != 200:
-                sys.exit(f"search: HTTP {response.status}: {body[:200]!r}")
-            answer = json.loads(body)
+            elapsed, answer = timed_get(conn, f"/api/v1/traces?q={urllib.parse.quote(word)}&limit=50", "search")
+            times.append(elapsed)
         stats = answer["search"]
         print(f"| search \"{word}\", first page | {min(times):,.0f} ms (worst of {args.runs}: {max(times):,.0f} ms); "
               f"{len(answer['traces'])} traces, {stats['spans_matched']:,} spans matched; {stats['blocks_read']:,} blocks read, "
@@ -236,6 +242,7 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--runs", type=int, default=3)
     p = sub.add_parser("markers")
+    p.add_argument("--loadgen", required=True)
     p.add_argument("--endpoint", required=True)
     p.add_argument("--api", required=True)
     p.add_argument("--word", required=True)

@@ -35,8 +35,9 @@ enum NormalizedColumn: Int, CaseIterable {
         case .costUSD: ["llm.cost.total", "gen_ai.usage.cost", "pyflare.cost.usd"]
         case .costPromptUSD: ["llm.cost.prompt"]
         case .costCompletionUSD: ["llm.cost.completion"]
-        case .user: ["user.id", "enduser.id", "pyflare.user.id", "traceloop.association.properties.user_id"]
-        case .session: ["session.id", "gen_ai.conversation.id", "pyflare.session.id", "traceloop.association.properties.session_id"]
+        case .user: ["user.id", "enduser.id", "pyflare.user.id", "traceloop.association.properties.user_id", "langfuse.user.id"]
+        case .session: ["session.id", "gen_ai.conversation.id", "pyflare.session.id", "traceloop.association.properties.session_id",
+                        "langfuse.session.id"]
         case .feature: ["app.feature", "pyflare.feature", "traceloop.workflow.name"]
         case .environment: ["deployment.environment.name", "deployment.environment", "pyflare.environment"]
         case .service: ["service.name"]

@@ -249,6 +249,15 @@ struct SpanNormalizerTests {
         #expect(span.kind.name == (kind == .none ? nil : name.lowercased()))
     }
 
+    @Test("Langfuse's own user and session attributes")
+    func langfuseUserAndSession() throws {
+        let span = try normalizeOne([("langfuse.user.id", .string("u-7")), ("langfuse.session.id", .string("chat-7"))])
+        #expect(span.user == "u-7")
+        #expect(span.session == "chat-7")
+        let both = try normalizeOne([("session.id", .string("s-1")), ("langfuse.session.id", .string("chat-7"))])
+        #expect(both.session == "s-1", "the OpenTelemetry key comes first")
+    }
+
     // MARK: OpenLLMetry
 
     @Test("OpenLLMetry (Traceloop) attributes")

@@ -172,6 +172,8 @@ export class TracesView {
         [...this.params.keys()].length ? "No trace matches these filters." : "No traces yet. Send OTLP spans to the receiver (port 4318 or 4317).")));
     }
     setChildren(this.tbody, ...rows);
+    // For scripts/bench_ui.py: when the first rows of this load reached the screen.
+    if (!this.painted) { this.painted = true; requestAnimationFrame(() => performance.mark("pyflare:traces-painted")); }
     const cursor = this.params.get("cursor");
     const withCursor = (value) => { const p = new URLSearchParams(this.params); if (value) p.set("cursor", value); else p.delete("cursor"); return p; };
     setChildren(this.pager, 

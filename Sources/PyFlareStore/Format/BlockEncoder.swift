@@ -83,12 +83,19 @@ struct BlockEncoder {
 
     /// The words of every span of the block, as a ``TokenFilter``.
     private func tokenFilter(_ rows: some Collection<RowAddress>) -> [UInt8] {
-        var words = DistinctHashes(capacity: rows.count * 16)
-        for address in rows {
-            let view = writer.views[Int(address.batch)]
-            view.batch.bytes.withUnsafeBytes { arena in
-                SpanText(batch: view.batch, arena: arena).forEachString(ofSpan: Int(address.row)) { text in
-                    TextTokens.forEach(in: text) { hash, _ in words.insert(hash) }
+        // Small to start: most words of a block repeat, and a table that stays in cache is fast.
+        var words = DistinctHashes(capacity: 2048)
+        // By batch, so each batch's tables are reached once, not once per row.
+        var rowsByBatch: [Int: [Int]] = [:]
+        for address in rows { rowsByBatch[Int(address.batch), default: []].append(Int(address.row)) }
+        for (batch, batchRows) in rowsByBatch {
+            let spans = writer.views[batch].batch
+            spans.bytes.withUnsafeBytes { arena in
+                let text = SpanText(batch: spans, arena: arena)
+                for row in batchRows {
+                    text.forEachString(ofSpan: row) { string in
+                        TextTokens.forEach(in: string) { hash, _ in words.insert(hash) }
+                    }
                 }
             }
         }

@@ -63,34 +63,64 @@ extension SpanStore {
 
         let segments = try await index.spanSegments(startingFrom: query.since)
         page.segmentsInRange = segments.count
-        for segment in segments {
-            // A trace starts no later than any of its spans: once the page holds `limit`
-            // traces newer than every span left, no later segment can change it.
-            if candidates.count >= query.limit, let last = candidates.last, last.startTime > segment.maxStartTime { break }
-            let matches = try await search(segment.path, for: words, since: query.since, into: &page)
-            page.segmentsSearched += 1
-            try await admit(matches)
+        var blocks = try await searchableBlocks(of: segments.map(\.path), since: query.since, into: &page)
+        // Newest blocks first, across segments: a segment's spans are sorted by service and then
+        // trace start, so its blocks cover narrow time ranges even when the segments overlap.
+        blocks.sort { $0.maxStartTime > $1.maxStartTime }
+        var next = 0
+        while next < blocks.count {
+            // A trace starts no later than any of its spans: once the page holds `limit` traces
+            // newer than every span left, no later block can change it.
+            if candidates.count >= query.limit, let last = candidates.last, last.startTime > blocks[next].maxStartTime { break }
+            // A few blocks a trip to the thread pool; the page is checked between trips.
+            let batch = Array(blocks[next..<min(next + Self.blocksPerSearchStep, blocks.count)])
+            next += batch.count
+            try await admit(try await search(batch, for: words, into: &page))
         }
+        page.segmentsSearched = Set(blocks[..<next].map(\.path)).count
         page.rows = candidates
         return page
     }
 
-    /// The traces with a span of segment `path` holding every one of `words`.
-    private func search(_ path: String, for words: [TextTokens.Word], since: UInt64?, into page: inout TraceSearchPage) async throws -> Set<TraceID> {
-        let full = configuration.dataDirectory + "/" + path
+    private static let blocksPerSearchStep = 16
+
+    /// A block a search may read: its segment, its index there and its newest span start.
+    private struct SearchableBlock: Sendable {
+        var path: String
+        var index: Int
+        var maxStartTime: UInt64
+    }
+
+    /// The blocks of the segments at `paths` holding spans that start at `since` or later, from
+    /// their footers.
+    private func searchableBlocks(of paths: [String], since: UInt64?, into page: inout TraceSearchPage) async throws -> [SearchableBlock] {
+        let dataDirectory = configuration.dataDirectory
+        let (blocks, warnings) = try await threadPool.runIfActive { [self] in
+            var blocks: [SearchableBlock] = []
+            var warnings: [String] = []
+            for path in paths {
+                let full = dataDirectory + "/" + path
+                switch try readers.readFenced(full, block: 0, { $0.footer.blocks }) {
+                case .success(let footerBlocks):
+                    for (index, block) in footerBlocks.enumerated() where since.map({ block.maxStartTime >= $0 }) ?? true {
+                        blocks.append(SearchableBlock(path: full, index: index, maxStartTime: block.maxStartTime))
+                    }
+                case .failure(let fenced): warnings.append(reportFenced(fenced))
+                }
+            }
+            return (blocks, warnings)
+        }
+        page.warnings += warnings
+        return blocks
+    }
+
+    /// The traces with a span in `blocks` holding every one of `words`.
+    private func search(_ blocks: [SearchableBlock], for words: [TextTokens.Word], into page: inout TraceSearchPage) async throws -> Set<TraceID> {
         let (matches, stats) = try await threadPool.runIfActive { [self] in
             var stats = TraceSearchPage()
             var matches = Set<TraceID>()
-            let blocks: [SegmentFooter.Block]
-            switch try readers.readFenced(full, block: 0, { $0.footer.blocks }) {
-            case .success(let footerBlocks): blocks = footerBlocks
-            case .failure(let fenced):
-                stats.warnings.append(reportFenced(fenced))
-                return (matches, stats)
-            }
-            for (index, block) in blocks.enumerated() {
-                if let since, block.maxStartTime < since { continue }
-                switch try readers.readFenced(full, block: index, { try $0.spans(holding: words, block: index, pricing: pricing) }) {
+            for block in blocks {
+                switch try readers.readFenced(block.path, block: block.index, { try $0.spans(holding: words, block: block.index, pricing: pricing) }) {
                 case .success(nil): stats.blocksSkipped += 1
                 case .success(let spans?):
                     stats.blocksRead += 1

@@ -74,3 +74,4 @@ public enum TraceSearchWords {
         TextTokens.words(of: text).map { String(decoding: $0.bytes, as: UTF8.self) }
     }
 }
+

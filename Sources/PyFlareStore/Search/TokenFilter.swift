@@ -14,7 +14,7 @@ struct TokenFilter: Equatable {
     private(set) var bits: [UInt8]
 
     /// The filter of `words` (their hashes, each once).
-    init(words: DistinctHashes) {
+    init(words: borrowing DistinctHashes) {
         var log2 = Self.log2Range.lowerBound
         while log2 < Self.log2Range.upperBound, 1 << Int(log2) < words.count * Self.bitsPerWord { log2 += 1 }
         log2Bits = log2
@@ -61,29 +61,32 @@ struct TokenFilter: Equatable {
 }
 
 /// A set of 64-bit word hashes, open addressing: a block's distinct words are counted before
-/// its filter is sized, at a few nanoseconds a word.
-struct DistinctHashes {
-    private var slots: [UInt64]
+/// its filter is sized, at a few nanoseconds a word (a seal inserts every word of every span).
+struct DistinctHashes: ~Copyable {
+    private var slots: UnsafeMutableBufferPointer<UInt64>
     private(set) var count = 0
 
     init(capacity: Int = 1 << 12) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [UInt64](repeating: 0, count: size)
+        slots = .allocate(capacity: size)
+        slots.initialize(repeating: 0)
     }
+
+    deinit { slots.deallocate() }
 
     @inline(__always)
     mutating func insert(_ hash: UInt64) {
-        let key = hash  // never 0 (``TextTokens/forEach(in:_:)``), which marks an empty slot
+        // `hash` is never 0 (``TextTokens/forEach(in:_:)``), which marks an empty slot.
         let mask = slots.count - 1
-        var index = Int(truncatingIfNeeded: key ^ (key >> 29)) & mask
+        var index = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
         while true {
             let slot = slots[index]
-            if slot == key { return }
+            if slot == hash { return }
             if slot == 0 { break }
             index = (index + 1) & mask
         }
-        slots[index] = key
+        slots[index] = hash
         count += 1
         if count * 2 > slots.count { grow() }
     }
@@ -94,8 +97,10 @@ struct DistinctHashes {
 
     private mutating func grow() {
         let old = slots
-        slots = [UInt64](repeating: 0, count: old.count * 2)
+        slots = .allocate(capacity: old.count * 2)
+        slots.initialize(repeating: 0)
         count = 0
         for slot in old where slot != 0 { insert(slot) }
+        old.deallocate()
     }
 }
