@@ -1,6 +1,7 @@
 -- Sessions and users per hour, written by the sessions_1h and users_1h jobs: what
--- GET /api/v1/sessions and /api/v1/users sum over a time range. Turns are root spans (one per
--- trace); a session's user is the one its spans name (the greatest, if several), '' if none.
+-- GET /api/v1/sessions and /api/v1/users sum over a time range. Turns (and a user's requests)
+-- are the traces with a span naming the session (user); a session's user is the one its spans
+-- name (the greatest, if several), '' if none.
 CREATE TABLE sessions_1h (
     bucket_ns       INTEGER NOT NULL,
     session_id      TEXT    NOT NULL,
@@ -23,7 +24,7 @@ CREATE INDEX sessions_1h_by_user ON sessions_1h (user_id, bucket_ns);
 CREATE TABLE users_1h (
     bucket_ns       INTEGER NOT NULL,
     user_id         TEXT    NOT NULL,
-    requests        INTEGER NOT NULL,   -- root spans
+    requests        INTEGER NOT NULL,   -- traces
     spans           INTEGER NOT NULL,
     llm_calls       INTEGER NOT NULL,
     errors          INTEGER NOT NULL,

@@ -1,5 +1,5 @@
--- Sessions (session.id and the conventions normalization maps to it) per hour: turns (root
--- spans, one per trace), spans, LLM calls, errors, tokens, cost and the first and last span
+-- Sessions (session.id and the conventions normalization maps to it) per hour: turns (the
+-- traces with a span naming the session, whether or not their root does), spans, LLM calls, errors, tokens, cost and the first and last span
 -- start, for GET /api/v1/sessions and /api/v1/users.
 -- schedule: every 1m
 -- output: sessions_1h
@@ -9,7 +9,7 @@ SELECT
     start_time_ns - start_time_ns % :window_ns AS bucket_ns,
     session_id,
     coalesce(max(user_id), '') AS user_id,
-    sum_saturating(parent_span_id IS NULL) AS turns,
+    count(DISTINCT trace_id) AS turns,
     count(*) AS spans,
     sum_saturating(model IS NOT NULL) AS llm_calls,
     sum_saturating(status = 'error') AS errors,

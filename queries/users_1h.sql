@@ -1,5 +1,5 @@
--- Users (user.id and the conventions normalization maps to it) per hour: requests (root
--- spans), spans, LLM calls, errors, tokens, cost and the first and last span start, for
+-- Users (user.id and the conventions normalization maps to it) per hour: requests (the
+-- traces with a span naming the user), spans, LLM calls, errors, tokens, cost and the first and last span start, for
 -- GET /api/v1/users.
 -- schedule: every 1m
 -- output: users_1h
@@ -8,7 +8,7 @@
 SELECT
     start_time_ns - start_time_ns % :window_ns AS bucket_ns,
     user_id,
-    sum_saturating(parent_span_id IS NULL) AS requests,
+    count(DISTINCT trace_id) AS requests,
     count(*) AS spans,
     sum_saturating(model IS NOT NULL) AS llm_calls,
     sum_saturating(status = 'error') AS errors,
