@@ -456,7 +456,7 @@ CREATE TABLE traces (
 CREATE TABLE users_1h (
     bucket_ns       INTEGER NOT NULL,
     user_id         TEXT    NOT NULL,
-    requests        INTEGER NOT NULL,   -- root spans
+    requests        INTEGER NOT NULL,   -- traces
     spans           INTEGER NOT NULL,
     llm_calls       INTEGER NOT NULL,
     errors          INTEGER NOT NULL,
