@@ -18,6 +18,7 @@ let migrationFiles = [
     "0009_cancelled_runs.sql",
     "0010_sessions_users.sql",
     "0011_trace_feature_environment.sql",
+    "0012_alerts.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

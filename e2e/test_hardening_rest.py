@@ -81,10 +81,17 @@ BODY_VALUES: list[tuple[str, str]] = [
     ("object", '{"a": {"b": [1]}}'), ("deep", "[" * 300 + "]" * 300), ("slash", '"a/b/../../etc/passwd"'),
 ]
 
+ALERT_RULE = {"name": "fuzz", "kind": "metric", "metric": "error_rate", "window": "15m", "operator": ">",
+              "threshold": 0.5, "min_requests": 5, "filter": {"service": "fuzz-svc"}, "enabled": True,
+              "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/hook"}]}
+
 # a valid body per JSON route; each member is then replaced by each BODY_VALUES literal
 BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/api/v1/costs/budgets"): {"dimension": "user", "value": "dana", "period": "daily", "limit_usd": 5,
                                         "alert_thresholds": [0.5, 1.0]},
+    ("POST", "/api/v1/alerts/rules"): ALERT_RULE,
+    ("PUT", "/api/v1/alerts/rules/{id}"): ALERT_RULE,
+    ("POST", "/api/v1/alerts/rules/{id}/silence"): {"for": "1h"},
     ("PUT", "/api/v1/pricing/{model}"): {"input": 0.5, "output": 1.5, "provider": "acme", "cache_read": 0.1,
                                          "cache_write": 0.2},
     ("POST", "/api/v1/evaluations"): {"evaluations": [{"span_id": "00000000000000ab", "trace_id": "0" * 31 + "1",
@@ -143,6 +150,9 @@ def fuzz_server(module_server_factory):
     r = requests.post(f"{srv.api_base}/api/v1/costs/budgets", json=BODIES[("POST", "/api/v1/costs/budgets")], timeout=10)
     assert r.status_code == 201, r.text
     srv.fuzz_budget_id = str(r.json()["id"])
+    # the first alert rule: the same id as the first budget, which the {id} of every route gets
+    r = requests.post(f"{srv.api_base}/api/v1/alerts/rules", json=ALERT_RULE, timeout=10)
+    assert r.status_code == 201 and str(r.json()["id"]) == srv.fuzz_budget_id, r.text
     r = requests.post(f"{srv.api_base}/api/v1/telemetry/traces/spans", json={"name": "open span"}, timeout=10)
     assert r.status_code == 201, r.text
     srv.fuzz_span_id = r.json()["span_id"]

@@ -33,8 +33,7 @@ public struct APIRoutes: Sendable {
             json.raw(#"{"routes":["#)
             var all: [ListedRoute] = []
             for route in listed() where !all.contains(route) { all.append(route) }
-            for (index, route) in all.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.elements(of: all) { route, json in
                 json.raw("{")
                 json.member("method", route.method)
                 json.member("path", route.path)

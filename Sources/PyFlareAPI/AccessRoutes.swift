@@ -25,15 +25,8 @@ public struct AccessRoutes: Sendable {
     public func routes() -> APIRouteCollection<PyFlareRequestContext> {
         let routes = APIRouteCollection(context: PyFlareRequestContext.self)
         routes.api("/api/v1/keys") { _, _ in
-            var json = JSONWriter()
-            json.raw(#"{"keys":["#)
             let keys = try Self.catalogAnswer { () throws(AccessError) in try catalog.keys() }
-            for (index, key) in keys.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
-                Self.write(key, into: &json)
-            }
-            json.raw("]}")
-            return .json(json)
+            return .jsonList("keys", keys) { key, json in Self.write(key, into: &json) }
         }
         routes.api("/api/v1/keys", method: .post) { request, _ in
             let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))
@@ -59,15 +52,8 @@ public struct AccessRoutes: Sendable {
             return .json(json)
         }
         routes.api("/api/v1/projects") { _, _ in
-            var json = JSONWriter()
-            json.raw(#"{"projects":["#)
             let all = try Self.catalogAnswer { () throws(AccessError) in try catalog.projects() }
-            for (index, project) in all.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
-                Self.write(project, into: &json)
-            }
-            json.raw("]}")
-            return .json(json)
+            return .jsonList("projects", all) { project, json in Self.write(project, into: &json) }
         }
         routes.api("/api/v1/projects", method: .post) { request, _ in
             let fields = JSONFields(try await JSONBody.read(request, maxBytes: 16 << 10))

@@ -1,3 +1,4 @@
+import Hummingbird
 import PyFlareWire
 
 extension JSONWriter {
@@ -15,5 +16,19 @@ extension JSONWriter {
         time(range.lowerBound)
         raw(#","until":"#)
         time(range.upperBound)
+    }
+}
+
+extension Response {
+    /// `{"NAME":[…]}`: an answer that is one list, each item written by `write`.
+    static func jsonList<Items: Collection>(_ name: StaticString, _ items: Items, bytesPerItem: Int = 256,
+                                            _ write: (Items.Element, inout JSONWriter) -> Void) -> Response {
+        var json = JSONWriter(capacity: bytesPerItem * items.count + 32)
+        json.raw("{")
+        json.key(name)
+        json.raw("[")
+        json.elements(of: items, write)
+        json.raw("]}")
+        return .json(json)
     }
 }

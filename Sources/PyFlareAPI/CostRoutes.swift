@@ -83,8 +83,7 @@ public struct CostRoutes: Sendable {
         json.member("interval", parameters.text("interval"))
         json.raw(#","groups":["#)
         var times = BucketTimes()
-        for (index, group) in summary.groups.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: summary.groups) { group, json in
             json.raw("{")
             json.member("key", group.key)
             json.byte(UInt8(ascii: ","))
@@ -153,14 +152,9 @@ public struct CostRoutes: Sendable {
     func listBudgets() async throws -> Response {
         let book = costs.budgets
         let statuses = try await book.statuses(try await book.budgets(), now: UnixTime.nowNanoseconds())
-        var json = JSONWriter(capacity: 384 * statuses.count + 32)
-        json.raw(#"{"budgets":["#)
-        for (index, status) in statuses.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        return .jsonList("budgets", statuses, bytesPerItem: 384) { status, json in
             Self.write(status, into: &json)
         }
-        json.raw("]}")
-        return .json(json)
     }
 
     func createBudget(_ request: Request) async throws -> Response {
@@ -226,10 +220,7 @@ public struct CostRoutes: Sendable {
     func alerts(_ id: String?) async throws -> Response {
         let budget = try await budget(id)
         let alerts = try await costs.budgets.alerts(of: budget.id)
-        var json = JSONWriter(capacity: 256 * alerts.count + 32)
-        json.raw(#"{"alerts":["#)
-        for (index, alert) in alerts.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        return .jsonList("alerts", alerts, bytesPerItem: 256) { alert, json in
             let period = budget.period.bounds(containing: alert.periodStart)
             json.raw("{")
             json.member("id", alert.id)
@@ -244,8 +235,6 @@ public struct CostRoutes: Sendable {
             json.member("webhook_attempts", alert.webhookAttempts)
             json.byte(UInt8(ascii: "}"))
         }
-        json.raw("]}")
-        return .json(json)
     }
 
     static func write(_ status: BudgetStatus, into json: inout JSONWriter) {
@@ -257,8 +246,7 @@ public struct CostRoutes: Sendable {
         json.member("period", budget.period.rawValue)
         json.member("limit_usd", micros: budget.limitMicros)
         json.raw(#","alert_thresholds":["#)
-        for (index, threshold) in budget.alertThresholds.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: budget.alertThresholds) { threshold, json in
             json.double(threshold)
         }
         json.raw(#"],"spent_usd":"#)

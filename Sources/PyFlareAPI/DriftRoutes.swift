@@ -50,8 +50,7 @@ public struct DriftRoutes: Sendable {
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: range)
         json.raw(#","alerts":["#)
-        for (index, alert) in alerts.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: alerts) { alert, json in
             Self.write(alert, into: &json)
         }
         json.raw("]}")
@@ -113,8 +112,7 @@ public struct DriftRoutes: Sendable {
         for (row, cells) in map.scores.enumerated() {
             if row > 0 { json.raw(",") }
             json.raw("[")
-            for (index, cell) in cells.enumerated() {
-                if index > 0 { json.raw(",") }
+            json.elements(of: cells) { cell, json in
                 if let cell { json.double(cell) } else { json.null() }
             }
             json.raw("]")
@@ -123,8 +121,7 @@ public struct DriftRoutes: Sendable {
         for (row, cells) in map.severities.enumerated() {
             if row > 0 { json.raw(",") }
             json.raw("[")
-            for (index, cell) in cells.enumerated() {
-                if index > 0 { json.raw(",") }
+            json.elements(of: cells) { cell, json in
                 if let cell { json.string(cell) } else { json.null() }
             }
             json.raw("]")
@@ -150,8 +147,7 @@ public struct DriftRoutes: Sendable {
             json.raw("}")
         }
         json.raw(#","pinned":["#)
-        for (index, reference) in pinned.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: pinned) { reference, json in
             json.raw("{"); json.member("scope_kind", reference.scopeKind)
             json.member("scope", reference.scope)
             json.member("since", time: reference.range.lowerBound)

@@ -65,8 +65,7 @@ public struct EvaluationRoutes: Sendable {
         var json = JSONWriter()
         json.openMaterializedAnswer(at: materializedAt, range: filter.range)
         json.raw(#","evaluations":["#)
-        for (index, evaluation) in stored.prefix(limit).enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: stored.prefix(limit)) { evaluation, json in
             Self.write(evaluation, into: &json)
         }
         json.raw(#"],"next_cursor":"#)
@@ -136,8 +135,7 @@ public struct EvaluationRoutes: Sendable {
         json.openMaterializedAnswer(at: materializedAt, range: range)
         json.member("group_by", group)
         json.raw(#","groups":["#)
-        for (index, entry) in groups.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: groups) { entry, json in
             json.raw("{")
             json.member("name", entry.name)
             if group != "name" {
@@ -205,16 +203,11 @@ public struct EvaluationRoutes: Sendable {
                 score: score, label: label, explanation: explanation, passed: rules.passed(name: name, score: score, label: label)))
         }
         let ids = try await evaluations.store(records)
-        var json = JSONWriter()
-        json.raw(#"{"data":["#)
-        for (index, id) in ids.enumerated() {
-            if index > 0 { json.raw(",") }
+        return .jsonList("data", ids) { id, json in
             json.raw(#"{"id":""#)
             json.int(id)
             json.raw(#""}"#)
         }
-        json.raw("]}")
-        return .json(json)
     }
 }
 

@@ -61,8 +61,7 @@ public struct JobRoutes: Sendable {
             json.byte(UInt8(ascii: "}"))
         }
         json.raw(#"],"problems":["#)
-        for (index, problem) in scheduler.catalog.problems.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: scheduler.catalog.problems) { problem, json in
             json.raw("{")
             json.member("file", problem.file)
             json.member("line", problem.line)
@@ -77,14 +76,9 @@ public struct JobRoutes: Sendable {
         guard scheduler.catalog[name] != nil else { throw APIError.notFound("no job named \"\(name)\"") }
         let limit = try parameters.limit(default: 50, maximum: 500)
         let runs = try await JobLedger(pool: scheduler.pool).runs(of: name, limit: limit)
-        var json = JSONWriter(capacity: 256 * runs.count + 32)
-        json.raw(#"{"runs":["#)
-        for (index, run) in runs.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        return .jsonList("runs", runs, bytesPerItem: 256) { run, json in
             Self.run(run, into: &json)
         }
-        json.raw("]}")
-        return .json(json)
     }
 
     static func run(_ run: JobLedger.RunRecord, into json: inout JSONWriter) {

@@ -58,8 +58,7 @@ public struct LogRoutes: Sendable {
     static func records(_ page: LogPage, order: some Sequence<(batch: Int, row: Int)>, into json: inout JSONWriter) {
         var services: [Int: [String?]] = [:]
         json.byte(UInt8(ascii: "["))
-        for (index, record) in order.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: order) { record, json in
             let batch = page.batches[record.batch]
             if services[record.batch] == nil { services[record.batch] = batch.resourceServiceNames() }
             LogRecordJSON.record(record.row, of: batch, services: services[record.batch] ?? [], into: &json)

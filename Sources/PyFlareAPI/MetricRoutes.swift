@@ -28,10 +28,7 @@ public struct MetricRoutes: Sendable {
 
     func list() async throws -> Response {
         let rows = try await store.metricNames()
-        var json = JSONWriter(capacity: 256 * rows.count + 32)
-        json.raw(#"{"metrics":["#)
-        for (index, row) in rows.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        return .jsonList("metrics", rows, bytesPerItem: 256) { row, json in
             Self.header(row, into: &json)
             json.member("point_count", UInt64(row.pointCount))
             json.member("services", row.services)
@@ -39,8 +36,6 @@ public struct MetricRoutes: Sendable {
             json.time(row.lastTime, key: "last_time_unix_nano", textKey: "last_time")
             json.byte(UInt8(ascii: "}"))
         }
-        json.raw("]}")
-        return .json(json)
     }
 
     /// `{"name":…,"type":…,"unit":…,"description":…,"temporality":…,"monotonic":…` (left open).
@@ -100,8 +95,7 @@ public struct MetricRoutes: Sendable {
         } else {
             json.raw(#","series":["#)
             var written = 0
-            for (index, entry) in series.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.elements(of: series) { entry, json in
                 Self.seriesHead(entry, batches: batches, into: &json)
                 json.raw(#","points":["#)
                 for (position, point) in entry.points.prefix(parameters.limit - written).enumerated() {
@@ -130,8 +124,7 @@ public struct MetricRoutes: Sendable {
 
     /// Downsampled series (or groups of series), written as `{"service","attributes","points"}`.
     static func write(_ downsampled: [MetricSeries.Downsampled], batches: [MetricBatch], groupBy: [String]?, into json: inout JSONWriter) {
-        for (index, group) in downsampled.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: downsampled) { group, json in
             if let groupBy {
                 json.raw("{")
                 json.key("service")

@@ -31,8 +31,7 @@ public struct PricingRoutes: Sendable {
         json.raw("{")
         json.member("version", version)
         json.raw(#","currency":"USD","unit":"per_million_tokens","models":["#)
-        for (index, entry) in entries.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: entries) { entry, json in
             Self.write(entry.price, source: entry.source, into: &json)
         }
         json.raw("]}")

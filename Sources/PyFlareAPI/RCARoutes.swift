@@ -44,8 +44,7 @@ public struct RCARoutes: Sendable {
         json.member("until", time: query.range.upperBound)
         json.member("total", total)
         json.raw(#","clusters":["#)
-        for (index, cluster) in clusters.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: clusters) { cluster, json in
             Self.write(cluster, detail: false, into: &json)
         }
         json.raw("]}")
@@ -157,8 +156,7 @@ public struct RCARoutes: Sendable {
         json.member("on_demand", onDemand)
         json.member("total", rows.count)
         json.raw(#","slices":["#)
-        for (index, row) in rows.prefix(limit).enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: rows.prefix(limit)) { row, json in
             Self.write(row, into: &json)
         }
         json.raw("]}")
@@ -208,8 +206,7 @@ public struct RCARoutes: Sendable {
         json.raw("{")
         json.member("since", time: range.lowerBound)
         json.raw(#","patterns":["#)
-        for (index, pattern) in patterns.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: patterns) { pattern, json in
             json.raw("{"); json.member("id", pattern.id)
             json.member("type", pattern.type)
             json.key("scope"); json.bytes += Array(pattern.scope.utf8)

@@ -101,8 +101,7 @@ public struct RetentionRoutes: Sendable {
         let limit = try parameters.limit(default: 20, maximum: 1000)
         var json = JSONWriter()
         json.raw("{"); json.key("runs"); json.raw("[")
-        for (index, run) in try await lastRuns(limit: limit).enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: try await lastRuns(limit: limit)) { run, json in
             json.bytes += run
         }
         json.raw("]}")

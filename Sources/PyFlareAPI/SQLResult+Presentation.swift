@@ -24,8 +24,7 @@ extension SQLResult {
         json.raw("{")
         json.member("columns", columns)
         json.raw(#","rows":["#)
-        for (index, row) in rows.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: rows) { row, json in
             json.byte(UInt8(ascii: "["))
             for (position, value) in row.enumerated() {
                 if position > 0 { json.byte(UInt8(ascii: ",")) }

@@ -55,8 +55,7 @@ public struct SessionRoutes: Sendable {
             json.member("user", traces.compactMap(\.user).first)
         }
         json.raw(#","traces":["#)
-        for (index, trace) in traces.prefix(Self.maxTurns).reversed().enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: traces.prefix(Self.maxTurns).reversed()) { trace, json in
             TraceRoutes.summary(trace, into: &json)
         }
         json.raw(#"],"traces_truncated":"#)
@@ -114,8 +113,7 @@ public struct SessionRoutes: Sendable {
     static func rows<Row>(_ key: StaticString, _ rows: some Sequence<Row>, into json: inout JSONWriter, write: (Row, inout JSONWriter) -> Void) {
         json.key(key)
         json.byte(UInt8(ascii: "["))
-        for (index, row) in rows.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: rows) { row, json in
             write(row, &json)
             json.byte(UInt8(ascii: "}"))
         }

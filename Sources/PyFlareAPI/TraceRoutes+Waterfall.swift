@@ -45,8 +45,7 @@ extension TraceRoutes {
         json.member("fields", Self.waterfallFields)
         json.raw(#","spans":["#)
         rows.bytes.withUnsafeBufferPointer { encoded in
-            for (index, row) in order.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.elements(of: order) { row, json in
                 json.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: encoded[Int(row.offset)..<Int(row.end)]))
             }
         }

@@ -51,8 +51,7 @@ public struct TraceRoutes: Sendable {
         let page = rows.prefix(query.limit)
         var json = JSONWriter(capacity: 256 * page.count + 64)
         json.raw(#"{"traces":["#)
-        for (index, row) in page.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: page) { row, json in
             Self.summary(row, into: &json)
         }
         json.raw(#"],"next_cursor":"#)
@@ -131,8 +130,7 @@ public struct TraceRoutes: Sendable {
         json.member("trace_id", Hex.string(traceID))
         json.member("span_count", UInt64(order.count))
         json.raw(#","spans":["#)
-        for (index, entry) in order.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: order) { entry, json in
             encoder.encode(stored.batches[entry.batch], span: entry.span, into: &json)
         }
         // The trace's log records, oldest first; all of them are at logs_url when there are more.

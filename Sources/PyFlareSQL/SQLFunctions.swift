@@ -186,15 +186,13 @@ enum SQLFunctions {
         case .string(let string): json.string(string)
         case .array(let elements):
             json.byte(UInt8(ascii: "["))
-            for (index, element) in elements.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.elements(of: elements) { element, json in
                 write(element, to: &json)
             }
             json.byte(UInt8(ascii: "]"))
         case .object(let members):
             json.byte(UInt8(ascii: "{"))
-            for (index, member) in members.enumerated() {
-                if index > 0 { json.byte(UInt8(ascii: ",")) }
+            json.elements(of: members) { member, json in
                 json.string(member.key)
                 json.byte(UInt8(ascii: ":"))
                 write(member.value, to: &json)

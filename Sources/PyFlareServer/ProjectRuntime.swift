@@ -117,6 +117,7 @@ final class ProjectRuntime: Sendable {
                                     scheduler: scheduler, disk: disk).routes())
             }
             add(CostRoutes(costs: CostReadModel(pool: store.indexPool), pricingVersion: { livePricing.version }).routes())
+            add(AlertRoutes(alerts: AlertBook(pool: store.indexPool)).routes())
             // The analysis routes' own statements answer within a user's time limit, on the
             // server's lane and never cut by the row limit meant for ad-hoc SQL.
             let analysisLimits = SQLLimits(timeout: configuration.sql.timeout, maxRows: configuration.schedulerSettings.jobLimits.maxRows)

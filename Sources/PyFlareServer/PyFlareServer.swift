@@ -205,22 +205,26 @@ public struct PyFlareServer: Sendable {
         }
         // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
+        let alerts = AlertDispatcher(publicURL: configuration.alertsPublicURL, attempts: configuration.alertsDeliveryAttempts,
+                                     firstBackoff: .milliseconds(configuration.alertsFirstRetryMilliseconds),
+                                     logger: logger.with(label: "pyflare.alerts"))
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),
-                                    notifier: notifier, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
+                                    notifier: notifier, alerts: alerts, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
                                     compactor: compactor, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
     }
 
     /// The jobs of `configuration` (built-in, its queries directory, budgets) on a data
     /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
-                                 notifier: WebhookNotifier?, pricing: @escaping @Sendable (String) -> ModelPrice?,
+                                 notifier: WebhookNotifier?, alerts: AlertDispatcher? = nil, pricing: @escaping @Sendable (String) -> ModelPrice?,
                                  judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor, disk: DiskSpaceGuard?,
                                  owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
         let rca = configuration.rca, quality = configuration.quality
         var swiftJobs: [any AnalyticsJob] = [
             BudgetJob(notifier: notifier),
+            AlertJob(schedule: configuration.alertsSchedule, dispatcher: alerts),
             FailureClusterJob(schedule: rca.clustersSchedule, similarity: rca.clusterSimilarity),
             SliceAnalysisJob(schedule: rca.slicesSchedule, settings: rca.slices),
             PatternDetectionJob(schedule: rca.patternsSchedule, settings: rca.patterns),

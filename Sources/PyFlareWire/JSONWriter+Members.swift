@@ -103,3 +103,16 @@ extension JSONWriter {
         rfc3339(nanoseconds)
     }
 }
+
+extension JSONWriter {
+    /// Each of `items` written by `write`, with a comma between two: the inside of an array.
+    @inlinable
+    public mutating func elements<Items: Sequence>(of items: Items, _ write: (Items.Element, inout JSONWriter) -> Void) {
+        var first = true
+        for item in items {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            write(item, &self)
+        }
+    }
+}

@@ -85,8 +85,7 @@ extension TelemetryRoutes {
             json.null()
         }
         json.raw(#","values":["#)
-        for (index, value) in readout.values.suffix(limit).enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: readout.values.suffix(limit)) { value, json in
             json.raw("{")
             json.member("time_unix_nano", value.time)
             json.member("time", rfc3339: value.time)

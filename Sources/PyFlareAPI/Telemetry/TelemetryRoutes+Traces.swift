@@ -25,8 +25,7 @@ extension TelemetryRoutes {
         json.raw("{")
         json.member("plugin_id", pluginID)
         json.raw(#","traces":["#)
-        for (index, row) in rows.enumerated() {
-            if index > 0 { json.byte(UInt8(ascii: ",")) }
+        json.elements(of: rows) { row, json in
             TraceRoutes.summary(row, into: &json)
         }
         json.raw("]}")

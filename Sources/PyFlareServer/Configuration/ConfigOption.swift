@@ -124,6 +124,20 @@ struct ConfigOption: Sendable {
         option("budgets.webhook_attempts", "Attempts to deliver one budget alert before it is marked failed (1 s, 2 s, 4 s… apart).", "5") { config, node, key throws(ConfigError) in
             config.budgetWebhookAttempts = try node.integer(key, in: 1...20)
         },
+        option("alerts.schedule", "When the alert rules are evaluated on the materialized tables (docs/alerts.md).", "every 1m") { config, node, key throws(ConfigError) in
+            config.alertsSchedule = try node.schedule(key)
+        },
+        option("alerts.public_url", "The UI's address as the people notified reach it: the links in alert notifications start with it.", "http://127.0.0.1:8080") { config, node, key throws(ConfigError) in
+            let url = try node.nonEmptyString(key)
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"") }
+            config.alertsPublicURL = url
+        },
+        option("alerts.delivery_attempts", "Attempts to deliver one notification to one channel before it is marked failed.", "6") { config, node, key throws(ConfigError) in
+            config.alertsDeliveryAttempts = try node.integer(key, in: 1...20)
+        },
+        option("alerts.first_retry_ms", "The wait before a failed notification is tried again; doubled after each failure.", "5000") { config, node, key throws(ConfigError) in
+            config.alertsFirstRetryMilliseconds = try node.integer(key, in: 10...3_600_000)
+        },
         option("rca.clusters.schedule", "When failures are clustered by message template (every 1m, a cron expression…).", "every 1m") { config, node, key throws(ConfigError) in
             config.rca.clustersSchedule = try node.schedule(key)
         },

@@ -47,6 +47,11 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     /// Where budget alerts are posted; nil posts nowhere.
     public var budgetWebhookURL: String?
     public var budgetWebhookAttempts = 5
+    /// Alert rules: when they are evaluated, where their links point, how deliveries are retried.
+    public var alertsSchedule = JobSchedule.every(seconds: 60)
+    public var alertsPublicURL = "http://127.0.0.1:8080"
+    public var alertsDeliveryAttempts = 6
+    public var alertsFirstRetryMilliseconds = 5000
     /// Root-cause analysis: failure clusters, slices, patterns.
     public var rca = RCASettings()
     /// Evaluations and drift (docs/quality.md).

@@ -89,15 +89,13 @@ public struct CompactionReport: Sendable {
         json.member("index_bytes_reclaimed", indexBytesReclaimed)
         json.member("pending_deletion_bytes", pendingDeletionBytes)
         json.key("output_rows_deleted"); json.raw("{")
-        for (index, table) in outputRowsDeleted.keys.sorted().enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: outputRowsDeleted.keys.sorted()) { table, json in
             json.string(table); json.raw(":"); json.int(Int64(outputRowsDeleted[table]!))
         }
         json.raw("}"); json.key("stopped_early")
         if let stoppedEarly { json.string(stoppedEarly) } else { json.null() }
         json.key("actions"); json.raw("[")
-        for (index, action) in actions.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: actions) { action, json in
             json.raw("{"); json.member("operation", action.operation.rawValue)
             json.member("reason", action.reason)
             json.member("kind", action.kind.name)

@@ -90,25 +90,23 @@ extension RetentionPolicy {
     /// (`"30d"`, `"12h"`, `"0"` for forever).
     public var json: [UInt8] {
         var json = JSONWriter()
-        func age(_ value: Int64) { json.string(value == 0 ? "0" : DurationText.text(value)) }
-        json.raw("{"); json.key("spans"); age(spans)
-        json.key("logs"); age(logs)
-        json.key("metric_points"); age(metricPoints)
+        func age(_ value: Int64) -> String { value == 0 ? "0" : DurationText.text(value) }
+        json.raw("{"); json.key("spans"); json.string(age(spans))
+        json.key("logs"); json.string(age(logs))
+        json.key("metric_points"); json.string(age(metricPoints))
         json.key("overrides"); json.raw("[")
-        for (index, override) in overrides.enumerated() {
-            if index > 0 { json.raw(",") }
+        json.elements(of: overrides) { override, json in
             json.raw("{")
             if let service = override.service { json.member("service", service) }
             if let environment = override.environment { json.member("environment", environment) }
-            json.key("age"); age(override.age)
+            json.key("age"); json.string(age(override.age))
             json.raw("}")
         }
         json.raw("]"); json.member("max_bytes", maxBytes)
-        json.key("outputs"); age(outputs)
+        json.key("outputs"); json.string(age(outputs))
         json.key("output_tables"); json.raw("{")
-        for (index, table) in outputTables.keys.sorted().enumerated() {
-            if index > 0 { json.raw(",") }
-            json.string(table); json.raw(":"); age(outputTables[table]!)
+        json.elements(of: outputTables.keys.sorted()) { table, json in
+            json.string(table); json.raw(":"); json.string(age(outputTables[table]!))
         }
         json.raw("}}")
         return json.bytes

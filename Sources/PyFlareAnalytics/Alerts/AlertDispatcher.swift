@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PyFlareWire
+import Synchronization
+
+/// Sends the queued notifications of alert events, off the job's path: each delivery is
+/// tried until its channel answers 2xx, `attempts` times at most, `firstBackoff`, twice that,
+/// four times… apart; every attempt's outcome is kept in `alert_deliveries` (a restart goes on
+/// where it stopped).
+public final class AlertDispatcher: Sendable {
+    /// Where the links of a notification point: the UI's address as its readers reach it.
+    public let publicURL: String
+    let attempts: Int
+    let firstBackoff: Duration
+    let logger: Logger
+    private let running = Mutex(false)
+
+    public init(publicURL: String, attempts: Int = 6, firstBackoff: Duration = .seconds(5), logger: Logger) {
+        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.attempts = attempts
+        self.firstBackoff = firstBackoff
+        self.logger = logger
+    }
+
+    /// Starts sending what is due, unless a sender is already at it; it stays while
+    /// deliveries are pending, sleeping until the next one is due.
+    func deliverDue(book: AlertBook) {
+        guard running.withLock({ running in
+            defer { running = true }
+            return !running
+        }) else { return }
+        Task {
+            defer { running.withLock { $0 = false } }
+            do {
+                while true {
+                    let now = UnixTime.nowNanoseconds()
+                    for (delivery, event, rule) in try await book.dueDeliveries(now: now) {
+                        try await deliver(delivery, event: event, rule: rule, book: book)
+                    }
+                    guard let next = try await book.nextDeliveryTime() else { return }
+                    let wait = max(0, next - UnixTime.nowNanoseconds())
+                    try await Task.sleep(for: .nanoseconds(min(wait, 60 * 1_000_000_000)))
+                }
+            } catch {
+                logger.error("sending alert notifications failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func deliver(_ delivery: AlertDelivery, event: AlertEvent, rule: String, book: AlertBook) async throws {
+        let attempt = delivery.attempts + 1
+        var failure: String
+        do {
+            var request = HTTPClientRequest(url: delivery.target)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "pyflare")
+            request.body = .bytes(ByteBuffer(bytes: payload(delivery, event: event, rule: rule)))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            if (200..<300).contains(response.status.code) {
+                try await book.recordDelivered(delivery.id, attempts: attempt, now: UnixTime.nowNanoseconds())
+                return
+            }
+            failure = "HTTP \(response.status.code)"
+        } catch {
+            failure = "\(error)"
+        }
+        let retryAt = attempt < attempts ? UnixTime.nowNanoseconds() + Self.nanoseconds(firstBackoff) << (attempt - 1) : nil
+        try await book.recordFailure(delivery.id, attempts: attempt, error: failure, retryAt: retryAt)
+        logger.warning("alert notification failed", metadata: [
+            "delivery": "\(delivery.id)", "event": "\(event.id)", "channel": "\(delivery.channel.rawValue)",
+            "attempt": "\(attempt)", "error": "\(failure)", "retrying": "\(retryAt != nil)",
+        ])
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+
+    /// The body a channel gets: PyFlare's JSON document, or Slack's incoming-webhook shape.
+    func payload(_ delivery: AlertDelivery, event: AlertEvent, rule: String) -> [UInt8] {
+        let link = publicURL + "/" + event.link
+        let resolved = delivery.state == "resolved"
+        var json = JSONWriter()
+        switch delivery.channel {
+        case .webhook:
+            json.raw("{")
+            json.member("type", "alert")
+            json.member("state", delivery.state)
+            json.key("rule")
+            json.raw("{")
+            json.member("id", event.ruleID)
+            json.member("name", rule)
+            json.raw("}")
+            json.key("event")
+            json.raw("{")
+            json.member("id", event.id)
+            json.member("key", event.key)
+            json.member("fired_at", time: event.fired)
+            json.member("resolved_at", time: event.resolved)
+            json.member("value", event.value)
+            json.member("threshold", event.threshold)
+            json.member("summary", event.summary)
+            json.raw("}")
+            json.member("link", link)
+            json.raw("}")
+        case .slack:
+            let headline = resolved ? "Resolved: \(rule)" : "Firing: \(rule)"
+            let text = "\(resolved ? "✅" : "🔥") *\(headline)*\n\(event.summary)\n<\(link)|Open in PyFlare>"
+            json.raw("{")
+            json.member("text", "\(headline): \(event.summary) \(link)")
+            json.key("blocks")
+            json.raw("[{")
+            json.member("type", "section")
+            json.key("text")
+            json.raw("{")
+            json.member("type", "mrkdwn")
+            json.member("text", text)
+            json.raw("}}]}")
+        }
+        return json.bytes
+    }
+}

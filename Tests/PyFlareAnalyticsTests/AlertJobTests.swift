@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+import Logging
+import PyFlareModel
+import PyFlareStore
+import PyFlareSQL
+import PyFlareTesting
+import PyFlareWire
+import Testing
+@testable import PyFlareAnalytics
+
+/// The alerts job on a real index: a pattern rule opens one event per matching ongoing
+/// pattern, keeps it open while the pattern lasts, resolves it when the pattern ends, and a
+/// silenced rule's firing is kept without a notification queued.
+struct AlertJobTests {
+    func context(_ store: SpanStore, now: Int64) -> JobContext {
+        JobContext(pool: store.indexPool, engine: store.sqlEngine(limits: SQLLimits()), now: now,
+                   settings: SchedulerSettings(), logger: Logger(label: "test"))
+    }
+
+    func pattern(_ id: String, type: String, severity: Double, end: Int64?, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO rca_patterns (id, type, scope, service, model, start_ns, end_ns, severity, description, evidence,
+                                                 suggested_actions, first_detected_ns, last_detected_ns)
+            VALUES (?, ?, '{"service":"checkout"}', 'checkout', NULL, ?, ?, ?, 'errors rose', '{}', '[]', ?, ?)
+            """, arguments: [id, type, baseTimeNanoseconds, end, severity, baseTimeNanoseconds, baseTimeNanoseconds])
+    }
+
+    var baseTimeNanoseconds: Int64 { Int64(baseTime) }
+
+    @Test func aPatternRuleFollowsItsPatterns() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await SpanStore.open(configuration: SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never),
+                                             pricing: .builtIn(), logger: Logger(label: "test"))
+        let book = AlertBook(pool: store.indexPool)
+        let now = baseTimeNanoseconds + UnixTime.hour
+        let rule = try await book.create(AlertRule(name: "spikes", kind: .pattern, patternTypes: ["error_spike"], minSeverity: 0.5,
+                                                   channels: [.init(kind: .webhook, url: "http://127.0.0.1:9/")], created: now, updated: now))
+        try await store.indexPool.write { db in
+            try pattern("p1", type: "error_spike", severity: 0.9, end: nil, db)
+            try pattern("p2", type: "error_spike", severity: 0.2, end: nil, db)       // below the rule's severity
+            try pattern("p3", type: "cost_anomaly", severity: 0.9, end: nil, db)      // another type
+        }
+        let job = AlertJob(dispatcher: nil)
+        #expect(try await job.run(context(store, now: now)).rows == 1)
+        var events = try await book.events(rule: rule.id)
+        #expect(events.map(\.key) == ["p1"] && events[0].resolved == nil && events[0].value == 0.9)
+        #expect(events[0].deliveries.map(\.status) == [.pending] && events[0].deliveries[0].state == "firing")
+
+        // still ongoing: nothing new
+        #expect(try await job.run(context(store, now: now + UnixTime.minute)).rows == 0)
+        // ended: resolved, with a resolution queued
+        try await store.indexPool.write { db in try pattern("p1", type: "error_spike", severity: 0.9, end: now, db) }
+        #expect(try await job.run(context(store, now: now + 2 * UnixTime.minute)).rows == 1)
+        events = try await book.events(rule: rule.id)
+        #expect(events.count == 1 && events[0].resolved == now + 2 * UnixTime.minute)
+        #expect(events[0].deliveries.map(\.state) == ["firing", "resolved"])
+
+        // silenced: the next firing is kept, its notification marked silenced
+        #expect(try await book.silence(rule.id, until: now + UnixTime.day, now: now))
+        try await store.indexPool.write { db in try pattern("p4", type: "error_spike", severity: 0.7, end: nil, db) }
+        _ = try await job.run(context(store, now: now + 3 * UnixTime.minute))
+        let silenced = try await book.events(rule: rule.id, openOnly: true)
+        #expect(silenced.map(\.key) == ["p4"] && silenced[0].silenced)
+        #expect(silenced[0].deliveries.map(\.status) == [.silenced])
+        try await store.close()
+    }
+
+    @Test func comparisonsAndFormats() {
+        #expect(AlertRule.Comparison.above.holds(0.5, 0.2) && !AlertRule.Comparison.above.holds(0.2, 0.2))
+        #expect(AlertRule.Comparison.atLeast.holds(0.2, 0.2) && AlertRule.Comparison.below.holds(1, 2))
+        #expect(AlertJob.format(0.25, .errorRate) == "25.0%" && AlertJob.format(1234.4, .p95LatencyMs) == "1234 ms")
+        #expect(AlertJob.link(.errorRate, filter: [("service", "a b&c"), ("provider", "x")], since: 0)
+            == "#/traces?service=a%20b%26c&status=error&since=1970-01-01T00:00:00.000Z")
+    }
+}

@@ -1,0 +1,195 @@
+"""Alerts (issue 25): a rule over the per-minute rollups fires once while its condition lasts,
+notifies a JSON webhook and a Slack-shaped receiver (retried after a 500), resolves once when
+the condition ends, stays quiet while silenced, and shows every delivery's state; spans come
+through the real OpenTelemetry exporter and the rules are evaluated by the scheduler's job."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+from harness import STORE_CONFIG, merge_config
+from store_helpers import wait_until
+from test_jobs_costs import run_job
+
+PUBLIC_URL = "https://pyflare.example.com"
+CONFIG = merge_config(STORE_CONFIG, {"scheduler": {"enabled": False},
+                                     "alerts": {"public_url": PUBLIC_URL, "first_retry_ms": 200, "delivery_attempts": 3}})
+
+
+class Receiver:
+    """A local HTTP endpoint that records every POST and answers 500 to the first `failures`."""
+
+    def __init__(self, failures: int = 0):
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []
+        self.failures = failures
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status = 500 if len(receiver.statuses) < receiver.failures else 200
+                receiver.statuses.append(status)
+                if status == 200:
+                    receiver.bodies.append(body)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def send(srv, ok: int, errors: int, service: str = "checkout"):
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=srv.traces_url)))
+    tracer = provider.get_tracer("pyflare.e2e.alerts")
+    for index in range(ok + errors):
+        span = tracer.start_span("POST /pay", attributes={"gen_ai.request.model": "gpt-4o-mini"})
+        if index < errors:
+            span.set_status(Status(StatusCode.ERROR, "card declined"))
+        span.end()
+    provider.shutdown()
+
+
+def api(srv, method: str, path: str, expect: int = 200, **kwargs):
+    r = requests.request(method, f"{srv.api_base}{path}", timeout=10, **kwargs)
+    assert r.status_code == expect, (method, path, r.status_code, r.text[:400])
+    return r.json() if r.content else None
+
+
+def evaluate(srv):
+    run_job(srv, "rollup_1m")
+    run_job(srv, "alerts")
+
+
+def events(srv, rule_id: int) -> list[dict]:
+    return api(srv, "GET", "/api/v1/alerts/events", params={"rule_id": rule_id})["events"]
+
+
+@pytest.fixture(scope="module")
+def world(module_server_factory):
+    srv = module_server_factory(CONFIG, name="alerts")
+    hook, slack, broken = Receiver(failures=2), Receiver(), Receiver(failures=10**6)
+    yield srv, hook, slack, broken
+    for receiver in (hook, slack, broken):
+        receiver.close()
+
+
+def test_a_rule_fires_once_retries_resolves_and_stays_quiet_while_silenced(world):
+    srv, hook, slack, _ = world
+    rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+        "name": "checkout errors", "kind": "metric", "metric": "error_rate", "window": "15m", "operator": ">",
+        "threshold": 0.2, "min_requests": 5, "filter": {"service": "checkout"},
+        "channels": [{"type": "webhook", "url": hook.url}, {"type": "slack", "url": slack.url}]})
+    assert rule["window"] == "15m" and rule["filter"] == {"service": "checkout"} and rule["silenced_until"] is None
+
+    # 5 errors in 10 requests: 50% > 20%
+    send(srv, ok=5, errors=5)
+    evaluate(srv)
+    wait_until(lambda: len(hook.bodies) == 1 and len(slack.bodies) == 1, timeout=20, what="one notification each")
+    assert hook.statuses == [500, 500, 200], "retried after each 500"
+    firing = hook.bodies[0]
+    assert (firing["type"], firing["state"], firing["rule"]["name"]) == ("alert", "firing", "checkout errors")
+    assert firing["event"]["value"] == 0.5 and firing["event"]["threshold"] == 0.2
+    assert "error_rate 50.0% > 20.0%" in firing["event"]["summary"] and "service=checkout" in firing["event"]["summary"]
+    assert firing["link"].startswith(PUBLIC_URL + "/#/traces?service=checkout&status=error&since=")
+    assert slack.bodies[0]["text"].startswith("Firing: checkout errors")
+    assert slack.bodies[0]["blocks"][0]["text"]["type"] == "mrkdwn" and PUBLIC_URL in slack.bodies[0]["blocks"][0]["text"]["text"]
+    [event] = events(srv, rule["id"])
+    assert event["state"] == "firing" and not event["silenced"]
+    deliveries = {d["channel"]: d for d in event["deliveries"]}
+    assert deliveries["webhook"]["status"] == "delivered" and deliveries["webhook"]["attempts"] == 3
+    assert deliveries["webhook"]["last_error"] is None and deliveries["slack"]["attempts"] == 1
+
+    # still above: no second notification while it lasts
+    send(srv, ok=1, errors=1)
+    evaluate(srv)
+    time.sleep(1)
+    assert len(hook.bodies) == 1 and len(slack.bodies) == 1
+    assert len(events(srv, rule["id"])) == 1
+
+    # 6 errors in 60: 10%, the condition ends: one resolution each
+    send(srv, ok=48, errors=0)
+    evaluate(srv)
+    wait_until(lambda: len(hook.bodies) == 2 and len(slack.bodies) == 2, timeout=20, what="one resolution each")
+    assert hook.bodies[1]["state"] == "resolved" and hook.bodies[1]["event"]["resolved_at"]
+    assert slack.bodies[1]["text"].startswith("Resolved: checkout errors")
+    assert events(srv, rule["id"])[0]["state"] == "resolved"
+
+    # silenced: a new firing is kept, nobody is told, nor of its end
+    silenced = api(srv, "POST", f"/api/v1/alerts/rules/{rule['id']}/silence", json={"for": "1h"})
+    assert silenced["silenced_until"]
+    send(srv, ok=0, errors=40)
+    evaluate(srv)
+    latest = events(srv, rule["id"])[0]
+    assert latest["state"] == "firing" and latest["silenced"]
+    assert {d["status"] for d in latest["deliveries"]} == {"silenced"}
+    send(srv, ok=400, errors=0)
+    evaluate(srv)
+    time.sleep(1)
+    assert events(srv, rule["id"])[0]["state"] == "resolved"
+    assert len(hook.bodies) == 2 and len(slack.bodies) == 2, "nothing sent while silenced"
+    unsilenced = api(srv, "DELETE", f"/api/v1/alerts/rules/{rule['id']}/silence")
+    assert unsilenced["silenced_until"] is None
+
+
+def test_a_channel_that_keeps_failing_is_shown_failed(world):
+    srv, _, _, broken = world
+    rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+        "name": "any traffic", "kind": "metric", "metric": "requests", "window": "1h", "operator": ">=", "threshold": 1,
+        "filter": {"service": "inventory"}, "channels": [{"type": "webhook", "url": broken.url}]})
+    send(srv, ok=3, errors=0, service="inventory")
+    evaluate(srv)
+
+    def failed():
+        [event] = events(srv, rule["id"])
+        return event["deliveries"][0]["status"] == "failed" and event["deliveries"][0]
+    delivery = wait_until(failed, timeout=20, what="the delivery marked failed")
+    assert delivery["attempts"] == 3 and delivery["last_error"] == "HTTP 500"
+    assert broken.statuses == [500, 500, 500]
+
+
+def test_rules_are_checked_edited_and_deleted(world):
+    srv, hook, _, _ = world
+    bad = [({"name": "x", "kind": "metric", "metric": "error_ratio", "threshold": 1}, "metric"),
+           ({"name": "x", "kind": "metric", "metric": "error_rate"}, None),
+           ({"name": "x", "kind": "metric", "metric": "error_rate", "threshold": 1, "window": "10s"}, "window"),
+           ({"name": "x", "kind": "metric", "metric": "requests", "threshold": 1, "filter": {"region": "eu"}}, "filter.region"),
+           ({"name": "x", "kind": "pattern", "types": ["error_spikes"]}, "types"),
+           ({"name": "x", "kind": "pattern", "channels": [{"type": "webhook", "url": "file:///etc/passwd"}]}, "channels[0].url"),
+           ({"name": "x", "kind": "pager"}, "kind")]
+    for body, field in bad:
+        answer = api(srv, "POST", "/api/v1/alerts/rules", expect=400, json=body)
+        assert field is None or answer["error"].get("field") == field, (body, answer)
+    rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+        "name": "error spikes", "kind": "pattern", "types": ["error_spike"], "min_severity": 0.5,
+        "channels": [{"type": "webhook", "url": hook.url}]})
+    assert rule["types"] == ["error_spike"] and rule["min_severity"] == 0.5
+    edited = api(srv, "PUT", f"/api/v1/alerts/rules/{rule['id']}", json={
+        "name": "any pattern", "kind": "pattern", "min_severity": 0.8, "enabled": False, "channels": []})
+    assert (edited["name"], edited["types"], edited["enabled"], edited["channels"]) == ("any pattern", [], False, [])
+    assert api(srv, "GET", f"/api/v1/alerts/rules/{rule['id']}")["min_severity"] == 0.8
+    assert rule["id"] in [r["id"] for r in api(srv, "GET", "/api/v1/alerts/rules")["rules"]]
+    api(srv, "DELETE", f"/api/v1/alerts/rules/{rule['id']}", expect=204)
+    api(srv, "GET", f"/api/v1/alerts/rules/{rule['id']}", expect=404)
+    api(srv, "GET", "/api/v1/alerts/rules/abc", expect=400)
+    api(srv, "POST", f"/api/v1/alerts/rules/{rule['id']}/silence", expect=404, json={})
