@@ -1,11 +1,12 @@
 """Alerts (issue 25): a rule over the per-minute rollups fires once while its condition lasts,
-notifies a JSON webhook and a Slack-shaped receiver (retried after a 500), resolves once when
+notifies a JSON webhook, a Slack-shaped receiver (retried after a 500) and a local SMTP server, resolves once when
 the condition ends, stays quiet while silenced, and shows every delivery's state; spans come
 through the real OpenTelemetry exporter and the rules are evaluated by the scheduler's job."""
 
 from __future__ import annotations
 
 import json
+import socketserver
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,8 +24,60 @@ from store_helpers import wait_until
 from test_jobs_costs import run_job
 
 PUBLIC_URL = "https://pyflare.example.com"
-CONFIG = merge_config(STORE_CONFIG, {"scheduler": {"enabled": False},
-                                     "alerts": {"public_url": PUBLIC_URL, "first_retry_ms": 200, "delivery_attempts": 3}})
+
+def config(smtp_port: int) -> dict:
+    return merge_config(STORE_CONFIG, {"scheduler": {"enabled": False},
+                                       "alerts": {"public_url": PUBLIC_URL, "first_retry_ms": 200, "delivery_attempts": 3,
+                                                  "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "alerts@pyflare.test"}}})
+
+
+class SMTPSink:
+    """A local SMTP server speaking just enough of RFC 5321; keeps every message it is given."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line: str):
+                    self.wfile.write((line + "\r\n").encode())
+                say("220 sink ESMTP")
+                sender, recipients = None, []
+                while line := self.rfile.readline():
+                    command = line.decode().rstrip("\r\n")
+                    verb = command.upper()
+                    if verb.startswith("EHLO"):
+                        say("250-sink")
+                        say("250 8BITMIME")
+                    elif verb.startswith("MAIL FROM:"):
+                        sender = command[10:].strip(" <>")
+                        say("250 ok")
+                    elif verb.startswith("RCPT TO:"):
+                        recipients.append(command[8:].strip(" <>"))
+                        say("250 ok")
+                    elif verb == "DATA":
+                        say("354 end with a dot")
+                        lines = []
+                        while (text := self.rfile.readline().decode().rstrip("\r\n")) != ".":
+                            lines.append(text[1:] if text.startswith("..") else text)
+                        headers, _, body = "\n".join(lines).partition("\n\n")
+                        sink.messages.append({"from": sender, "to": recipients, "body": body,
+                                              "headers": dict(h.split(": ", 1) for h in headers.split("\n"))})
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("502 not here")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
 
 
 class Receiver:
@@ -87,10 +140,11 @@ def events(srv, rule_id: int) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def world(module_server_factory):
-    srv = module_server_factory(CONFIG, name="alerts")
-    hook, slack, broken = Receiver(failures=2), Receiver(), Receiver(failures=10**6)
+    hook, slack, broken, mail = Receiver(failures=2), Receiver(), Receiver(failures=10**6), SMTPSink()
+    srv = module_server_factory(config(mail.port), name="alerts")
+    srv.mail = mail
     yield srv, hook, slack, broken
-    for receiver in (hook, slack, broken):
+    for receiver in (hook, slack, broken, mail):
         receiver.close()
 
 
@@ -193,3 +247,30 @@ def test_rules_are_checked_edited_and_deleted(world):
     api(srv, "GET", f"/api/v1/alerts/rules/{rule['id']}", expect=404)
     api(srv, "GET", "/api/v1/alerts/rules/abc", expect=400)
     api(srv, "POST", f"/api/v1/alerts/rules/{rule['id']}/silence", expect=404, json={})
+
+
+def test_an_email_channel_sends_the_firing_and_the_resolution(world):
+    srv, _, _, _ = world
+    mail = srv.mail
+    rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+        "name": "billing errors", "kind": "metric", "metric": "error_rate", "window": "15m", "threshold": 0.3,
+        "min_requests": 5, "filter": {"service": "billing"},
+        "channels": [{"type": "email", "to": ["oncall@example.com", "lead@example.com"]}]})
+    assert rule["channels"] == [{"type": "email", "to": ["oncall@example.com", "lead@example.com"]}]
+    send(srv, ok=4, errors=6, service="billing")
+    evaluate(srv)
+    wait_until(lambda: len(mail.messages) == 1, timeout=20, what="the firing email")
+    firing = mail.messages[0]
+    assert firing["from"] == "alerts@pyflare.test" and firing["to"] == ["oncall@example.com", "lead@example.com"]
+    assert firing["headers"]["Subject"] == "[PyFlare] Firing: billing errors"
+    assert "error_rate 60.0% > 30.0%" in firing["body"] and f"{PUBLIC_URL}/#/traces?service=billing" in firing["body"]
+    send(srv, ok=200, errors=0, service="billing")
+    evaluate(srv)
+    wait_until(lambda: len(mail.messages) == 2, timeout=20, what="the resolution email")
+    assert mail.messages[1]["headers"]["Subject"] == "[PyFlare] Resolved: billing errors"
+    assert "Resolved at: " in mail.messages[1]["body"]
+    [event] = events(srv, rule["id"])
+    assert [(d["state"], d["status"]) for d in event["deliveries"]] == [("firing", "delivered"), ("resolved", "delivered")]
+    bad = api(srv, "POST", "/api/v1/alerts/rules", expect=400, json={
+        "name": "x", "kind": "pattern", "channels": [{"type": "email", "to": ["a@b\r\nBcc: evil@x"]}]})
+    assert bad["error"]["field"] == "channels[0].to"

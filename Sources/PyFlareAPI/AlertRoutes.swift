@@ -164,7 +164,21 @@ public struct AlertRoutes: Sendable {
         return try items.enumerated().map { index, item throws(APIError) in
             let field = "channels[\(index)]"
             guard let typeText = item["type"]?.text, let type = AlertRule.Channel.Kind(rawValue: typeText) else {
-                throw .invalid("\(field).type", "must be \(AlertRule.Channel.Kind.allCases.map(\.rawValue).joined(separator: " or "))")
+                throw .invalid("\(field).type", "must be \(AlertRule.Channel.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if type == .email {
+                guard case .array(let addresses)? = item["to"], !addresses.isEmpty, addresses.count <= 50 else {
+                    throw .invalid("\(field).to", "must be an array of 1 to 50 email addresses")
+                }
+                let recipients = try addresses.map { address throws(APIError) in
+                    // One mailbox each: no display names, separators or line breaks that could smuggle headers.
+                    guard let text = address.text, text.count <= 254, text.split(separator: "@").count == 2, !text.hasPrefix("@"),
+                          !text.contains(where: { $0 == "," || $0 == "<" || $0 == ">" || $0.isWhitespace || $0.isNewline }) else {
+                        throw .invalid("\(field).to", "holds something that is not an email address")
+                    }
+                    return text
+                }
+                return AlertRule.Channel(kind: .email, url: recipients.joined(separator: ","))
             }
             guard let url = item["url"]?.text, url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
                 throw .invalid("\(field).url", "must be an http:// or https:// URL")
@@ -207,7 +221,7 @@ public struct AlertRoutes: Sendable {
         json.elements(of: rule.channels) { channel, json in
             json.raw("{")
             json.member("type", channel.kind.rawValue)
-            json.member("url", channel.url)
+            if channel.kind == .email { json.member("to", channel.recipients) } else { json.member("url", channel.url) }
             json.raw("}")
         }
         json.raw("]")

@@ -207,6 +207,9 @@ public struct PyFlareServer: Sendable {
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
         let alerts = AlertDispatcher(publicURL: configuration.alertsPublicURL, attempts: configuration.alertsDeliveryAttempts,
                                      firstBackoff: .milliseconds(configuration.alertsFirstRetryMilliseconds),
+                                     smtp: configuration.alertsSMTPHost.map {
+                                         AlertDispatcher.SMTPSettings(host: $0, port: configuration.alertsSMTPPort, from: configuration.alertsSMTPFrom)
+                                     },
                                      logger: logger.with(label: "pyflare.alerts"))
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),

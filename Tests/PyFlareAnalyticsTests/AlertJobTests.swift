@@ -75,3 +75,15 @@ struct AlertJobTests {
             == "#/traces?service=a%20b%26c&status=error&since=1970-01-01T00:00:00.000Z")
     }
 }
+
+/// The email an alert sends: lines end in CRLF, a line starting with a dot is doubled so it
+/// cannot end the message, and a subject never breaks the header block.
+struct SMTPMessageTests {
+    @Test func messagesAreDotStuffedAndHeadersStayOneLine() {
+        let message = SMTPClient.message(from: "a@x", to: ["b@y", "c@z"], subject: "Firing:\r\nBcc: evil@x",
+                                         body: "first\n.second\n..third")
+        #expect(message.hasPrefix("From: a@x\r\nTo: b@y, c@z\r\nSubject: Firing:  Bcc: evil@x\r\n"))
+        #expect(message.hasSuffix("\r\n\r\nfirst\r\n..second\r\n...third\r\n.\r\n"))
+        #expect(SMTPClient.headerText("Dépassé") == "=?utf-8?B?RMOpcGFzc8Op?=")
+    }
+}

@@ -16,12 +16,27 @@ public final class AlertDispatcher: Sendable {
     let attempts: Int
     let firstBackoff: Duration
     let logger: Logger
+    let smtp: SMTPSettings?
     private let running = Mutex(false)
 
-    public init(publicURL: String, attempts: Int = 6, firstBackoff: Duration = .seconds(5), logger: Logger) {
+    /// Where email notifications go out: a relay that takes plain SMTP.
+    public struct SMTPSettings: Sendable {
+        public var host: String
+        public var port: Int
+        public var from: String
+
+        public init(host: String, port: Int, from: String) {
+            self.host = host
+            self.port = port
+            self.from = from
+        }
+    }
+
+    public init(publicURL: String, attempts: Int = 6, firstBackoff: Duration = .seconds(5), smtp: SMTPSettings? = nil, logger: Logger) {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         self.attempts = attempts
         self.firstBackoff = firstBackoff
+        self.smtp = smtp
         self.logger = logger
     }
 
@@ -53,7 +68,15 @@ public final class AlertDispatcher: Sendable {
     private func deliver(_ delivery: AlertDelivery, event: AlertEvent, rule: String, book: AlertBook) async throws {
         let attempt = delivery.attempts + 1
         var failure: String
-        do {
+        if delivery.channel == .email {
+            do {
+                try await sendEmail(delivery, event: event, rule: rule)
+                try await book.recordDelivered(delivery.id, attempts: attempt, now: UnixTime.nowNanoseconds())
+                return
+            } catch {
+                failure = "\(error)"
+            }
+        } else { do {
             var request = HTTPClientRequest(url: delivery.target)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -67,13 +90,39 @@ public final class AlertDispatcher: Sendable {
             failure = "HTTP \(response.status.code)"
         } catch {
             failure = "\(error)"
-        }
+        } }
         let retryAt = attempt < attempts ? UnixTime.nowNanoseconds() + Self.nanoseconds(firstBackoff) << (attempt - 1) : nil
         try await book.recordFailure(delivery.id, attempts: attempt, error: failure, retryAt: retryAt)
         logger.warning("alert notification failed", metadata: [
             "delivery": "\(delivery.id)", "event": "\(event.id)", "channel": "\(delivery.channel.rawValue)",
             "attempt": "\(attempt)", "error": "\(failure)", "retrying": "\(retryAt != nil)",
         ])
+    }
+
+    /// The email of a notification, sent on a thread of its own (the SMTP client blocks).
+    private func sendEmail(_ delivery: AlertDelivery, event: AlertEvent, rule: String) async throws {
+        guard let smtp else { throw SMTPClient.Failure(description: "alerts.smtp.host is not set") }
+        let resolved = delivery.state == "resolved"
+        let subject = "[PyFlare] \(resolved ? "Resolved" : "Firing"): \(rule)"
+        var lines = [event.summary, ""]
+        if let value = event.value { lines.append("Value: \(value)") }
+        if let threshold = event.threshold { lines.append("Threshold: \(threshold)") }
+        lines.append("Fired at: \(RFC3339.string(signed: event.fired))")
+        if let end = event.resolved { lines.append("Resolved at: \(RFC3339.string(signed: end))") }
+        lines += ["", "Open in PyFlare: \(publicURL)/\(event.link)"]
+        let client = SMTPClient(host: smtp.host, port: smtp.port)
+        let recipients = AlertRule.Channel(kind: .email, url: delivery.target).recipients
+        let body = lines.joined(separator: "\n")
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread.detachNewThread {
+                do {
+                    try client.send(from: smtp.from, to: recipients, subject: subject, body: body)
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
     }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {
@@ -107,6 +156,9 @@ public final class AlertDispatcher: Sendable {
             json.raw("}")
             json.member("link", link)
             json.raw("}")
+        case .email:
+            // Written by ``sendEmail``, not posted.
+            break
         case .slack:
             let headline = resolved ? "Resolved: \(rule)" : "Firing: \(rule)"
             let text = "\(resolved ? "✅" : "🔥") *\(headline)*\n\(event.summary)\n<\(link)|Open in PyFlare>"

@@ -41,10 +41,16 @@ public struct AlertRule: Sendable, Equatable {
             case webhook
             /// A Slack incoming-webhook payload (`text` and `blocks`).
             case slack
+            /// A plain-text message over SMTP (`alerts.smtp.*`).
+            case email
         }
 
         public var kind: Kind
+        /// The URL, or for email the recipients separated by commas.
         public var url: String
+
+        /// An email channel's recipients.
+        public var recipients: [String] { url.split(separator: ",").map(String.init) }
 
         public init(kind: Kind, url: String) {
             self.kind = kind

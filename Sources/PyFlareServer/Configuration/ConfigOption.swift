@@ -138,6 +138,15 @@ struct ConfigOption: Sendable {
         option("alerts.first_retry_ms", "The wait before a failed notification is tried again; doubled after each failure.", "5000") { config, node, key throws(ConfigError) in
             config.alertsFirstRetryMilliseconds = try node.integer(key, in: 10...3_600_000)
         },
+        option("alerts.smtp.host", "The SMTP relay email channels send through (plain SMTP, no TLS or login: a local MTA or a relay that trusts this host); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
+            config.alertsSMTPHost = try node.optionalString(key)
+        },
+        option("alerts.smtp.port", "Port of the SMTP relay.", "25") { config, node, key throws(ConfigError) in
+            config.alertsSMTPPort = try node.integer(key, in: 1...65535)
+        },
+        option("alerts.smtp.from", "The sender address of alert emails.", "pyflare@localhost") { config, node, key throws(ConfigError) in
+            config.alertsSMTPFrom = try node.nonEmptyString(key)
+        },
         option("rca.clusters.schedule", "When failures are clustered by message template (every 1m, a cron expression…).", "every 1m") { config, node, key throws(ConfigError) in
             config.rca.clustersSchedule = try node.schedule(key)
         },

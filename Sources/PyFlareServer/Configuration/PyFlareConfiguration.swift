@@ -52,6 +52,10 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var alertsPublicURL = "http://127.0.0.1:8080"
     public var alertsDeliveryAttempts = 6
     public var alertsFirstRetryMilliseconds = 5000
+    /// Email channels' relay: none while the host is nil.
+    public var alertsSMTPHost: String?
+    public var alertsSMTPPort = 25
+    public var alertsSMTPFrom = "pyflare@localhost"
     /// Root-cause analysis: failure clusters, slices, patterns.
     public var rca = RCASettings()
     /// Evaluations and drift (docs/quality.md).
