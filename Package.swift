@@ -49,6 +49,7 @@ let webUIFiles = [
     "sql.js",
     "logs.js",
     "sessions.js",
+    "alerts.js",
 ]
 
 // One set of settings for every target.

@@ -28,7 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 from opentelemetry import trace as otel_trace  # noqa: E402
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
@@ -683,3 +683,33 @@ def test_signs_in_with_a_key_and_switches_projects(browser, start_server):
     assert not browser.find_elements(By.ID, "project")
     assert console_errors(browser, allow=("401", "403")) == []
     browser.execute_script("sessionStorage.clear()")
+
+
+def test_alerts_view_lists_rules_and_events_and_creates_a_rule(browser, ui_server, sent):
+    from test_jobs_costs import run_job
+    d, srv = browser, ui_server
+    r = requests.post(f"{srv.api_base}/api/v1/alerts/rules", timeout=10, json={
+        "name": "chat traffic", "kind": "metric", "metric": "requests", "window": "1h", "operator": ">=", "threshold": 1,
+        "filter": {"service": "chat-api"}, "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/hook"}]})
+    assert r.status_code == 201, r.text
+    rule = r.json()
+    run_job(srv, "rollup_1m")
+    run_job(srv, "alerts")
+    open_hash(d, srv, "/alerts")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-rule-id='{rule['id']}']"), what="the rule")
+    row = d.find_element(By.CSS_SELECTOR, f"[data-rule-id='{rule['id']}']").text
+    assert "chat traffic" in row and "requests >= 1 over 1h (service=chat-api)" in row and "webhook 127.0.0.1:9" in row
+    event = wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=alert-events] tr[data-event-id]"),
+                     what="the event")[0].text
+    assert "firing" in event and "chat traffic" in event and "webhook" in event
+    # a rule made with the form shows in the list
+    form = d.find_element(By.CSS_SELECTOR, "[data-testid=alert-form]")
+    form.find_element(By.CSS_SELECTOR, "label:nth-of-type(1) input").send_keys("billing latency")
+    Select(form.find_element(By.CSS_SELECTOR, "label:nth-of-type(2) select")).select_by_value("p95_latency_ms")
+    form.find_element(By.CSS_SELECTOR, "label:nth-of-type(4) input").send_keys("2500")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(d, lambda d: "billing latency" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text,
+             what="the new rule")
+    assert "p95_latency_ms > 2500 over 15m (all traffic)" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text
+    shot(d, "alerts")
+    assert console_errors(d) == []

@@ -43,6 +43,7 @@ public struct UIRoutes: Sendable {
         "sql.js": Asset(PackageResources.sql_js, contentType: javaScript),
         "logs.js": Asset(PackageResources.logs_js, contentType: javaScript),
         "sessions.js": Asset(PackageResources.sessions_js, contentType: javaScript),
+        "alerts.js": Asset(PackageResources.alerts_js, contentType: javaScript),
         "favicon.svg": Asset(PackageResources.favicon_svg, contentType: "image/svg+xml"),
     ]
     static let index = Asset(PackageResources.index_html, contentType: "text/html; charset=utf-8")
