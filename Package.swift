@@ -50,6 +50,8 @@ let webUIFiles = [
     "logs.js",
     "sessions.js",
     "alerts.js",
+    "overview.js",
+    "chart.js",
 ]
 
 // One set of settings for every target.

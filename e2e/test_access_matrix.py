@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/alerts/rules/{id}/silence"): "admin",
     ("DELETE", "/api/v1/alerts/rules/{id}/silence"): "admin",
     ("GET", "/api/v1/alerts/events"): "read",
+    ("GET", "/api/v1/overview"): "read",
     ("GET", "/api/v1/rca/clusters"): "read",
     ("GET", "/api/v1/rca/clusters/{id}"): "read",
     ("GET", "/api/v1/rca/slices"): "read",

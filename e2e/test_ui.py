@@ -713,3 +713,29 @@ def test_alerts_view_lists_rules_and_events_and_creates_a_rule(browser, ui_serve
     assert "p95_latency_ms > 2500 over 15m (all traffic)" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text
     shot(d, "alerts")
     assert console_errors(d) == []
+
+
+def test_overview_shows_the_figures_of_the_api(browser, ui_server, sent):
+    from test_jobs_costs import run_job
+    d, srv = browser, ui_server
+    run_job(srv, "rollup_1m")
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
+    api_answer = requests.get(f"{srv.api_base}/api/v1/overview", params={"since": since}, timeout=10).json()
+    totals = api_answer["totals"]
+    assert totals["requests"] >= 5 and totals["errors"] >= 1, totals
+    open_hash(d, srv, "/overview?range=24h")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=total-requests]"), what="the totals")
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=total-requests]").text == f"{totals['requests']:,}"
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=total-errors]").text.startswith(f"{totals['errors']:,} (")
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=total-cost]").text == dollars(totals["cost_micros"])
+    models = d.find_element(By.CSS_SELECTOR, "[data-testid=by-model]").text
+    assert "gpt-4o" in models
+    chart = d.find_element(By.CSS_SELECTOR, "[data-testid=chart-requests]")
+    assert chart.find_elements(By.CSS_SELECTOR, "rect.hover-band title"), "hover values on every bucket"
+    chart.find_element(By.CSS_SELECTOR, "button.link").click()
+    rows = chart.find_elements(By.CSS_SELECTOR, "[data-testid=chart-requests-table] tbody tr")
+    assert len(rows) == len(api_answer["series"]) and sum(int(r.find_elements(By.CSS_SELECTOR, "td")[1].text.replace(",", ""))
+                                                          for r in rows) == totals["requests"]
+    chart.find_element(By.CSS_SELECTOR, "button.link").click()
+    shot(d, "overview")
+    assert console_errors(d) == []

@@ -44,6 +44,8 @@ public struct UIRoutes: Sendable {
         "logs.js": Asset(PackageResources.logs_js, contentType: javaScript),
         "sessions.js": Asset(PackageResources.sessions_js, contentType: javaScript),
         "alerts.js": Asset(PackageResources.alerts_js, contentType: javaScript),
+        "overview.js": Asset(PackageResources.overview_js, contentType: javaScript),
+        "chart.js": Asset(PackageResources.chart_js, contentType: javaScript),
         "favicon.svg": Asset(PackageResources.favicon_svg, contentType: "image/svg+xml"),
     ]
     static let index = Asset(PackageResources.index_html, contentType: "text/html; charset=utf-8")

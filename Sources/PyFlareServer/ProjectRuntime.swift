@@ -124,6 +124,7 @@ final class ProjectRuntime: Sendable {
             let analysisEngine = store.sqlEngine(limits: analysisLimits, lane: .internalWork)
             add(RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
                                             sliceSettings: configuration.rca.slices)).routes())
+            add(OverviewRoutes(overview: OverviewReadModel(pool: store.indexPool, engine: analysisEngine)).routes())
             add(PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).routes())
             add(EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).routes())
             let drift = configuration.quality.drift

@@ -8,9 +8,10 @@ import { SQLView } from "./sql.js";
 import { LogsView } from "./logs.js";
 import { SessionsView, SessionView, UsersView, UserView } from "./sessions.js";
 import { AlertsView } from "./alerts.js";
+import { OverviewView } from "./overview.js";
 
 const views = { traces: TracesView, trace: TraceView, sessions: SessionsView, session: SessionView, users: UsersView, user: UserView,
-  sql: SQLView, logs: LogsView, alerts: AlertsView };
+  sql: SQLView, logs: LogsView, alerts: AlertsView, overview: OverviewView };
 /** The nav link a view lights: a trace is one of the traces, a session one of the sessions. */
 const NAV = { trace: "traces", session: "sessions", user: "users" };
 const root = document.getElementById("view");
