@@ -718,7 +718,9 @@ def test_alerts_view_lists_rules_and_events_and_creates_a_rule(browser, ui_serve
 def test_overview_shows_the_figures_of_the_api(browser, ui_server, sent):
     from test_jobs_costs import run_job
     d, srv = browser, ui_server
+    # a day is shown in hours: rollup_1h is made from rollup_1m, so both run here
     run_job(srv, "rollup_1m")
+    run_job(srv, "rollup_1h")
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
     api_answer = requests.get(f"{srv.api_base}/api/v1/overview", params={"since": since}, timeout=10).json()
     totals = api_answer["totals"]
