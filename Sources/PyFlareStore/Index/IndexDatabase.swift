@@ -329,15 +329,4 @@ final class IndexDatabase: Sendable {
             return rows
         }
     }
-
-    /// Active span segments with a span starting at `since` or later, the newest spans first.
-    func spanSegments(startingFrom since: UInt64?) async throws(StoreError) -> [(path: String, maxStartTime: UInt64)] {
-        try await read("listing span segments") { db in
-            try Row.fetchAll(db, sql: """
-                SELECT path, max_time_ns FROM segments WHERE kind = ? AND state = ? AND (? IS NULL OR max_time_ns >= ?)
-                ORDER BY max_time_ns DESC
-                """, arguments: [SegmentKind.spans.name, SegmentState.active.rawValue, since.map { Int64(bitPattern: $0) }, since.map { Int64(bitPattern: $0) }])
-            .map { ($0["path"], UInt64(bitPattern: $0["max_time_ns"])) }
-        }
-    }
 }

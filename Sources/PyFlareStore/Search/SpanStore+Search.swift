@@ -28,10 +28,7 @@ extension SpanStore {
         let words = TextTokens.words(of: text)
         var page = TraceSearchPage()
         guard !words.isEmpty else { return page }
-        var unsealedQuery = TraceQuery()
-        unsealedQuery.limit = .max
         let unsealedBatches = unsealed.withLock { $0.allBatches }
-        let unsealedRows = Dictionary(unsealedTraceSummaries(unsealedQuery).map { ($0.traceID, $0) }) { first, _ in first }
         var found = Set<TraceID>()
         var candidates: [TraceSummaryRow] = []
 
@@ -40,9 +37,16 @@ extension SpanStore {
             guard !new.isEmpty else { return }
             found.formUnion(new)
             var rows = Dictionary(try await index.summaries(of: Array(new)).map { ($0.traceID, $0) }) { first, _ in first }
-            for id in new {
-                guard let unsealed = unsealedRows[id] else { continue }
-                if rows[id] == nil { rows[id] = unsealed } else { rows[id]!.merge(unsealed) }
+            // The unsealed spans of these traces only: summarizing them all would cost every search.
+            let unsealedOfNew = unsealedBatches.compactMap { batch -> NormalizedBatch? in
+                let keep = batch.spans.traceIDs.map(new.contains)
+                guard keep.contains(true) else { return nil }
+                var kept = batch
+                kept.retain(keep)
+                return kept
+            }
+            for summary in TraceSummary.summarize(unsealedOfNew).map(TraceSummaryRow.init(summary:)) {
+                if rows[summary.traceID] == nil { rows[summary.traceID] = summary } else { rows[summary.traceID]!.merge(summary) }
             }
             candidates += rows.values.filter { query.matchesFilters($0) && query.isPastCursor($0) }
             candidates.sort { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }
@@ -61,9 +65,9 @@ extension SpanStore {
         }
         try await admit(unsealedMatches)
 
-        let segments = try await index.spanSegments(startingFrom: query.since)
+        let segments = try await index.segmentPaths(kind: .spans, since: query.since, until: nil)
         page.segmentsInRange = segments.count
-        var blocks = try await searchableBlocks(of: segments.map(\.path), since: query.since, into: &page)
+        var blocks = try await searchableBlocks(of: segments, since: query.since, into: &page)
         // Newest blocks first, across segments: a segment's spans are sorted by service and then
         // trace start, so its blocks cover narrow time ranges even when the segments overlap.
         blocks.sort { $0.maxStartTime > $1.maxStartTime }
