@@ -19,6 +19,7 @@ let migrationFiles = [
     "0010_sessions_users.sql",
     "0011_trace_feature_environment.sql",
     "0012_alerts.sql",
+    "0013_alert_kinds.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -52,6 +53,10 @@ let webUIFiles = [
     "alerts.js",
     "overview.js",
     "chart.js",
+    "costs.js",
+    "rootcause.js",
+    "quality.js",
+    "operations.js",
 ]
 
 // One set of settings for every target.

@@ -274,3 +274,91 @@ def test_an_email_channel_sends_the_firing_and_the_resolution(world):
     bad = api(srv, "POST", "/api/v1/alerts/rules", expect=400, json={
         "name": "x", "kind": "pattern", "channels": [{"type": "email", "to": ["a@b\r\nBcc: evil@x"]}]})
     assert bad["error"]["field"] == "channels[0].to"
+
+
+def priced_calls(srv, count: int, user: str) -> None:
+    provider = TracerProvider(resource=Resource.create({"service.name": "assistant"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=srv.traces_url)))
+    tracer = provider.get_tracer("pyflare.e2e.alerts")
+    for _ in range(count):
+        tracer.start_span("chat gpt-4o", attributes={
+            "gen_ai.request.model": "gpt-4o", "gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat",
+            "gen_ai.usage.input_tokens": 10_000, "gen_ai.usage.output_tokens": 1_000, "user.id": user}).end()
+    provider.shutdown()
+
+
+def test_a_budget_rule_notifies_past_its_fraction_and_resolves_when_the_limit_rises(world):
+    srv = world[0]
+    hook = Receiver()
+    try:
+        priced_calls(srv, 10, user="budget-user")
+        wait_until(lambda: api(srv, "POST", "/api/v1/sql", json={
+            "sql": "SELECT count(*) FROM spans WHERE user_id = 'budget-user'"})["rows"][0][0] == 10, what="the calls stored")
+        for job in ["rollup_1m", "rollup_1h", "cost_attribution_1h", "cost_by_dimension_1h"]:
+            run_job(srv, job)
+        budget = api(srv, "POST", "/api/v1/costs/budgets", expect=201, json={
+            "dimension": "user", "value": "budget-user", "period": "daily", "limit_usd": 0.01})
+        assert budget["spent_usd"] > 0.01, budget
+        assert api(srv, "POST", "/api/v1/alerts/rules", expect=400, json={
+            "name": "x", "kind": "budget", "filter": {"budget": "abc"}})["error"]["field"] == "filter.budget"
+        rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+            "name": "budget-user spend", "kind": "budget", "threshold": 0.8, "filter": {"budget": str(budget["id"])},
+            "channels": [{"type": "webhook", "url": hook.url}]})
+        assert rule["threshold"] == 0.8 and rule["filter"] == {"budget": str(budget["id"])}
+        run_job(srv, "alerts")
+        wait_until(lambda: len(hook.bodies) == 1, timeout=20, what="the budget notification")
+        firing = hook.bodies[0]["event"]
+        assert hook.bodies[0]["state"] == "firing" and firing["value"] == pytest.approx(budget["spent_usd"] / 0.01, rel=1e-6)
+        assert f"budget {budget['id']} (user budget-user, daily) spent ${budget['spent_usd']:.2f} of $0.01" in firing["summary"]
+        assert hook.bodies[0]["link"] == f"{PUBLIC_URL}/#/costs?budget={budget['id']}"
+        run_job(srv, "alerts")
+        time.sleep(0.5)
+        assert len(hook.bodies) == 1, "once while it lasts"
+        api(srv, "PUT", f"/api/v1/costs/budgets/{budget['id']}", json={
+            "dimension": "user", "value": "budget-user", "period": "daily", "limit_usd": 1000})
+        run_job(srv, "alerts")
+        wait_until(lambda: len(hook.bodies) == 2, timeout=20, what="the resolution")
+        assert hook.bodies[1]["state"] == "resolved"
+    finally:
+        hook.close()
+
+
+def test_a_drift_rule_notifies_each_drifted_feature_once(start_server):
+    from test_quality import HOUR, N, SEC, llm_span, quality_config, tracer_provider, wait_spans
+    import numpy as np
+
+    hook = Receiver()
+    try:
+        srv = start_server(merge_config(quality_config("http://127.0.0.1:9/v1"), {"alerts": {"public_url": PUBLIC_URL}}),
+                           name="drift-alerts")
+        now = time.time_ns()
+        hour = now // HOUR * HOUR
+        rng = np.random.default_rng(7)
+        provider = tracer_provider(srv, "assistant")
+        tracer = provider.get_tracer("pyflare.e2e.alerts")
+        for window, start in [("reference", hour - 2 * HOUR), ("current", hour - HOUR)]:
+            tokens = np.round(rng.normal(650 if window == "current" else 500, 50, N)).astype(int)
+            for i in range(N):
+                span, end = llm_span(tracer, start + i * 10 * SEC, "drift-a", {"gen_ai.usage.input_tokens": int(tokens[i])})
+                span.end(end_time=end)
+        provider.shutdown()
+        wait_spans(srv, 2 * N)
+        run_job(srv, "drift")
+        rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+            "name": "drift-a drift", "kind": "drift", "severities": ["significant"], "filter": {"scope": "drift-a"},
+            "channels": [{"type": "webhook", "url": hook.url}]})
+        assert rule["window"] == "2h" and rule["severities"] == ["significant"]
+        run_job(srv, "alerts")
+        wait_until(lambda: len(hook.bodies) >= 1, timeout=20, what="the drift notification")
+        alerts = api(srv, "GET", "/api/v1/drift/alerts", params={"since": "2020-01-01T00:00:00Z", "scope": "drift-a"})["alerts"]
+        significant = {a["feature"] for a in alerts if a["severity"] == "significant"}
+        assert "input_tokens" in significant
+        assert {b["event"]["key"].split("|")[0] for b in hook.bodies} == significant
+        token_alert = next(b for b in hook.bodies if b["event"]["key"].startswith("input_tokens|"))
+        assert "input_tokens drifted (psi" in token_alert["event"]["summary"] and "significant" in token_alert["event"]["summary"]
+        assert token_alert["link"] == f"{PUBLIC_URL}/#/quality?feature=input_tokens&scope=drift-a"
+        run_job(srv, "alerts")
+        time.sleep(0.5)
+        assert len(hook.bodies) == len(significant), "each once while it lasts"
+    finally:
+        hook.close()

@@ -89,6 +89,7 @@ ALERT_RULE = {"name": "fuzz", "kind": "metric", "metric": "error_rate", "window"
 BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/api/v1/costs/budgets"): {"dimension": "user", "value": "dana", "period": "daily", "limit_usd": 5,
                                         "alert_thresholds": [0.5, 1.0]},
+    ("PUT", "/api/v1/costs/budgets/{id}"): {"dimension": "user", "value": "dana", "period": "weekly", "limit_usd": 9},
     ("POST", "/api/v1/alerts/rules"): ALERT_RULE,
     ("PUT", "/api/v1/alerts/rules/{id}"): ALERT_RULE,
     ("POST", "/api/v1/alerts/rules/{id}/silence"): {"for": "1h"},

@@ -424,6 +424,20 @@ def test_budget_alerts_fire_once_per_threshold(start_server):
                            for a in requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]),
                what="alerts marked delivered")
 
+    # an edit replaces the limit and keeps the id and the history; a wrong body changes nothing
+    r = requests.put(f"{api}/{budget['id']}", json={"dimension": "user", "value": "dana", "period": "daily",
+                                                    "limit_usd": round(limit * 2, 6), "alert_thresholds": [0.5, 0.8, 1.0]}, timeout=10)
+    assert r.status_code == 200, r.text
+    edited = r.json()
+    assert edited["id"] == budget["id"] and edited["created_at"] == budget["created_at"]
+    assert edited["status"] == "warning" and edited["percent_used"] == pytest.approx(52.5, abs=0.01)
+    r = requests.put(f"{api}/{budget['id']}", json={"dimension": "user", "period": "daily", "limit_usd": 1}, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]["field"] == "value"
+    assert requests.get(f"{api}/{budget['id']}", timeout=10).json()["limit_usd"] == edited["limit_usd"]
+    assert requests.put(f"{api}/999", json={"period": "daily", "limit_usd": 1}, timeout=10).status_code == 404
+    run_all(srv, ["budgets"])  # thresholds announced in this period are not announced again
+    assert len(requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]) == 3
+
     assert [b["id"] for b in requests.get(api, timeout=10).json()["budgets"]] == [budget["id"]]
     assert requests.delete(f"{api}/{budget['id']}", timeout=10).status_code == 204
     assert requests.get(f"{api}/{budget['id']}", timeout=10).status_code == 404

@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -20,15 +19,11 @@ import requests
 from harness import PROTOBUF, REPO_ROOT, STORE_CONFIG, merge_config
 from otlp_helpers import make_request, Span
 from store_helpers import wait_until
+from browser_helpers import ARTIFACTS, browser, console_errors, downloads, navigate_hash, open_hash, shot, wait_for  # noqa: F401 (fixtures)
 
-# selenium is in e2e/requirements.txt (scripts/setup-venv.sh installs it); missing, this module fails, never skips
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 from opentelemetry import trace as otel_trace  # noqa: E402
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
@@ -41,10 +36,7 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor  # noqa: E40
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LoggingHandler.*:DeprecationWarning")
 
-ARTIFACTS = REPO_ROOT / "e2e" / ".artifacts" / "ui"
 FAST_SEAL = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 200}})
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 BIG_TRACE_SPANS = 100_000
 BIG_TRACE_BOUND_MS = 2000
 
@@ -57,57 +49,6 @@ BIG_TRACE_BOUND_MS = 2000
 @pytest.fixture(scope="module")
 def ui_server(module_server_factory):
     return module_server_factory(FAST_SEAL, name="ui")
-
-
-@pytest.fixture(scope="module")
-def downloads(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="module")
-def browser(downloads):
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromium and chromium-driver are needed (scripts/install-deps.sh installs them)", pytrace=False)
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1440,900", "--no-first-run", "--disable-extensions"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    driver.set_page_load_timeout(30)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-def console_errors(driver, allow: tuple[str, ...] = ()) -> list[str]:
-    """Severe entries of the browser log since the last call (reading drains it)."""
-    return [e["message"] for e in driver.get_log("browser")
-            if e["level"] == "SEVERE" and not any(a in e["message"] for a in allow)]
-
-
-def shot(driver, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(driver, predicate, timeout: float = 10, what: str = "the page"):
-    # an element read while a view re-renders is stale: read again on the next poll
-    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda d: predicate(d), message=f"waiting for {what}")
-
-
-def open_hash(driver, srv, fragment: str) -> None:
-    """Loads the UI fresh at `#fragment` (a full load, so every view starts from its URL)."""
-    driver.get(f"{srv.api_base}/#{fragment}")
-
-
-def navigate_hash(driver, fragment: str) -> None:
-    """Moves to `#fragment` inside the loaded page, as a click on a link does (history entry)."""
-    driver.execute_script("location.hash = arguments[0]", fragment)
 
 
 def rows_of(driver) -> list[str]:
@@ -704,13 +645,33 @@ def test_alerts_view_lists_rules_and_events_and_creates_a_rule(browser, ui_serve
     assert "firing" in event and "chat traffic" in event and "webhook" in event
     # a rule made with the form shows in the list
     form = d.find_element(By.CSS_SELECTOR, "[data-testid=alert-form]")
-    form.find_element(By.CSS_SELECTOR, "label:nth-of-type(1) input").send_keys("billing latency")
-    Select(form.find_element(By.CSS_SELECTOR, "label:nth-of-type(2) select")).select_by_value("p95_latency_ms")
-    form.find_element(By.CSS_SELECTOR, "label:nth-of-type(4) input").send_keys("2500")
+    def field(name):
+        return form.find_element(By.CSS_SELECTOR, f"label[data-field={name}] input, label[data-field={name}] select")
+
+    field("name").send_keys("billing latency")
+    Select(field("metric")).select_by_value("p95_latency_ms")
+    field("threshold").send_keys("2500")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(d, lambda d: "billing latency" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text,
              what="the new rule")
     assert "p95_latency_ms > 2500 over 15m (all traffic)" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text
+    # the other kinds: the form shows their own fields, and the rule reads back as sent
+    field("name").send_keys("any budget at 90%")
+    Select(field("kind")).select_by_value("budget")
+    assert not field("metric").is_displayed() and field("fraction").is_displayed()
+    field("fraction").clear()
+    field("fraction").send_keys("90")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(d, lambda d: "budget ≥ 90% of its limit (every budget)" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text,
+             what="the budget rule")
+    field("name").send_keys("token drift")
+    Select(field("kind")).select_by_value("drift")
+    field("feature").send_keys("input_tokens")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(d, lambda d: "drift significant within 2h (feature=input_tokens)" in d.find_element(By.CSS_SELECTOR, "[data-testid=alert-rules]").text,
+             what="the drift rule")
+    kinds = {r["name"]: r for r in requests.get(f"{srv.api_base}/api/v1/alerts/rules", timeout=10).json()["rules"]}
+    assert kinds["any budget at 90%"]["threshold"] == 0.9 and kinds["token drift"]["filter"] == {"feature": "input_tokens"}
     shot(d, "alerts")
     assert console_errors(d) == []
 

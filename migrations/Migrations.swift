@@ -26,5 +26,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0010_sessions_users", PackageResources._010_sessions_users_sql),
         IndexMigration("0011_trace_feature_environment", PackageResources._011_trace_feature_environment_sql),
         IndexMigration("0012_alerts", PackageResources._012_alerts_sql),
+        IndexMigration("0013_alert_kinds", PackageResources._013_alert_kinds_sql),
     ]
 }

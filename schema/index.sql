@@ -67,10 +67,10 @@ CREATE INDEX traces_by_start ON traces (start_ns DESC, trace_id DESC);
 
 CREATE INDEX users_1h_by_user ON users_1h (user_id, bucket_ns);
 
-CREATE TABLE alert_deliveries (
+CREATE TABLE "alert_deliveries" (
     id              INTEGER PRIMARY KEY,
     event_id        INTEGER NOT NULL,
-    state           TEXT    NOT NULL CHECK (state IN ('firing', 'resolved')),
+    state           TEXT    NOT NULL CHECK (state IN ('firing', 'escalated', 'resolved')),
     channel_type    TEXT    NOT NULL,
     target          TEXT    NOT NULL,
     status          TEXT    NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'silenced')),
@@ -91,23 +91,25 @@ CREATE TABLE alert_events (
     summary         TEXT    NOT NULL,
     link            TEXT    NOT NULL,       -- the UI view that shows it, relative to alerts.public_url
     silenced        INTEGER NOT NULL DEFAULT 0
-);
+, notified_value REAL);
 
-CREATE TABLE alert_rules (
+CREATE TABLE "alert_rules" (
     id                  INTEGER PRIMARY KEY,
     name                TEXT    NOT NULL,
-    kind                TEXT    NOT NULL CHECK (kind IN ('metric', 'pattern')),
-    -- metric rules: the measure over the last window_ns of rollup_1m, compared with threshold
+    kind                TEXT    NOT NULL CHECK (kind IN ('metric', 'pattern', 'drift', 'budget')),
+    -- metric rules: the measure over the last window_ns of rollup_1m, compared with threshold;
+    -- drift rules: scores of windows that started within the last window_ns
     metric              TEXT,               -- error_rate, p95_latency_ms, cost_per_hour, unpriced_calls, requests
     window_ns           INTEGER,
     operator            TEXT,               -- >, >=, <, <=
-    threshold           REAL,
+    threshold           REAL,               -- budget rules: the fraction of the limit spent
     min_requests        INTEGER,            -- error_rate and p95 only: fewer requests never fire
-    filter              TEXT    NOT NULL,   -- JSON object: service, model, provider, operation, environment, feature
-    -- pattern rules: an ongoing rca_patterns row of these types (all when empty) and severity
+    filter              TEXT    NOT NULL,   -- JSON object: metric dimensions; drift: feature, scope; budget: budget
+    -- pattern rules: an ongoing rca_patterns row of these types (all when empty) and severity;
+    -- drift rules: the severities that fire (moderate, significant)
     pattern_types       TEXT    NOT NULL,   -- JSON array
     min_severity        REAL,
-    channels            TEXT    NOT NULL,   -- JSON array of {"type": "webhook"|"slack", "url": …}
+    channels            TEXT    NOT NULL,   -- JSON array of {"type": "webhook"|"slack"|"email", "url": …}
     enabled             INTEGER NOT NULL DEFAULT 1,
     silenced_until_ns   INTEGER,            -- notifications held back until then
     created_ns          INTEGER NOT NULL,

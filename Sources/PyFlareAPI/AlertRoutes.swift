@@ -116,11 +116,7 @@ public struct AlertRoutes: Sendable {
                 throw .invalid("metric", "must be one of \(AlertRule.Metric.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(metricText)\"")
             }
             rule.metric = metric
-            let windowText = try fields.string("window") ?? "5m"
-            guard let window = DurationText.nanoseconds(windowText), window >= UnixTime.minute, window <= 31 * UnixTime.day else {
-                throw .invalid("window", "must be a duration from 1m to 31d, such as 15m or 1h, not \"\(windowText)\"")
-            }
-            rule.windowNanoseconds = window
+            rule.windowNanoseconds = try window(fields, default: "5m")
             let operatorText = try fields.string("operator") ?? ">"
             guard let comparison = AlertRule.Comparison(rawValue: operatorText) else { throw .invalid("operator", "must be >, >=, < or <=") }
             rule.comparison = comparison
@@ -131,16 +127,7 @@ public struct AlertRoutes: Sendable {
             } else if metric == .errorRate || metric == .p95LatencyMs {
                 rule.minRequests = 10
             }
-            if let filter = fields.value("filter") {
-                guard case .object(let members) = filter else { throw .invalid("filter", "must be an object of dimension values") }
-                rule.filter = try members.map { member throws(APIError) in
-                    guard AlertRule.filterDimensions.contains(member.key) else {
-                        throw .invalid("filter.\(member.key)", "is not a dimension: use \(AlertRule.filterDimensions.joined(separator: ", "))")
-                    }
-                    guard case .string(let value) = member.value else { throw .invalid("filter.\(member.key)", "must be a string") }
-                    return (member.key, value)
-                }
-            }
+            rule.filter = try filter(fields, dimensions: AlertRule.filterDimensions)
         case .pattern:
             if let types = fields.value("types") {
                 guard case .array(let items) = types else { throw .invalid("types", "must be an array of pattern types") }
@@ -154,8 +141,52 @@ public struct AlertRoutes: Sendable {
             let severity = try fields.number("min_severity") ?? 0
             guard (0...1).contains(severity) else { throw .invalid("min_severity", "must be from 0 to 1") }
             rule.minSeverity = severity
+        case .drift:
+            rule.windowNanoseconds = try window(fields, default: "2h")
+            if let severities = fields.value("severities") {
+                guard case .array(let items) = severities, !items.isEmpty else {
+                    throw .invalid("severities", "must be a non-empty array of \(AlertRule.driftSeverities.joined(separator: ", "))")
+                }
+                rule.patternTypes = try items.map { item throws(APIError) in
+                    guard let text = item.text, AlertRule.driftSeverities.contains(text) else {
+                        throw .invalid("severities", "holds something other than \(AlertRule.driftSeverities.joined(separator: " or "))")
+                    }
+                    return text
+                }
+            } else {
+                rule.patternTypes = ["significant"]
+            }
+            rule.filter = try filter(fields, dimensions: AlertRule.driftFilterDimensions)
+        case .budget:
+            let fraction = try fields.number("threshold") ?? 1
+            guard fraction > 0, fraction <= 10 else { throw .invalid("threshold", "must be a fraction of the limit above 0 and at most 10 (0.8 is 80%)") }
+            rule.threshold = fraction
+            rule.filter = try filter(fields, dimensions: ["budget"])
+            if let id = rule.filter.first?.1, Int64(id).map({ $0 > 0 }) != true {
+                throw .invalid("filter.budget", "must be a budget id, such as \"3\"")
+            }
         }
         return rule
+    }
+
+    private static func window(_ fields: JSONFields, default text: String) throws(APIError) -> Int64 {
+        let windowText = try fields.string("window") ?? text
+        guard let window = DurationText.nanoseconds(windowText), window >= UnixTime.minute, window <= 31 * UnixTime.day else {
+            throw .invalid("window", "must be a duration from 1m to 31d, such as 15m or 1h, not \"\(windowText)\"")
+        }
+        return window
+    }
+
+    private static func filter(_ fields: JSONFields, dimensions: [String]) throws(APIError) -> [(String, String)] {
+        guard let filter = fields.value("filter") else { return [] }
+        guard case .object(let members) = filter else { throw .invalid("filter", "must be an object of dimension values") }
+        return try members.map { member throws(APIError) in
+            guard dimensions.contains(member.key) else {
+                throw .invalid("filter.\(member.key)", "is not a dimension: use \(dimensions.joined(separator: ", "))")
+            }
+            guard case .string(let value) = member.value else { throw .invalid("filter.\(member.key)", "must be a string") }
+            return (member.key, value)
+        }
     }
 
     private static func channels(_ fields: JSONFields) throws(APIError) -> [AlertRule.Channel] {
@@ -215,6 +246,15 @@ public struct AlertRoutes: Sendable {
         case .pattern:
             json.member("types", rule.patternTypes)
             json.member("min_severity", rule.minSeverity)
+        case .drift:
+            json.member("severities", rule.severities)
+            json.member("window", rule.windowNanoseconds.map(DurationText.text))
+            json.key("filter")
+            json.stringObject(rule.filter)
+        case .budget:
+            json.member("threshold", rule.threshold)
+            json.key("filter")
+            json.stringObject(rule.filter)
         }
         json.key("channels")
         json.raw("[")

@@ -4,7 +4,7 @@ import PyFlareAnalytics
 import PyFlareWire
 
 /// `GET /api/v1/costs/summary` and the budgets (`GET/POST /api/v1/costs/budgets`,
-/// `GET/DELETE /api/v1/costs/budgets/{id}`, `GET /api/v1/costs/budgets/{id}/alerts`), all
+/// `GET/PUT/DELETE /api/v1/costs/budgets/{id}`, `GET /api/v1/costs/budgets/{id}/alerts`), all
 /// answered from materialized tables.
 public struct CostRoutes: Sendable {
     let costs: CostReadModel
@@ -27,6 +27,17 @@ public struct CostRoutes: Sendable {
         routes.api("/api/v1/costs/budgets/:id") { _, context in
             let budget = try await budget(try context.parameters.path("id"))
             let status = try await costs.budgets.statuses([budget], now: UnixTime.nowNanoseconds())
+            var json = JSONWriter()
+            Self.write(status[0], into: &json)
+            return .json(json)
+        }
+        routes.api("/api/v1/costs/budgets/:id", method: .put) { request, context in
+            let existing = try await budget(try context.parameters.path("id"))
+            let fields = JSONFields(try await JSONBody.read(request, maxBytes: Self.maxBodyBytes))
+            var replacement = try Self.budget(from: fields, now: existing.createdAt)
+            replacement.id = existing.id
+            guard try await costs.budgets.update(replacement) else { throw APIError.notFound("no budget \(existing.id)") }
+            let status = try await costs.budgets.statuses([replacement], now: UnixTime.nowNanoseconds())
             var json = JSONWriter()
             Self.write(status[0], into: &json)
             return .json(json)

@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 import NIOCore
 
@@ -46,20 +47,38 @@ public struct UIRoutes: Sendable {
         "alerts.js": Asset(PackageResources.alerts_js, contentType: javaScript),
         "overview.js": Asset(PackageResources.overview_js, contentType: javaScript),
         "chart.js": Asset(PackageResources.chart_js, contentType: javaScript),
+        "costs.js": Asset(PackageResources.costs_js, contentType: javaScript),
+        "rootcause.js": Asset(PackageResources.rootcause_js, contentType: javaScript),
+        "quality.js": Asset(PackageResources.quality_js, contentType: javaScript),
+        "operations.js": Asset(PackageResources.operations_js, contentType: javaScript),
         "favicon.svg": Asset(PackageResources.favicon_svg, contentType: "image/svg+xml"),
     ]
     static let index = Asset(PackageResources.index_html, contentType: "text/html; charset=utf-8")
 
-    public init() {}
+    /// `PYFLARE_UI_DIR`, for working on the UI: the files of this directory (by the same names)
+    /// are served instead of the embedded ones, read on every request, so an edit shows on reload
+    /// without a rebuild. Unset in production.
+    let developmentDirectory: String?
+
+    public init(developmentDirectory: String? = ProcessInfo.processInfo.environment["PYFLARE_UI_DIR"]) {
+        self.developmentDirectory = developmentDirectory.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The embedded asset, or its working copy when a development directory is set.
+    func asset(_ name: String, embedded: Asset) -> Asset {
+        guard let directory = developmentDirectory,
+              let bytes = FileManager.default.contents(atPath: directory + "/" + name) else { return embedded }
+        return Asset(Array(bytes), contentType: embedded.contentType)
+    }
 
     public func routes<Context: RequestContext>(context: Context.Type = Context.self) -> APIRouteCollection<Context> {
         let routes = APIRouteCollection(context: Context.self)
-        routes.collection.get("/") { request, _ in Self.respond(with: Self.index, to: request) }
+        routes.collection.get("/") { request, _ in Self.respond(with: asset("index.html", embedded: Self.index), to: request) }
         routes.collection.get("/ui/:file") { request, context in
             guard let name = context.parameters.get("file"), let asset = Self.assets[name] else {
                 return APIError.notFound("the web UI has no file by this name").response
             }
-            return Self.respond(with: asset, to: request)
+            return Self.respond(with: self.asset(name, embedded: asset), to: request)
         }
         return routes
     }

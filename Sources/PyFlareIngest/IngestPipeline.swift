@@ -19,12 +19,16 @@ public struct IngestPipeline: Sendable {
     public let sampler: Sampler
     public let batcher: Batcher
     public let metrics: IngestMetrics
+    /// This project's own counts (the metrics are the server's).
+    public let activity: IngestActivity
 
-    public init(normalizer: SpanNormalizer, sampler: Sampler, batcher: Batcher, metrics: IngestMetrics) {
+    public init(normalizer: SpanNormalizer, sampler: Sampler, batcher: Batcher, metrics: IngestMetrics,
+                activity: IngestActivity = IngestActivity()) {
         self.normalizer = normalizer
         self.sampler = sampler
         self.batcher = batcher
         self.metrics = metrics
+        self.activity = activity
     }
 
     /// Returns once the spans are written by the sink (durable, for the store), or refused.
@@ -32,6 +36,7 @@ public struct IngestPipeline: Sendable {
         let received = decoded.count + decoded.rejectedSpanCount
         metrics.spansReceived.increment(by: received)
         metrics.spansRejectedInvalid.increment(by: decoded.rejectedSpanCount)
+        activity.record(.spansRejectedInvalid, decoded.rejectedSpanCount)
 
         var batch = normalizer.normalize(decoded)
         metrics.spansUnpriced.increment(by: batch.columns.unpricedCount)
@@ -43,15 +48,19 @@ public struct IngestPipeline: Sendable {
         case .accepted:
             metrics.recordSampling(sampled: sampled, dropped: decoded.count - sampled)
             metrics.spansAccepted.increment(by: decoded.count)
+            activity.record(.spansAccepted, decoded.count)
             return .accepted(rejected: decoded.rejectedSpanCount, message: decoded.rejectionMessage)
         case .full:
             metrics.spansRejectedBackpressure.increment(by: decoded.count)
+            activity.record(.spansRefusedBusy, decoded.count)
             return .full
         case .closed:
             metrics.spansRejectedBackpressure.increment(by: decoded.count)
+            activity.record(.spansRefusedBusy, decoded.count)
             return .closed
         case .failed(let message):
             metrics.spansRejectedStorage.increment(by: decoded.count)
+            activity.record(.spansRefusedStorage, decoded.count)
             return .failed(message)
         }
     }

@@ -64,6 +64,7 @@ public struct OTLPExport: Sendable {
             case .metrics: "metric_points"
             }
             pipeline.metrics.recordItemsRejected(items, 1, reason: "disk_low")
+            pipeline.activity.record(.requestsRefusedDiskLow, 1)
             return .failed(refusal)
         }
         defer { admission?.release(reservation, written: Int64(body.count)) }
@@ -92,6 +93,7 @@ public struct OTLPExport: Sendable {
             batch = try decode(body, json)
         } catch {
             pipeline.metrics.recordItemsRejected(metric, 1, reason: "malformed")  // one request, as for spans
+            pipeline.activity.record(.requestsMalformed, 1)
             return .malformed("malformed \(json ? "JSON" : "protobuf") \(what): \(error)")
         }
         let (kept, rejected, message) = count(batch)
@@ -103,9 +105,11 @@ public struct OTLPExport: Sendable {
             try await write(records, batch)
         } catch {
             pipeline.metrics.recordItemsRejected(metric, kept + rejected, reason: "storage")
+            pipeline.activity.record(.recordsRefusedStorage, kept + rejected)
             return .failed("\(items) could not be stored: \(clientDescription(of: error))")
         }
         pipeline.metrics.recordItems(metric, stored: kept, rejected: rejected)
+        pipeline.activity.record(metric == "log_records" ? .logRecordsAccepted : .metricPointsAccepted, kept)
         return .accepted(rejected: rejected, message: message)
     }
 
@@ -115,6 +119,7 @@ public struct OTLPExport: Sendable {
             batch = try json ? SpanBatch.decodeJSON(body) : SpanBatch.decodeProtobuf(body)
         } catch {
             pipeline.metrics.spansRejectedMalformed.increment()
+            pipeline.activity.record(.requestsMalformed, 1)
             return .malformed("malformed \(json ? "JSON" : "protobuf") ExportTraceServiceRequest: \(error)")
         }
         switch await pipeline.ingest(batch) {

@@ -125,6 +125,7 @@ final class ProjectRuntime: Sendable {
             add(RCARoutes(rca: RCAReadModel(pool: store.indexPool, engine: analysisEngine,
                                             sliceSettings: configuration.rca.slices)).routes())
             add(OverviewRoutes(overview: OverviewReadModel(pool: store.indexPool, engine: analysisEngine)).routes())
+            add(OperationsRoutes(activity: pipeline.activity, batcher: batcher, store: store, disk: disk).routes())
             add(PricingRoutes(pricing: livePricing, overrides: PricingOverrides(pool: store.indexPool)).routes())
             add(EvaluationRoutes(evaluations: EvaluationReadModel(pool: store.indexPool), rules: configuration.quality.verdicts).routes())
             let drift = configuration.quality.drift

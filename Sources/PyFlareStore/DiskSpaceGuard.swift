@@ -105,6 +105,9 @@ public final class DiskSpaceGuard: Sendable {
 
     public var isLow: Bool { state.withLock { $0.low } }
 
+    /// Free bytes at the last measurement (every second), nil before the first or when unknown.
+    public var measuredFreeBytes: Int64? { state.withLock { $0.free } }
+
     /// Measures the free space once and updates the state; returns whether it is low.
     @discardableResult
     public func check() -> Bool {

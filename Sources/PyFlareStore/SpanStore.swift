@@ -292,6 +292,11 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
 
     /// The memory the records not yet in a segment take: a bound on what their seals write.
     public var unsealedBytes: Int { unsealed.withLock { $0.totalBytes } }
+
+    /// The WAL's files and bytes on disk, counted on the store's threads.
+    public func walUsage() async throws -> (files: Int, bytes: Int) {
+        try await wal.usage()
+    }
 }
 
 /// The spans of one trace, as stored, and what could not be read.

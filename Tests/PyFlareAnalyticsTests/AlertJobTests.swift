@@ -28,11 +28,15 @@ struct AlertJobTests {
 
     var baseTimeNanoseconds: Int64 { Int64(baseTime) }
 
+    func openStore(_ directory: TemporaryDirectory) async throws -> SpanStore {
+        try await SpanStore.open(configuration: SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never),
+                                 pricing: .builtIn(), logger: Logger(label: "test"))
+    }
+
     @Test func aPatternRuleFollowsItsPatterns() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try await SpanStore.open(configuration: SpanStoreConfiguration(dataDirectory: directory.path, walSync: .never),
-                                             pricing: .builtIn(), logger: Logger(label: "test"))
+        let store = try await openStore(directory)
         let book = AlertBook(pool: store.indexPool)
         let now = baseTimeNanoseconds + UnixTime.hour
         let rule = try await book.create(AlertRule(name: "spikes", kind: .pattern, patternTypes: ["error_spike"], minSeverity: 0.5,
@@ -64,6 +68,66 @@ struct AlertJobTests {
         let silenced = try await book.events(rule: rule.id, openOnly: true)
         #expect(silenced.map(\.key) == ["p4"] && silenced[0].silenced)
         #expect(silenced[0].deliveries.map(\.status) == [.silenced])
+        try await store.close()
+    }
+
+    /// A firing pattern whose severity rises a step is announced again (once per step), with
+    /// the new summary; a smaller rise only moves the value.
+    @Test func aRisingPatternEscalatesOncePerStep() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await openStore(directory)
+        let book = AlertBook(pool: store.indexPool)
+        let now = baseTimeNanoseconds + UnixTime.hour
+        let rule = try await book.create(AlertRule(name: "spikes", kind: .pattern, minSeverity: 0.3,
+                                                   channels: [.init(kind: .webhook, url: "http://127.0.0.1:9/")], created: now, updated: now))
+        let job = AlertJob(dispatcher: nil)
+        for (minute, severity) in [(0, 0.4), (1, 0.45), (2, 0.55), (3, 0.6), (4, 0.9)] {
+            try await store.indexPool.write { db in try pattern("p1", type: "error_spike", severity: severity, end: nil, db) }
+            _ = try await job.run(context(store, now: now + Int64(minute) * UnixTime.minute))
+        }
+        let events = try await book.events(rule: rule.id)
+        #expect(events.count == 1 && events[0].value == 0.9)
+        #expect(events[0].deliveries.map(\.state) == ["firing", "escalated", "escalated"])
+        #expect(events[0].summary.contains("severity 0.90"))
+        try await store.close()
+    }
+
+    /// A budget rule fires for the budgets past its fraction of their limit, and resolves once
+    /// the limit is raised above the spend.
+    @Test func aBudgetRuleFollowsTheSpend() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await openStore(directory)
+        let alerts = AlertBook(pool: store.indexPool)
+        let budgets = BudgetBook(pool: store.indexPool)
+        let now = baseTimeNanoseconds + UnixTime.hour
+        var budget = try await budgets.create(Budget(dimension: .user, value: "dana", period: .daily, limitMicros: 1_000_000,
+                                                     alertThresholds: [1], createdAt: now))
+        let other = try await budgets.create(Budget(dimension: .user, value: "eve", period: .daily, limitMicros: 1_000_000,
+                                                    alertThresholds: [1], createdAt: now))
+        try await store.indexPool.write { db in
+            for (user, cost) in [("dana", 900_000), ("eve", 2_000_000)] {
+                try db.execute(sql: """
+                    INSERT INTO cost_by_dimension_1h (dimension, key, bucket_ns, requests, input_tokens, output_tokens, cached_tokens,
+                                                      reasoning_tokens, cost_micros, unpriced_requests) VALUES ('user', ?, ?, 1, 0, 0, 0, 0, ?, 0)
+                    """,
+                               arguments: [user, now / UnixTime.hour * UnixTime.hour, cost])
+            }
+        }
+        let rule = try await alerts.create(AlertRule(name: "dana's budget", kind: .budget, threshold: 0.8,
+                                                     filter: [("budget", "\(budget.id)")], channels: [], created: now, updated: now))
+        let job = AlertJob(dispatcher: nil)
+        _ = try await job.run(context(store, now: now))
+        var events = try await alerts.events(rule: rule.id)
+        #expect(events.count == 1 && events[0].value == 0.9 && events[0].resolved == nil, "eve's budget is not this rule's")
+        #expect(events[0].summary.contains("spent $0.90 of $1.00 (90%)") && events[0].link == "#/costs?budget=\(budget.id)")
+        _ = other
+        budget.limitMicros = 2_000_000
+        #expect(try await budgets.update(budget))
+        _ = try await job.run(context(store, now: now + UnixTime.minute))
+        events = try await alerts.events(rule: rule.id)
+        #expect(events.count == 1 && events[0].resolved != nil)
         try await store.close()
     }
 

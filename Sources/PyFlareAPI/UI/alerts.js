@@ -10,10 +10,14 @@ const POLL_MS = 5000;
 /** RFC 3339 text (what the API writes) as the UI's time format. */
 const fmtText = (text) => (text ? fmtTime(Date.parse(text) * 1e6) : "—");
 
+const scopeText = (filter, none) => Object.entries(filter || {}).map(([k, v]) => `${k}=${v}`).join(", ") || none;
+
 function condition(rule) {
   if (rule.kind === "pattern") {
-    return `pattern ${rule.types.length ? rule.types.join(", ") : "of any type"}, severity ≥ ${rule.min_severity}`;
+    return `pattern ${rule.types.length ? rule.types.join(", ") : "of any type"}, severity ≥ ${rule.min_severity} (escalations announced)`;
   }
+  if (rule.kind === "drift") return `drift ${rule.severities.join(" or ")} within ${rule.window} (${scopeText(rule.filter, "every feature")})`;
+  if (rule.kind === "budget") return `budget ≥ ${Math.round(rule.threshold * 100)}% of its limit (${scopeText(rule.filter, "every budget")})`;
   const scope = Object.entries(rule.filter || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "all traffic";
   return `${rule.metric} ${rule.operator} ${rule.threshold} over ${rule.window} (${scope})`;
 }
@@ -45,28 +49,67 @@ export class AlertsView {
 
   unmount() { clearTimeout(this.timer); }
 
-  /** A metric rule with one channel: what most teams start with; the API takes every option. */
+  /** A rule of any kind with one channel: what most teams start with; the API takes every option. */
   form() {
-    const field = (name, label, element) => h("label", {}, h("span", {}, label), this.inputs[name] = element);
     this.inputs = {};
-    return h("form", { class: "filters", "data-testid": "alert-form", onsubmit: (e) => { e.preventDefault(); this.create(); } },
+    const field = (name, label, element, kinds) => h("label", { "data-kinds": kinds || "", "data-field": name },
+      h("span", {}, label), this.inputs[name] = element);
+    const kind = h("select", { onchange: () => this.showFields() }, [["metric", "Metric threshold"], ["pattern", "Pattern"],
+      ["drift", "Drift"], ["budget", "Budget"]].map(([v, t]) => h("option", { value: v }, t)));
+    this.formEl = h("form", { class: "filters", "data-testid": "alert-form", onsubmit: (e) => { e.preventDefault(); this.create(); } },
       field("name", "Name", h("input", { required: true, placeholder: "checkout errors" })),
-      field("metric", "Metric", h("select", {}, METRICS.map(([v, t]) => h("option", { value: v }, t)))),
-      field("operator", "Operator", h("select", {}, [">", ">=", "<", "<="].map((o) => h("option", { value: o }, o)))),
-      field("threshold", "Threshold", h("input", { type: "number", step: "any", required: true, class: "narrow" })),
-      field("window", "Window", h("input", { value: "15m", class: "narrow" })),
-      field("dimension", "Only", h("select", {}, [h("option", { value: "" }, "all traffic"), ...DIMENSIONS.map((d) => h("option", { value: d }, d))])),
-      field("value", "equal to", h("input", { placeholder: "value" })),
+      field("kind", "Kind", kind),
+      field("metric", "Metric", h("select", {}, METRICS.map(([v, t]) => h("option", { value: v }, t))), "metric"),
+      field("operator", "Operator", h("select", {}, [">", ">=", "<", "<="].map((o) => h("option", { value: o }, o))), "metric"),
+      field("threshold", "Threshold", h("input", { type: "number", step: "any", class: "narrow" }), "metric"),
+      field("window", "Window", h("input", { value: "15m", class: "narrow" }), "metric drift"),
+      field("dimension", "Only", h("select", {}, [h("option", { value: "" }, "all traffic"), ...DIMENSIONS.map((d) => h("option", { value: d }, d))]), "metric"),
+      field("value", "equal to", h("input", { placeholder: "value" }), "metric"),
+      field("types", "Pattern types", h("input", { placeholder: "error_spike, cost_anomaly (empty: all)" }), "pattern"),
+      field("min_severity", "Min severity", h("input", { type: "number", step: "0.05", min: "0", max: "1", value: "0.5", class: "narrow" }), "pattern"),
+      field("severity", "Drift severity", h("select", {}, [["significant", "significant"], ["moderate", "moderate or significant"]]
+        .map(([v, t]) => h("option", { value: v }, t))), "drift"),
+      field("feature", "Feature", h("input", { placeholder: "input_tokens (empty: all)" }), "drift"),
+      field("fraction", "Spent ≥ % of limit", h("input", { type: "number", step: "any", value: "80", class: "narrow" }), "budget"),
+      field("budget", "Budget id", h("input", { placeholder: "empty: every budget", class: "narrow" }), "budget"),
       field("channel", "Channel", h("select", {}, ["webhook", "slack", "email"].map((c) => h("option", { value: c }, c)))),
       field("target", "URL or addresses", h("input", { class: "wide", placeholder: "https://hooks.slack.com/… or a@b.com, c@d.com" })),
       h("button", { type: "submit", class: "primary" }, "Create rule"),
       this.formError);
+    this.showFields();
+    return this.formEl;
+  }
+
+  /** Shows the fields of the chosen kind only. */
+  showFields() {
+    const kind = this.inputs.kind.value;
+    for (const label of this.formEl.querySelectorAll("label[data-kinds]")) {
+      const kinds = label.dataset.kinds;
+      label.hidden = kinds !== "" && !kinds.split(" ").includes(kind);
+    }
+    this.inputs.threshold.required = kind === "metric";
+    // Drift windows are an hour long: a rule looks back two unless told otherwise.
+    const window = this.inputs.window;
+    if (kind === "drift" && window.value === "15m") window.value = "2h";
+    if (kind === "metric" && window.value === "2h") window.value = "15m";
   }
 
   async create() {
     const v = Object.fromEntries(Object.entries(this.inputs).map(([k, el]) => [k, el.value.trim()]));
-    const body = { name: v.name, kind: "metric", metric: v.metric, operator: v.operator, threshold: Number(v.threshold), window: v.window };
-    if (v.dimension && v.value) body.filter = { [v.dimension]: v.value };
+    const body = { name: v.name, kind: v.kind };
+    if (v.kind === "metric") {
+      Object.assign(body, { metric: v.metric, operator: v.operator, threshold: Number(v.threshold), window: v.window });
+      if (v.dimension && v.value) body.filter = { [v.dimension]: v.value };
+    } else if (v.kind === "pattern") {
+      body.types = v.types.split(",").map((t) => t.trim()).filter(Boolean);
+      body.min_severity = Number(v.min_severity || 0);
+    } else if (v.kind === "drift") {
+      Object.assign(body, { window: v.window, severities: v.severity === "moderate" ? ["moderate", "significant"] : ["significant"] });
+      if (v.feature) body.filter = { feature: v.feature };
+    } else {
+      body.threshold = Number(v.fraction || 100) / 100;
+      if (v.budget) body.filter = { budget: v.budget };
+    }
     if (v.target) {
       body.channels = [v.channel === "email" ? { type: "email", to: v.target.split(",").map((a) => a.trim()).filter(Boolean) }
         : { type: v.channel, url: v.target }];

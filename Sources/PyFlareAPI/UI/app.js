@@ -9,9 +9,14 @@ import { LogsView } from "./logs.js";
 import { SessionsView, SessionView, UsersView, UserView } from "./sessions.js";
 import { AlertsView } from "./alerts.js";
 import { OverviewView } from "./overview.js";
+import { CostsView } from "./costs.js";
+import { RootCauseView } from "./rootcause.js";
+import { QualityView } from "./quality.js";
+import { OperationsView } from "./operations.js";
 
 const views = { traces: TracesView, trace: TraceView, sessions: SessionsView, session: SessionView, users: UsersView, user: UserView,
-  sql: SQLView, logs: LogsView, alerts: AlertsView, overview: OverviewView };
+  sql: SQLView, logs: LogsView, alerts: AlertsView, overview: OverviewView, costs: CostsView, rca: RootCauseView, quality: QualityView,
+  operations: OperationsView };
 /** The nav link a view lights: a trace is one of the traces, a session one of the sessions. */
 const NAV = { trace: "traces", session: "sessions", user: "users" };
 const root = document.getElementById("view");

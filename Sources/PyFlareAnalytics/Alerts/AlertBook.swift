@@ -134,21 +134,34 @@ public struct AlertBook: Sendable {
 
     /// Opens an event for `key` of `rule` unless one is open (then only its value moves), and
     /// queues a firing notification to each channel (marked silenced while the rule is).
-    /// Returns the event when it is new.
-    func fire(_ rule: AlertRule, key: String, value: Double?, summary: String, link: String, now: Int64) async throws -> AlertEvent? {
+    /// An open event of a pattern rule whose severity rose ``AlertRule/escalationStep`` past
+    /// the last announced one takes the new summary and queues an `escalated` notification.
+    /// Returns the event when it is new or escalated.
+    func fire(_ rule: AlertRule, key: String, value: Double?, summary: String, link: String,
+              now: Int64) async throws -> (event: AlertEvent, escalated: Bool)? {
         try await pool.write { db in
-            if let open = try Int64.fetchOne(db, sql: "SELECT id FROM alert_events WHERE rule_id = ? AND key = ? AND resolved_ns IS NULL",
-                                             arguments: [rule.id, key]) {
-                try db.execute(sql: "UPDATE alert_events SET value = ? WHERE id = ?", arguments: [value, open])
-                return nil
-            }
             let silenced = rule.isSilenced(at: now)
+            if let open = try Row.fetchOne(db, sql: """
+                SELECT id, notified_value FROM alert_events WHERE rule_id = ? AND key = ? AND resolved_ns IS NULL
+                """, arguments: [rule.id, key]) {
+                let id: Int64 = open["id"]
+                let notified: Double? = open["notified_value"]
+                guard rule.kind == .pattern, let value, let notified, value >= notified + AlertRule.escalationStep - 1e-9 else {
+                    try db.execute(sql: "UPDATE alert_events SET value = ? WHERE id = ?", arguments: [value, id])
+                    return nil
+                }
+                try db.execute(sql: "UPDATE alert_events SET value = ?, notified_value = ?, summary = ?, link = ? WHERE id = ?",
+                               arguments: [value, value, summary, link, id])
+                try Self.queue(rule, event: id, state: "escalated", silenced: silenced, now: now, db)
+                return try Row.fetchOne(db, sql: "SELECT * FROM alert_events WHERE id = ?", arguments: [id]).map { (Self.event($0), true) }
+            }
             try db.execute(sql: """
-                INSERT INTO alert_events (rule_id, key, fired_ns, value, threshold, summary, link, silenced) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [rule.id, key, now, value, rule.threshold ?? rule.minSeverity, summary, link, silenced])
+                INSERT INTO alert_events (rule_id, key, fired_ns, value, notified_value, threshold, summary, link, silenced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [rule.id, key, now, value, value, rule.threshold ?? rule.minSeverity, summary, link, silenced])
             let id = db.lastInsertedRowID
             try Self.queue(rule, event: id, state: "firing", silenced: silenced, now: now, db)
-            return try Row.fetchOne(db, sql: "SELECT * FROM alert_events WHERE id = ?", arguments: [id]).map(Self.event)
+            return try Row.fetchOne(db, sql: "SELECT * FROM alert_events WHERE id = ?", arguments: [id]).map { (Self.event($0), false) }
         }
     }
 

@@ -102,8 +102,7 @@ public final class AlertDispatcher: Sendable {
     /// The email of a notification, sent on a thread of its own (the SMTP client blocks).
     private func sendEmail(_ delivery: AlertDelivery, event: AlertEvent, rule: String) async throws {
         guard let smtp else { throw SMTPClient.Failure(description: "alerts.smtp.host is not set") }
-        let resolved = delivery.state == "resolved"
-        let subject = "[PyFlare] \(resolved ? "Resolved" : "Firing"): \(rule)"
+        let subject = "[PyFlare] \(Self.headline(delivery.state)): \(rule)"
         var lines = [event.summary, ""]
         if let value = event.value { lines.append("Value: \(value)") }
         if let threshold = event.threshold { lines.append("Threshold: \(threshold)") }
@@ -125,6 +124,15 @@ public final class AlertDispatcher: Sendable {
         }
     }
 
+    /// How a notification starts: what happened to the event.
+    static func headline(_ state: String) -> String {
+        switch state {
+        case "resolved": "Resolved"
+        case "escalated": "Escalated"
+        default: "Firing"
+        }
+    }
+
     private static func nanoseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
@@ -132,7 +140,6 @@ public final class AlertDispatcher: Sendable {
     /// The body a channel gets: PyFlare's JSON document, or Slack's incoming-webhook shape.
     func payload(_ delivery: AlertDelivery, event: AlertEvent, rule: String) -> [UInt8] {
         let link = publicURL + "/" + event.link
-        let resolved = delivery.state == "resolved"
         var json = JSONWriter()
         switch delivery.channel {
         case .webhook:
@@ -160,8 +167,9 @@ public final class AlertDispatcher: Sendable {
             // Written by ``sendEmail``, not posted.
             break
         case .slack:
-            let headline = resolved ? "Resolved: \(rule)" : "Firing: \(rule)"
-            let text = "\(resolved ? "✅" : "🔥") *\(headline)*\n\(event.summary)\n<\(link)|Open in PyFlare>"
+            let headline = "\(Self.headline(delivery.state)): \(rule)"
+            let mark = switch delivery.state { case "resolved": "✅"; case "escalated": "⏫"; default: "🔥" }
+            let text = "\(mark) *\(headline)*\n\(event.summary)\n<\(link)|Open in PyFlare>"
             json.raw("{")
             json.member("text", "\(headline): \(event.summary) \(link)")
             json.key("blocks")

@@ -22,14 +22,15 @@ public struct AlertJob: AnalyticsJob {
     public func run(_ context: JobContext) async throws -> JobOutcome {
         let book = AlertBook(pool: context.pool)
         var changed = 0
+        var sources = Sources()
         for rule in try await book.rules() where rule.enabled {
             var firing = Set<String>()
-            for finding in try await findings(of: rule, context) {
+            for finding in try await findings(of: rule, context, &sources) {
                 firing.insert(finding.key)
-                if let event = try await book.fire(rule, key: finding.key, value: finding.value, summary: finding.summary,
-                                                   link: finding.link, now: context.now) {
+                if let (event, escalated) = try await book.fire(rule, key: finding.key, value: finding.value, summary: finding.summary,
+                                                                link: finding.link, now: context.now) {
                     changed += 1
-                    context.logger.notice("alert fired", metadata: [
+                    context.logger.notice(escalated ? "alert escalated" : "alert fired", metadata: [
                         "rule": "\(rule.id)", "event": "\(event.id)", "silenced": "\(event.silenced)", "summary": "\(finding.summary)",
                     ])
                 }
@@ -51,10 +52,28 @@ public struct AlertJob: AnalyticsJob {
         var link: String
     }
 
-    func findings(of rule: AlertRule, _ context: JobContext) async throws -> [Finding] {
+    /// What several rules read, read once per run.
+    struct Sources {
+        var patterns: [RCAReadModel.Pattern]?
+        var budgets: [BudgetStatus]?
+    }
+
+    func findings(of rule: AlertRule, _ context: JobContext, _ sources: inout Sources) async throws -> [Finding] {
         switch rule.kind {
-        case .metric: try await metricFinding(rule, context).map { [$0] } ?? []
-        case .pattern: try await patternFindings(rule, context)
+        case .metric: return try await metricFinding(rule, context).map { [$0] } ?? []
+        case .pattern:
+            if sources.patterns == nil {
+                let rca = RCAReadModel(pool: context.pool, engine: context.engine, sliceSettings: SliceSettings())
+                sources.patterns = try await rca.patterns(.init(range: 0..<Int64.max, type: nil, service: nil, model: nil, ongoing: true, limit: 1000))
+            }
+            return patternFindings(rule, sources.patterns ?? [])
+        case .drift: return try await driftFindings(rule, context)
+        case .budget:
+            if sources.budgets == nil {
+                let book = BudgetBook(pool: context.pool)
+                sources.budgets = try await book.statuses(try await book.budgets(), now: context.now)
+            }
+            return budgetFindings(rule, sources.budgets ?? [])
         }
     }
 
@@ -90,15 +109,51 @@ public struct AlertJob: AnalyticsJob {
     }
 
     /// Every ongoing pattern of the rule's types at its severity or above.
-    private func patternFindings(_ rule: AlertRule, _ context: JobContext) async throws -> [Finding] {
-        let rca = RCAReadModel(pool: context.pool, engine: context.engine, sliceSettings: SliceSettings())
-        let patterns = try await rca.patterns(.init(range: 0..<Int64.max, type: nil, service: nil, model: nil, ongoing: true, limit: 1000))
-        return patterns.filter { pattern in
+    private func patternFindings(_ rule: AlertRule, _ patterns: [RCAReadModel.Pattern]) -> [Finding] {
+        patterns.filter { pattern in
             (rule.patternTypes.isEmpty || rule.patternTypes.contains(pattern.type)) && pattern.severity >= (rule.minSeverity ?? 0)
         }.map { pattern in
             Finding(key: pattern.id, value: pattern.severity,
                     summary: "\(rule.name): \(pattern.type) (severity \(Self.format(pattern.severity, nil))): \(pattern.description)",
                     link: "#/rca?pattern=\(pattern.id)")
+        }
+    }
+
+    /// The drift scores of windows that started within the rule's window, at its severities:
+    /// one finding per feature and scope (the newest window's).
+    private func driftFindings(_ rule: AlertRule, _ context: JobContext) async throws -> [Finding] {
+        let window = rule.windowNanoseconds ?? 2 * UnixTime.hour
+        let filter = Dictionary(rule.filter, uniquingKeysWith: { first, _ in first })
+        let drift = DriftReadModel(pool: context.pool, settings: DriftSettings())
+        let severities = rule.severities.isEmpty ? ["significant"] : rule.severities
+        let (alerts, _) = try await drift.alerts(.init(range: (context.now - window)..<context.now, severities: severities,
+                                                       scope: filter["scope"], feature: filter["feature"], limit: 1000))
+        var seen = Set<String>()
+        return alerts.compactMap { alert in
+            let key = "\(alert.feature)|\(alert.scopeKind):\(alert.scope)"
+            guard seen.insert(key).inserted else { return nil }
+            let summary = "\(rule.name): \(alert.feature) drifted (\(alert.method) \(Self.format(alert.score, nil)), \(alert.severity)) "
+                + "in \(alert.scopeKind) \(alert.scope), \(alert.samples) samples against \(alert.referenceSamples)"
+            return Finding(key: key, value: alert.score, summary: summary,
+                           link: "#/quality?feature=\(Self.escaped(alert.feature))&scope=\(Self.escaped(alert.scope))")
+        }
+    }
+
+    /// Budgets (all, or the one the rule names) whose spend in the current period reached the
+    /// rule's fraction of their limit; a new period starts a new event.
+    private func budgetFindings(_ rule: AlertRule, _ statuses: [BudgetStatus]) -> [Finding] {
+        let fraction = rule.threshold ?? 1
+        let only = rule.filter.first { $0.0 == "budget" }.flatMap { Int64($0.1) }
+        return statuses.filter { status in
+            (only == nil || status.budget.id == only) && status.fractionUsed >= fraction
+        }.map { status in
+            let budget = status.budget
+            let scope = budget.dimension == .global ? "all spend" : "\(budget.dimension.rawValue) \(budget.value ?? "")"
+            let summary = "\(rule.name): budget \(budget.id) (\(scope), \(budget.period.rawValue)) spent "
+                + String(format: "$%.2f of $%.2f (%.0f%%)", Double(status.spentMicros) / 1e6, Double(budget.limitMicros) / 1e6,
+                         status.fractionUsed * 100)
+            return Finding(key: "\(budget.id)|\(status.period.lowerBound)", value: status.fractionUsed, summary: summary,
+                           link: "#/costs?budget=\(budget.id)")
         }
     }
 
@@ -120,7 +175,7 @@ public struct AlertJob: AnalyticsJob {
         return "#/traces?" + query.joined(separator: "&")
     }
 
-    private static func escaped(_ text: String) -> String {
+    static func escaped(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+#"))) ?? text
     }
 }

@@ -3,9 +3,23 @@ public struct AlertRule: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         /// A measure of `rollup_1m` over a rolling window against a threshold.
         case metric
-        /// An ongoing root-cause pattern (`rca_patterns`) of some types and severity.
+        /// An ongoing root-cause pattern (`rca_patterns`) of some types and severity; a firing
+        /// pattern whose severity rises by ``AlertRule/escalationStep`` is announced again.
         case pattern
+        /// A drift score (`drift_scores`) of a recent window at some severities.
+        case drift
+        /// A budget (`budgets`, spent from `cost_by_dimension_1h`) past a fraction of its limit.
+        case budget
     }
+
+    /// How much a firing pattern's severity must rise past the last announced one to be announced again.
+    public static let escalationStep = 0.1
+    /// The dimensions a drift rule may keep to one value.
+    public static let driftFilterDimensions = ["feature", "scope"]
+    public static let driftSeverities = ["moderate", "significant"]
+
+    /// A drift rule's severities: kept where a pattern rule keeps its types.
+    public var severities: [String] { patternTypes }
 
     /// What a metric rule measures over its window.
     public enum Metric: String, Sendable, CaseIterable {

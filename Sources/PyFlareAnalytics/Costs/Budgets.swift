@@ -144,6 +144,18 @@ public struct BudgetBook: Sendable {
         try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM budgets WHERE id = ?", arguments: [id]).map(Self.budget) }
     }
 
+    /// Replaces a budget's dimension, period, limit and thresholds; false when there is none. Its
+    /// alerts stay: a threshold reached in this period is not announced twice.
+    public func update(_ budget: Budget) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE budgets SET dimension = ?, value = ?, period = ?, limit_micros = ?, alert_thresholds = ? WHERE id = ?
+                """, arguments: [budget.dimension.rawValue, budget.value, budget.period.rawValue, budget.limitMicros,
+                                 Self.encode(budget.alertThresholds), budget.id])
+            return db.changesCount == 1
+        }
+    }
+
     /// Deletes a budget and its alerts; false when there was none.
     public func delete(_ id: Int64) async throws -> Bool {
         try await pool.write { db in

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOPosix
 import PyFlareModel
@@ -194,6 +195,18 @@ package final class WriteAheadLog<Item: Sendable>: Sendable {
                 deleted += 1
             }
             return deleted
+        }
+    }
+
+    /// The WAL files on disk and their bytes: what a restart would replay (at most).
+    func usage() async throws -> (files: Int, bytes: Int) {
+        try await threadPool.runIfActive { [self] in
+            let files = Self.files(in: configuration.directory)
+            let bytes = files.reduce(0) { total, file in
+                var info = stat()
+                return total + (stat(file.path, &info) == 0 ? Int(info.st_size) : 0)
+            }
+            return (files.count, bytes)
         }
     }
 
