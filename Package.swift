@@ -20,6 +20,7 @@ let migrationFiles = [
     "0011_trace_feature_environment.sql",
     "0012_alerts.sql",
     "0013_alert_kinds.sql",
+    "0014_evaluation_feature.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.

@@ -394,6 +394,13 @@ def test_quality_drop_is_a_pattern_and_a_slice(quality):
     assert len(beta) == 1, slices
     assert beta[0]["sample_count"] == 40 and beta[0]["metric_value"] == 0.5 and beta[0]["significant"]
 
+    # Each evaluation keeps its span's feature: the summary by feature says the same.
+    groups = {g["feature"]: g for g in get(srv, "/api/v1/evaluations/summary", name="correctness", group_by="feature")["groups"]}
+    assert (groups["beta"]["count"], groups["beta"]["failed"]) == (40, 20)
+    assert (groups["stable"]["count"], groups["stable"]["failed"]) == (100, 5)
+    failing_beta = get(srv, "/api/v1/evaluations", feature="beta", passed="false")["evaluations"]
+    assert len(failing_beta) == 20 and all(e["feature"] == "beta" for e in failing_beta)
+
 
 def test_rag_evaluator_scores_faithful_and_invented_answers(quality):
     srv = quality["srv"]

@@ -217,6 +217,11 @@ def test_quality_page(seeded, browser):
     wait_for(d, lambda d: "correctness|qa-model" in summary_rows(d), what="the summary by model")
     expected = expected_rows(get(srv, "/api/v1/evaluations/summary", since=since_24h(), interval="1h", group_by="model"), "model")
     assert summary_rows(d) == expected
+    # By feature: the quality drop is the beta feature's.
+    Select(d.find_element(By.CSS_SELECTOR, "[data-testid=quality-group]")).select_by_value("feature")
+    wait_for(d, lambda d: "correctness|beta" in summary_rows(d), what="the summary by feature")
+    expected = expected_rows(get(srv, "/api/v1/evaluations/summary", since=since_24h(), interval="1h", group_by="feature"), "feature")
+    assert summary_rows(d) == expected and expected["correctness|beta"]["failed"] == "20"
 
     # Every range and grouping loads without an error (a long range's heatmap has coarser windows).
     for fragment in ["range=1h", "range=7d&group_by=service", "range=30d", "range=all"]:  # 30 days: more windows than a heatmap holds

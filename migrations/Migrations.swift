@@ -27,5 +27,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0011_trace_feature_environment", PackageResources._011_trace_feature_environment_sql),
         IndexMigration("0012_alerts", PackageResources._012_alerts_sql),
         IndexMigration("0013_alert_kinds", PackageResources._013_alert_kinds_sql),
+        IndexMigration("0014_evaluation_feature", PackageResources._014_evaluation_feature_sql),
     ]
 }

@@ -247,7 +247,7 @@ CREATE TABLE evaluations (
     details         TEXT,               -- JSON: RAG issues and claims, judge flags
     cost_micros     INTEGER NOT NULL DEFAULT 0,  -- what producing it cost (judge calls)
     created_ns      INTEGER NOT NULL             -- when PyFlare recorded it
-);
+, feature TEXT);
 
 CREATE TABLE failure_cluster_members (
     time_ns         INTEGER NOT NULL,

@@ -35,6 +35,7 @@ public struct EvaluationRoutes: Sendable {
         filter.traceID = given("trace_id")
         filter.model = given("model")
         filter.service = given("service")
+        filter.feature = given("feature")
         filter.source = given("source")
         if let source = parameters.text("source"), EvaluationRecord.Source(rawValue: source) == nil {
             throw .invalid("source", "must be one of \(EvaluationRecord.Source.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -50,7 +51,7 @@ public struct EvaluationRoutes: Sendable {
 
     func list(_ parameters: QueryParameters) async throws -> Response {
         let filter = try Self.filter(parameters, defaultSpan: 7 * UnixTime.day,
-                                     columns: ["name", "span_id", "trace_id", "model", "service", "source"])
+                                     columns: ["name", "span_id", "trace_id", "model", "service", "feature", "source"])
         // Newest first; the cursor is the last row's (time, id).
         var cursor: (time: Int64, id: Int64)?
         if let text = parameters.text("cursor") {
@@ -91,6 +92,7 @@ public struct EvaluationRoutes: Sendable {
         json.member("service", record.service)
         json.member("model", record.model)
         json.member("operation", record.operation)
+        json.member("feature", record.feature)
         json.key("score"); json.finite(record.score)
         json.member("label", record.label)
         json.member("explanation", record.explanation)
@@ -101,10 +103,10 @@ public struct EvaluationRoutes: Sendable {
         json.raw("}")
     }
 
-    /// Per name (and `group_by` model or service): counts, mean score, pass and fail rates,
+    /// Per name (and `group_by` model, service or feature): counts, mean score, pass and fail rates,
     /// overall and per `interval`.
     func summary(_ parameters: QueryParameters) async throws -> Response {
-        let filter = try Self.filter(parameters, defaultSpan: UnixTime.day, columns: ["name", "model", "service", "source"])
+        let filter = try Self.filter(parameters, defaultSpan: UnixTime.day, columns: ["name", "model", "service", "feature", "source"])
         let range = filter.range
         let interval: Int64
         switch parameters.text("interval") ?? "1h" {
@@ -118,7 +120,7 @@ public struct EvaluationRoutes: Sendable {
         }
         let group = parameters.text("group_by") ?? "name"
         guard let grouping = EvaluationReadModel.Grouping(rawValue: group) else {
-            throw APIError.invalid("group_by", "must be name, model or service")
+            throw APIError.invalid("group_by", "must be name, model, service or feature")
         }
         // One read per interval bucket; a group's totals are the sums of its buckets.
         let (buckets, materializedAt) = try await evaluations.summary(filter, grouping: grouping, interval: interval)

@@ -31,7 +31,7 @@ public struct EvaluationJob: AnalyticsJob {
     }
 
     static let spansStatement = """
-        SELECT start_time_ns, trace_id, span_id, service, model, operation, events, attributes FROM spans
+        SELECT start_time_ns, trace_id, span_id, service, model, operation, events, attributes, feature FROM spans
         WHERE start_time_ns >= :start AND start_time_ns < :end
           AND (instr(events, 'gen_ai.evaluation.result') > 0 OR instr(attributes, '"pyflare.quality.') > 0)
         """
@@ -48,7 +48,7 @@ public struct EvaluationJob: AnalyticsJob {
         for row in try await context.engine.run(Self.spansStatement, parameters: bounds, limits: context.settings.jobLimits).rows {
             let time = row[0].integer ?? 0
             let subject = EvaluationSubject(traceID: row[1].string, spanID: row[2].string, service: row[3].string,
-                                            model: row[4].string, operation: row[5].string)
+                                            model: row[4].string, operation: row[5].string, feature: row[8].string)
             if let events = row[6].string, events.contains(EvaluationExtraction.eventName),
                let parsed = try? JSONValue.parse(Array(events.utf8)) {
                 records += EvaluationExtraction.fromEvents(parsed, time: time, subject: subject, rules: rules)

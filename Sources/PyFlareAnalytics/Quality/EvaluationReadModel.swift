@@ -17,17 +17,18 @@ public struct EvaluationReadModel: Sendable {
     /// The evaluations a read covers: times in `range`, and each filter given.
     public struct Filter: Sendable {
         public var range: Range<Int64>
-        public var name, spanID, traceID, model, service, source: String?
+        public var name, spanID, traceID, model, service, feature, source: String?
         public var passed: Bool?
 
         public init(range: Range<Int64>, name: String? = nil, spanID: String? = nil, traceID: String? = nil, model: String? = nil,
-                    service: String? = nil, source: String? = nil, passed: Bool? = nil) {
+                    service: String? = nil, feature: String? = nil, source: String? = nil, passed: Bool? = nil) {
             self.range = range
             self.name = name
             self.spanID = spanID
             self.traceID = traceID
             self.model = model
             self.service = service
+            self.feature = feature
             self.source = source
             self.passed = passed
         }
@@ -35,7 +36,7 @@ public struct EvaluationReadModel: Sendable {
         var clause: WhereClause {
             var clause = WhereClause("time_ns >= ? AND time_ns < ?", range.lowerBound, range.upperBound)
             clause.equal([("name", name), ("span_id", spanID), ("trace_id", traceID), ("model", model),
-                          ("service", service), ("source", source)])
+                          ("service", service), ("feature", feature), ("source", source)])
             if let passed { clause.add(passed ? "passed = 1" : "passed = 0") }
             return clause
         }
@@ -60,7 +61,7 @@ public struct EvaluationReadModel: Sendable {
                 Stored(id: row["id"], record: EvaluationRecord(
                     time: row["time_ns"], name: row["name"], source: EvaluationRecord.Source(rawValue: row["source"]) ?? .annotation,
                     evaluator: row["evaluator"], traceID: row["trace_id"], spanID: row["span_id"], service: row["service"],
-                    model: row["model"], operation: row["operation"], score: row["score"], label: row["label"],
+                    model: row["model"], operation: row["operation"], feature: row["feature"], score: row["score"], label: row["label"],
                     explanation: row["explanation"], passed: row["passed"], details: row["details"], costMicros: row["cost_micros"] ?? 0))
             }
             return (stored, try JobLedger.materializedAt(by: Self.jobs, db))
@@ -69,13 +70,13 @@ public struct EvaluationReadModel: Sendable {
 
     /// What to group a summary by besides the evaluation's name.
     public enum Grouping: String, Sendable, CaseIterable {
-        case name, model, service
+        case name, model, service, feature
     }
 
     /// The verdict figures of one name (and group key) in one interval bucket.
     public struct SummaryBucket: Sendable {
         public var name: String
-        /// The model or service; empty when grouped by name only.
+        /// The model, service or feature; empty when grouped by name only.
         public var key: String
         public var start: Int64
         public var count: Int64

@@ -30,6 +30,8 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var service: String?
     public var model: String?
     public var operation: String?
+    /// The judged span's feature (`app.feature` and its equivalents).
+    public var feature: String?
     public var score: Double?
     public var label: String?
     public var explanation: String?
@@ -39,7 +41,7 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var costMicros: Int64 = 0
 
     public init(time: Int64, name: String, source: Source, evaluator: String? = nil, traceID: String? = nil, spanID: String? = nil,
-                service: String? = nil, model: String? = nil, operation: String? = nil, score: Double? = nil,
+                service: String? = nil, model: String? = nil, operation: String? = nil, feature: String? = nil, score: Double? = nil,
                 label: String? = nil, explanation: String? = nil, passed: Bool? = nil, details: String? = nil, costMicros: Int64 = 0) {
         self.time = time
         self.name = name
@@ -50,6 +52,7 @@ public struct EvaluationRecord: Sendable, Equatable {
         self.service = service
         self.model = model
         self.operation = operation
+        self.feature = feature
         self.score = score
         self.label = label
         self.explanation = explanation
@@ -62,17 +65,17 @@ public struct EvaluationRecord: Sendable, Equatable {
     init(time: Int64, name: String, source: Source, evaluator: String? = nil, of subject: EvaluationSubject, score: Double? = nil,
          label: String? = nil, explanation: String? = nil, passed: Bool?, details: String? = nil, costMicros: Int64 = 0) {
         self.init(time: time, name: name, source: source, evaluator: evaluator, traceID: subject.traceID, spanID: subject.spanID,
-                  service: subject.service, model: subject.model, operation: subject.operation, score: score, label: label,
+                  service: subject.service, model: subject.model, operation: subject.operation, feature: subject.feature, score: score, label: label,
                   explanation: explanation, passed: passed, details: details, costMicros: costMicros)
     }
 
     static let insertSQL = """
-        INSERT INTO evaluations (time_ns, name, source, evaluator, trace_id, span_id, service, model, operation,
-            score, label, explanation, passed, details, cost_micros, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO evaluations (time_ns, name, source, evaluator, trace_id, span_id, service, model, operation, feature,
+            score, label, explanation, passed, details, cost_micros, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     var arguments: StatementArguments {
-        [time, name, source.rawValue, evaluator, traceID, spanID, service, model, operation, score.flatMap { $0.isFinite ? $0 : nil },
+        [time, name, source.rawValue, evaluator, traceID, spanID, service, model, operation, feature, score.flatMap { $0.isFinite ? $0 : nil },
          label, explanation, passed, details, costMicros, UnixTime.nowNanoseconds()]
     }
 
@@ -208,6 +211,7 @@ struct EvaluationSubject {
     var service: String?
     var model: String?
     var operation: String?
+    var feature: String?
 }
 
 /// A span an evaluator reads: where it is, what it is, and its texts.
@@ -218,11 +222,12 @@ struct EvaluatedSpan {
     var service: String?
     var model: String?
     var operation: String?
+    var feature: String?
     var kind: String?
     var text: SpanText
 
     var subject: EvaluationSubject {
-        EvaluationSubject(traceID: traceID, spanID: spanID, service: service, model: model, operation: operation)
+        EvaluationSubject(traceID: traceID, spanID: spanID, service: service, model: model, operation: operation, feature: feature)
     }
 
     /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read;
@@ -240,13 +245,13 @@ struct EvaluatedSpan {
             traceFilter = " AND +trace_id IN (SELECT value FROM json_each(:traces))"
         }
         let result = try await context.engine.run("""
-            SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes FROM spans
+            SELECT trace_id, span_id, start_time_ns, service, model, operation, ai_kind, attributes, feature FROM spans
             WHERE start_time_ns >= :start AND start_time_ns < :end AND ai_kind IN (\(list))\(traceFilter)
             """, parameters: .named(parameters), limits: context.settings.jobLimits)
         return result.rows.compactMap { row in
             guard let traceID = row[0].string, let spanID = row[1].string, let text = SpanText(json: row[7].string) else { return nil }
             return EvaluatedSpan(traceID: traceID, spanID: spanID, start: row[2].integer ?? 0, service: row[3].string,
-                                 model: row[4].string, operation: row[5].string, kind: row[6].string, text: text)
+                                 model: row[4].string, operation: row[5].string, feature: row[8].string, kind: row[6].string, text: text)
         }
     }
 }
