@@ -121,3 +121,27 @@ def test_root_cause_shows_patterns_slices_and_clusters_as_the_api_does(browser, 
     d.execute_script("window.scrollTo(0, 0)")
     shot(d, "rca")
     assert console_errors(d) == []
+
+
+def test_overview_shows_the_seeded_figures_and_ongoing_patterns_as_the_api_does(browser, seeded):
+    d, srv = browser, seeded
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86400))
+    answer = get(srv, "/api/v1/overview", since=since)
+    open_hash(d, srv, "/overview?range=24h")
+    wait_for(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=total-requests]"), what="the totals")
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=total-requests]").text == f"{answer['totals']['requests']:,}"
+    assert d.find_element(By.CSS_SELECTOR, "[data-testid=total-cost]").text == dollars(answer["totals"]["cost_micros"])
+    models = d.find_element(By.CSS_SELECTOR, "[data-testid=by-model]").text
+    for model in answer["models"]:
+        assert f"{model['errors']:,} (" in models and (model["cost_micros"] == 0 or dollars(model["cost_micros"]) in models)
+    # the planted error spike makes claude-sonnet-4's error rate stand out
+    rates = {m["name"]: m["error_rate"] for m in answer["models"] if m["name"]}
+    assert rates["claude-sonnet-4"] > 2 * rates["gpt-4o"]
+    # the ongoing patterns (the runaway spender's among them) as the API lists them
+    ongoing = get(srv, "/api/v1/rca/patterns", status="ongoing", limit=5)["patterns"]
+    assert ongoing, "the planted spender is still going on"
+    listed = d.find_element(By.CSS_SELECTOR, "[data-testid=overview-patterns]").text
+    assert all(p["description"] in listed for p in ongoing)
+    d.execute_script("window.scrollTo(0, 0)")
+    shot(d, "overview-seeded")
+    assert console_errors(d) == []
