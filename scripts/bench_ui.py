@@ -24,7 +24,8 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from test_ui import BIG_TRACE_SPANS, CHROMEDRIVER, CHROMIUM, build_big_trace  # noqa: E402
+from browser_helpers import CHROMEDRIVER, CHROMIUM  # noqa: E402
+from test_ui import BIG_TRACE_SPANS, build_big_trace  # noqa: E402
 
 PROTOBUF = "application/x-protobuf"
 
