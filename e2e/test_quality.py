@@ -164,22 +164,10 @@ def numpy_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 
 # MARK: - the store every test reads
 
-@pytest.fixture(scope="module")
-def judge():
-    stub = StubJudge()
-    yield stub
-    stub.close()
-
-
-@pytest.fixture(scope="module")
-def quality(module_server_factory, judge):
-    srv = module_server_factory(quality_config(judge.url), name="quality")
-    now = time.time_ns()
-    hour = now // HOUR * HOUR
-    rng = np.random.default_rng(2026)
-    data = {}
-    provider = tracer_provider(srv, "assistant")
-    tracer = provider.get_tracer("pyflare.e2e.quality")
+def seed_drift_and_quality_drop(tracer, now: int, hour: int, rng, data: dict | None = None) -> int:
+    """The planted drift and quality drop (see the fixture); returns the spans sent, keeps each
+    model's and window's tokens and vectors in `data`."""
+    data = {} if data is None else data
     sent = 0
     # Drift: drift-a's prompts grow and its embeddings move in the last complete hour; drift-b stays.
     for model, shift in [("drift-a", 1.0), ("drift-b", 0.0)]:
@@ -207,6 +195,27 @@ def quality(module_server_factory, judge):
                                                     "gen_ai.evaluation.score.value": 0.9 if i % 2 else 0.2}, timestamp=end)
         span.end(end_time=end)
         sent += 1
+    return sent
+
+
+@pytest.fixture(scope="module")
+def judge():
+    stub = StubJudge()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture(scope="module")
+def quality(module_server_factory, judge):
+    srv = module_server_factory(quality_config(judge.url), name="quality")
+    now = time.time_ns()
+    hour = now // HOUR * HOUR
+    rng = np.random.default_rng(2026)
+    data = {}
+    provider = tracer_provider(srv, "assistant")
+    tracer = provider.get_tracer("pyflare.e2e.quality")
+    sent = 0
+    sent += seed_drift_and_quality_drop(tracer, now, hour, rng, data)
     # RAG: a retrieval and the answer to it, faithful or with an invented claim.
     contexts = ["The Eiffel Tower is a wrought-iron lattice tower in Paris, France.",
                 "It was built by Gustave Eiffel's company and completed in 1889 for the World's Fair."]

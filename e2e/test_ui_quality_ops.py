@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from store_helpers import wait_until
 from test_jobs_costs import run_job
-from test_quality import HOUR, MINUTE, N, SEC, get, llm_span, quality_config, sql, tracer_provider, wait_spans
+from test_quality import HOUR, get, llm_span, quality_config, seed_drift_and_quality_drop, sql, tracer_provider, wait_spans
 
 
 def fmt_int(n) -> str:
@@ -71,29 +71,7 @@ def seeded(module_server_factory):
     provider = tracer_provider(srv, "assistant")
     tracer = provider.get_tracer("pyflare.e2e.ui")
     sent = 0
-    for model, shift in [("drift-a", 1.0), ("drift-b", 0.0)]:
-        for window, start in [("reference", hour - 2 * HOUR), ("current", hour - HOUR)]:
-            moved = window == "current" and shift > 0
-            tokens = np.round(rng.normal(650 if moved else 500, 50, N)).astype(int)
-            vectors = rng.normal(0.8 if moved else 0.0, 1.0, (N, 4))
-            for i in range(N):
-                span, end = llm_span(tracer, start + i * 10 * SEC, model, {
-                    "gen_ai.usage.input_tokens": int(tokens[i]), "pyflare.embedding.vector": [float(v) for v in vectors[i]]})
-                span.end(end_time=end)
-                sent += 1
-    for i in range(100):
-        span, end = llm_span(tracer, now - 6 * HOUR + i * 3 * MINUTE, "qa-model", {"app.feature": "stable"})
-        passed = i % 20 != 0
-        span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "correctness",
-                                                    "gen_ai.evaluation.score.value": 0.9 if passed else 0.2}, timestamp=end)
-        span.end(end_time=end)
-        sent += 1
-    for i in range(40):
-        span, end = llm_span(tracer, now - 50 * MINUTE + i * MINUTE, "qa-model", {"app.feature": "beta"})
-        span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "correctness",
-                                                    "gen_ai.evaluation.score.value": 0.9 if i % 2 else 0.2}, timestamp=end)
-        span.end(end_time=end)
-        sent += 1
+    sent += seed_drift_and_quality_drop(tracer, now, hour, rng)
     provider.shutdown()
     wait_spans(srv, sent)
     # A few small segments more, sealed one after the other, for compaction to merge.
