@@ -361,7 +361,8 @@ class Receiver:
 
 def test_budget_alerts_fire_once_per_threshold(start_server):
     receiver = Receiver()
-    srv = start_server(merge_config(JOB_CONFIG, {"budgets": {"webhook_url": receiver.url}}), name="budgets")
+    srv = start_server(merge_config(JOB_CONFIG, {"budgets": {"webhook_url": receiver.url},
+                                                 "alerts": {"first_retry_ms": 200}}), name="budgets")
     api = f"{srv.api_base}/api/v1/costs/budgets"
 
     # validation names the field
@@ -401,7 +402,7 @@ def test_budget_alerts_fire_once_per_threshold(start_server):
         upto = spend_to(target) if target < 1.05 else len(calls)
         send(srv, calls[sent:upto])
         sent = upto
-        run_all(srv, ["rollup_1m", "rollup_1h", "cost_attribution_1h", "cost_by_dimension_1h", "budgets"])
+        run_all(srv, ["rollup_1m", "rollup_1h", "cost_attribution_1h", "cost_by_dimension_1h", "budgets", "alerts"])
         alerts = requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]
         assert [a["threshold"] for a in alerts] == fired
     run_all(srv, ["budgets"])  # nothing new: no alert twice
@@ -416,13 +417,22 @@ def test_budget_alerts_fire_once_per_threshold(start_server):
     elapsed = max(time.time() - start, 60)
     assert body["forecast_usd"] == pytest.approx(body["spent_usd"] * 86_400 / elapsed, rel=0.02)
 
-    # the webhook got each alert once, after one failed attempt was retried
+    # budgets.webhook_url is an alert rule of the budgets' own thresholds: the webhook got one
+    # firing per threshold, after one failed attempt was retried
+    [rule] = requests.get(f"{srv.api_base}/api/v1/alerts/rules", timeout=10).json()["rules"]
+    assert rule["name"] == "budgets.webhook_url" and rule["kind"] == "budget" and rule["threshold"] is None
+    assert rule["channels"] == [{"type": "webhook", "url": receiver.url}]
     wait_until(lambda: len(receiver.bodies) == 3, timeout=30, what="3 webhook deliveries")
-    assert sorted(b["threshold"] for b in receiver.bodies) == [0.5, 0.8, 1.0]
-    assert all(b["type"] == "budget_alert" and b["budget"]["value"] == "dana" for b in receiver.bodies)
-    wait_until(lambda: all(a["webhook_status"] == "delivered"
-                           for a in requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]),
-               what="alerts marked delivered")
+    assert sorted(b["event"]["threshold"] for b in receiver.bodies) == [0.5, 0.8, 1.0]
+    assert all(b["type"] == "alert" and b["state"] == "firing" and b["rule"]["id"] == rule["id"]
+               and f"budget {budget['id']} (user dana, daily)" in b["event"]["summary"] for b in receiver.bodies), receiver.bodies
+    events = requests.get(f"{srv.api_base}/api/v1/alerts/events", params={"rule_id": rule["id"]}, timeout=10).json()["events"]
+    wait_until(lambda: all(d["status"] == "delivered" for e in requests.get(
+        f"{srv.api_base}/api/v1/alerts/events", params={"rule_id": rule["id"]}, timeout=10).json()["events"] for d in e["deliveries"]),
+        what="deliveries marked delivered")
+    assert len(events) == 3 and sum(d["attempts"] for e in requests.get(
+        f"{srv.api_base}/api/v1/alerts/events", params={"rule_id": rule["id"]}, timeout=10).json()["events"]
+        for d in e["deliveries"]) == 4
 
     # an edit replaces the limit and keeps the id and the history; a wrong body changes nothing
     r = requests.put(f"{api}/{budget['id']}", json={"dimension": "user", "value": "dana", "period": "daily",
@@ -435,8 +445,11 @@ def test_budget_alerts_fire_once_per_threshold(start_server):
     assert r.status_code == 400 and r.json()["error"]["field"] == "value"
     assert requests.get(f"{api}/{budget['id']}", timeout=10).json()["limit_usd"] == edited["limit_usd"]
     assert requests.put(f"{api}/999", json={"period": "daily", "limit_usd": 1}, timeout=10).status_code == 404
-    run_all(srv, ["budgets"])  # thresholds announced in this period are not announced again
+    run_all(srv, ["budgets", "alerts"])  # thresholds announced in this period are not announced again
     assert len(requests.get(f"{api}/{budget['id']}/alerts", timeout=10).json()["alerts"]) == 3
+    # ... and the 0.8 and 1.0 thresholds, no longer reached at 52.5% of the doubled limit, are resolved
+    wait_until(lambda: len(receiver.bodies) == 5, timeout=30, what="the resolutions")
+    assert sorted((b["state"], b["event"]["threshold"]) for b in receiver.bodies[3:]) == [("resolved", 0.8), ("resolved", 1.0)]
 
     assert [b["id"] for b in requests.get(api, timeout=10).json()["budgets"]] == [budget["id"]]
     assert requests.delete(f"{api}/{budget['id']}", timeout=10).status_code == 204

@@ -158,8 +158,11 @@ public struct AlertRoutes: Sendable {
             }
             rule.filter = try filter(fields, dimensions: AlertRule.driftFilterDimensions)
         case .budget:
-            let fraction = try fields.number("threshold") ?? 1
-            guard fraction > 0, fraction <= 10 else { throw .invalid("threshold", "must be a fraction of the limit above 0 and at most 10 (0.8 is 80%)") }
+            // Without one, each budget's own alert thresholds fire (as `budgets.webhook_url` announced them).
+            let fraction = try fields.number("threshold")
+            if let fraction, !(fraction > 0 && fraction <= 10) {
+                throw .invalid("threshold", "must be a fraction of the limit above 0 and at most 10 (0.8 is 80%)")
+            }
             rule.threshold = fraction
             rule.filter = try filter(fields, dimensions: ["budget"])
             if let id = rule.filter.first?.1, Int64(id).map({ $0 > 0 }) != true {

@@ -242,8 +242,6 @@ public struct CostRoutes: Sendable {
             json.member("period_start", time: period.lowerBound)
             json.member("period_end", time: period.upperBound)
             json.member("fired_at", time: alert.firedAt)
-            json.member("webhook_status", alert.webhookStatus)
-            json.member("webhook_attempts", alert.webhookAttempts)
             json.byte(UInt8(ascii: "}"))
         }
     }

@@ -200,9 +200,7 @@ public struct PyFlareServer: Sendable {
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
     func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport, compactor: SegmentCompactor,
                        disk: DiskSpaceGuard) async -> Scheduler {
-        let notifier = configuration.budgetWebhookURL.map {
-            WebhookNotifier(url: $0, attempts: configuration.budgetWebhookAttempts, logger: logger.with(label: "pyflare.budgets"))
-        }
+        await configureBudgetWebhookRule(pool: store.indexPool)
         // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
         let alerts = AlertDispatcher(publicURL: configuration.alertsPublicURL, attempts: configuration.alertsDeliveryAttempts,
@@ -213,20 +211,35 @@ public struct PyFlareServer: Sendable {
                                      logger: logger.with(label: "pyflare.alerts"))
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),
-                                    notifier: notifier, alerts: alerts, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
+                                    alerts: alerts, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
                                     compactor: compactor, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+    }
+
+    /// `budgets.webhook_url` is a `budget` alert rule of the budgets' own thresholds with that
+    /// webhook: kept in line with the option at every start, removed when it is unset.
+    func configureBudgetWebhookRule(pool: DatabasePool) async {
+        let name = AlertRule.budgetWebhookRuleName
+        let now = UnixTime.nowNanoseconds()
+        let rule = configuration.budgetWebhookURL.map {
+            AlertRule(name: name, kind: .budget, channels: [.init(kind: .webhook, url: $0)], created: now, updated: now)
+        }
+        do {
+            try await AlertBook(pool: pool).configure(rule, named: name)
+        } catch {
+            logger.error("cannot set up the alert rule of budgets.webhook_url", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The jobs of `configuration` (built-in, its queries directory, budgets) on a data
     /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
-                                 notifier: WebhookNotifier?, alerts: AlertDispatcher? = nil, pricing: @escaping @Sendable (String) -> ModelPrice?,
+                                 alerts: AlertDispatcher? = nil, pricing: @escaping @Sendable (String) -> ModelPrice?,
                                  judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor, disk: DiskSpaceGuard?,
                                  owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
         let rca = configuration.rca, quality = configuration.quality
         var swiftJobs: [any AnalyticsJob] = [
-            BudgetJob(notifier: notifier),
+            BudgetJob(),
             AlertJob(schedule: configuration.alertsSchedule, dispatcher: alerts),
             FailureClusterJob(schedule: rca.clustersSchedule, similarity: rca.clusterSimilarity),
             SliceAnalysisJob(schedule: rca.slicesSchedule, settings: rca.slices),

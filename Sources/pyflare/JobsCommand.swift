@@ -34,7 +34,7 @@ struct Jobs: AsyncParsableCommand {
                                                      blockRows: configuration.store.blockRows, logger: logger)
         // Free space is measured as the server does, so a command compaction does not write past the floor.
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes, logger: logger)
-        return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine, notifier: nil,
+        return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine,
                                              pricing: { pricing.price(for: $0) }, judgeTracer: nil, compactor: compactor, disk: disk, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
     }
 

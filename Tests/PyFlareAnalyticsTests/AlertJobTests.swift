@@ -131,6 +131,55 @@ struct AlertJobTests {
         try await store.close()
     }
 
+    /// A budget rule without a fraction of its own fires once per threshold of each budget
+    /// reached (what `budgets.webhook_url` announces), each event holding its threshold.
+    @Test func aBudgetRuleWithoutAFractionFollowsEachBudgetsThresholds() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await openStore(directory)
+        let alerts = AlertBook(pool: store.indexPool)
+        let now = baseTimeNanoseconds + UnixTime.hour
+        let budget = try await BudgetBook(pool: store.indexPool).create(Budget(dimension: .global, value: nil, period: .daily,
+            limitMicros: 1_000_000, alertThresholds: [0.5, 0.8, 1], createdAt: now))
+        try await store.indexPool.write { db in
+            try db.execute(sql: """
+                INSERT INTO cost_by_dimension_1h (dimension, key, bucket_ns, requests, input_tokens, output_tokens, cached_tokens,
+                                                  reasoning_tokens, cost_micros, unpriced_requests) VALUES ('model', 'gpt-4o', ?, 1, 0, 0, 0, 0, 850000, 0)
+                """, arguments: [now / UnixTime.hour * UnixTime.hour])
+        }
+        let rule = try await alerts.create(AlertRule(name: "budgets", kind: .budget, channels: [], created: now, updated: now))
+        _ = try await AlertJob(dispatcher: nil).run(context(store, now: now))
+        let events = try await alerts.events(rule: rule.id)
+        #expect(events.map(\.threshold).sorted { ($0 ?? 0) < ($1 ?? 0) } == [0.5, 0.8], "1.0 is not reached at 85%")
+        #expect(events.allSatisfy { $0.summary.contains("budget \(budget.id) (all spend, daily) spent $0.85 of $1.00 (85%)") })
+        try await store.close()
+    }
+
+    /// The rule a configuration option stands for is created, replaced in place (keeping its
+    /// id and an operator's silence), left alone when unchanged, and removed with the option.
+    @Test func aConfiguredRuleFollowsItsOption() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await openStore(directory)
+        let alerts = AlertBook(pool: store.indexPool)
+        let name = AlertRule.budgetWebhookRuleName
+        func configured(_ url: String, at time: Int64) -> AlertRule {
+            AlertRule(name: name, kind: .budget, channels: [.init(kind: .webhook, url: url)], created: time, updated: time)
+        }
+        try await alerts.configure(configured("http://a.example/hook", at: 1), named: name)
+        let created = try #require(try await alerts.rules().first)
+        #expect(try await alerts.silence(created.id, until: 99, now: 2))
+        try await alerts.configure(configured("http://a.example/hook", at: 3), named: name)
+        #expect(try await alerts.rules().first?.updated == 2, "unchanged: not rewritten")
+        try await alerts.configure(configured("http://b.example/hook", at: 4), named: name)
+        let replaced = try await alerts.rules()
+        #expect(replaced.count == 1 && replaced[0].id == created.id && replaced[0].silencedUntil == 99 && replaced[0].created == 1)
+        #expect(replaced[0].channels == [.init(kind: .webhook, url: "http://b.example/hook")] && replaced[0].updated == 4)
+        try await alerts.configure(nil, named: name)
+        #expect(try await alerts.rules().isEmpty)
+        try await store.close()
+    }
+
     @Test func comparisonsAndFormats() {
         #expect(AlertRule.Comparison.above.holds(0.5, 0.2) && !AlertRule.Comparison.above.holds(0.2, 0.2))
         #expect(AlertRule.Comparison.atLeast.holds(0.2, 0.2) && AlertRule.Comparison.below.holds(1, 2))

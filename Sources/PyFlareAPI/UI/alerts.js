@@ -17,7 +17,10 @@ function condition(rule) {
     return `pattern ${rule.types.length ? rule.types.join(", ") : "of any type"}, severity ≥ ${rule.min_severity} (escalations announced)`;
   }
   if (rule.kind === "drift") return `drift ${rule.severities.join(" or ")} within ${rule.window} (${scopeText(rule.filter, "every feature")})`;
-  if (rule.kind === "budget") return `budget ≥ ${Math.round(rule.threshold * 100)}% of its limit (${scopeText(rule.filter, "every budget")})`;
+  if (rule.kind === "budget") {
+    const reached = rule.threshold == null ? "each of its alert thresholds" : `${Math.round(rule.threshold * 100)}% of its limit`;
+    return `budget ≥ ${reached} (${scopeText(rule.filter, "every budget")})`;
+  }
   const scope = Object.entries(rule.filter || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "all traffic";
   return `${rule.metric} ${rule.operator} ${rule.threshold} over ${rule.window} (${scope})`;
 }
@@ -70,7 +73,7 @@ export class AlertsView {
       field("severity", "Drift severity", h("select", {}, [["significant", "significant"], ["moderate", "moderate or significant"]]
         .map(([v, t]) => h("option", { value: v }, t))), "drift"),
       field("feature", "Feature", h("input", { placeholder: "input_tokens (empty: all)" }), "drift"),
-      field("fraction", "Spent ≥ % of limit", h("input", { type: "number", step: "any", value: "80", class: "narrow" }), "budget"),
+      field("fraction", "Spent ≥ % of limit", h("input", { type: "number", step: "any", value: "80", placeholder: "its thresholds", class: "narrow" }), "budget"),
       field("budget", "Budget id", h("input", { placeholder: "empty: every budget", class: "narrow" }), "budget"),
       field("channel", "Channel", h("select", {}, ["webhook", "slack", "email"].map((c) => h("option", { value: c }, c)))),
       field("target", "URL or addresses", h("input", { class: "wide", placeholder: "https://hooks.slack.com/… or a@b.com, c@d.com" })),
@@ -107,7 +110,7 @@ export class AlertsView {
       Object.assign(body, { window: v.window, severities: v.severity === "moderate" ? ["moderate", "significant"] : ["significant"] });
       if (v.feature) body.filter = { feature: v.feature };
     } else {
-      body.threshold = Number(v.fraction || 100) / 100;
+      if (v.fraction) body.threshold = Number(v.fraction) / 100;
       if (v.budget) body.filter = { budget: v.budget };
     }
     if (v.target) {

@@ -163,10 +163,10 @@ export class CostsView {
     try {
       const { alerts } = await api(`/api/v1/costs/budgets/${budget.id}/alerts`);
       setChildren(row.firstChild, alerts.length ? h("table", { class: "grid compact", "data-testid": "budget-alerts" },
-        h("thead", {}, h("tr", {}, ["Fired", "Threshold", "Spent", "Limit", "Period", "Webhook"].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ["Fired", "Threshold", "Spent", "Limit", "Period"].map((t) => h("th", {}, t)))),
         h("tbody", {}, alerts.map((a) => h("tr", {}, h("td", { class: "mono" }, a.fired_at), h("td", {}, `${Math.round(a.threshold * 100)}%`),
-          h("td", {}, `$${a.spent_usd}`), h("td", {}, `$${a.limit_usd}`), h("td", { class: "mono" }, `${a.period_start} – ${a.period_end}`),
-          h("td", {}, a.webhook_status))))) : h("div", { class: "muted" }, "No threshold reached yet."));
+          h("td", {}, `$${a.spent_usd}`), h("td", {}, `$${a.limit_usd}`), h("td", { class: "mono" }, `${a.period_start} – ${a.period_end}`))))) :
+        h("div", { class: "muted" }, "No threshold reached yet."));
     } catch (error) {
       setChildren(row.firstChild, errorBox(error));
     }

@@ -14,37 +14,69 @@ public struct AlertBook: Sendable {
     // MARK: - Rules
 
     public func create(_ rule: AlertRule) async throws -> AlertRule {
-        try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO alert_rules (name, kind, metric, window_ns, operator, threshold, min_requests, filter, pattern_types,
-                                         min_severity, channels, enabled, silenced_until_ns, created_ns, updated_ns)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: Self.arguments(rule) + [rule.created, rule.updated])
-            var created = rule
-            created.id = db.lastInsertedRowID
-            return created
-        }
+        try await pool.write { db in try Self.insert(rule, db) }
     }
 
     /// Replaces a rule's definition (its events stay); false when there is none.
     public func update(_ rule: AlertRule) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(sql: """
-                UPDATE alert_rules SET name = ?, kind = ?, metric = ?, window_ns = ?, operator = ?, threshold = ?, min_requests = ?,
-                    filter = ?, pattern_types = ?, min_severity = ?, channels = ?, enabled = ?, silenced_until_ns = ?, updated_ns = ?
-                WHERE id = ?
-                """, arguments: Self.arguments(rule) + [rule.updated, rule.id])
-            return db.changesCount == 1
-        }
+        try await pool.write { db in try Self.replace(rule, db) }
+    }
+
+    private static func insert(_ rule: AlertRule, _ db: Database) throws -> AlertRule {
+        try db.execute(sql: """
+            INSERT INTO alert_rules (name, kind, metric, window_ns, operator, threshold, min_requests, filter, pattern_types,
+                                     min_severity, channels, enabled, silenced_until_ns, created_ns, updated_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: Self.arguments(rule) + [rule.created, rule.updated])
+        var created = rule
+        created.id = db.lastInsertedRowID
+        return created
+    }
+
+    private static func replace(_ rule: AlertRule, _ db: Database) throws -> Bool {
+        try db.execute(sql: """
+            UPDATE alert_rules SET name = ?, kind = ?, metric = ?, window_ns = ?, operator = ?, threshold = ?, min_requests = ?,
+                filter = ?, pattern_types = ?, min_severity = ?, channels = ?, enabled = ?, silenced_until_ns = ?, updated_ns = ?
+            WHERE id = ?
+            """, arguments: Self.arguments(rule) + [rule.updated, rule.id])
+        return db.changesCount == 1
     }
 
     /// Deletes a rule with its events and deliveries; false when there was none.
     public func delete(_ id: Int64) async throws -> Bool {
+        try await pool.write { db in try Self.delete(id, db) }
+    }
+
+    private static func delete(_ id: Int64, _ db: Database) throws -> Bool {
+        try db.execute(sql: "DELETE FROM alert_deliveries WHERE event_id IN (SELECT id FROM alert_events WHERE rule_id = ?)", arguments: [id])
+        try db.execute(sql: "DELETE FROM alert_events WHERE rule_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM alert_rules WHERE id = ?", arguments: [id])
+        return db.changesCount == 1
+    }
+
+    /// Brings the rule a configuration option stands for (found by `rule.name`) in line with
+    /// it: created when missing; its condition and channels replaced when present (its id,
+    /// events, silence and enabled flag stay, so an operator's silence outlives a restart);
+    /// with `rule` nil, the rule named `name` is removed with its events.
+    public func configure(_ rule: AlertRule?, named name: String) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM alert_deliveries WHERE event_id IN (SELECT id FROM alert_events WHERE rule_id = ?)", arguments: [id])
-            try db.execute(sql: "DELETE FROM alert_events WHERE rule_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM alert_rules WHERE id = ?", arguments: [id])
-            return db.changesCount == 1
+            let existing = try Row.fetchOne(db, sql: "SELECT * FROM alert_rules WHERE name = ? ORDER BY id LIMIT 1", arguments: [name])
+                .map(Self.rule)
+            switch (rule, existing) {
+            case (nil, nil): return
+            case (nil, let existing?): _ = try Self.delete(existing.id, db)
+            case (var rule?, let existing?):
+                rule.id = existing.id
+                rule.enabled = existing.enabled
+                rule.silencedUntil = existing.silencedUntil
+                rule.created = existing.created
+                let updated = rule.updated
+                rule.updated = existing.updated
+                guard rule != existing else { return }
+                rule.updated = updated
+                _ = try Self.replace(rule, db)
+            case (let rule?, nil): _ = try Self.insert(rule, db)
+            }
         }
     }
 
@@ -137,7 +169,7 @@ public struct AlertBook: Sendable {
     /// An open event of a pattern rule whose severity rose ``AlertRule/escalationStep`` past
     /// the last announced one takes the new summary and queues an `escalated` notification.
     /// Returns the event when it is new or escalated.
-    func fire(_ rule: AlertRule, key: String, value: Double?, summary: String, link: String,
+    func fire(_ rule: AlertRule, key: String, value: Double?, threshold: Double? = nil, summary: String, link: String,
               now: Int64) async throws -> (event: AlertEvent, escalated: Bool)? {
         try await pool.write { db in
             let silenced = rule.isSilenced(at: now)
@@ -158,7 +190,7 @@ public struct AlertBook: Sendable {
             try db.execute(sql: """
                 INSERT INTO alert_events (rule_id, key, fired_ns, value, notified_value, threshold, summary, link, silenced)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [rule.id, key, now, value, value, rule.threshold ?? rule.minSeverity, summary, link, silenced])
+                """, arguments: [rule.id, key, now, value, value, threshold ?? rule.threshold ?? rule.minSeverity, summary, link, silenced])
             let id = db.lastInsertedRowID
             try Self.queue(rule, event: id, state: "firing", silenced: silenced, now: now, db)
             return try Row.fetchOne(db, sql: "SELECT * FROM alert_events WHERE id = ?", arguments: [id]).map { (Self.event($0), false) }

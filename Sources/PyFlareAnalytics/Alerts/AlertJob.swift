@@ -27,7 +27,8 @@ public struct AlertJob: AnalyticsJob {
             var firing = Set<String>()
             for finding in try await findings(of: rule, context, &sources) {
                 firing.insert(finding.key)
-                if let (event, escalated) = try await book.fire(rule, key: finding.key, value: finding.value, summary: finding.summary,
+                if let (event, escalated) = try await book.fire(rule, key: finding.key, value: finding.value, threshold: finding.threshold,
+                                                                summary: finding.summary,
                                                                 link: finding.link, now: context.now) {
                     changed += 1
                     context.logger.notice(escalated ? "alert escalated" : "alert fired", metadata: [
@@ -48,6 +49,8 @@ public struct AlertJob: AnalyticsJob {
     struct Finding {
         var key: String
         var value: Double?
+        /// What the value was held against, when the rule's own threshold does not say it.
+        var threshold: Double? = nil
         var summary: String
         var link: String
     }
@@ -140,20 +143,24 @@ public struct AlertJob: AnalyticsJob {
     }
 
     /// Budgets (all, or the one the rule names) whose spend in the current period reached the
-    /// rule's fraction of their limit; a new period starts a new event.
+    /// rule's fraction of their limit — or, for a rule without one, each of the budget's own
+    /// alert thresholds reached (one event per threshold, as `budgets.webhook_url` announced
+    /// them); a new period starts new events.
     private func budgetFindings(_ rule: AlertRule, _ statuses: [BudgetStatus]) -> [Finding] {
-        let fraction = rule.threshold ?? 1
         let only = rule.filter.first { $0.0 == "budget" }.flatMap { Int64($0.1) }
-        return statuses.filter { status in
-            (only == nil || status.budget.id == only) && status.fractionUsed >= fraction
-        }.map { status in
+        return statuses.filter { only == nil || $0.budget.id == only }.flatMap { status -> [Finding] in
             let budget = status.budget
+            let fractions = rule.threshold.map { [$0] } ?? budget.alertThresholds
             let scope = budget.dimension == .global ? "all spend" : "\(budget.dimension.rawValue) \(budget.value ?? "")"
             let summary = "\(rule.name): budget \(budget.id) (\(scope), \(budget.period.rawValue)) spent "
                 + String(format: "$%.2f of $%.2f (%.0f%%)", Double(status.spentMicros) / 1e6, Double(budget.limitMicros) / 1e6,
                          status.fractionUsed * 100)
-            return Finding(key: "\(budget.id)|\(status.period.lowerBound)", value: status.fractionUsed, summary: summary,
-                           link: "#/costs?budget=\(budget.id)")
+            return fractions.filter { status.fractionUsed >= $0 }.map { fraction in
+                // A rule of its own fraction keys by budget and period only, as it always has.
+                let key = "\(budget.id)|\(status.period.lowerBound)" + (rule.threshold == nil ? "|\(fraction)" : "")
+                return Finding(key: key, value: status.fractionUsed, threshold: fraction, summary: summary,
+                               link: "#/costs?budget=\(budget.id)")
+            }
         }
     }
 

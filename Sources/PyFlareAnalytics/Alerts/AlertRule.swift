@@ -12,6 +12,9 @@ public struct AlertRule: Sendable, Equatable {
         case budget
     }
 
+    /// The rule the server keeps for `budgets.webhook_url`.
+    public static let budgetWebhookRuleName = "budgets.webhook_url"
+
     /// How much a firing pattern's severity must rise past the last announced one to be announced again.
     public static let escalationStep = 0.1
     /// The dimensions a drift rule may keep to one value.

@@ -100,8 +100,6 @@ public struct BudgetAlert: Sendable {
     public var spentMicros: Int64
     public var limitMicros: Int64
     public var firedAt: Int64
-    public var webhookStatus: String
-    public var webhookAttempts: Int
 
     init(_ row: Row) {
         id = row["id"]
@@ -111,8 +109,6 @@ public struct BudgetAlert: Sendable {
         spentMicros = row["spent_micros"]
         limitMicros = row["limit_micros"]
         firedAt = row["fired_at_ns"]
-        webhookStatus = row["webhook_status"]
-        webhookAttempts = row["webhook_attempts"]
     }
 }
 
@@ -198,7 +194,7 @@ public struct BudgetBook: Sendable {
 
     /// Records an alert for every threshold `status` has reached in its period, once; returns
     /// the alerts recorded now.
-    func recordAlerts(_ status: BudgetStatus, webhook: Bool, now: Int64) async throws -> [BudgetAlert] {
+    func recordAlerts(_ status: BudgetStatus, now: Int64) async throws -> [BudgetAlert] {
         let reached = status.budget.alertThresholds.filter { status.fractionUsed >= $0 }
         guard !reached.isEmpty else { return [] }
         return try await pool.write { db in
@@ -208,7 +204,7 @@ public struct BudgetBook: Sendable {
                     INSERT OR IGNORE INTO budget_alerts (budget_id, period_start_ns, threshold, spent_micros, limit_micros, fired_at_ns, webhook_status)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [status.budget.id, status.period.lowerBound, threshold, status.spentMicros,
-                                     status.budget.limitMicros, now, webhook ? "pending" : "none"])
+                                     status.budget.limitMicros, now, "none"])
                 if db.changesCount == 1, let row = try Row.fetchOne(db, sql: "SELECT * FROM budget_alerts WHERE id = ?",
                                                                     arguments: [db.lastInsertedRowID]) {
                     recorded.append(BudgetAlert(row))

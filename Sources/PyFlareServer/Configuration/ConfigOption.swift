@@ -115,14 +115,11 @@ struct ConfigOption: Sendable {
         option("scheduler.job_timeout_seconds", "A job statement still running after this long is stopped and the run fails.", "600") { config, node, key throws(ConfigError) in
             config.scheduler.jobLimits.timeout = .seconds(try node.integer(key, in: 1...86_400))
         },
-        option("budgets.webhook_url", "Budget alerts are POSTed here as JSON (docs/jobs.md), retried with backoff; empty for none.", "\"\"") { config, node, key throws(ConfigError) in
+        option("budgets.webhook_url", "Each budget threshold reached is announced to this webhook: the server keeps a `budget` alert rule named \"budgets.webhook_url\" in line with it (docs/alerts.md); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
             config.budgetWebhookURL = try node.optionalString(key)
             if let url = config.budgetWebhookURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
                 throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"")
             }
-        },
-        option("budgets.webhook_attempts", "Attempts to deliver one budget alert before it is marked failed (1 s, 2 s, 4 s… apart).", "5") { config, node, key throws(ConfigError) in
-            config.budgetWebhookAttempts = try node.integer(key, in: 1...20)
         },
         option("alerts.schedule", "When the alert rules are evaluated on the materialized tables (docs/alerts.md).", "every 1m") { config, node, key throws(ConfigError) in
             config.alertsSchedule = try node.schedule(key)

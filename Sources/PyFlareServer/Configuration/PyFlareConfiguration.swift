@@ -46,7 +46,6 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var scheduler = SchedulerSettings()
     /// Where budget alerts are posted; nil posts nowhere.
     public var budgetWebhookURL: String?
-    public var budgetWebhookAttempts = 5
     /// Alert rules: when they are evaluated, where their links point, how deliveries are retried.
     public var alertsSchedule = JobSchedule.every(seconds: 60)
     public var alertsPublicURL = "http://127.0.0.1:8080"
