@@ -5,8 +5,11 @@ through the real OpenTelemetry exporter and the rules are evaluated by the sched
 
 from __future__ import annotations
 
+import base64
 import json
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from harness import STORE_CONFIG, merge_config
+from harness import STORE_CONFIG, merge_config, pyflare_bin, to_yaml
 from store_helpers import wait_until
 from test_jobs_costs import run_job
 
@@ -32,25 +35,76 @@ def config(smtp_port: int) -> dict:
 
 
 class SMTPSink:
-    """A local SMTP server speaking just enough of RFC 5321; keeps every message it is given."""
+    """A local SMTP server speaking just enough of RFC 5321, and of STARTTLS (RFC 3207), SMTPS and
+    AUTH PLAIN/LOGIN (RFC 4954) when given a certificate and credentials; keeps every message it is
+    given, with whether it came over TLS and as whom."""
 
-    def __init__(self):
+    def __init__(self, security: str = "none", cert=None, credentials: tuple[str, str] | None = None,
+                 mechanisms: str = "PLAIN LOGIN"):
         self.messages: list[dict] = []
+        self.auth_failures = 0
         sink = self
+        context = None
+        if cert is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert.cert, cert.key)
 
         class Handler(socketserver.StreamRequestHandler):
+            def secure(self):
+                self.connection = context.wrap_socket(self.connection, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb", buffering=0)
+
             def handle(self):
                 def say(line: str):
                     self.wfile.write((line + "\r\n").encode())
+
+                def read() -> str:
+                    return self.rfile.readline().decode().rstrip("\r\n")
+                encrypted = security == "tls"
+                if encrypted:
+                    self.secure()
                 say("220 sink ESMTP")
-                sender, recipients = None, []
+                sender, recipients, user = None, [], None
                 while line := self.rfile.readline():
                     command = line.decode().rstrip("\r\n")
                     verb = command.upper()
                     if verb.startswith("EHLO"):
+                        offers = ["8BITMIME"]
+                        if security == "starttls" and not encrypted:
+                            offers.append("STARTTLS")
+                        if credentials and encrypted:
+                            offers.append(f"AUTH {mechanisms}")
                         say("250-sink")
-                        say("250 8BITMIME")
+                        for index, offer in enumerate(offers):
+                            say(("250 " if index == len(offers) - 1 else "250-") + offer)
+                    elif verb == "STARTTLS" and security == "starttls" and not encrypted:
+                        say("220 go ahead")
+                        self.secure()
+                        encrypted = True
+                    elif verb.startswith("AUTH PLAIN ") and credentials and encrypted:
+                        _, name, password = base64.b64decode(command[11:]).decode().split("\0")
+                        if (name, password) == credentials:
+                            user = name
+                            say("235 accepted")
+                        else:
+                            sink.auth_failures += 1
+                            say("535 5.7.8 authentication failed")
+                    elif verb == "AUTH LOGIN" and credentials and encrypted:
+                        say("334 VXNlcm5hbWU6")
+                        name = base64.b64decode(read()).decode()
+                        say("334 UGFzc3dvcmQ6")
+                        password = base64.b64decode(read()).decode()
+                        if (name, password) == credentials:
+                            user = name
+                            say("235 accepted")
+                        else:
+                            sink.auth_failures += 1
+                            say("535 5.7.8 authentication failed")
                     elif verb.startswith("MAIL FROM:"):
+                        if credentials and user is None:
+                            say("530 5.7.0 authentication required")
+                            continue
                         sender = command[10:].strip(" <>")
                         say("250 ok")
                     elif verb.startswith("RCPT TO:"):
@@ -59,10 +113,10 @@ class SMTPSink:
                     elif verb == "DATA":
                         say("354 end with a dot")
                         lines = []
-                        while (text := self.rfile.readline().decode().rstrip("\r\n")) != ".":
+                        while (text := read()) != ".":
                             lines.append(text[1:] if text.startswith("..") else text)
                         headers, _, body = "\n".join(lines).partition("\n\n")
-                        sink.messages.append({"from": sender, "to": recipients, "body": body,
+                        sink.messages.append({"from": sender, "to": recipients, "body": body, "tls": encrypted, "user": user,
                                               "headers": dict(h.split(": ", 1) for h in headers.split("\n"))})
                         say("250 queued")
                     elif verb == "QUIT":
@@ -220,6 +274,80 @@ def test_a_channel_that_keeps_failing_is_shown_failed(world):
     delivery = wait_until(failed, timeout=20, what="the delivery marked failed")
     assert delivery["attempts"] == 3 and delivery["last_error"] == "HTTP 500"
     assert broken.statuses == [500, 500, 500]
+
+
+def email_rule_fires(srv, service: str) -> dict:
+    """A metric rule over `service` with an email channel, made to fire."""
+    rule = api(srv, "POST", "/api/v1/alerts/rules", expect=201, json={
+        "name": f"{service} errors", "kind": "metric", "metric": "error_rate", "window": "15m", "threshold": 0.3,
+        "min_requests": 5, "filter": {"service": service}, "channels": [{"type": "email", "to": ["oncall@example.com"]}]})
+    send(srv, ok=2, errors=8, service=service)
+    evaluate(srv)
+    return rule
+
+
+def smtp_config(sink: SMTPSink, **smtp) -> dict:
+    return merge_config(config(sink.port), {"alerts": {"smtp": smtp}})
+
+
+@pytest.mark.parametrize("security,mechanisms", [("starttls", "PLAIN LOGIN"), ("tls", "LOGIN")])
+def test_email_goes_over_tls_with_a_login(start_server, tmp_path, security, mechanisms):
+    from test_tls import CA
+    ca = CA(tmp_path / "pki", "smtp-ca")
+    sink = SMTPSink(security=security, cert=ca.issue("smtp", "smtp.test"), credentials=("alerts", "s3cret pass"),
+                    mechanisms=mechanisms)
+    try:
+        srv = start_server(smtp_config(sink, security=security, ca_file=str(ca.pem.cert), username="alerts",
+                                       password="s3cret pass"), name=f"smtp-{security}")
+        rule = email_rule_fires(srv, "ledger")
+        wait_until(lambda: len(sink.messages) == 1, timeout=20, what="the email over TLS")
+        message = sink.messages[0]
+        assert message["tls"] and message["user"] == "alerts" and message["to"] == ["oncall@example.com"]
+        assert message["headers"]["Subject"] == "[PyFlare] Firing: ledger errors"
+        [event] = events(srv, rule["id"])
+        assert [(d["state"], d["status"], d["attempts"]) for d in event["deliveries"]] == [("firing", "delivered", 1)]
+        assert "s3cret" not in srv.logs()
+    finally:
+        sink.close()
+
+
+def test_email_failures_name_the_step_and_never_the_password(start_server, tmp_path):
+    from test_tls import CA
+    ca = CA(tmp_path / "pki", "smtp-ca")
+    cert = ca.issue("smtp", "smtp.test")
+    # a wrong password: refused at AUTH; a server without STARTTLS: refused before anything is sent;
+    # a certificate from another CA: refused at the handshake
+    cases = [(SMTPSink(security="starttls", cert=cert, credentials=("alerts", "right")),
+              {"ca_file": str(ca.pem.cert), "password": "wrong-password"}, "SMTP AUTH PLAIN: 535 5.7.8 authentication failed"),
+             (SMTPSink(), {"ca_file": str(ca.pem.cert), "password": "wrong-password"}, "does not offer STARTTLS"),
+             (SMTPSink(security="starttls", cert=cert, credentials=("alerts", "right")),
+              {"ca_file": str(CA(tmp_path / "other", "other-ca").pem.cert), "password": "wrong-password"},
+              "the TLS handshake failed: CERTIFICATE_VERIFY_FAILED (the certificate is not signed by a trusted CA)")]
+    try:
+        for index, (sink, smtp, error) in enumerate(cases):
+            srv = start_server(merge_config(smtp_config(sink, security="starttls", username="alerts", **smtp),
+                                            {"alerts": {"delivery_attempts": 1}}), name=f"smtp-fail-{index}")
+            rule = email_rule_fires(srv, "ledger")
+            wait_until(lambda: events(srv, rule["id"])[0]["deliveries"][0]["status"] == "failed", timeout=20,
+                       what=f"the failed delivery ({error})")
+            delivery = events(srv, rule["id"])[0]["deliveries"][0]
+            assert error.lower() in delivery["last_error"].lower(), delivery
+            assert "wrong-password" not in delivery["last_error"] and "wrong-password" not in srv.logs()
+            assert "/" not in delivery["last_error"], "no source path of the TLS library"
+            assert sink.messages == []
+            srv.stop()
+    finally:
+        for sink, _, _ in cases:
+            sink.close()
+
+
+def test_a_login_without_tls_is_refused_at_start(tmp_path):
+    path = tmp_path / "pyflare.yaml"
+    path.write_text(to_yaml(merge_config(config(25), {"alerts": {"smtp": {"username": "alerts"}}})))
+    done = subprocess.run([str(pyflare_bin()), "serve", "--config", str(path), "--data-dir", str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "alerts.smtp.username: would send the password in the clear" in done.stderr, done.stderr
 
 
 def test_rules_are_checked_edited_and_deleted(world):

@@ -132,6 +132,9 @@ public struct PyFlareServer: Sendable {
         if !enabled, !configuration.listenersOnLoopback, !insecure {
             throw ConfigError(key: "auth.enabled", "a listener binds beyond loopback with auth off, so anyone who can reach it could read and change everything; turn auth on, bind 127.0.0.1, or start with --insecure if something in front of PyFlare checks every request")
         }
+        if configuration.alertsSMTPUsername != nil, configuration.alertsSMTPSecurity == .none {
+            throw ConfigError(key: "alerts.smtp.username", "would send the password in the clear: set alerts.smtp.security to starttls or tls")
+        }
         if enabled, book.isEmpty {
             do {
                 let (key, _) = try book.catalog.createKey(scope: .admin, project: nil, name: "first admin key")
@@ -206,7 +209,10 @@ public struct PyFlareServer: Sendable {
         let alerts = AlertDispatcher(publicURL: configuration.alertsPublicURL, attempts: configuration.alertsDeliveryAttempts,
                                      firstBackoff: .milliseconds(configuration.alertsFirstRetryMilliseconds),
                                      smtp: configuration.alertsSMTPHost.map {
-                                         AlertDispatcher.SMTPSettings(host: $0, port: configuration.alertsSMTPPort, from: configuration.alertsSMTPFrom)
+                                         AlertDispatcher.SMTPSettings(host: $0, port: configuration.alertsSMTPPort, from: configuration.alertsSMTPFrom,
+                                                                      security: configuration.alertsSMTPSecurity,
+                                                                      username: configuration.alertsSMTPUsername,
+                                                                      password: configuration.alertsSMTPPassword, caFile: configuration.alertsSMTPCAFile)
                                      },
                                      logger: logger.with(label: "pyflare.alerts"))
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,

@@ -200,3 +200,16 @@ struct SMTPMessageTests {
         #expect(SMTPClient.headerText("Dépassé") == "=?utf-8?B?RMOpcGFzc8Op?=")
     }
 }
+
+/// Delivery errors as the API shows them: the reason, never a library's source path.
+struct DeliveryErrorTextTests {
+    @Test func reasonsWithoutPaths() {
+        let boring = "sslError([Error: 268435581 error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at "
+            + "/work/main/.build/checkouts/swift-nio-ssl/Sources/CNIOBoringSSL/ssl/handshake.cc:320])"
+        #expect(DeliveryErrorText.reasonCodes(in: boring) == ["CERTIFICATE_VERIFY_FAILED"])
+        #expect(DeliveryErrorText.withoutPaths(boring) == "sslError([Error: 268435581 error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED])")
+        #expect(DeliveryErrorText.withoutPaths("cannot read /etc/pyflare/ca.pem: no such file") == "cannot read …: no such file")
+        #expect(DeliveryErrorText.withoutPaths("connect to https://hooks.example.com/a/b refused") == "connect to https://hooks.example.com/a/b refused")
+    }
+}
+

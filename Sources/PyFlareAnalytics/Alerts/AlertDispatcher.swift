@@ -19,16 +19,25 @@ public final class AlertDispatcher: Sendable {
     let smtp: SMTPSettings?
     private let running = Mutex(false)
 
-    /// Where email notifications go out: a relay that takes plain SMTP.
+    /// Where email notifications go out (`alerts.smtp.*`).
     public struct SMTPSettings: Sendable {
         public var host: String
         public var port: Int
         public var from: String
+        public var security: SMTPSecurity
+        public var username: String?
+        public var password: String?
+        public var caFile: String?
 
-        public init(host: String, port: Int, from: String) {
+        public init(host: String, port: Int, from: String, security: SMTPSecurity = .none, username: String? = nil,
+                    password: String? = nil, caFile: String? = nil) {
             self.host = host
             self.port = port
             self.from = from
+            self.security = security
+            self.username = username
+            self.password = password
+            self.caFile = caFile
         }
     }
 
@@ -74,7 +83,7 @@ public final class AlertDispatcher: Sendable {
                 try await book.recordDelivered(delivery.id, attempts: attempt, now: UnixTime.nowNanoseconds())
                 return
             } catch {
-                failure = "\(error)"
+                failure = DeliveryErrorText.describe(error)
             }
         } else { do {
             var request = HTTPClientRequest(url: delivery.target)
@@ -89,7 +98,7 @@ public final class AlertDispatcher: Sendable {
             }
             failure = "HTTP \(response.status.code)"
         } catch {
-            failure = "\(error)"
+            failure = DeliveryErrorText.describe(error)
         } }
         let retryAt = attempt < attempts ? UnixTime.nowNanoseconds() + Self.nanoseconds(firstBackoff) << (attempt - 1) : nil
         try await book.recordFailure(delivery.id, attempts: attempt, error: failure, retryAt: retryAt)
@@ -99,7 +108,7 @@ public final class AlertDispatcher: Sendable {
         ])
     }
 
-    /// The email of a notification, sent on a thread of its own (the SMTP client blocks).
+    /// The email of a notification.
     private func sendEmail(_ delivery: AlertDelivery, event: AlertEvent, rule: String) async throws {
         guard let smtp else { throw SMTPClient.Failure(description: "alerts.smtp.host is not set") }
         let subject = "[PyFlare] \(Self.headline(delivery.state)): \(rule)"
@@ -109,19 +118,10 @@ public final class AlertDispatcher: Sendable {
         lines.append("Fired at: \(RFC3339.string(signed: event.fired))")
         if let end = event.resolved { lines.append("Resolved at: \(RFC3339.string(signed: end))") }
         lines += ["", "Open in PyFlare: \(publicURL)/\(event.link)"]
-        let client = SMTPClient(host: smtp.host, port: smtp.port)
+        let client = SMTPClient(host: smtp.host, port: smtp.port, security: smtp.security,
+                                username: smtp.username, password: smtp.password, caFile: smtp.caFile)
         let recipients = AlertRule.Channel(kind: .email, url: delivery.target).recipients
-        let body = lines.joined(separator: "\n")
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Thread.detachNewThread {
-                do {
-                    try client.send(from: smtp.from, to: recipients, subject: subject, body: body)
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        try await client.send(from: smtp.from, to: recipients, subject: subject, body: lines.joined(separator: "\n"))
     }
 
     /// How a notification starts: what happened to the event.

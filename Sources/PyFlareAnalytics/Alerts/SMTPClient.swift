@@ -1,41 +1,233 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
 
-/// Sends one message over SMTP (RFC 5321): greeting, EHLO, MAIL FROM, RCPT TO, DATA, QUIT.
+/// How the connection to the SMTP server is protected (`alerts.smtp.security`).
+public enum SMTPSecurity: String, Sendable, CaseIterable {
+    /// Plain SMTP: a local MTA or a relay that trusts this host.
+    case none
+    /// Plain first, then TLS after STARTTLS, refusing a server that does not offer it (port 587).
+    case starttls
+    /// TLS from the first byte (SMTPS, port 465).
+    case tls
+}
+
+/// Sends one message over SMTP (RFC 5321): greeting, EHLO, optionally STARTTLS (RFC 3207)
+/// and AUTH PLAIN or LOGIN (RFC 4954), MAIL FROM, RCPT TO, DATA, QUIT.
 ///
-/// Plain SMTP to a relay the operator runs (a local MTA, a cluster's mail relay): no STARTTLS
-/// or AUTH. Blocking socket calls with a timeout on every read and write, so it is run on a
-/// thread of its own, never on an event loop or the cooperative pool.
-struct SMTPClient {
+/// Spoken over SwiftNIO, so it blocks no thread: the TLS handler goes first in the pipeline
+/// when the connection starts (`tls`) or once the server has agreed to STARTTLS.
+struct SMTPClient: Sendable {
     var host: String
     var port: Int
-    var timeoutSeconds = 10
+    var security: SMTPSecurity = .none
+    /// The login, sent only over TLS.
+    var username: String?
+    var password: String?
+    /// PEM roots to verify the server with instead of the system's.
+    var caFile: String?
+    var timeout: Duration = .seconds(30)
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Sends `body` (text) with `subject` from `from` to every address of `to`.
-    func send(from: String, to: [String], subject: String, body: String) throws(Failure) {
-        let socket = try connect()
-        defer { close(socket) }
-        var reader = LineReader(socket: socket)
-        try expect(220, &reader, "greeting")
-        try command("EHLO pyflare", socket)
-        try expect(250, &reader, "EHLO")
-        try command("MAIL FROM:<\(from)>", socket)
-        try expect(250, &reader, "MAIL FROM")
-        for address in to {
-            try command("RCPT TO:<\(address)>", socket)
-            try expect(250, &reader, "RCPT TO \(address)")
+    /// Sends `body` (text) with `subject` from `from` to every address of `to`, within `timeout`.
+    func send(from: String, to: [String], subject: String, body: String) async throws(Failure) {
+        let message = Self.message(from: from, to: to, subject: subject, body: body)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.converse(from: from, to: to, message: message) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw Failure(description: "SMTP server \(host):\(port) did not finish within \(timeout)")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(description: "SMTP server \(host):\(port): \(DeliveryErrorText.describe(error))")
         }
-        try command("DATA", socket)
-        try expect(354, &reader, "DATA")
-        try write(Self.message(from: from, to: to, subject: subject, body: body), socket)
-        try expect(250, &reader, "the message")
-        try? command("QUIT", socket)
+    }
+
+    private func converse(from: String, to: [String], message: String) async throws {
+        let tls = try security == .none ? nil : tlsContext()
+        // SNI and name checks take a name; an address literal is checked against the peer's address.
+        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+        let (channel, handshake) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(10))
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handshake = security == .tls && tls != nil
+                        ? try Self.startTLS(channel, tls!, serverName: serverName) : channel.eventLoop.makeSucceededVoidFuture()
+                    return (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), handshake)
+                }
+            }
+        try await handshake.get()
+        try await channel.executeThenClose { inbound, outbound in
+            var session = Session(replies: ReplyReader(inbound.makeAsyncIterator()), outbound: outbound, server: "\(host):\(port)")
+            try await session.expect(220, "greeting")
+            var capabilities = try await session.hello()
+            if security == .starttls, let tls {
+                guard capabilities.contains("STARTTLS") else {
+                    throw Failure(description: "SMTP server \(host):\(port) does not offer STARTTLS (alerts.smtp.security is starttls)")
+                }
+                try await session.command("STARTTLS")
+                try await session.expect(220, "STARTTLS")
+                try await channel.channel.eventLoop.submit {
+                    try Self.startTLS(channel.channel, tls, serverName: serverName)
+                }.get().get()
+                capabilities = try await session.hello()
+            }
+            if let username {
+                try await session.authenticate(username: username, password: password ?? "", capabilities: capabilities)
+            }
+            try await session.command("MAIL FROM:<\(from)>")
+            try await session.expect(250, "MAIL FROM")
+            for address in to {
+                try await session.command("RCPT TO:<\(address)>")
+                try await session.expect(250, "RCPT TO \(address)")
+            }
+            try await session.command("DATA")
+            try await session.expect(354, "DATA")
+            try await outbound.write(ByteBuffer(string: message))
+            try await session.expect(250, "the message")
+            try? await session.command("QUIT")
+        }
+    }
+
+    /// Puts TLS first in the pipeline; the future completes with the handshake, so that a refused
+    /// certificate is reported as that rather than as the next write finding the channel closed.
+    private static func startTLS(_ channel: any Channel, _ context: NIOSSLContext, serverName: String?) throws -> EventLoopFuture<Void> {
+        let handshake = channel.eventLoop.makePromise(of: Void.self)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(TLSHandshakeWaiter(handshake), position: .first)
+        try pipeline.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName), position: .first)
+        return handshake.futureResult
+    }
+
+    /// Completes its promise when the TLS handshake ends, either way; passes everything on.
+    final class TLSHandshakeWaiter: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        private let handshake: EventLoopPromise<Void>
+        private var done = false
+
+        init(_ handshake: EventLoopPromise<Void>) {
+            self.handshake = handshake
+        }
+
+        private func finish(_ result: Result<Void, any Error>) {
+            guard !done else { return }
+            done = true
+            handshake.completeWith(result)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .handshakeCompleted? = event as? TLSUserEvent { finish(.success(())) }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            finish(.failure(error))
+            context.fireErrorCaught(error)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            finish(.failure(Failure(description: "the SMTP server closed the connection during the TLS handshake")))
+            context.fireChannelInactive()
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            finish(.failure(Failure(description: "the connection to the SMTP server ended during the TLS handshake")))
+        }
+    }
+
+    private func tlsContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// One conversation: commands out, replies in.
+    struct Session {
+        var replies: ReplyReader
+        let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+        let server: String
+
+        func command(_ line: String) async throws {
+            try await outbound.write(ByteBuffer(string: line + "\r\n"))
+        }
+
+        /// Reads a whole reply (its continuation lines too), checks its code, returns its lines' text.
+        @discardableResult
+        mutating func expect(_ code: Int, _ step: String) async throws -> [String] {
+            var texts: [String] = []
+            while true {
+                guard let line = try await replies.line() else { throw Failure(description: "no answer from the SMTP server \(server) to \(step)") }
+                guard line.count >= 3, let got = Int(line.prefix(3)) else {
+                    throw Failure(description: "SMTP answer to \(step) is not a reply: \(line.prefix(80))")
+                }
+                guard got == code else { throw Failure(description: "SMTP \(step): \(line.prefix(200))") }
+                texts.append(String(line.dropFirst(4)))
+                if line.count > 3, line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
+                return texts
+            }
+        }
+
+        /// EHLO; the extensions the server offers, upper-cased ("STARTTLS", "AUTH PLAIN LOGIN").
+        mutating func hello() async throws -> Set<String> {
+            try await command("EHLO pyflare")
+            return Set(try await expect(250, "EHLO").dropFirst().map { $0.uppercased() })
+        }
+
+        /// AUTH PLAIN when offered, else AUTH LOGIN; the credentials never appear in an error.
+        mutating func authenticate(username: String, password: String, capabilities: Set<String>) async throws {
+            let mechanisms = Set(capabilities.filter { $0.hasPrefix("AUTH") }
+                .flatMap { $0.dropFirst(4).split(whereSeparator: { $0 == " " || $0 == "=" }).map(String.init) })
+            func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+            if mechanisms.contains("PLAIN") {
+                try await command("AUTH PLAIN " + base64("\0\(username)\0\(password)"))
+                try await expect(235, "AUTH PLAIN")
+            } else if mechanisms.contains("LOGIN") {
+                try await command("AUTH LOGIN")
+                try await expect(334, "AUTH LOGIN")
+                try await command(base64(username))
+                try await expect(334, "AUTH LOGIN (user name)")
+                try await command(base64(password))
+                try await expect(235, "AUTH LOGIN (password)")
+            } else {
+                throw Failure(description: "SMTP server \(server) offers no AUTH PLAIN or LOGIN"
+                              + (mechanisms.isEmpty ? "" : " (it offers \(mechanisms.sorted().joined(separator: ", ")))"))
+            }
+        }
+    }
+
+    /// CRLF-terminated lines from the channel's byte chunks.
+    struct ReplyReader {
+        var chunks: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+        var buffer: [UInt8] = []
+
+        init(_ chunks: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) {
+            self.chunks = chunks
+        }
+
+        mutating func line() async throws -> String? {
+            while true {
+                if let end = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    var line = Array(buffer[..<end])
+                    buffer.removeSubrange(...end)
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    return String(decoding: line, as: UTF8.self)
+                }
+                guard buffer.count < 1 << 20, let chunk = try await chunks.next() else { return nil }
+                buffer += chunk.readableBytesView
+            }
+        }
     }
 
     /// Headers and body, lines ending in CRLF, a leading dot doubled, then the lone dot.
@@ -55,75 +247,5 @@ struct SMTPClient {
         let flat = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
         guard flat.utf8.contains(where: { $0 >= 0x80 }) else { return flat }
         return "=?utf-8?B?\(Data(flat.utf8).base64EncodedString())?="
-    }
-
-    private func connect() throws(Failure) -> Int32 {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var results: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &results) == 0, let first = results else {
-            throw Failure(description: "cannot resolve SMTP host \(host)")
-        }
-        defer { freeaddrinfo(results) }
-        var address: UnsafeMutablePointer<addrinfo>? = first
-        while let candidate = address {
-            let socket = Glibc.socket(candidate.pointee.ai_family, candidate.pointee.ai_socktype, candidate.pointee.ai_protocol)
-            if socket >= 0 {
-                var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-                setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(socket, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                if Glibc.connect(socket, candidate.pointee.ai_addr, candidate.pointee.ai_addrlen) == 0 { return socket }
-                close(socket)
-            }
-            address = candidate.pointee.ai_next
-        }
-        throw Failure(description: "cannot connect to SMTP server \(host):\(port)")
-    }
-
-    private func command(_ line: String, _ socket: Int32) throws(Failure) {
-        try write(line + "\r\n", socket)
-    }
-
-    private func write(_ text: String, _ socket: Int32) throws(Failure) {
-        let bytes = Array(text.utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { throw Failure(description: "SMTP server \(host):\(port) closed the connection") }
-            sent += count
-        }
-    }
-
-    /// Reads a whole reply (its continuation lines too) and checks its code.
-    private func expect(_ code: Int, _ reader: inout LineReader, _ step: String) throws(Failure) {
-        while true {
-            guard let line = reader.line() else { throw Failure(description: "no answer from the SMTP server to \(step)") }
-            guard line.count >= 3, let got = Int(line.prefix(3)) else { throw Failure(description: "SMTP answer to \(step) is not a reply: \(line.prefix(80))") }
-            if line.count > 3, line[line.index(line.startIndex, offsetBy: 3)] == "-" { continue }
-            guard got == code else { throw Failure(description: "SMTP \(step): \(line.prefix(200))") }
-            return
-        }
-    }
-
-    /// CRLF-terminated lines from a socket.
-    struct LineReader {
-        let socket: Int32
-        var buffer: [UInt8] = []
-
-        mutating func line() -> String? {
-            while true {
-                if let end = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    var line = Array(buffer[..<end])
-                    buffer.removeSubrange(...end)
-                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
-                    return String(decoding: line, as: UTF8.self)
-                }
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = chunk.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-                guard count > 0, buffer.count < 1 << 20 else { return nil }
-                buffer += chunk[..<count]
-            }
-        }
     }
 }

@@ -135,11 +135,31 @@ struct ConfigOption: Sendable {
         option("alerts.first_retry_ms", "The wait before a failed notification is tried again; doubled after each failure.", "5000") { config, node, key throws(ConfigError) in
             config.alertsFirstRetryMilliseconds = try node.integer(key, in: 10...3_600_000)
         },
-        option("alerts.smtp.host", "The SMTP relay email channels send through (plain SMTP, no TLS or login: a local MTA or a relay that trusts this host); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
+        option("alerts.smtp.host", "The SMTP server email channels send through; empty for none.", "\"\"") { config, node, key throws(ConfigError) in
             config.alertsSMTPHost = try node.optionalString(key)
         },
-        option("alerts.smtp.port", "Port of the SMTP relay.", "25") { config, node, key throws(ConfigError) in
+        option("alerts.smtp.port", "Port of the SMTP server (25 for a relay, 587 with starttls, 465 with tls).", "25") { config, node, key throws(ConfigError) in
             config.alertsSMTPPort = try node.integer(key, in: 1...65535)
+        },
+        option("alerts.smtp.security", """
+            How the connection to the SMTP server is protected:
+              none:     plain SMTP, for a local MTA or a relay that trusts this host;
+              starttls: plain, then TLS after STARTTLS; a server that does not offer it is refused;
+              tls:      TLS from the first byte (SMTPS).
+            The server's certificate is verified against the system's roots or alerts.smtp.ca_file.
+            """, "none") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard let mode = SMTPSecurity(rawValue: text) else { throw ConfigError(key: key, "expected none, starttls or tls; got \"\(text)\"") }
+            config.alertsSMTPSecurity = mode
+        },
+        option("alerts.smtp.ca_file", "PEM certificates of the CAs the SMTP server's certificate is verified with, instead of the system's.", "null") { config, node, key throws(ConfigError) in
+            config.alertsSMTPCAFile = try node.optionalString(key)
+        },
+        option("alerts.smtp.username", "Logs in with AUTH PLAIN (or LOGIN) as this user; needs alerts.smtp.security starttls or tls, as the password is never sent in the clear.", "\"\"") { config, node, key throws(ConfigError) in
+            config.alertsSMTPUsername = try node.optionalString(key)
+        },
+        option("alerts.smtp.password", "The password of alerts.smtp.username; best given as PYFLARE_ALERTS_SMTP_PASSWORD rather than in this file.", "\"\"") { config, node, key throws(ConfigError) in
+            config.alertsSMTPPassword = try node.optionalString(key)
         },
         option("alerts.smtp.from", "The sender address of alert emails.", "pyflare@localhost") { config, node, key throws(ConfigError) in
             config.alertsSMTPFrom = try node.nonEmptyString(key)

@@ -55,6 +55,10 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var alertsSMTPHost: String?
     public var alertsSMTPPort = 25
     public var alertsSMTPFrom = "pyflare@localhost"
+    public var alertsSMTPSecurity = SMTPSecurity.none
+    public var alertsSMTPCAFile: String?
+    public var alertsSMTPUsername: String?
+    public var alertsSMTPPassword: String?
     /// Root-cause analysis: failure clusters, slices, patterns.
     public var rca = RCASettings()
     /// Evaluations and drift (docs/quality.md).
