@@ -6,7 +6,7 @@
 # aggregates, free-text search and the UI's first paint with LOOKUP_SPANS stored. Writes
 # bench-results/ and the "Latest run" section of docs/benchmarks.md.
 #
-#   SPANS=200000 CONCURRENCY=4 LOOKUP_SPANS=10000000 scripts/bench.sh
+#   SPANS=200000 CONCURRENCY=4 LOOKUP_SPANS=10000000 DASHBOARD_CALLS_PER_2MIN=10 scripts/bench.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -233,6 +233,15 @@ cat "$OUT/templates.md"
 echo "== retention: compaction throughput and ingest during a compaction"
 SCRATCH="$SCRATCH" OUT="$OUT" scripts/bench_compaction.sh
 
+echo "== the dashboards over 30 days (scripts/bench_dashboards.py)"
+data=$(mktemp -d)
+start_server "$data" store
+"$PY" scripts/bench_dashboards.py "http://127.0.0.1:$API" "http://127.0.0.1:$OTLP/v1/traces" --per-slot "${DASHBOARD_CALLS_PER_2MIN:-10}" \
+    | grep '^|' > "$OUT/dashboards.md"
+kill -TERM "$PID"; wait "$PID" || true
+rm -rf "$data"
+cat "$OUT/dashboards.md"
+
 echo "== Python SDK overhead (scripts/bench_sdk.py)"
 "$PY" scripts/bench_sdk.py > "$OUT/sdk.md"
 cat "$OUT/sdk.md"
@@ -267,6 +276,12 @@ cat "$OUT/sdk.md"
     echo "\`GET /api/v1/costs/summary\` over 30 days of materialized rollups (\`scripts/bench_costs.py\`, one connection):"
     echo
     cat "$OUT/costs.md"
+    echo
+    echo "The dashboards over 30 days, $(( ${DASHBOARD_CALLS_PER_2MIN:-10} * 21600 )) LLM calls (\`scripts/bench_dashboards.py\`, headless Chromium; navigation start to the main element):"
+    echo
+    echo "| page | best | median |"
+    echo "|---|---|---|"
+    cat "$OUT/dashboards.md"
     echo
     echo "### Root-cause analysis, evaluation and drift jobs (one run each, offline, after the rollups)"
     echo

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The dashboards over 30 days of materialized data, in headless Chromium.
 
-  bench_dashboards.py API_URL OTLP_TRACES_URL [--pages-only]
+  bench_dashboards.py API_URL OTLP_TRACES_URL [--per-slot N] [--pages-only]
 
-Sends an LLM call every 2 minutes for the last 30 days (6 models, 4 services, 8 users, 2
-features) to a fresh server, runs the rollup and cost jobs, then loads each dashboard afresh
-5 times over the 30 days and prints markdown rows: ms from navigation start until the page's
-main element is in the DOM, best and median. `--pages-only` skips the sending and the jobs.
+Sends N LLM calls (default 1) every 2 minutes for the last 30 days (6 models, 4 services,
+8×N users, 2 features) to a fresh server, runs the rollup and cost jobs, then loads each
+dashboard afresh 5 times over the 30 days and prints markdown rows: ms from navigation start
+until the page's main element is in the DOM, best and median. `--pages-only` skips the
+sending and the jobs.
 """
 import random
 import statistics
@@ -25,19 +26,21 @@ from browser_helpers import CHROMIUM, CHROMEDRIVER
 from otlp_helpers import make_request, make_span
 
 api, otlp = sys.argv[1], sys.argv[2]
+per_slot = int(sys.argv[sys.argv.index("--per-slot") + 1]) if "--per-slot" in sys.argv else 1
 MIN = 60 * 10**9
 now = time.time_ns()
 rng = random.Random(1)
 models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "claude-3-5-haiku", "gpt-4.1", "o3-mini"]
 batch, sent = [], 0
-for i in range(30 * 24 * 30 if "--pages-only" not in sys.argv else 0):  # one every 2 minutes
-    t = now - 30 * 24 * 60 * MIN + i * 2 * MIN
+for i in range(30 * 24 * 30 * per_slot if "--pages-only" not in sys.argv else 0):  # per_slot every 2 minutes
+    t = now - 30 * 24 * 60 * MIN + (i // per_slot) * 2 * MIN + (i % per_slot) * 10**9
     batch.append(make_span(name="chat", start=t, duration=rng.randint(100, 3000) * 10**6, attributes={
         "gen_ai.request.model": rng.choice(models), "gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat",
         "gen_ai.usage.input_tokens": rng.randint(100, 2000), "gen_ai.usage.output_tokens": rng.randint(10, 500),
-        "user.id": f"u{rng.randint(0, 7)}", "app.feature": rng.choice(["chat", "search"])}))
-    if len(batch) == 1000:
-        r = requests.post(otlp, data=make_request(batch, service=f"svc-{i % 4}").SerializeToString(), headers={"Content-Type": "application/x-protobuf"})
+        "user.id": f"u{rng.randint(0, 8 * per_slot - 1)}", "app.feature": rng.choice(["chat", "search"])}))
+    if len(batch) == 1000 or i == 30 * 24 * 30 * per_slot - 1:
+        r = requests.post(otlp, data=make_request(batch, service=f"svc-{(i // 1000) % 4}").SerializeToString(),
+                          headers={"Content-Type": "application/x-protobuf"})
         assert r.status_code == 200, r.text
         sent += len(batch); batch = []
 t0 = time.time()

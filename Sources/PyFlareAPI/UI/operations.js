@@ -54,6 +54,8 @@ export class OperationsView {
     this.storage = h("div");
     this.jobs = h("div");
     this.retention = h("div");
+    // Outside what the poll re-renders, so an edit in progress survives the refresh.
+    this.policyEditor = h("div", { "data-testid": "retention-editor-slot" });
     this.reportSlot = h("div", { "data-testid": "compact-report-slot" });
     this.actionError = h("div");
     this.runs = h("div");
@@ -64,7 +66,7 @@ export class OperationsView {
       h("h2", { class: "section-title" }, "Ingest"), this.ingest,
       h("h2", { class: "section-title" }, "Storage"), this.storage,
       h("h2", { class: "section-title" }, "Jobs"), this.jobs,
-      h("h2", { class: "section-title" }, "Retention and compaction"), this.retention,
+      h("h2", { class: "section-title" }, "Retention and compaction"), this.retention, this.policyEditor,
       h("div", { class: "toolbar" },
         h("button", { "data-testid": "compact-dry-run", onclick: () => this.compact(true) }, "Dry run"),
         h("button", { class: "primary", "data-testid": "compact-run", onclick: () => this.compact(false) }, "Run compaction"),
@@ -221,7 +223,9 @@ export class OperationsView {
     const policy = r.policy && typeof r.policy === "object" ? Object.entries(r.policy) : [];
     return h("div", { class: "columns" },
       h("section", { "data-testid": "retention-policy" }, h("h3", {}, "Policy ", h("span", { class: "tag" }, r.source)),
-        h("table", { class: "grid compact" }, h("tbody", {}, policy.map(([k, v]) => h("tr", {}, h("td", { class: "name" }, k), h("td", { class: "mono" }, cell(v))))))),
+        h("table", { class: "grid compact" }, h("tbody", {}, policy.map(([k, v]) => h("tr", {}, h("td", { class: "name" }, k), h("td", { class: "mono" }, cell(v)))))),
+        h("div", { class: "toolbar" },
+          h("button", { "data-testid": "retention-edit", onclick: () => this.editPolicy(r.policy, r.source) }, "Edit policy"))),
       h("section", {}, h("h3", {}, "Compaction"),
         h("dl", { class: "facts ops-facts" },
           h("dt", {}, "Schedule"), h("dd", { class: "mono" }, r.schedule),
@@ -230,6 +234,72 @@ export class OperationsView {
           h("dt", {}, "Delete grace"), h("dd", {}, `${c.delete_grace_seconds} s`),
           h("dt", {}, "Rate limit"), h("dd", {}, c.max_bytes_per_second ? fmtBytes(c.max_bytes_per_second) + "/s" : "none"),
           h("dt", {}, "Last run"), h("dd", {}, r.last_compaction ? `#${r.last_compaction.id} ${fmtText(r.last_compaction.started_at)}` : "never"))));
+  }
+
+  // ---- the retention policy editor (PUT /api/v1/retention; DELETE goes back to the configuration's) ----
+
+  editPolicy(policy, source) {
+    const inputs = {};
+    const field = (name, label, el, hint) => h("label", { "data-field": name }, h("span", {}, label), inputs[name] = el,
+      hint ? h("small", { class: "muted" }, hint) : null);
+    const age = (name, label) => field(name, label, h("input", { value: String(policy[name] ?? ""), class: "narrow", placeholder: "30d" }));
+    const overrideRows = h("tbody", { "data-testid": "retention-overrides" });
+    const addOverride = (o = {}) => {
+      const service = h("input", { value: o.service || "", placeholder: "any service", "data-part": "service" });
+      const environment = h("input", { value: o.environment || "", placeholder: "any environment", "data-part": "environment" });
+      const ageInput = h("input", { value: String(o.age ?? ""), placeholder: "90d", class: "narrow", "data-part": "age" });
+      const row = h("tr", { "data-testid": "retention-override" }, h("td", {}, service), h("td", {}, environment), h("td", {}, ageInput),
+        h("td", {}, h("button", { type: "button", class: "link", onclick: () => row.remove() }, "Remove")));
+      overrideRows.append(row);
+    };
+    (policy.overrides || []).forEach(addOverride);
+    const tables = Object.entries(policy.output_tables || {}).map(([t, a]) => `${t} ${a}`).join("\n");
+    const error = h("div");
+    const save = async () => {
+      const body = { spans: inputs.spans.value.trim(), logs: inputs.logs.value.trim(), metric_points: inputs.metric_points.value.trim(),
+        outputs: inputs.outputs.value.trim(), max_bytes: Math.round(Number(inputs.max_gib.value || 0) * 2 ** 30), overrides: [], output_tables: {} };
+      for (const row of overrideRows.children) {
+        const part = (name) => row.querySelector(`[data-part=${name}]`).value.trim();
+        const o = { age: part("age") };
+        if (part("service")) o.service = part("service");
+        if (part("environment")) o.environment = part("environment");
+        body.overrides.push(o);
+      }
+      for (const line of inputs.output_tables.value.split("\n").map((l) => l.trim()).filter(Boolean)) {
+        const [table, value] = line.split(/\s+/);
+        body.output_tables[table] = value ?? "";
+      }
+      await this.policyAction("PUT", body, error);
+    };
+    setChildren(this.policyEditor, h("form", { class: "chart-card policy-editor", "data-testid": "retention-editor",
+      onsubmit: (e) => { e.preventDefault(); save(); } },
+      h("div", { class: "chart-head" }, h("h3", {}, "Edit the retention policy"), h("span", { class: "spacer" }),
+        h("button", { type: "button", class: "link", onclick: () => setChildren(this.policyEditor) }, "Cancel")),
+      h("p", { class: "muted small" }, "Ages such as 36h, 30d, 2w; 0 keeps forever. Kept in the index: it outlives restarts and replaces the configuration's until reset."),
+      h("div", { class: "filters" }, age("spans", "Spans"), age("logs", "Logs"), age("metric_points", "Metric points"), age("outputs", "Job outputs"),
+        field("max_gib", "Size cap (GiB)", h("input", { type: "number", step: "any", min: "0", class: "narrow",
+          value: policy.max_bytes ? String(policy.max_bytes / 2 ** 30) : "0" }), "0: none")),
+      h("h4", {}, "Overrides ", h("small", { class: "muted" }, "the most specific match wins")),
+      h("table", { class: "grid compact" }, h("thead", {}, h("tr", {}, ["Service", "Environment", "Age", ""].map((t) => h("th", {}, t)))), overrideRows),
+      h("div", { class: "toolbar" }, h("button", { type: "button", "data-testid": "retention-add-override", onclick: () => addOverride() }, "Add override")),
+      h("label", { "data-field": "output_tables", class: "block" }, h("span", {}, "Ages of single output tables (one “table age” a line)"),
+        inputs.output_tables = h("textarea", { rows: 3, placeholder: "rollup_1m 30d" }, tables)),
+      h("div", { class: "toolbar" },
+        h("button", { type: "submit", class: "primary", "data-testid": "retention-save" }, "Save policy"),
+        source === "api" ? h("button", { type: "button", "data-testid": "retention-reset",
+          onclick: () => this.policyAction("DELETE", undefined, error) }, "Use the configuration's") : null),
+      error));
+  }
+
+  async policyAction(method, body, error) {
+    setChildren(error);
+    try {
+      await api("/api/v1/retention", { method, body });
+      setChildren(this.policyEditor);
+      this.load();
+    } catch (e) {
+      setChildren(error, errorBox(e));
+    }
   }
 
   renderRuns(runs) {
