@@ -193,6 +193,17 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
 
+        // Parquet export of sealed segments: the format writer (Thrift compact, pages, footer) and the export job
+        .target(name: "PyFlareExport", dependencies: [
+            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareExportTests", dependencies: [
+            "PyFlareExport", "PyFlareStore", "PyFlareSQL", "PyFlareTesting",
+        ], swiftSettings: swiftSettings),
+
         // REST API: health, metrics, traces, the JSON telemetry API
         .target(name: "PyFlareAPI", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareAccess",
@@ -211,7 +222,7 @@ let package = Package(
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareAPI",
-            "PyFlareAccess",
+            "PyFlareAccess", "PyFlareExport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -229,6 +240,7 @@ let package = Package(
 
         .executableTarget(name: "pyflare", dependencies: [
             "PyFlareServer", "PyFlareAccess", "PyFlareAPI", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareModel", "PyFlareWire",
+            "PyFlareExport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: swiftSettings),
 

@@ -25,7 +25,7 @@ protocol RecordSQLKind {
     static func time(_ batch: Batch, _ row: Int) -> UInt64
     /// The row's trace id, for tables with trace pushdown.
     static func traceID(_ batch: Batch, _ row: Int) -> TraceID?
-    static func column(_ index: Int32, of batch: Batch, row: Int, services: [String?], into result: OpaquePointer?)
+    static func column<Sink: ColumnValueSink>(_ index: Int32, of batch: Batch, row: Int, services: [String?], into sink: inout Sink)
 }
 
 /// `logs` and `metric_points`.
@@ -116,33 +116,30 @@ final class RecordCursor<Kind: RecordSQLKind>: RowCursor {
     }
 
     override func column(_ index: Int32, into result: OpaquePointer?) {
-        guard let batch else { return sqlite3_result_null(result) }
-        Kind.column(index, of: batch, row: Int(selected[position]), services: services, into: result)
+        var sink = SQLiteResultSink(result)
+        guard let batch else { return sink.null() }
+        Kind.column(index, of: batch, row: Int(selected[position]), services: services, into: &sink)
     }
 }
 
 /// Values shared by the record tables.
 enum RecordSQLValues {
-    static func text(_ result: OpaquePointer?, _ ref: StringRef, in batch: some OTLPBatch) {
-        SQLiteResult.text(result, ref, in: batch.bytes)
-    }
-
     /// `{"key": value, …}` of the rows `range` of `table`.
-    static func attributes(_ result: OpaquePointer?, _ range: RowRange, of table: AttributeTable, in batch: some OTLPBatch) {
+    static func attributes<Sink: ColumnValueSink>(_ sink: inout Sink, _ range: RowRange, of table: AttributeTable, in batch: some OTLPBatch) {
         var json = JSONWriter()
         json.attributes(batch.keyValues(in: table, range))
-        SQLiteResult.text(result, json.bytes)
+        sink.text(json.bytes)
     }
 
     /// The resource attributes of scope `scope`.
-    static func resource(_ result: OpaquePointer?, scope: Int, in batch: some OTLPBatch) {
+    static func resource<Sink: ColumnValueSink>(_ sink: inout Sink, scope: Int, in batch: some OTLPBatch) {
         let resource = Int(batch.scopes.resourceIndices[scope])
-        attributes(result, batch.resources.attributes[resource], of: batch.attributes, in: batch)
+        attributes(&sink, batch.resources.attributes[resource], of: batch.attributes, in: batch)
     }
 
-    static func service(_ result: OpaquePointer?, scope: Int, services: [String?], in batch: some OTLPBatch) {
+    static func service<Sink: ColumnValueSink>(_ sink: inout Sink, scope: Int, services: [String?], in batch: some OTLPBatch) {
         let resource = Int(batch.scopes.resourceIndices[scope])
-        SpanSQLValues.optional(result, resource < services.count ? services[resource] : nil)
+        sink.text(resource < services.count ? services[resource] : nil)
     }
 }
 
@@ -191,36 +188,36 @@ enum LogsSQL: RecordSQLKind {
     static func time(_ batch: LogBatch, _ row: Int) -> UInt64 { LogQuery.time(of: batch, row) }
     static func traceID(_ batch: LogBatch, _ row: Int) -> TraceID? { batch.traceIDs[row] }
 
-    static func column(_ index: Int32, of batch: LogBatch, row: Int, services: [String?], into result: OpaquePointer?) {
+    static func column<Sink: ColumnValueSink>(_ index: Int32, of batch: LogBatch, row: Int, services: [String?], into sink: inout Sink) {
         // Only the columns a statement uses are decoded: the scope is read where it is needed.
         var scope: Int { Int(batch.scopeIndices[row]) }
         switch index {
-        case 0: sqlite3_result_int64(result, Int64(bitPattern: batch.times[row]))
-        case 1: sqlite3_result_int64(result, Int64(bitPattern: batch.observedTimes[row]))
-        case 2: SQLiteResult.text(result, RFC3339.string(LogQuery.time(of: batch, row)))
-        case 3: sqlite3_result_int64(result, Int64(batch.severityNumbers[row]))
-        case 4: RecordSQLValues.text(result, batch.severityTexts[row], in: batch)
+        case 0: sink.integer(Int64(bitPattern: batch.times[row]))
+        case 1: sink.integer(Int64(bitPattern: batch.observedTimes[row]))
+        case 2: sink.text(RFC3339.string(LogQuery.time(of: batch, row)))
+        case 3: sink.integer(Int64(batch.severityNumbers[row]))
+        case 4: sink.text(batch.severityTexts[row], in: batch.bytes)
         case 5:
             // A string body is the text itself; any other value is JSON.
             switch batch.value(in: batch.bodies, row: row) {
-            case .string(let text): SQLiteResult.text(result, text)
-            case .empty: sqlite3_result_null(result)
+            case .string(let text): sink.text(text)
+            case .empty: sink.null()
             case let value:
                 var json = JSONWriter()
                 json.attributeValue(value)
-                SQLiteResult.text(result, json.bytes)
+                sink.text(json.bytes)
             }
-        case 6: RecordSQLValues.attributes(result, batch.recordAttributes[row], of: batch.attributes, in: batch)
-        case 7: RecordSQLValues.service(result, scope: scope, services: services, in: batch)
+        case 6: RecordSQLValues.attributes(&sink, batch.recordAttributes[row], of: batch.attributes, in: batch)
+        case 7: RecordSQLValues.service(&sink, scope: scope, services: services, in: batch)
         case 8:
-            if batch.traceIDs[row].isZero { sqlite3_result_null(result) } else { SpanSQLValues.hex(result, batch.traceIDs[row]) }
-        case 9: SpanSQLValues.hex(result, batch.spanIDs[row])
-        case 10: sqlite3_result_int64(result, Int64(batch.flags[row]))
-        case 11: RecordSQLValues.text(result, batch.eventNames[row], in: batch)
-        case 12: RecordSQLValues.resource(result, scope: scope, in: batch)
-        case 13: RecordSQLValues.text(result, batch.scopes.names[scope], in: batch)
-        case 14: sqlite3_result_int64(result, Int64(batch.droppedAttributeCounts[row]))
-        default: sqlite3_result_null(result)
+            if batch.traceIDs[row].isZero { sink.null() } else { SpanSQLValues.hex(&sink, batch.traceIDs[row]) }
+        case 9: SpanSQLValues.hex(&sink, batch.spanIDs[row])
+        case 10: sink.integer(Int64(batch.flags[row]))
+        case 11: sink.text(batch.eventNames[row], in: batch.bytes)
+        case 12: RecordSQLValues.resource(&sink, scope: scope, in: batch)
+        case 13: sink.text(batch.scopes.names[scope], in: batch.bytes)
+        case 14: sink.integer(Int64(batch.droppedAttributeCounts[row]))
+        default: sink.null()
         }
     }
 }
@@ -270,38 +267,38 @@ enum MetricPointsSQL: RecordSQLKind {
     static func time(_ batch: MetricBatch, _ row: Int) -> UInt64 { batch.times[row] }
     static func traceID(_ batch: MetricBatch, _ row: Int) -> TraceID? { nil }
 
-    static func column(_ index: Int32, of batch: MetricBatch, row: Int, services: [String?], into result: OpaquePointer?) {
+    static func column<Sink: ColumnValueSink>(_ index: Int32, of batch: MetricBatch, row: Int, services: [String?], into sink: inout Sink) {
         let metric = Int(batch.metricIndices[row])
         let metrics = batch.metrics
         let type = metrics.types[metric]
         let scope = Int(metrics.scopeIndices[metric])
         let hasCounts = type == .histogram || type == .exponentialHistogram || type == .summary
         switch index {
-        case 0: RecordSQLValues.text(result, metrics.names[metric], in: batch)
-        case 1: SQLiteResult.text(result, type.name)
-        case 2: RecordSQLValues.text(result, metrics.units[metric], in: batch)
-        case 3: RecordSQLValues.text(result, metrics.descriptions[metric], in: batch)
+        case 0: sink.text(metrics.names[metric], in: batch.bytes)
+        case 1: sink.text(type.name)
+        case 2: sink.text(metrics.units[metric], in: batch.bytes)
+        case 3: sink.text(metrics.descriptions[metric], in: batch.bytes)
         case 4:
-            SpanSQLValues.optional(result, MetricBatch.temporalityName(metrics.temporalities[metric]))
-        case 5: sqlite3_result_int64(result, metrics.monotonic[metric] ? 1 : 0)
-        case 6: sqlite3_result_int64(result, Int64(bitPattern: batch.times[row]))
-        case 7: sqlite3_result_int64(result, Int64(bitPattern: batch.startTimes[row]))
-        case 8: SQLiteResult.text(result, RFC3339.string(batch.times[row]))
-        case 9: RecordSQLValues.service(result, scope: scope, services: services, in: batch)
-        case 10: RecordSQLValues.attributes(result, batch.pointAttributes[row], of: batch.attributes, in: batch)
-        case 11: SQLiteResult.real(result, type == .gauge || type == .sum ? batch.number(at: row) : nil)
-        case 12: SQLiteResult.integer(result, hasCounts ? Int64(clamping: batch.counts[row]) : nil)
-        case 13: SQLiteResult.real(result, hasCounts ? batch.sums[row] : nil)
-        case 14: SQLiteResult.real(result, type == .histogram || type == .exponentialHistogram ? batch.mins[row] : nil)
-        case 15: SQLiteResult.real(result, type == .histogram || type == .exponentialHistogram ? batch.maxes[row] : nil)
+            sink.text(MetricBatch.temporalityName(metrics.temporalities[metric]))
+        case 5: sink.integer(metrics.monotonic[metric] ? 1 : 0)
+        case 6: sink.integer(Int64(bitPattern: batch.times[row]))
+        case 7: sink.integer(Int64(bitPattern: batch.startTimes[row]))
+        case 8: sink.text(RFC3339.string(batch.times[row]))
+        case 9: RecordSQLValues.service(&sink, scope: scope, services: services, in: batch)
+        case 10: RecordSQLValues.attributes(&sink, batch.pointAttributes[row], of: batch.attributes, in: batch)
+        case 11: sink.real(type == .gauge || type == .sum ? batch.number(at: row) : nil)
+        case 12: sink.integer(hasCounts ? Int64(clamping: batch.counts[row]) : nil)
+        case 13: sink.real(hasCounts ? batch.sums[row] : nil)
+        case 14: sink.real(type == .histogram || type == .exponentialHistogram ? batch.mins[row] : nil)
+        case 15: sink.real(type == .histogram || type == .exponentialHistogram ? batch.maxes[row] : nil)
         case 16:
             var json = JSONWriter()
             MetricPointJSON.point(row, of: batch, into: &json)
-            SQLiteResult.text(result, json.bytes)
-        case 17: RecordSQLValues.resource(result, scope: scope, in: batch)
-        case 18: RecordSQLValues.text(result, batch.scopes.names[scope], in: batch)
-        case 19: sqlite3_result_int64(result, Int64(batch.flags[row]))
-        default: sqlite3_result_null(result)
+            sink.text(json.bytes)
+        case 17: RecordSQLValues.resource(&sink, scope: scope, in: batch)
+        case 18: sink.text(batch.scopes.names[scope], in: batch.bytes)
+        case 19: sink.integer(Int64(batch.flags[row]))
+        default: sink.null()
         }
     }
 }

@@ -5,7 +5,7 @@ import PyFlareStore
 
 /// The columns of the `spans` virtual table, in schema order (`docs/sql.md`), and the
 /// stored columns each one is decoded from.
-enum SpansSQLColumn: Int32, CaseIterable {
+public enum SpansSQLColumn: Int32, CaseIterable, Sendable {
     case traceID, spanID, parentSpanID, traceState, name, kind
     case startTimeNs, endTimeNs, durationNs, startTime
     case status, statusMessage
@@ -16,7 +16,7 @@ enum SpansSQLColumn: Int32, CaseIterable {
     case attributes, resource, scopeName, scopeVersion, events, links
     case flags, droppedAttributesCount, droppedEventsCount, droppedLinksCount
 
-    var definition: String {
+    public var definition: String {
         switch self {
         case .traceID: "trace_id TEXT"
         case .spanID: "span_id TEXT"
@@ -364,72 +364,75 @@ final class SpansCursor: RowCursor {
 
     override func column(_ index: Int32, into result: OpaquePointer?) {
         guard let column = SpansSQLColumn(rawValue: index) else { return sqlite3_result_null(result) }
+        var sink = SQLiteResultSink(result)
         if column == orderColumn {
             // A visit's rows share its group value, which its batch was not decoded for.
             guard let groupValue else { return sqlite3_result_null(result) }
-            return SQLiteResult.text(result, groupValue)
+            return sink.text(groupValue)
         }
-        let row = Int(selected[position])
-        // Fields are read through `batch` each time: a local copy of the batch's structs would
-        // retain every one of their arrays on every call.
+        // Through `batch` in place: a local copy of the batch's structs would retain every one
+        // of their arrays on every call.
+        batch.writeSQLValue(column, row: Int(selected[position]), into: &sink)
+    }
+}
+
+extension NormalizedBatch {
+    /// Row `row`'s value of `column` of the `spans` table (the batch decoded with at least the
+    /// column's ``SpansSQLColumn/storage``).
+    public func writeSQLValue<Sink: ColumnValueSink>(_ column: SpansSQLColumn, row: Int, into sink: inout Sink) {
         switch column {
-        case .traceID: SpanSQLValues.hex(result, batch.spans.traceIDs[row])
-        case .spanID: SpanSQLValues.hex(result, batch.spans.spanIDs[row])
-        case .parentSpanID: SpanSQLValues.hex(result, batch.spans.parentSpanIDs[row])
-        case .traceState: text(result, batch.spans.traceStates[row])
-        case .name: text(result, batch.spans.names[row])
-        case .kind: SpanSQLValues.name(result, SpanSQLValues.kindNames, Int(batch.spans.kinds[row]))
-        case .startTimeNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.startTimes[row]))
-        case .endTimeNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.endTimes[row]))
-        case .durationNs: sqlite3_result_int64(result, Int64(bitPattern: batch.spans.endTimes[row] &- batch.spans.startTimes[row]))
-        case .startTime: SQLiteResult.text(result, RFC3339.string(batch.spans.startTimes[row]))
-        case .status: SpanSQLValues.name(result, SpanSQLValues.statusNames, Int(batch.spans.statusCodes[row]))
-        case .statusMessage: text(result, batch.spans.statusMessages[row])
-        case .service: text(result, batch.columns.service[row])
-        case .model: text(result, batch.columns.model[row])
-        case .responseModel: text(result, batch.columns.responseModel[row])
-        case .provider: text(result, batch.columns.provider[row])
-        case .operation: text(result, batch.columns.operation[row])
-        case .aiKind: SpanSQLValues.optional(result, batch.columns.kind[row].name)
-        case .inputTokens: SQLiteResult.integer(result, batch.columns.inputTokens[row])
-        case .outputTokens: SQLiteResult.integer(result, batch.columns.outputTokens[row])
-        case .cacheReadTokens: SQLiteResult.integer(result, batch.columns.cacheReadTokens[row])
-        case .cacheWriteTokens: SQLiteResult.integer(result, batch.columns.cacheWriteTokens[row])
-        case .reasoningTokens: SQLiteResult.integer(result, batch.columns.reasoningTokens[row])
-        case .totalTokens: SQLiteResult.integer(result, batch.columns.totalTokens[row])
-        case .costMicros: SQLiteResult.integer(result, batch.columns.costMicros[row])
-        case .costUSD: SQLiteResult.real(result, batch.columns.costMicros[row].map { Double($0) / 1e6 })
-        case .costSource: SpanSQLValues.optional(result, batch.columns.costSource[row].name)
-        case .priceModel:
-            SpanSQLValues.optional(result, batch.columns.priceModel(row))
-        case .userID: text(result, batch.columns.user[row])
-        case .sessionID: text(result, batch.columns.session[row])
-        case .feature: text(result, batch.columns.feature[row])
-        case .environment: text(result, batch.columns.environment[row])
+        case .traceID: SpanSQLValues.hex(&sink, spans.traceIDs[row])
+        case .spanID: SpanSQLValues.hex(&sink, spans.spanIDs[row])
+        case .parentSpanID: SpanSQLValues.hex(&sink, spans.parentSpanIDs[row])
+        case .traceState: sink.text(spans.traceStates[row], in: spans.bytes)
+        case .name: sink.text(spans.names[row], in: spans.bytes)
+        case .kind: sink.name(SpanSQLValues.kindNames, Int(spans.kinds[row]))
+        case .startTimeNs: sink.integer(Int64(bitPattern: spans.startTimes[row]))
+        case .endTimeNs: sink.integer(Int64(bitPattern: spans.endTimes[row]))
+        case .durationNs: sink.integer(Int64(bitPattern: spans.endTimes[row] &- spans.startTimes[row]))
+        case .startTime: sink.text(RFC3339.string(spans.startTimes[row]))
+        case .status: sink.name(SpanSQLValues.statusNames, Int(spans.statusCodes[row]))
+        case .statusMessage: sink.text(spans.statusMessages[row], in: spans.bytes)
+        case .service: sink.text(columns.service[row], in: spans.bytes)
+        case .model: sink.text(columns.model[row], in: spans.bytes)
+        case .responseModel: sink.text(columns.responseModel[row], in: spans.bytes)
+        case .provider: sink.text(columns.provider[row], in: spans.bytes)
+        case .operation: sink.text(columns.operation[row], in: spans.bytes)
+        case .aiKind: sink.text(columns.kind[row].name)
+        case .inputTokens: sink.integer(columns.inputTokens[row])
+        case .outputTokens: sink.integer(columns.outputTokens[row])
+        case .cacheReadTokens: sink.integer(columns.cacheReadTokens[row])
+        case .cacheWriteTokens: sink.integer(columns.cacheWriteTokens[row])
+        case .reasoningTokens: sink.integer(columns.reasoningTokens[row])
+        case .totalTokens: sink.integer(columns.totalTokens[row])
+        case .costMicros: sink.integer(columns.costMicros[row])
+        case .costUSD: sink.real(columns.costMicros[row].map { Double($0) / 1e6 })
+        case .costSource: sink.text(columns.costSource[row].name)
+        case .priceModel: sink.text(columns.priceModel(row))
+        case .userID: sink.text(columns.user[row], in: spans.bytes)
+        case .sessionID: sink.text(columns.session[row], in: spans.bytes)
+        case .feature: sink.text(columns.feature[row], in: spans.bytes)
+        case .environment: sink.text(columns.environment[row], in: spans.bytes)
         case .attributes:
-            json(result) { writer, json in writer.attributes(batch.spans.spanAttributes[row], of: batch.spans.attributes, into: &json) }
+            json(&sink) { writer, json in writer.attributes(spans.spanAttributes[row], of: spans.attributes, into: &json) }
         case .resource:
-            let resource = Int(batch.spans.scopes.resourceIndices[Int(batch.spans.scopeIndices[row])])
-            json(result) { writer, json in writer.attributes(batch.spans.resources.attributes[resource], of: batch.spans.attributes, into: &json) }
-        case .scopeName: text(result, batch.spans.scopes.names[Int(batch.spans.scopeIndices[row])])
-        case .scopeVersion: text(result, batch.spans.scopes.versions[Int(batch.spans.scopeIndices[row])])
-        case .events: json(result) { writer, json in writer.events(row, into: &json) }
-        case .links: json(result) { writer, json in writer.links(row, into: &json) }
-        case .flags: sqlite3_result_int64(result, Int64(batch.spans.flags[row]))
-        case .droppedAttributesCount: sqlite3_result_int64(result, Int64(batch.spans.droppedAttributeCounts[row]))
-        case .droppedEventsCount: sqlite3_result_int64(result, Int64(batch.spans.droppedEventCounts[row]))
-        case .droppedLinksCount: sqlite3_result_int64(result, Int64(batch.spans.droppedLinkCounts[row]))
+            let resource = Int(spans.scopes.resourceIndices[Int(spans.scopeIndices[row])])
+            json(&sink) { writer, json in writer.attributes(spans.resources.attributes[resource], of: spans.attributes, into: &json) }
+        case .scopeName: sink.text(spans.scopes.names[Int(spans.scopeIndices[row])], in: spans.bytes)
+        case .scopeVersion: sink.text(spans.scopes.versions[Int(spans.scopeIndices[row])], in: spans.bytes)
+        case .events: json(&sink) { writer, json in writer.events(row, into: &json) }
+        case .links: json(&sink) { writer, json in writer.links(row, into: &json) }
+        case .flags: sink.integer(Int64(spans.flags[row]))
+        case .droppedAttributesCount: sink.integer(Int64(spans.droppedAttributeCounts[row]))
+        case .droppedEventsCount: sink.integer(Int64(spans.droppedEventCounts[row]))
+        case .droppedLinksCount: sink.integer(Int64(spans.droppedLinkCounts[row]))
         }
     }
 
-    private func text(_ result: OpaquePointer?, _ ref: StringRef) {
-        SQLiteResult.text(result, ref, in: batch.spans.bytes)
-    }
-
-    private func json(_ result: OpaquePointer?, _ body: (LineWriter, inout JSONWriter) -> Void) {
+    private func json<Sink: ColumnValueSink>(_ sink: inout Sink, _ body: (LineWriter, inout JSONWriter) -> Void) {
         var json = JSONWriter()
-        batch.spans.bytes.withUnsafeBytes { arena in body(LineWriter(batch: batch.spans, arena: arena), &json) }
-        SQLiteResult.text(result, json.bytes)
+        spans.bytes.withUnsafeBytes { arena in body(LineWriter(batch: spans, arena: arena), &json) }
+        sink.text(json.bytes)
     }
 }
 
@@ -438,28 +441,20 @@ enum SpanSQLValues {
     static let kindNames = ["unspecified", "internal", "server", "client", "producer", "consumer"]
     static let statusNames = ["unset", "ok", "error"]
 
-    static func name(_ result: OpaquePointer?, _ names: [String], _ code: Int) {
-        SQLiteResult.text(result, code < names.count ? names[code] : String(code))
-    }
-
-    static func optional(_ result: OpaquePointer?, _ text: String?) {
-        if let text { SQLiteResult.text(result, text) } else { sqlite3_result_null(result) }
-    }
-
     /// A span id as 16 hex digits; 0 (no parent) is NULL.
-    static func hex(_ result: OpaquePointer?, _ id: UInt64) {
-        guard id != 0 else { return sqlite3_result_null(result) }
+    static func hex<Sink: ColumnValueSink>(_ sink: inout Sink, _ id: UInt64) {
+        guard id != 0 else { return sink.null() }
         var out: [UInt8] = []
         out.reserveCapacity(16)
         Hex.append(id, to: &out)
-        SQLiteResult.text(result, out)
+        sink.text(out)
     }
 
-    static func hex(_ result: OpaquePointer?, _ id: TraceID) {
+    static func hex<Sink: ColumnValueSink>(_ sink: inout Sink, _ id: TraceID) {
         var out: [UInt8] = []
         out.reserveCapacity(32)
         Hex.append(id.high, to: &out)
         Hex.append(id.low, to: &out)
-        SQLiteResult.text(result, out)
+        sink.text(out)
     }
 }

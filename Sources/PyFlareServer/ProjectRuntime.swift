@@ -4,6 +4,7 @@ import Logging
 import PyFlareAccess
 import PyFlareAnalytics
 import PyFlareAPI
+import PyFlareExport
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
@@ -76,6 +77,9 @@ final class ProjectRuntime: Sendable {
     static func open(_ name: String, server: PyFlareServer, metrics: IngestMetrics, disk: DiskSpaceGuard) async throws -> ProjectRuntime {
         var configuration = server.configuration
         configuration.dataDirectory = directory(of: name, under: server.configuration.dataDirectory)
+        if let exports = configuration.parquetExportDirectory, exports.hasPrefix("/") {
+            configuration.parquetExportDirectory = directory(of: name, under: exports)
+        }
         if name != AccessCatalog.defaultProject, configuration.sink.kind != .store {
             throw ConfigError(key: "sink.kind", "projects other than default need sink.kind: store")
         }
@@ -108,8 +112,11 @@ final class ProjectRuntime: Sendable {
         }
         var services: [any Service] = [batcher]
         if let store {
-            let compactor = store.compactor()
-            let scheduler = await project.makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor, disk: disk)
+            // A compaction first lets the Parquet export catch up, so no segment it merges or deletes goes unexported.
+            let parquet = configuration.parquetExportJob(pool: store.indexPool)
+            let compactor = store.compactor(beforeChanges: parquet?.beforeCompaction)
+            let scheduler = await project.makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor,
+                                                        parquetExport: parquet, disk: disk)
             services.append(scheduler)
             add(JobRoutes(scheduler: scheduler).routes())
             if case .swift(let job as RetentionJob) = scheduler.catalog[RetentionJob.jobName]?.work {

@@ -10,6 +10,7 @@ import Prometheus
 public import PyFlareAnalytics
 import PyFlareAccess
 import PyFlareAPI
+import PyFlareExport
 import PyFlareGRPC
 import PyFlareIngest
 import PyFlareModel
@@ -202,7 +203,7 @@ public struct PyFlareServer: Sendable {
 
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
     func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport, compactor: SegmentCompactor,
-                       disk: DiskSpaceGuard) async -> Scheduler {
+                       parquetExport: ParquetExportJob?, disk: DiskSpaceGuard) async -> Scheduler {
         await configureBudgetWebhookRule(pool: store.indexPool)
         // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
@@ -218,7 +219,7 @@ public struct PyFlareServer: Sendable {
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),
                                     alerts: alerts, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
-                                    compactor: compactor, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+                                    compactor: compactor, parquetExport: parquetExport, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
     }
 
     /// `budgets.webhook_url` is a `budget` alert rule of the budgets' own thresholds with that
@@ -240,7 +241,8 @@ public struct PyFlareServer: Sendable {
     /// directory's index and SQL engine: the server's scheduler, and `pyflare jobs`'.
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
                                  alerts: AlertDispatcher? = nil, pricing: @escaping @Sendable (String) -> ModelPrice?,
-                                 judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor, disk: DiskSpaceGuard?,
+                                 judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor,
+                                 parquetExport: ParquetExportJob? = nil, disk: DiskSpaceGuard?,
                                  owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
         let rca = configuration.rca, quality = configuration.quality
@@ -254,6 +256,7 @@ public struct PyFlareServer: Sendable {
             RAGEvaluationJob(schedule: quality.ragSchedule, rules: quality.verdicts),
             DriftJob(schedule: quality.driftSchedule, settings: quality.drift),
         ]
+        if let parquetExport { swiftJobs.append(parquetExport) }
         if quality.judge.enabled {
             swiftJobs.append(JudgeJob(schedule: quality.judgeSchedule, settings: quality.judge, pricing: pricing, tracer: judgeTracer))
         }

@@ -9,7 +9,7 @@ package enum BackgroundPriority {
 
     /// Lowers the calling thread's priority; on Linux, `PRIO_PROCESS` with id 0 is the calling
     /// thread. Only for threads that do nothing but background work: it is not raised again.
-    static func lowerCallingThread() {
+    package static func lowerCallingThread() {
         lower(to: niceness)
     }
 

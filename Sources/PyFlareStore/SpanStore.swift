@@ -233,9 +233,10 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     }
 
     /// A compactor of this store's segments, sharing its index and open segment readers.
-    public func compactor(failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil) -> SegmentCompactor {
+    public func compactor(failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil,
+                          beforeChanges: (@Sendable () async throws -> Void)? = nil) -> SegmentCompactor {
         SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: readers,
-                         blockRows: configuration.blockRows, logger: logger, failpoint: failpoint)
+                         blockRows: configuration.blockRows, logger: logger, failpoint: failpoint, beforeChanges: beforeChanges)
     }
 
     // MARK: - Reading

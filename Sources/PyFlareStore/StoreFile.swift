@@ -8,12 +8,12 @@ import Darwin
 ///
 /// Every call blocks: use it on NIO's thread pool or another thread that may block,
 /// never on an event loop. Positional reads may run concurrently.
-final class StoreFile: @unchecked Sendable {
+package final class StoreFile: @unchecked Sendable {
     let path: String
     private let descriptor: Int32
 
     /// Opens `path` for reading, or for reading and writing (creating it) when `writable`.
-    init(path: String, writable: Bool = false, truncate: Bool = false) throws(StoreError) {
+    package init(path: String, writable: Bool = false, truncate: Bool = false) throws(StoreError) {
         self.path = path
         var flags = O_CLOEXEC | (writable ? O_RDWR | O_CREAT : O_RDONLY)
         if truncate { flags |= O_TRUNC }
@@ -45,7 +45,7 @@ final class StoreFile: @unchecked Sendable {
         }
     }
 
-    func write(_ bytes: [UInt8], at offset: Int) throws(StoreError) {
+    package func write(_ bytes: [UInt8], at offset: Int) throws(StoreError) {
         try bytes.withBytes { raw throws(StoreError) in try write(raw, at: offset) }
     }
 
@@ -72,7 +72,7 @@ final class StoreFile: @unchecked Sendable {
     }
 
     /// Flushes written data to the device (fdatasync: the size is data too).
-    func sync() throws(StoreError) {
+    package func sync() throws(StoreError) {
         guard fdatasync(descriptor) == 0 else { throw StoreError(.io, "fsync failed", path: path, errno: errno) }
     }
 
@@ -83,7 +83,7 @@ final class StoreFile: @unchecked Sendable {
 
 /// Directory operations of the store; blocking, like ``StoreFile``.
 package enum StoreDirectory {
-    static func create(_ path: String) throws(StoreError) {
+    package static func create(_ path: String) throws(StoreError) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
@@ -94,7 +94,7 @@ package enum StoreDirectory {
     }
 
     /// The names in `path` (without `.` and `..`), sorted.
-    static func names(_ path: String) -> [String] {
+    package static func names(_ path: String) -> [String] {
         guard let directory = opendir(path) else { return [] }
         defer { closedir(directory) }
         var names: [String] = []
@@ -106,18 +106,18 @@ package enum StoreDirectory {
     }
 
     /// Makes renames and creations in `path` durable.
-    static func sync(_ path: String) throws(StoreError) {
+    package static func sync(_ path: String) throws(StoreError) {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw StoreError(.io, "cannot open directory", path: path, errno: errno) }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw StoreError(.io, "fsync failed", path: path, errno: errno) }
     }
 
-    static func rename(_ from: String, to: String) throws(StoreError) {
+    package static func rename(_ from: String, to: String) throws(StoreError) {
         guard Glibc.rename(from, to) == 0 else { throw StoreError(.io, "cannot rename to \(to)", path: from, errno: errno) }
     }
 
-    static func remove(_ path: String) throws(StoreError) {
+    package static func remove(_ path: String) throws(StoreError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw StoreError(.io, "cannot delete", path: path, errno: errno) }
     }
 

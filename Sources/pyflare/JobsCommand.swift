@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PyFlareAPI
 import PyFlareAnalytics
+import PyFlareExport
 import PyFlareModel
 import PyFlareServer
 import PyFlareStore
@@ -30,12 +31,14 @@ struct Jobs: AsyncParsableCommand {
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         // Judge calls run from the command are recorded in `evaluations` with their cost, but
         // not traced: there is no ingest pipeline here.
+        let parquet = configuration.parquetExportJob(pool: pool)
         let compactor = try SegmentCompactor.offline(dataDirectory: configuration.dataDirectory, pricing: pricing,
-                                                     blockRows: configuration.store.blockRows, logger: logger)
+                                                     blockRows: configuration.store.blockRows, logger: logger,
+                                                     beforeChanges: parquet?.beforeCompaction)
         // Free space is measured as the server does, so a command compaction does not write past the floor.
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes, logger: logger)
         return await PyFlareServer.scheduler(configuration: configuration, pool: pool, engine: engine,
-                                             pricing: { pricing.price(for: $0) }, judgeTracer: nil, compactor: compactor, disk: disk, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
+                                             pricing: { pricing.price(for: $0) }, judgeTracer: nil, compactor: compactor, parquetExport: parquet, disk: disk, owner: "command:\(ProcessInfo.processInfo.processIdentifier)", logger: logger)
     }
 
     struct List: AsyncParsableCommand {

@@ -16,7 +16,7 @@ struct PyFlareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pyflare",
         abstract: "Observability and analytics server for AI/LLM applications.",
-        subcommands: [Serve.self, SQL.self, Jobs.self, Compact.self, Templates.self, Keys.self, Projects.self, Config.self, Segment.self],
+        subcommands: [Serve.self, SQL.self, Jobs.self, Compact.self, Export.self, Templates.self, Keys.self, Projects.self, Config.self, Segment.self],
         defaultSubcommand: Serve.self)
 }
 

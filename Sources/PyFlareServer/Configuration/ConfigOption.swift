@@ -121,6 +121,12 @@ struct ConfigOption: Sendable {
                 throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"")
             }
         },
+        option("export.parquet.dir", "Where the parquet_export job writes every sealed segment as Parquet (kind=…/date=…/…parquet, docs/parquet.md); relative to data_dir; empty for no export.", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportDirectory = try node.optionalString(key)
+        },
+        option("export.parquet.schedule", "When the parquet_export job exports the segments sealed since its last run (a compaction also lets it catch up first).", "every 5m") { config, node, key throws(ConfigError) in
+            config.parquetExportSchedule = try node.schedule(key)
+        },
         option("alerts.schedule", "When the alert rules are evaluated on the materialized tables (docs/alerts.md).", "every 1m") { config, node, key throws(ConfigError) in
             config.alertsSchedule = try node.schedule(key)
         },

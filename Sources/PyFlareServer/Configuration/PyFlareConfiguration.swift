@@ -2,6 +2,8 @@ import Foundation
 public import Logging
 public import PyFlareAnalytics
 public import PyFlareAPI
+public import PyFlareExport
+public import GRDB
 public import PyFlareIngest
 public import PyFlareModel
 public import PyFlareStore
@@ -56,6 +58,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var alertsSMTPPort = 25
     public var alertsSMTPFrom = "pyflare@localhost"
     public var alertsSMTPSecurity = SMTPSecurity.none
+    public var parquetExportDirectory: String?
+    public var parquetExportSchedule = JobSchedule.every(seconds: 300)
     public var alertsSMTPCAFile: String?
     public var alertsSMTPUsername: String?
     public var alertsSMTPPassword: String?
@@ -165,3 +169,21 @@ public struct PyFlareConfiguration: Sendable, Equatable {
         }
     }
 }
+
+extension PyFlareConfiguration {
+    /// Where the Parquet export of this data directory goes (a relative `export.parquet.dir`
+    /// is under it); nil when there is none.
+    public var parquetExportPath: String? {
+        guard let directory = parquetExportDirectory else { return nil }
+        return directory.hasPrefix("/") ? directory : dataDirectory + "/" + directory
+    }
+
+    /// The `parquet_export` job of this data directory, when `export.parquet.dir` is set.
+    public func parquetExportJob(pool: DatabasePool) -> ParquetExportJob? {
+        parquetExportPath.map {
+            ParquetExportJob(schedule: parquetExportSchedule, directory: $0, dataDirectory: dataDirectory, pool: pool,
+                             pricing: PricingTable.builtIn(overrides: pricingOverrides))
+        }
+    }
+}
+

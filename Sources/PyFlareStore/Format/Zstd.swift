@@ -38,10 +38,10 @@ enum Zstd {
 /// call, which costs as much as compressing a small column chunk, and its multi-megabyte
 /// workspace is fresh memory each time. Used by one thread at a time: a writer owns one, or
 /// borrows one from a `ZstdCompressorPool`.
-final class ZstdCompressor: @unchecked Sendable {
+package final class ZstdCompressor: @unchecked Sendable {
     private let context: OpaquePointer
 
-    init() {
+    package init() {
         guard let context = ZSTD_createCCtx() else { fatalError("zstd: cannot allocate a compression context") }
         self.context = context
     }
@@ -50,7 +50,7 @@ final class ZstdCompressor: @unchecked Sendable {
 
     /// Appends `input` compressed at `level` to `output`; returns the compressed length.
     @discardableResult
-    func compress(_ input: UnsafeRawBufferPointer, level: Int32, appendingTo output: inout [UInt8]) -> Int {
+    package func compress(_ input: UnsafeRawBufferPointer, level: Int32, appendingTo output: inout [UInt8]) -> Int {
         let bound = ZSTD_compressBound(input.count)
         let start = output.count
         // Geometric growth: an exact reserve would copy a whole segment being built at every chunk.

@@ -45,6 +45,39 @@ public enum StoreCatalog {
         return low..<(high + 1)
     }
 
+    /// An active segment as an export reads it.
+    public struct ActiveSegment: Sendable {
+        public var id: Int64
+        /// Relative to the data directory.
+        public var path: String
+        public var kind: SegmentKind
+        public var rows: Int64
+        public var minTime: Int64
+        /// Inclusive.
+        public var maxTime: Int64
+        public var sealID: Int64
+    }
+
+    /// The active segments of `kind` holding records of `range` (all when nil) and sealed
+    /// after seal id `sealID` (any when nil), in seal order.
+    public static func activeSegments(of kind: SegmentKind, overlapping range: Range<Int64>? = nil, sealedAfter sealID: Int64? = nil,
+                                      _ db: Database) throws -> [ActiveSegment] {
+        var sql = "SELECT id, path, rows, min_time_ns, max_time_ns, coalesce(seal_id, id) AS seal FROM segments WHERE kind = ? AND state = ?"
+        var arguments: StatementArguments = [kind.name, SegmentState.active.rawValue]
+        if let range {
+            sql += " AND min_time_ns < ? AND max_time_ns >= ?"
+            arguments += [range.upperBound, range.lowerBound]
+        }
+        if let sealID {
+            sql += " AND coalesce(seal_id, id) > ?"
+            arguments += [sealID]
+        }
+        return try Row.fetchAll(db, sql: sql + " ORDER BY seal, id", arguments: arguments).map { row in
+            ActiveSegment(id: row["id"], path: row["path"], kind: kind, rows: row["rows"], minTime: row["min_time_ns"],
+                          maxTime: row["max_time_ns"], sealID: row["seal"])
+        }
+    }
+
     /// The time before which retention may have deleted records of `kind`; nil when it never did.
     public static func retentionFloor(of kind: SegmentKind, _ db: Database) throws -> Int64? {
         try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE key = ?", arguments: [kind.retentionFloorKey])

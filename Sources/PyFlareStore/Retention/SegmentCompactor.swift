@@ -47,16 +47,20 @@ public final class SegmentCompactor: Sendable {
     let logger: Logger
     /// Called at each step of a swap; a test throws ``SimulatedCrash`` from it.
     let failpoint: (@Sendable (CompactionStep) throws -> Void)?
+    /// Runs before a compaction changes anything; when it throws, nothing is merged or
+    /// deleted. The Parquet export catches up here, so no segment leaves unexported.
+    let beforeChanges: (@Sendable () async throws -> Void)?
 
     /// One thread, niced, shared by every compactor of the process.
-    static let lowPriorityThreads: NIOThreadPool = {
+    package static let lowPriorityThreads: NIOThreadPool = {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         return pool
     }()
 
     init(dataDirectory: String, index: IndexDatabase, pricing: PricingTable, readers: SegmentReaderCache, blockRows: Int,
-         logger: Logger, failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil) {
+         logger: Logger, failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil,
+         beforeChanges: (@Sendable () async throws -> Void)? = nil) {
         self.dataDirectory = dataDirectory
         self.index = index
         self.pricing = pricing
@@ -64,13 +68,16 @@ public final class SegmentCompactor: Sendable {
         self.blockRows = blockRows
         self.logger = logger
         self.failpoint = failpoint
+        self.beforeChanges = beforeChanges
     }
 
     /// A compactor of a data directory without the store open (`pyflare compact` beside or instead of a server).
     public static func offline(dataDirectory: String, pricing: PricingTable, blockRows: Int = 1024, logger: Logger,
-                               failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil) throws(StoreError) -> SegmentCompactor {
+                               failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil,
+                               beforeChanges: (@Sendable () async throws -> Void)? = nil) throws(StoreError) -> SegmentCompactor {
         SegmentCompactor(dataDirectory: dataDirectory, index: try IndexDatabase(path: dataDirectory + "/index.db"), pricing: pricing,
-                         readers: SegmentReaderCache(logger: logger), blockRows: blockRows, logger: logger, failpoint: failpoint)
+                         readers: SegmentReaderCache(logger: logger), blockRows: blockRows, logger: logger, failpoint: failpoint,
+                         beforeChanges: beforeChanges)
     }
 
     /// Plans and, unless `dryRun`, carries out a compaction under `policy`. Stops between
@@ -79,6 +86,7 @@ public final class SegmentCompactor: Sendable {
     public func run(policy: RetentionPolicy, settings: CompactionSettings, now: Int64, dryRun: Bool,
                     canWrite: @Sendable () -> Bool = { true }) async throws -> CompactionReport {
         var report = CompactionReport(dryRun: dryRun)
+        if !dryRun, let beforeChanges { try await beforeChanges() }
         if !dryRun { try await index.resetExpiries(policyHash: Self.hash(policy.json)) }
         let catalog = try await index.catalog()
         let actions = CompactionPlanner.plan(catalog, policy: policy, settings: settings, now: now, canWrite: canWrite())

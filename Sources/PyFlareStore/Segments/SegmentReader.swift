@@ -7,12 +7,12 @@ import PyFlareWire
 /// decompressing it, and names the file, block and column in every error.
 package final class SegmentReader: Sendable {
     package let path: String
-    let kind: SegmentKind
+    package let kind: SegmentKind
     package let footer: SegmentFooter
     let fileLength: Int
     private let file: StoreFile
 
-    init(path: String) throws(StoreError) {
+    package init(path: String) throws(StoreError) {
         self.path = path
         file = try StoreFile(path: path)
         fileLength = try file.size
@@ -106,7 +106,7 @@ package final class SegmentReader: Sendable {
     }
 
     /// Every span of block `index`, all fields.
-    func batch(block index: Int, pricing: PricingTable) throws(StoreError) -> NormalizedBatch {
+    package func batch(block index: Int, pricing: PricingTable) throws(StoreError) -> NormalizedBatch {
         try decode(block: index, SpanColumn.self) { (decoder) throws(ColumnError) in try decoder.decodeBatch(pricing: pricing) }
     }
 

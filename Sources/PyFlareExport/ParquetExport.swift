@@ -1,0 +1,138 @@
+public import GRDB
+import PyFlareModel
+import PyFlareSQL
+import PyFlareStore
+import PyFlareWire
+
+/// Sealed segments as Parquet files (`docs/parquet.md`): the rows of each segment, by UTC
+/// day of their time, become `kind=<kind>/date=<YYYY-MM-DD>/<segment>.parquet` under the
+/// output directory, one row group per segment block, with the columns of the kind's SQL
+/// table (`spans`, `logs`, `metric_points`) and the values `SELECT *` shows.
+///
+/// Files are written beside their final name, synced and renamed into place, so a reader
+/// (or a crash) never sees half a file; writing one again replaces it whole.
+public struct ParquetExport: Sendable {
+    public struct File: Sendable, Equatable {
+        /// Relative to the output directory.
+        public var path: String
+        public var kind: SegmentKind
+        /// The segment it came from, relative to the data directory.
+        public var segment: String
+        public var rows: Int
+        public var bytes: Int
+    }
+
+    public struct Report: Sendable {
+        public var files: [File] = []
+        public var segments = 0
+        /// Segments that could not be read (corrupt, gone): the segment and why.
+        public var failures: [(segment: String, error: String)] = []
+        public var rows: Int { files.reduce(0) { $0 + $1.rows } }
+        public var bytes: Int { files.reduce(0) { $0 + $1.bytes } }
+    }
+
+    let dataDirectory: String
+    let pricing: PricingTable
+
+    public init(dataDirectory: String, pricing: PricingTable) {
+        self.dataDirectory = dataDirectory
+        self.pricing = pricing
+    }
+
+    /// The active segments of `kinds` holding records of `range` (all when nil).
+    public static func activeSegments(of kinds: [SegmentKind], overlapping range: Range<Int64>?,
+                                      in pool: DatabasePool) async throws -> [StoreCatalog.ActiveSegment] {
+        try await pool.read { db in try kinds.flatMap { try StoreCatalog.activeSegments(of: $0, overlapping: range, db) } }
+    }
+
+    /// Writes the rows of `segments` whose time is in `range` (all when nil) under `directory`.
+    /// A segment that cannot be read is reported and skipped; an output that cannot be
+    /// written stops the export (`StoreError`, naming the file).
+    public func export(_ segments: [StoreCatalog.ActiveSegment], range: Range<Int64>? = nil,
+                       to directory: String) throws(StoreError) -> Report {
+        var report = Report()
+        for segment in segments {
+            do {
+                report.files += try export(segment, range: range, to: directory)
+                report.segments += 1
+            } catch where error.code == .corrupt || error.code == .unsupportedVersion || !StoreDirectory.exists(dataDirectory + "/" + segment.path) {
+                report.failures.append((segment.path, error.message))
+            }
+        }
+        return report
+    }
+
+    private func export(_ segment: StoreCatalog.ActiveSegment, range: Range<Int64>?, to directory: String) throws(StoreError) -> [File] {
+        let reader = try SegmentReader(path: dataDirectory + "/" + segment.path)
+        guard reader.kind == segment.kind else {
+            throw StoreError(.corrupt, "holds \(reader.kind.name), the catalog says \(segment.kind.name)", path: segment.path)
+        }
+        let columns = Self.columns(of: segment.kind)
+        var stem = String(segment.path.split(separator: "/").last ?? "segment")
+        if stem.hasSuffix(".seg") { stem.removeLast(4) }
+        var days: [String: (writer: ParquetFileWriter, path: String)] = [:]
+        var order: [String] = []
+        for block in reader.footer.blocks.indices {
+            let rows = try TableRows.read(reader, block: block, kind: segment.kind, pricing: pricing)
+            for row in 0..<rows.rows {
+                let time = rows.time(row)
+                if let range, !range.contains(time) { continue }
+                let day = Self.day(time)
+                if days[day] == nil {
+                    let folder = "kind=\(segment.kind.name)/date=\(day)"
+                    try StoreDirectory.create(directory + "/" + folder)
+                    let path = "\(folder)/\(stem).parquet"
+                    let writer = try ParquetFileWriter(path: Self.temporary(directory + "/" + path), columns: columns, metadata: [
+                        ("pyflare.kind", segment.kind.name), ("pyflare.segment", stem), ("pyflare.schema_version", "1"),
+                    ])
+                    days[day] = (writer, path)
+                    order.append(day)
+                }
+                for column in columns.indices {
+                    days[day]!.writer.fill(column: column) { chunk in rows.write(column: column, row: row, into: &chunk) }
+                }
+            }
+            for day in order { try days[day]!.writer.endRowGroup() }
+        }
+        var files: [File] = []
+        for day in order {
+            guard var (writer, path) = days.removeValue(forKey: day) else { continue }
+            try writer.finish()
+            let final = directory + "/" + path
+            try StoreDirectory.rename(Self.temporary(final), to: final)
+            try StoreDirectory.sync(String(final[..<(final.lastIndex(of: "/") ?? final.endIndex)]))
+            files.append(File(path: path, kind: segment.kind, segment: segment.path, rows: writer.rowCount, bytes: writer.bytesWritten))
+        }
+        return files
+    }
+
+    /// The columns of `kind`'s SQL table; the span kind is `span_kind`, as the partition
+    /// folders already use `kind` (a reader with Hive partitioning would see both).
+    static func columns(of kind: SegmentKind) -> [ParquetFileWriter.Column] {
+        TableRows.columns(of: kind).map { column in
+            ParquetFileWriter.Column(name: kind == .spans && column.name == "kind" ? "span_kind" : column.name, type: column.type.parquetType)
+        }
+    }
+
+    /// Where a file is written before it is renamed into place: a name no reader globbing
+    /// `*.parquet` picks up.
+    static func temporary(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return ".tmp-" + path }
+        return path[...slash] + ".tmp-" + path[path.index(after: slash)...]
+    }
+
+    /// The UTC day of a time in nanoseconds, `YYYY-MM-DD`.
+    static func day(_ nanoseconds: Int64) -> String {
+        String(RFC3339.string(signed: nanoseconds).prefix(10))
+    }
+}
+
+extension TableRows.ColumnType {
+    var parquetType: ParquetValueType {
+        switch self {
+        case .integer: .int64
+        case .real: .double
+        case .text: .string
+        }
+    }
+}
