@@ -61,6 +61,14 @@ class SMTPSink:
 
                 def read() -> str:
                     return self.rfile.readline().decode().rstrip("\r\n")
+
+                def login(name: str, password: str) -> str | None:
+                    if (name, password) == credentials:
+                        say("235 accepted")
+                        return name
+                    sink.auth_failures += 1
+                    say("535 5.7.8 authentication failed")
+                    return None
                 encrypted = security == "tls"
                 if encrypted:
                     self.secure()
@@ -84,23 +92,12 @@ class SMTPSink:
                         encrypted = True
                     elif verb.startswith("AUTH PLAIN ") and credentials and encrypted:
                         _, name, password = base64.b64decode(command[11:]).decode().split("\0")
-                        if (name, password) == credentials:
-                            user = name
-                            say("235 accepted")
-                        else:
-                            sink.auth_failures += 1
-                            say("535 5.7.8 authentication failed")
+                        user = login(name, password)
                     elif verb == "AUTH LOGIN" and credentials and encrypted:
                         say("334 VXNlcm5hbWU6")
                         name = base64.b64decode(read()).decode()
                         say("334 UGFzc3dvcmQ6")
-                        password = base64.b64decode(read()).decode()
-                        if (name, password) == credentials:
-                            user = name
-                            say("235 accepted")
-                        else:
-                            sink.auth_failures += 1
-                            say("535 5.7.8 authentication failed")
+                        user = login(name, base64.b64decode(read()).decode())
                     elif verb.startswith("MAIL FROM:"):
                         if credentials and user is None:
                             say("530 5.7.0 authentication required")

@@ -175,6 +175,18 @@ echo "== store: bytes on disk, scan speed, trace lookups"
     echo "| GET /api/v1/traces/{id}, $spans spans stored ($(du -sh "$data" | cut -f1) on disk), 2,000 random traces, one connection | $lookup |"
     rm -rf "$data"
 } > "$OUT/store.md"
+echo "== Parquet export of the same segments (pyflare export parquet)"
+{
+    echo "| segments | spans | segment bytes | Parquet bytes | seconds (one core) | spans/s | peak RSS |"
+    echo "|---|---|---|---|---|---|---|"
+    read -r spans bytes < <(stored_bytes "$OUT/protobuf-store.data")
+    /usr/bin/time -f "%e %M" -o "$OUT/parquet-time.txt" "$SCRATCH/release/pyflare" export parquet \
+        --data-dir "$OUT/protobuf-store.data" --out "$OUT/parquet" > /dev/null 2>&1
+    read -r seconds rss < "$OUT/parquet-time.txt"
+    echo "| $(ls "$OUT"/protobuf-store.data/segments/*.seg | wc -l) | $spans | $bytes | $(du -sb "$OUT/parquet" | cut -f1) | $seconds | $(awk -v n="$spans" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }') | $(( rss / 1024 )) MiB |"
+    rm -rf "$OUT/parquet"
+} > "$OUT/parquet.md"
+cat "$OUT/parquet.md"
 rm -rf "$OUT/protobuf-store.data"
 cat "$OUT/store.md"
 
@@ -268,6 +280,10 @@ cat "$OUT/sdk.md"
     echo "### Durable store"
     echo
     cat "$OUT/store.md"
+    echo
+    echo "### Parquet export"
+    echo
+    cat "$OUT/parquet.md"
     echo
     echo "### Scheduled jobs and cost summaries"
     echo

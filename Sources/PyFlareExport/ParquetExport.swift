@@ -73,7 +73,7 @@ public struct ParquetExport: Sendable {
         var days: [String: (writer: ParquetFileWriter, path: String)] = [:]
         var order: [String] = []
         for block in reader.footer.blocks.indices {
-            let rows = try TableRows.read(reader, block: block, kind: segment.kind, pricing: pricing)
+            var rows = try TableRows.read(reader, block: block, kind: segment.kind, pricing: pricing)
             for row in 0..<rows.rows {
                 let time = rows.time(row)
                 if let range, !range.contains(time) { continue }

@@ -372,60 +372,68 @@ final class SpansCursor: RowCursor {
         }
         // Through `batch` in place: a local copy of the batch's structs would retain every one
         // of their arrays on every call.
-        batch.writeSQLValue(column, row: Int(selected[position]), into: &sink)
+        NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &sink)
     }
 }
 
 extension NormalizedBatch {
     /// Row `row`'s value of `column` of the `spans` table (the batch decoded with at least the
     /// column's ``SpansSQLColumn/storage``).
-    public func writeSQLValue<Sink: ColumnValueSink>(_ column: SpansSQLColumn, row: Int, into sink: inout Sink) {
+    public mutating func writeSQLValue<Sink: ColumnValueSink>(_ column: SpansSQLColumn, row: Int, into sink: inout Sink) {
+        Self.writeSQLValue(column, of: &self, row: row, into: &sink)
+    }
+
+    /// The same on a batch reached in place. `inout` although nothing is changed: a batch
+    /// passed by value from a cursor's property is copied, retaining and releasing every one of
+    /// its arrays for each value (measured: 2.7× the time of a grouped scan).
+    static func writeSQLValue<Sink: ColumnValueSink>(_ column: SpansSQLColumn, of batch: inout NormalizedBatch, row: Int,
+                                                     into sink: inout Sink) {
         switch column {
-        case .traceID: SpanSQLValues.hex(&sink, spans.traceIDs[row])
-        case .spanID: SpanSQLValues.hex(&sink, spans.spanIDs[row])
-        case .parentSpanID: SpanSQLValues.hex(&sink, spans.parentSpanIDs[row])
-        case .traceState: sink.text(spans.traceStates[row], in: spans.bytes)
-        case .name: sink.text(spans.names[row], in: spans.bytes)
-        case .kind: sink.name(SpanSQLValues.kindNames, Int(spans.kinds[row]))
-        case .startTimeNs: sink.integer(Int64(bitPattern: spans.startTimes[row]))
-        case .endTimeNs: sink.integer(Int64(bitPattern: spans.endTimes[row]))
-        case .durationNs: sink.integer(Int64(bitPattern: spans.endTimes[row] &- spans.startTimes[row]))
-        case .startTime: sink.text(RFC3339.string(spans.startTimes[row]))
-        case .status: sink.name(SpanSQLValues.statusNames, Int(spans.statusCodes[row]))
-        case .statusMessage: sink.text(spans.statusMessages[row], in: spans.bytes)
-        case .service: sink.text(columns.service[row], in: spans.bytes)
-        case .model: sink.text(columns.model[row], in: spans.bytes)
-        case .responseModel: sink.text(columns.responseModel[row], in: spans.bytes)
-        case .provider: sink.text(columns.provider[row], in: spans.bytes)
-        case .operation: sink.text(columns.operation[row], in: spans.bytes)
-        case .aiKind: sink.text(columns.kind[row].name)
-        case .inputTokens: sink.integer(columns.inputTokens[row])
-        case .outputTokens: sink.integer(columns.outputTokens[row])
-        case .cacheReadTokens: sink.integer(columns.cacheReadTokens[row])
-        case .cacheWriteTokens: sink.integer(columns.cacheWriteTokens[row])
-        case .reasoningTokens: sink.integer(columns.reasoningTokens[row])
-        case .totalTokens: sink.integer(columns.totalTokens[row])
-        case .costMicros: sink.integer(columns.costMicros[row])
-        case .costUSD: sink.real(columns.costMicros[row].map { Double($0) / 1e6 })
-        case .costSource: sink.text(columns.costSource[row].name)
-        case .priceModel: sink.text(columns.priceModel(row))
-        case .userID: sink.text(columns.user[row], in: spans.bytes)
-        case .sessionID: sink.text(columns.session[row], in: spans.bytes)
-        case .feature: sink.text(columns.feature[row], in: spans.bytes)
-        case .environment: sink.text(columns.environment[row], in: spans.bytes)
+        case .traceID: SpanSQLValues.hex(&sink, batch.spans.traceIDs[row])
+        case .spanID: SpanSQLValues.hex(&sink, batch.spans.spanIDs[row])
+        case .parentSpanID: SpanSQLValues.hex(&sink, batch.spans.parentSpanIDs[row])
+        case .traceState: sink.text(batch.spans.traceStates[row], in: batch.spans.bytes)
+        case .name: sink.text(batch.spans.names[row], in: batch.spans.bytes)
+        case .kind: sink.name(SpanSQLValues.kindNames, Int(batch.spans.kinds[row]))
+        case .startTimeNs: sink.integer(Int64(bitPattern: batch.spans.startTimes[row]))
+        case .endTimeNs: sink.integer(Int64(bitPattern: batch.spans.endTimes[row]))
+        case .durationNs: sink.integer(Int64(bitPattern: batch.spans.endTimes[row] &- batch.spans.startTimes[row]))
+        case .startTime: sink.text(RFC3339.string(batch.spans.startTimes[row]))
+        case .status: sink.name(SpanSQLValues.statusNames, Int(batch.spans.statusCodes[row]))
+        case .statusMessage: sink.text(batch.spans.statusMessages[row], in: batch.spans.bytes)
+        case .service: sink.text(batch.columns.service[row], in: batch.spans.bytes)
+        case .model: sink.text(batch.columns.model[row], in: batch.spans.bytes)
+        case .responseModel: sink.text(batch.columns.responseModel[row], in: batch.spans.bytes)
+        case .provider: sink.text(batch.columns.provider[row], in: batch.spans.bytes)
+        case .operation: sink.text(batch.columns.operation[row], in: batch.spans.bytes)
+        case .aiKind: sink.text(batch.columns.kind[row].name)
+        case .inputTokens: sink.integer(batch.columns.inputTokens[row])
+        case .outputTokens: sink.integer(batch.columns.outputTokens[row])
+        case .cacheReadTokens: sink.integer(batch.columns.cacheReadTokens[row])
+        case .cacheWriteTokens: sink.integer(batch.columns.cacheWriteTokens[row])
+        case .reasoningTokens: sink.integer(batch.columns.reasoningTokens[row])
+        case .totalTokens: sink.integer(batch.columns.totalTokens[row])
+        case .costMicros: sink.integer(batch.columns.costMicros[row])
+        case .costUSD: sink.real(batch.columns.costMicros[row].map { Double($0) / 1e6 })
+        case .costSource: sink.text(batch.columns.costSource[row].name)
+        case .priceModel: sink.text(batch.columns.priceModel(row))
+        case .userID: sink.text(batch.columns.user[row], in: batch.spans.bytes)
+        case .sessionID: sink.text(batch.columns.session[row], in: batch.spans.bytes)
+        case .feature: sink.text(batch.columns.feature[row], in: batch.spans.bytes)
+        case .environment: sink.text(batch.columns.environment[row], in: batch.spans.bytes)
         case .attributes:
-            json(&sink) { writer, json in writer.attributes(spans.spanAttributes[row], of: spans.attributes, into: &json) }
+            batch.json(&sink) { writer, json in writer.attributes(batch.spans.spanAttributes[row], of: batch.spans.attributes, into: &json) }
         case .resource:
-            let resource = Int(spans.scopes.resourceIndices[Int(spans.scopeIndices[row])])
-            json(&sink) { writer, json in writer.attributes(spans.resources.attributes[resource], of: spans.attributes, into: &json) }
-        case .scopeName: sink.text(spans.scopes.names[Int(spans.scopeIndices[row])], in: spans.bytes)
-        case .scopeVersion: sink.text(spans.scopes.versions[Int(spans.scopeIndices[row])], in: spans.bytes)
-        case .events: json(&sink) { writer, json in writer.events(row, into: &json) }
-        case .links: json(&sink) { writer, json in writer.links(row, into: &json) }
-        case .flags: sink.integer(Int64(spans.flags[row]))
-        case .droppedAttributesCount: sink.integer(Int64(spans.droppedAttributeCounts[row]))
-        case .droppedEventsCount: sink.integer(Int64(spans.droppedEventCounts[row]))
-        case .droppedLinksCount: sink.integer(Int64(spans.droppedLinkCounts[row]))
+            let resource = Int(batch.spans.scopes.resourceIndices[Int(batch.spans.scopeIndices[row])])
+            batch.json(&sink) { writer, json in writer.attributes(batch.spans.resources.attributes[resource], of: batch.spans.attributes, into: &json) }
+        case .scopeName: sink.text(batch.spans.scopes.names[Int(batch.spans.scopeIndices[row])], in: batch.spans.bytes)
+        case .scopeVersion: sink.text(batch.spans.scopes.versions[Int(batch.spans.scopeIndices[row])], in: batch.spans.bytes)
+        case .events: batch.json(&sink) { writer, json in writer.events(row, into: &json) }
+        case .links: batch.json(&sink) { writer, json in writer.links(row, into: &json) }
+        case .flags: sink.integer(Int64(batch.spans.flags[row]))
+        case .droppedAttributesCount: sink.integer(Int64(batch.spans.droppedAttributeCounts[row]))
+        case .droppedEventsCount: sink.integer(Int64(batch.spans.droppedEventCounts[row]))
+        case .droppedLinksCount: sink.integer(Int64(batch.spans.droppedLinkCounts[row]))
         }
     }
 

@@ -34,34 +34,40 @@ package enum TableRows {
 
     /// One block's rows, decoded whole.
     package struct Block {
-        fileprivate enum Batch {
-            case spans(NormalizedBatch)
-            case logs(LogBatch, services: [String?])
-            case metrics(MetricBatch, services: [String?])
-        }
-
-        fileprivate let batch: Batch
+        // One of the three is set. Kept apart rather than in an enum: a value is written from
+        // the batch in place (see `NormalizedBatch.writeSQLValue`), never from a copy of it.
+        private var spans: NormalizedBatch?
+        private var logs: (batch: LogBatch, services: [String?])?
+        private var metrics: (batch: MetricBatch, services: [String?])?
         package let rows: Int
+
+        fileprivate init(spans: NormalizedBatch? = nil, logs: LogBatch? = nil, metrics: MetricBatch? = nil, rows: Int) {
+            self.spans = spans
+            self.logs = logs.map { ($0, $0.resourceServiceNames()) }
+            self.metrics = metrics.map { ($0, $0.resourceServiceNames()) }
+            self.rows = rows
+        }
 
         /// The time a row is filed and ranged by, as SQL's time bounds see it: a span's start,
         /// a log record's time (its observed time when it has none), a metric point's time.
         package func time(_ row: Int) -> Int64 {
-            switch batch {
-            case .spans(let spans): Int64(bitPattern: spans.spans.startTimes[row])
-            case .logs(let logs, _): Int64(bitPattern: LogsSQL.time(logs, row))
-            case .metrics(let metrics, _): Int64(bitPattern: MetricPointsSQL.time(metrics, row))
-            }
+            if spans != nil { return Int64(bitPattern: spans!.spans.startTimes[row]) }
+            if let logs { return Int64(bitPattern: LogsSQL.time(logs.batch, row)) }
+            if let metrics { return Int64(bitPattern: MetricPointsSQL.time(metrics.batch, row)) }
+            return 0
         }
 
         /// Row `row`'s value of column `column` (an index of ``TableRows/columns(of:)``).
-        package func write<Sink: ColumnValueSink>(column: Int, row: Int, into sink: inout Sink) {
-            switch batch {
-            case .spans(let spans):
+        package mutating func write<Sink: ColumnValueSink>(column: Int, row: Int, into sink: inout Sink) {
+            if spans != nil {
                 guard let column = SpansSQLColumn(rawValue: Int32(column)) else { return sink.null() }
-                spans.writeSQLValue(column, row: row, into: &sink)
-            case .logs(let logs, let services): LogsSQL.column(Int32(column), of: logs, row: row, services: services, into: &sink)
-            case .metrics(let metrics, let services):
-                MetricPointsSQL.column(Int32(column), of: metrics, row: row, services: services, into: &sink)
+                NormalizedBatch.writeSQLValue(column, of: &spans!, row: row, into: &sink)
+            } else if let logs {
+                LogsSQL.column(Int32(column), of: logs.batch, row: row, services: logs.services, into: &sink)
+            } else if let metrics {
+                MetricPointsSQL.column(Int32(column), of: metrics.batch, row: row, services: metrics.services, into: &sink)
+            } else {
+                sink.null()
             }
         }
     }
@@ -71,13 +77,13 @@ package enum TableRows {
         switch kind {
         case .spans:
             let batch = try reader.batch(block: block, pricing: pricing)
-            return Block(batch: .spans(batch), rows: batch.count)
+            return Block(spans: batch, rows: batch.count)
         case .logs:
             let (batch, rows) = try reader.logBatch(block: block, columns: nil)
-            return Block(batch: .logs(batch, services: batch.resourceServiceNames()), rows: rows)
+            return Block(logs: batch, rows: rows)
         case .metricPoints:
             let (batch, rows) = try reader.metricBatch(block: block, columns: nil)
-            return Block(batch: .metrics(batch, services: batch.resourceServiceNames()), rows: rows)
+            return Block(metrics: batch, rows: rows)
         }
     }
 }

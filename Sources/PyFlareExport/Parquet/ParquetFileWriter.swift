@@ -125,10 +125,7 @@ struct ParquetFileWriter {
                 dictionaryOffset = offset
                 var plain: [UInt8] = []
                 for entry in dictionary { Self.appendPlain(entry, to: &plain) }
-                let sizes = try writePage(plain) { header, uncompressedSize, compressedSize in
-                    header.i32(1, 2)  // DICTIONARY_PAGE
-                    header.i32(2, Int32(uncompressedSize))
-                    header.i32(3, Int32(compressedSize))
+                let sizes = try writePage(plain, type: 2) { header in  // DICTIONARY_PAGE
                     header.structure(7) { page in
                         page.i32(1, Int32(dictionary.count))
                         page.i32(2, ParquetEncoding.plain.rawValue)
@@ -154,10 +151,7 @@ struct ParquetFileWriter {
         page += levels
         page += values
         let encoding = encodings.last ?? .plain
-        let sizes = try writePage(page) { header, uncompressedSize, compressedSize in
-            header.i32(1, 0)  // DATA_PAGE
-            header.i32(2, Int32(uncompressedSize))
-            header.i32(3, Int32(compressedSize))
+        let sizes = try writePage(page, type: 0) { header in  // DATA_PAGE
             header.structure(5) { data in
                 data.i32(1, Int32(chunk.rows))
                 data.i32(2, encoding.rawValue)
@@ -173,13 +167,19 @@ struct ParquetFileWriter {
                              nulls: chunk.nulls, min: minimum, max: maximum)
     }
 
-    /// Compresses `body`, writes its page header (made by `header` from the sizes) and it;
-    /// returns the bytes the page takes uncompressed and as written, headers included.
-    private mutating func writePage(_ body: [UInt8],
-                                    header: (inout ThriftCompactWriter, Int, Int) -> Void) throws(StoreError) -> (uncompressed: Int, compressed: Int) {
+    /// Compresses `body`, writes its page header (the page type, both sizes, then what
+    /// `header` adds) and it; returns the bytes the page takes uncompressed and as written,
+    /// headers included.
+    private mutating func writePage(_ body: [UInt8], type: Int32,
+                                    header: (inout ThriftCompactWriter) -> Void) throws(StoreError) -> (uncompressed: Int, compressed: Int) {
         var compressedBody: [UInt8] = []
         body.withUnsafeBytes { _ = compressor.compress($0, level: level, appendingTo: &compressedBody) }
-        let headerBytes = ThriftCompactWriter.message { header(&$0, body.count, compressedBody.count) }
+        let headerBytes = ThriftCompactWriter.message { writer in
+            writer.i32(1, type)
+            writer.i32(2, Int32(body.count))
+            writer.i32(3, Int32(compressedBody.count))
+            header(&writer)
+        }
         try append(headerBytes)
         try append(compressedBody)
         return (headerBytes.count + body.count, headerBytes.count + compressedBody.count)
@@ -190,21 +190,22 @@ struct ParquetFileWriter {
     private static func dictionary(of chunk: ParquetColumnChunk) -> (entries: [ArraySlice<UInt8>], indices: [UInt32])? {
         let count = chunk.stringEnds.count
         guard count >= 2 else { return nil }
-        var slots: [ArraySlice<UInt8>: UInt32] = [:]
+        var slots: [ByteKey: UInt32] = [:]
         var entries: [ArraySlice<UInt8>] = []
         var indices: [UInt32] = []
         indices.reserveCapacity(count)
         var entryBytes = 0
         for index in 0..<count {
             let value = chunk.string(index)
-            if let slot = slots[value] {
+            if let slot = slots[ByteKey(bytes: value)] {
                 indices.append(slot)
                 continue
             }
             entryBytes += value.count
-            guard entries.count < dictionaryEntryLimit, entryBytes <= dictionaryByteLimit else { return nil }
+            // Past half the values distinct, or the limits, no dictionary can pay: stop hashing.
+            guard entries.count < dictionaryEntryLimit, entryBytes <= dictionaryByteLimit, (entries.count + 1) * 2 <= count else { return nil }
             let slot = UInt32(entries.count)
-            slots[value] = slot
+            slots[ByteKey(bytes: value)] = slot
             entries.append(value)
             indices.append(slot)
         }
@@ -315,3 +316,15 @@ struct ParquetFileWriter {
         offset += bytes.count
     }
 }
+
+/// A string's bytes as a dictionary key, hashed in one go rather than byte by byte.
+private struct ByteKey: Hashable {
+    let bytes: ArraySlice<UInt8>
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    static func == (lhs: ByteKey, rhs: ByteKey) -> Bool { lhs.bytes.elementsEqual(rhs.bytes) }
+}
+
