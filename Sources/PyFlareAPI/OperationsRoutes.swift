@@ -55,6 +55,8 @@ public struct OperationsRoutes: Sendable {
         json.raw("{")
         json.member("spans", batcher.heldSpans)
         json.member("capacity_spans", batcher.configuration.maxQueuedSpans)
+        json.member("bytes", batcher.heldBytes)
+        json.member("capacity_bytes", batcher.configuration.maxQueuedBytes)
         json.member("batch_spans", batcher.configuration.maxBatchSpans)
         json.member("workers", batcher.configuration.workers)
         json.raw("}}")

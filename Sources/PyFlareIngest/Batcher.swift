@@ -47,11 +47,15 @@ public final class Batcher: Service, Sendable {
         return await withCheckedContinuation { ack in
             let (refusal, wake) = state.withLock { state -> (SubmitResult?, [BatcherState.Dispatch]) in
                 if state.closed { return (.closed, []) }
-                guard state.heldSpans + batch.count <= configuration.maxQueuedSpans else { return (.full, []) }
+                let bytes = batch.spans.bytes.count
+                guard state.heldSpans + batch.count <= configuration.maxQueuedSpans,
+                      // One request larger than the whole bound still goes through when nothing else is held.
+                      state.heldBytes + bytes <= configuration.maxQueuedBytes || state.heldBytes == 0 else { return (.full, []) }
                 state.open.append(batch)
                 state.openAcks.append(ack)
                 state.openSpans += batch.count
                 state.heldSpans += batch.count
+                state.heldBytes += bytes
                 if state.openSince == nil { state.openSince = now }
                 if state.openSpans >= configuration.maxBatchSpans { state.sealOpen() }
                 // Under the lock: two submitters recording after it could leave the older figure last.
@@ -74,6 +78,8 @@ public final class Batcher: Service, Sendable {
 
     /// Spans accepted and not yet written.
     public var heldSpans: Int { state.withLock { $0.heldSpans } }
+    /// The bytes of those spans' batches.
+    public var heldBytes: Int { state.withLock { $0.heldBytes } }
 
     public func run() async throws {
         let ticker = Task { await self.sealAgedBatches() }
@@ -99,6 +105,7 @@ public final class Batcher: Service, Sendable {
     private func work() async {
         while let flush = await nextFlush() {
             let spans = flush.batches.reduce(0) { $0 + $1.count }
+            let bytes = flush.batches.reduce(0) { $0 + $1.spans.bytes.count }
             let result: SubmitResult
             do {
                 try await sink.write(flush.batches)
@@ -113,6 +120,7 @@ public final class Batcher: Service, Sendable {
             }
             state.withLock { state in
                 state.heldSpans -= spans
+                state.heldBytes -= bytes
                 metrics.queueSpans.record(state.heldSpans)
             }
             for ack in flush.acks { ack.resume(returning: result) }
@@ -164,8 +172,9 @@ struct BatcherState {
     var openSince: ContinuousClock.Instant?
     /// Sealed groups waiting for a worker, oldest first.
     var ready: [Group] = []
-    /// Spans accepted and not yet written (open, ready and being written).
+    /// Spans accepted and not yet written (open, ready and being written), and their bytes.
     var heldSpans = 0
+    var heldBytes = 0
     var closed = false
     /// Shutdown has begun: write what waits now, whatever the interval.
     var draining = false

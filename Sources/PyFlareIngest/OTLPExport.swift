@@ -124,7 +124,9 @@ public struct OTLPExport: Sendable {
         }
         switch await pipeline.ingest(batch) {
         case .accepted(let rejected, let message): return .accepted(rejected: rejected, message: message)
-        case .full: return .full("ingest queue is full (\(pipeline.batcher.configuration.maxQueuedSpans) spans); retry later")
+        case .full:
+            let bounds = pipeline.batcher.configuration
+            return .full("ingest queue is full (\(bounds.maxQueuedSpans) spans or \(bounds.maxQueuedBytes >> 20) MiB); retry later")
         case .closed: return .closed
         case .failed(let reason): return .failed("spans could not be stored: \(reason)")
         }

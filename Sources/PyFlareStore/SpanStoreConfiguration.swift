@@ -17,8 +17,8 @@ public struct SpanStoreConfiguration: Sendable, Equatable {
     public var maxUnsealedBytes: Int
 
     public init(dataDirectory: String, walSync: WALSyncMode = .always, walSyncInterval: Duration = .milliseconds(100),
-                walMaxFileBytes: Int = 64 << 20, segmentMaxBytes: Int = 128 << 20, segmentMaxAge: Duration = .seconds(10),
-                blockRows: Int = 1024, maxUnsealedBytes: Int = 512 << 20) {
+                walMaxFileBytes: Int = 64 << 20, segmentMaxBytes: Int = 12 << 20, segmentMaxAge: Duration = .seconds(10),
+                blockRows: Int = 1024, maxUnsealedBytes: Int = 40 << 20) {
         self.dataDirectory = dataDirectory
         self.walSync = walSync
         self.walSyncInterval = walSyncInterval

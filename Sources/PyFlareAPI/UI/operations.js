@@ -130,6 +130,7 @@ export class OperationsView {
           series: [{ name: "accepted", color: "#5b7bd5", format: count }, { name: "refused (back-pressure, storage, invalid)", color: "#d64545", format: count }] }),
         h("section", { class: "chart-card", "data-testid": "ops-bounds" }, h("div", { class: "chart-head" }, h("h3", {}, "Bounds")),
           meter("Ingest queue", q.spans, q.capacity_spans, fmtInt, "ops-queue", `batches of ${fmtInt(q.batch_spans)} spans, ${q.workers} workers`),
+          meter("Ingest queue bytes", q.bytes, q.capacity_bytes, fmtBytes, "ops-queue-bytes", "the requests of the queued spans"),
           meter("Unsealed bytes", s.unsealed_bytes, s.max_unsealed_bytes, fmtBytes, "ops-unsealed",
             `${fmtInt(s.unsealed_spans)} unsealed spans; a segment seals after ${fmtMs(s.segment_max_age_ms)}`),
           d ? meter("Free-space floor against free space", d.min_free_bytes, d.free_bytes, fmtBytes, "ops-disk",

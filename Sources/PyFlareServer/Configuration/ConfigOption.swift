@@ -369,6 +369,9 @@ struct ConfigOption: Sendable {
         option("batcher.max_queued_spans", "Spans held at once before receivers answer 429 (waiting, queued and being written).", "200000") { config, node, key throws(ConfigError) in
             config.batcher.maxQueuedSpans = try node.integer(key, in: 1...100_000_000)
         },
+        option("batcher.max_queued_bytes", "The bytes those spans may take (their requests) before receivers answer 429: memory stays bounded whatever the size of spans.", "33554432") { config, node, key throws(ConfigError) in
+            config.batcher.maxQueuedBytes = try node.integer(key, in: 1 << 16...(1 << 36))
+        },
         option("batcher.workers", "Concurrent writes to the sink.", "2") { config, node, key throws(ConfigError) in
             config.batcher.workers = try node.integer(key, in: 1...64)
         },
@@ -414,7 +417,7 @@ struct ConfigOption: Sendable {
         option("wal.max_file_bytes", "A WAL file is closed and a new one started past this size.", "67108864") { config, node, key throws(ConfigError) in
             config.store.walMaxFileBytes = try node.integer(key, in: 1 << 16...(1 << 34))
         },
-        option("segments.max_bytes", "Seal unsealed spans into a segment once they take this much memory.", "134217728") { config, node, key throws(ConfigError) in
+        option("segments.max_bytes", "Seal unsealed spans into a segment once they take this much memory (small, so memory stays bounded; compaction merges the segments later).", "12582912") { config, node, key throws(ConfigError) in
             config.store.segmentMaxBytes = try node.integer(key, in: 1 << 16...(1 << 34))
         },
         option("segments.max_age_ms", "…or once the oldest unsealed span has waited this long.", "10000") { config, node, key throws(ConfigError) in
@@ -423,7 +426,7 @@ struct ConfigOption: Sendable {
         option("segments.block_spans", "Spans per block (row group); a trace lookup reads whole blocks.", "1024") { config, node, key throws(ConfigError) in
             config.store.blockRows = try node.integer(key, in: 16...1_048_576)
         },
-        option("segments.max_unsealed_bytes", "Writers wait (and receivers answer 429) while unsealed spans take more memory than this.", "536870912") { config, node, key throws(ConfigError) in
+        option("segments.max_unsealed_bytes", "Writers wait (and receivers answer 429) while unsealed spans take more memory than this: with batcher.max_queued_bytes, what bounds the server's memory under a burst (docs/benchmarks.md).", "41943040") { config, node, key throws(ConfigError) in
             config.store.maxUnsealedBytes = try node.integer(key, in: 1 << 20...(1 << 36))
         },
         option("storage.min_free_bytes", """
