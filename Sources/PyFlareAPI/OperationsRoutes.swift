@@ -65,8 +65,7 @@ public struct OperationsRoutes: Sendable {
         json.member("unsealed_spans", store.unsealedSpanCount)
         json.member("unsealed_bytes", store.unsealedBytes)
         json.member("max_unsealed_bytes", configuration.maxUnsealedBytes)
-        json.member("segment_max_age_ms", Int64(configuration.segmentMaxAge.components.seconds * 1000
-            + configuration.segmentMaxAge.components.attoseconds / 1_000_000_000_000_000))
+        json.member("segment_max_age_ms", configuration.segmentMaxAge.inNanoseconds / 1_000_000)
         json.member("wal_files", wal.files)
         json.member("wal_bytes", wal.bytes)
         json.member("wal_fsync", configuration.walSync.rawValue)

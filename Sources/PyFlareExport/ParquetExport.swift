@@ -63,6 +63,18 @@ public struct ParquetExport: Sendable {
     }
 
     private func export(_ segment: StoreCatalog.ActiveSegment, range: Range<Int64>?, to directory: String) throws(StoreError) -> [File] {
+        var written: [String] = []
+        do {
+            return try export(segment, range: range, to: directory, writing: &written)
+        } catch {
+            // What a failed export began stays out of the directory.
+            for path in written { try? StoreDirectory.remove(Self.temporary(directory + "/" + path)) }
+            throw error
+        }
+    }
+
+    private func export(_ segment: StoreCatalog.ActiveSegment, range: Range<Int64>?, to directory: String,
+                        writing written: inout [String]) throws(StoreError) -> [File] {
         let reader = try SegmentReader(path: dataDirectory + "/" + segment.path)
         guard reader.kind == segment.kind else {
             throw StoreError(.corrupt, "holds \(reader.kind.name), the catalog says \(segment.kind.name)", path: segment.path)
@@ -70,33 +82,38 @@ public struct ParquetExport: Sendable {
         let columns = Self.columns(of: segment.kind)
         var stem = String(segment.path.split(separator: "/").last ?? "segment")
         if stem.hasSuffix(".seg") { stem.removeLast(4) }
-        var days: [String: (writer: ParquetFileWriter, path: String)] = [:]
-        var order: [String] = []
+        // One file per UTC day of the rows; a row's day is found by its number, the text made once.
+        var outputs: [(writer: ParquetFileWriter, path: String)] = []
+        var outputOfDay: [Int64: Int] = [:]
         for block in reader.footer.blocks.indices {
             var rows = try TableRows.read(reader, block: block, kind: segment.kind, pricing: pricing)
             for row in 0..<rows.rows {
                 let time = rows.time(row)
                 if let range, !range.contains(time) { continue }
-                let day = Self.day(time)
-                if days[day] == nil {
-                    let folder = "kind=\(segment.kind.name)/date=\(day)"
+                let dayNumber = time >= 0 ? time / UnixTime.day : (time + 1) / UnixTime.day - 1
+                let output: Int
+                if let known = outputOfDay[dayNumber] {
+                    output = known
+                } else {
+                    let folder = "kind=\(segment.kind.name)/date=\(Self.day(time))"
                     try StoreDirectory.create(directory + "/" + folder)
                     let path = "\(folder)/\(stem).parquet"
                     let writer = try ParquetFileWriter(path: Self.temporary(directory + "/" + path), columns: columns, metadata: [
                         ("pyflare.kind", segment.kind.name), ("pyflare.segment", stem), ("pyflare.schema_version", "1"),
                     ])
-                    days[day] = (writer, path)
-                    order.append(day)
+                    output = outputs.count
+                    outputs.append((writer, path))
+                    outputOfDay[dayNumber] = output
+                    written.append(path)
                 }
                 for column in columns.indices {
-                    days[day]!.writer.fill(column: column) { chunk in rows.write(column: column, row: row, into: &chunk) }
+                    outputs[output].writer.fill(column: column) { chunk in rows.write(column: column, row: row, into: &chunk) }
                 }
             }
-            for day in order { try days[day]!.writer.endRowGroup() }
+            for output in outputs.indices { try outputs[output].writer.endRowGroup() }
         }
         var files: [File] = []
-        for day in order {
-            guard var (writer, path) = days.removeValue(forKey: day) else { continue }
+        for var (writer, path) in outputs {
             try writer.finish()
             let final = directory + "/" + path
             try StoreDirectory.rename(Self.temporary(final), to: final)

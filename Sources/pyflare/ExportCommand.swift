@@ -57,7 +57,15 @@ struct Export: AsyncParsableCommand {
             let seconds = (ContinuousClock.now - started) / .seconds(1)
             for file in report.files {
                 if json {
-                    print(#"{"path":"\#(file.path)","kind":"\#(file.kind.name)","rows":\#(file.rows),"bytes":\#(file.bytes),"segment":"\#(file.segment)"}"#)
+                    var line = JSONWriter()
+                    line.raw("{")
+                    line.member("path", file.path)
+                    line.member("kind", file.kind.name)
+                    line.member("rows", file.rows)
+                    line.member("bytes", file.bytes)
+                    line.member("segment", file.segment)
+                    line.raw("}")
+                    print(String(decoding: line.bytes, as: UTF8.self))
                 } else {
                     print("\(file.path)\t\(file.rows) rows\t\(file.bytes) bytes")
                 }

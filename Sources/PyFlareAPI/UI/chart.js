@@ -2,6 +2,10 @@
 // on hover of each bucket, a legend, and the same numbers as a table one click away.
 import { h } from "./util.js";
 
+/** The series colours of every chart, distinct from each other; grey is kept for "other". */
+export const SERIES_COLORS = ["#5b7bd5", "#e0a030", "#5aa469", "#d64545", "#8a63d2", "#3aa7b8", "#c26bb0", "#8c8c3a", "#b86b3a", "#6b8cb8"];
+export const OTHER_COLOR = "#999999";
+
 const SVG = "http://www.w3.org/2000/svg";
 const svg = (tag, attrs = {}, ...children) => {
   const el = document.createElementNS(SVG, tag);

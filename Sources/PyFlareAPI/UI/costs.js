@@ -3,14 +3,13 @@
 // price list with where each price came from (editable with an admin key).
 import { setChildren, api, h, fmtCost, fmtInt, navigate, errorBox } from "./util.js";
 import { RANGES, sinceOf } from "./traces.js";
-import { timeChart } from "./chart.js";
+import { timeChart, SERIES_COLORS, OTHER_COLOR } from "./chart.js";
 
 const DIMENSIONS = ["model", "provider", "service", "environment", "user", "feature", "team"];
 const BUDGET_DIMENSIONS = ["global", "model", "provider", "service", "environment", "user", "feature", "team"];
 const PERIODS = ["hourly", "daily", "weekly", "monthly"];
 /** The dimensions the trace list filters on: a spender links to its traces. */
 const TRACE_FILTERS = ["model", "service", "user", "feature", "environment"];
-const COLORS = ["#5b7bd5", "#e0a030", "#5aa469", "#d64545", "#8a63d2", "#3aa7b8", "#c26bb0", "#8c8c3a", "#b86b3a", "#6b8cb8", "#999999"];
 const perRequest = (g) => (g.requests ? fmtCost(Math.round(g.cost_micros / g.requests)) : "—");
 
 function bucketLabel(text, interval) {
@@ -57,9 +56,10 @@ export class CostsView {
   summary(s) {
     const t = s.total;
     const groups = s.other ? [...s.groups, { ...s.other, key: "other", isOther: true }] : s.groups;
-    const starts = [...new Set(groups.flatMap((g) => g.series.map((b) => b.start)))].sort();
+    const charted = chartedGroups(groups);
+    const starts = [...new Set(charted.flatMap((g) => g.series.map((b) => b.start)))].sort();
     const points = starts.map((start) => ({ label: bucketLabel(start, s.interval),
-      values: groups.map((g) => { const b = g.series.find((x) => x.start === start); return b ? b.cost_micros : 0; }) }));
+      values: charted.map((g) => g.series.filter((x) => x.start === start).reduce((sum, b) => sum + b.cost_micros, 0)) }));
     const stat = (label, value, testid) => h("div", { class: "stat" }, h("span", { class: "label" }, label), h("span", { class: "value", "data-testid": testid }, value));
     return h("div", {},
       h("div", { class: "usage overview-stats", "data-testid": "cost-totals" },
@@ -71,7 +71,8 @@ export class CostsView {
         h("strong", {}, "Unpriced calls: "), `${fmtInt(t.unpriced_requests)} calls have a model with no price, so their cost is not counted. `,
         "Add a price below, or in pricing.models of the configuration.") : null,
       h("div", { class: "charts" }, timeChart({ title: `Spend by ${s.group_by}`, testid: "chart-spend", points,
-        series: groups.map((g, i) => ({ name: g.key || "(none)", color: COLORS[i % COLORS.length], format: (v) => fmtCost(Math.round(v)) })) })),
+        series: charted.map((g, i) => ({ name: g.isOther ? "other" : g.key || "(none)", color: g.isOther ? OTHER_COLOR : SERIES_COLORS[i],
+          format: (v) => fmtCost(Math.round(v)) })) })),
       h("h3", { class: "section-title" }, `Top spenders by ${s.group_by}`, h("span", { class: "muted" }, ` (${fmtInt(s.group_count)} in all)`)),
       h("table", { class: "grid compact", "data-testid": "top-spenders" },
         h("thead", {}, h("tr", {}, h("th", {}, s.group_by), h("th", { class: "num" }, "Requests"), h("th", { class: "num" }, "Input tokens"),
@@ -203,3 +204,13 @@ export class CostsView {
     }
   }
 }
+
+/** The groups a chart draws: one colour each, so past the palette the smallest are drawn as one "other". */
+function chartedGroups(groups) {
+  const named = groups.filter((g) => !g.isOther);
+  if (named.length <= SERIES_COLORS.length) return groups;
+  const kept = named.slice(0, SERIES_COLORS.length - 1);
+  const rest = [...named.slice(SERIES_COLORS.length - 1), ...groups.filter((g) => g.isOther)];
+  return [...kept, { key: "other", isOther: true, series: rest.flatMap((g) => g.series) }];
+}
+

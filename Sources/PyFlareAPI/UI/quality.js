@@ -3,9 +3,8 @@
 // and the reference it is scored against, which can be pinned here and unpinned.
 import { setChildren, api, h, fmtInt, fmtTime, navigate, errorBox, traceLink } from "./util.js";
 import { RANGES, sinceOf } from "./traces.js";
-import { timeChart } from "./chart.js";
+import { timeChart, SERIES_COLORS as COLORS } from "./chart.js";
 
-const COLORS = ["#5b7bd5", "#d64545", "#5aa469", "#e0a030", "#8a63d2", "#27a0a0", "#c05590", "#7a7f8c"];
 const GROUPS = [["name", "Evaluator"], ["model", "Model"], ["service", "Service"], ["feature", "Feature"]];
 /** The summary's bucket for a range: about 24 to 200 points. */
 const INTERVALS = { "15m": "1m", "1h": "1m", "6h": "1h", "24h": "1h", "7d": "1h", "30d": "1d", "": "1d" };

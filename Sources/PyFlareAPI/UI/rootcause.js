@@ -3,11 +3,10 @@
 // size, count series, representative error, where they happen, sample traces).
 import { setChildren, api, h, fmtCost, fmtInt, navigate, errorBox, traceLink } from "./util.js";
 import { RANGES, sinceOf } from "./traces.js";
-import { timeChart } from "./chart.js";
+import { timeChart, SERIES_COLORS as COLORS } from "./chart.js";
 
 /** Names of the numbers after the time in each row of a pattern's evidence series. */
 const SERIES_NAMES = { error_spike: ["requests", "errors"], latency_degradation: ["p95 ms", "requests"] };
-const COLORS = ["#5b7bd5", "#d64545", "#e0a030", "#5aa469"];
 const TRACE_FILTERS = ["model", "service", "user", "feature", "environment", "session"];
 const fmtNumber = (v) => (v === null || v === undefined ? "—" : Math.abs(v) >= 100 ? fmtInt(Math.round(v))
   : Math.abs(v) >= 1 ? String(Number(v.toFixed(2))) : String(Number(v.toPrecision(3))));

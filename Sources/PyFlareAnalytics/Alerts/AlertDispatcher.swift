@@ -100,7 +100,7 @@ public final class AlertDispatcher: Sendable {
         } catch {
             failure = DeliveryErrorText.describe(error)
         } }
-        let retryAt = attempt < attempts ? UnixTime.nowNanoseconds() + Self.nanoseconds(firstBackoff) << (attempt - 1) : nil
+        let retryAt = attempt < attempts ? UnixTime.nowNanoseconds() + firstBackoff.inNanoseconds << (attempt - 1) : nil
         try await book.recordFailure(delivery.id, attempts: attempt, error: failure, retryAt: retryAt)
         logger.warning("alert notification failed", metadata: [
             "delivery": "\(delivery.id)", "event": "\(event.id)", "channel": "\(delivery.channel.rawValue)",
@@ -131,10 +131,6 @@ public final class AlertDispatcher: Sendable {
         case "escalated": "Escalated"
         default: "Firing"
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
     /// The body a channel gets: PyFlare's JSON document, or Slack's incoming-webhook shape.

@@ -116,10 +116,7 @@ struct ConfigOption: Sendable {
             config.scheduler.jobLimits.timeout = .seconds(try node.integer(key, in: 1...86_400))
         },
         option("budgets.webhook_url", "Each budget threshold reached is announced to this webhook: the server keeps a `budget` alert rule named \"budgets.webhook_url\" in line with it (docs/alerts.md); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
-            config.budgetWebhookURL = try node.optionalString(key)
-            if let url = config.budgetWebhookURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"")
-            }
+            config.budgetWebhookURL = try node.optionalHTTPURL(key)
         },
         option("export.parquet.dir", "Where the parquet_export job writes every sealed segment as Parquet (kind=…/date=…/…parquet, docs/parquet.md); relative to data_dir; empty for no export.", "\"\"") { config, node, key throws(ConfigError) in
             config.parquetExportDirectory = try node.optionalString(key)
@@ -131,9 +128,7 @@ struct ConfigOption: Sendable {
             config.alertsSchedule = try node.schedule(key)
         },
         option("alerts.public_url", "The UI's address as the people notified reach it: the links in alert notifications start with it.", "http://127.0.0.1:8080") { config, node, key throws(ConfigError) in
-            let url = try node.nonEmptyString(key)
-            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"") }
-            config.alertsPublicURL = url
+            config.alertsPublicURL = try node.httpURL(key)
         },
         option("alerts.delivery_attempts", "Attempts to deliver one notification to one channel before it is marked failed.", "6") { config, node, key throws(ConfigError) in
             config.alertsDeliveryAttempts = try node.integer(key, in: 1...20)

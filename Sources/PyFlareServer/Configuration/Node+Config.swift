@@ -13,6 +13,20 @@ extension Node {
         return scalar.string
     }
 
+    /// An http:// or https:// URL.
+    func httpURL(_ key: String) throws(ConfigError) -> String {
+        let url = try nonEmptyString(key)
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+            throw ConfigError(key: key, "expected an http:// or https:// URL, got \"\(url)\"")
+        }
+        return url
+    }
+
+    /// An http:// or https:// URL; nil when empty.
+    func optionalHTTPURL(_ key: String) throws(ConfigError) -> String? {
+        try optionalString(key) == nil ? nil : try httpURL(key)
+    }
+
     /// A string that may be empty, read as nil.
     func optionalString(_ key: String) throws(ConfigError) -> String? {
         guard case .scalar(let scalar) = self else { throw ConfigError(key: key, "expected a string, got \(describe)") }

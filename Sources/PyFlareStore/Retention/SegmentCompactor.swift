@@ -150,7 +150,7 @@ public final class SegmentCompactor: Sendable {
     /// Recovery calls it with no grace: no statement is running then.
     @discardableResult
     func purgeDeletions(grace: Duration, now: Int64) async throws(StoreError) -> Int {
-        let graceNanoseconds = grace.components.seconds * 1_000_000_000 + grace.components.attoseconds / 1_000_000_000
+        let graceNanoseconds = grace.inNanoseconds
         let due = try await index.pendingDeletions().filter { $0.committed + graceNanoseconds <= now }
         guard !due.isEmpty else { return 0 }
         let dataDirectory = dataDirectory
