@@ -21,6 +21,7 @@ let migrationFiles = [
     "0012_alerts.sql",
     "0013_alert_kinds.sql",
     "0014_evaluation_feature.sql",
+    "0015_source_offsets.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -138,6 +139,7 @@ let package = Package(
 
         // zstd from the system (apt: libzstd-dev)
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         // the CPU's CRC-32C instruction, which Swift cannot reach by itself
         .target(name: "CCRC32C"),
@@ -193,6 +195,14 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
 
+        // Kafka between tiers: the exporter (a sink producing what was accepted) and the receiver (a consumer group into the pipeline)
+        .target(name: "PyFlareKafka", dependencies: [
+            "CRdKafka", "PyFlareWire", "PyFlareModel", "PyFlareIngest",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: swiftSettings),
+
         // Parquet export of sealed segments: the format writer (Thrift compact, pages, footer) and the export job
         .target(name: "PyFlareExport", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics",
@@ -222,7 +232,7 @@ let package = Package(
         // configuration and wiring of every service
         .target(name: "PyFlareServer", dependencies: [
             "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareGRPC", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareAPI",
-            "PyFlareAccess", "PyFlareExport",
+            "PyFlareAccess", "PyFlareExport", "PyFlareKafka",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -44,8 +44,8 @@ def _safe(name: str) -> str:
 
 
 def launch(binary: Path, workdir: Path, config: dict | None, name: str, owner: str,
-           extra_args: list[str] | None = None, http_kwargs: dict | None = None) -> PyflareServer:
-    srv = PyflareServer(binary, workdir, config, name=name, extra_args=extra_args, http_kwargs=http_kwargs)
+           extra_args: list[str] | None = None, http_kwargs: dict | None = None, env: dict | None = None) -> PyflareServer:
+    srv = PyflareServer(binary, workdir, config, name=name, extra_args=extra_args, http_kwargs=http_kwargs, env=env)
     _SERVERS.append((owner, srv))
     try:
         srv.start()
@@ -69,8 +69,8 @@ def start_server(pyflare_binary, tmp_path, request):
     started: list[PyflareServer] = []
 
     def _start(config: dict | None = None, name: str = "server", extra_args: list[str] | None = None,
-               http_kwargs: dict | None = None) -> PyflareServer:
-        srv = launch(pyflare_binary, tmp_path / _safe(name), config, name, request.node.nodeid, extra_args, http_kwargs)
+               http_kwargs: dict | None = None, env: dict | None = None) -> PyflareServer:
+        srv = launch(pyflare_binary, tmp_path / _safe(name), config, name, request.node.nodeid, extra_args, http_kwargs, env)
         started.append(srv)
         return srv
 

@@ -144,9 +144,11 @@ class PyflareServer:
     """One `pyflare serve` process with its own data dir, config and logs."""
 
     def __init__(self, binary: Path, workdir: Path, config: dict | None = None, name: str = "pyflare",
-                 extra_args: list[str] | None = None, http_kwargs: dict | None = None):
+                 extra_args: list[str] | None = None, http_kwargs: dict | None = None, env: dict | None = None):
         self.binary = binary
         self.name = name
+        # more environment variables for the process (e.g. LD_LIBRARY_PATH for a newer librdkafka)
+        self.env = dict(env or {})
         # more `pyflare serve` flags (e.g. ["--insecure"]), appended to the command line
         self.extra_args = list(extra_args or [])
         # extra keyword arguments for every `requests` call the harness makes (readiness,
@@ -217,7 +219,8 @@ class PyflareServer:
                 out.flush()
                 err.flush()
                 self.proc = subprocess.Popen(
-                    self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir
+                    self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=self.workdir,
+                    env={**os.environ, **self.env} if self.env else None,
                 )
             self.returncode = None
             try:

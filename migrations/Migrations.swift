@@ -28,5 +28,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0012_alerts", PackageResources._012_alerts_sql),
         IndexMigration("0013_alert_kinds", PackageResources._013_alert_kinds_sql),
         IndexMigration("0014_evaluation_feature", PackageResources._014_evaluation_feature_sql),
+        IndexMigration("0015_source_offsets", PackageResources._015_source_offsets_sql),
     ]
 }

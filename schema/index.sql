@@ -479,6 +479,13 @@ CREATE TABLE sessions_1h (
     PRIMARY KEY (bucket_ns, session_id)
 ) WITHOUT ROWID;
 
+CREATE TABLE source_offsets (
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)
+) WITHOUT ROWID;
+
 CREATE TABLE store_state (
     key    TEXT PRIMARY KEY,
     value  INTEGER NOT NULL

@@ -254,6 +254,10 @@ kill -TERM "$PID"; wait "$PID" || true
 rm -rf "$data"
 cat "$OUT/dashboards.md"
 
+echo "== the Kafka tier: an exporter node and a storage node through Tansu (scripts/bench_kafka.py)"
+"$PY" scripts/bench_kafka.py --bin "$SCRATCH/release/pyflare" --loadgen "$LOADGEN" --spans "$SPANS" | grep '^|' > "$OUT/kafka.md"
+cat "$OUT/kafka.md"
+
 echo "== Python SDK overhead (scripts/bench_sdk.py)"
 "$PY" scripts/bench_sdk.py > "$OUT/sdk.md"
 cat "$OUT/sdk.md"
@@ -284,6 +288,12 @@ cat "$OUT/sdk.md"
     echo "### Parquet export"
     echo
     cat "$OUT/parquet.md"
+    echo
+    echo "### Kafka tier (\`scripts/bench_kafka.py\`, Tansu in memory on the same cores)"
+    echo
+    echo "| hop | figures |"
+    echo "|---|---|"
+    cat "$OUT/kafka.md"
     echo
     echo "### Scheduled jobs and cost summaries"
     echo

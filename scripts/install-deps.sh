@@ -6,6 +6,7 @@ missing=()
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)          # gzip/deflate request bodies
 dpkg -s libzstd-dev >/dev/null 2>&1 || missing+=(libzstd-dev)        # segment compression
 dpkg -s libsqlite3-dev >/dev/null 2>&1 || missing+=(libsqlite3-dev)  # the index (GRDB)
+dpkg -s librdkafka-dev >/dev/null 2>&1 || missing+=(librdkafka-dev)  # the Kafka exporter and receiver
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/time ] || missing+=(time)                            # peak memory of benchmark steps

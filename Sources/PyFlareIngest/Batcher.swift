@@ -112,6 +112,8 @@ public final class Batcher: Service, Sendable {
                 metrics.batchesFlushed.increment()
                 metrics.spansFlushed.increment(by: spans)
                 result = .accepted
+            } catch is any BackPressureError {
+                result = .full
             } catch {
                 // The submitters get the failure: their clients retry, nothing is silently lost.
                 metrics.sinkErrors.increment()

@@ -32,13 +32,14 @@ public struct IngestPipeline: Sendable {
     }
 
     /// Returns once the spans are written by the sink (durable, for the store), or refused.
-    public func ingest(_ decoded: SpanBatch) async -> Outcome {
+    public func ingest(_ decoded: SpanBatch, sourceOffsets: [SourceOffset] = []) async -> Outcome {
         let received = decoded.count + decoded.rejectedSpanCount
         metrics.spansReceived.increment(by: received)
         metrics.spansRejectedInvalid.increment(by: decoded.rejectedSpanCount)
         activity.record(.spansRejectedInvalid, decoded.rejectedSpanCount)
 
         var batch = normalizer.normalize(decoded)
+        batch.sourceOffsets = sourceOffsets
         metrics.spansUnpriced.increment(by: batch.columns.unpricedCount)
         let keep = sampler.decide(batch)
         let sampled = keep.reduce(0) { $1 ? $0 + 1 : $0 }

@@ -52,7 +52,8 @@ public struct OTLPExport: Sendable {
         }
     }
 
-    public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool) async -> Outcome {
+    /// `sourceOffsets`: where a Kafka receiver read `body` from, kept with its records in the WAL.
+    public func export(_ signal: OTLPResponse.Signal, body: [UInt8], json: Bool, sourceOffsets: [SourceOffset] = []) async -> Outcome {
         // The WAL keeps a request about as received; twice its size covers the framing and
         // the records re-encoded from JSON.
         let reservation = Int64(body.count) * 2 + 4096
@@ -68,14 +69,25 @@ public struct OTLPExport: Sendable {
             return .failed(refusal)
         }
         defer { admission?.release(reservation, written: Int64(body.count)) }
+        if json, records.takesProtobufOnly {
+            return .malformed("this server forwards OTLP to Kafka as received, in protobuf: send application/x-protobuf, not JSON")
+        }
         return switch signal {
-        case .traces: await exportTraces(body, json: json)
+        case .traces: await exportTraces(body, json: json, sourceOffsets: sourceOffsets)
         case .logs: await exportRecords(body, json: json, what: "ExportLogsServiceRequest", items: "log records", metric: "log_records",
-                                        decode: { body, json in try json ? LogBatch.decodeJSON(body) : LogBatch.decodeProtobuf(body) },
+                                        decode: { body, json in
+                                            var batch = try json ? LogBatch.decodeJSON(body) : LogBatch.decodeProtobuf(body)
+                                            batch.sourceOffsets = sourceOffsets
+                                            return batch
+                                        },
                                         count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
                                         write: { try await $0.writeLogs($1) })
         case .metrics: await exportRecords(body, json: json, what: "ExportMetricsServiceRequest", items: "metric points", metric: "metric_points",
-                                           decode: { body, json in try json ? MetricBatch.decodeJSON(body) : MetricBatch.decodeProtobuf(body) },
+                                           decode: { body, json in
+                                               var batch = try json ? MetricBatch.decodeJSON(body) : MetricBatch.decodeProtobuf(body)
+                                               batch.sourceOffsets = sourceOffsets
+                                               return batch
+                                           },
                                            count: { ($0.count, $0.rejectedCount, $0.rejectionMessage) },
                                            write: { try await $0.writeMetrics($1) })
         }
@@ -103,6 +115,8 @@ public struct OTLPExport: Sendable {
         }
         do {
             try await write(records, batch)
+        } catch let error as any BackPressureError {
+            return .full(error.clientMessage)
         } catch {
             pipeline.metrics.recordItemsRejected(metric, kept + rejected, reason: "storage")
             pipeline.activity.record(.recordsRefusedStorage, kept + rejected)
@@ -113,7 +127,7 @@ public struct OTLPExport: Sendable {
         return .accepted(rejected: rejected, message: message)
     }
 
-    private func exportTraces(_ body: [UInt8], json: Bool) async -> Outcome {
+    private func exportTraces(_ body: [UInt8], json: Bool, sourceOffsets: [SourceOffset]) async -> Outcome {
         let batch: SpanBatch
         do {
             batch = try json ? SpanBatch.decodeJSON(body) : SpanBatch.decodeProtobuf(body)
@@ -122,7 +136,7 @@ public struct OTLPExport: Sendable {
             pipeline.activity.record(.requestsMalformed, 1)
             return .malformed("malformed \(json ? "JSON" : "protobuf") ExportTraceServiceRequest: \(error)")
         }
-        switch await pipeline.ingest(batch) {
+        switch await pipeline.ingest(batch, sourceOffsets: sourceOffsets) {
         case .accepted(let rejected, let message): return .accepted(rejected: rejected, message: message)
         case .full:
             let bounds = pipeline.batcher.configuration

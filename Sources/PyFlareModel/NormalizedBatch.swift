@@ -7,6 +7,8 @@ public import PyFlareWire
 public struct NormalizedBatch: Sendable {
     public var spans: SpanBatch
     public var columns: AIColumns
+    /// Where the request was consumed from (the Kafka receiver); empty for OTLP.
+    public var sourceOffsets: [SourceOffset] = []
 
     public init(spans: SpanBatch, columns: AIColumns) {
         self.spans = spans

@@ -14,7 +14,17 @@ public protocol SpanSink: Sendable {
 public protocol RecordSink: Sendable {
     func writeLogs(_ batch: LogBatch) async throws
     func writeMetrics(_ batch: MetricBatch) async throws
+    /// True when it forwards requests as received (the Kafka exporter), so OTLP/JSON is refused.
+    var takesProtobufOnly: Bool { get }
 }
+
+extension RecordSink {
+    public var takesProtobufOnly: Bool { false }
+}
+
+/// A sink's failure that is back-pressure, not breakage (a producer's queue is full): the
+/// client is told to retry later (429 / RESOURCE_EXHAUSTED), as when the ingest queue is full.
+public protocol BackPressureError: ClientDescribedError {}
 
 /// An error that can say what went wrong in words fit for a client: without the server's
 /// file paths or type names, which stay in the log.

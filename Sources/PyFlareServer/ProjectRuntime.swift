@@ -5,9 +5,11 @@ import PyFlareAccess
 import PyFlareAnalytics
 import PyFlareAPI
 import PyFlareExport
+import PyFlareKafka
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
+import PyFlareWire
 import PyFlareSQL
 import ServiceLifecycle
 import Synchronization
@@ -111,6 +113,17 @@ final class ProjectRuntime: Sendable {
             router.add(middleware: StoreRequiredMiddleware(reason: "this API needs sink.kind: store (it is \(configuration.sink.kind.rawValue))"))
         }
         var services: [any Service] = [batcher]
+        // A storage node's receiver of the Kafka tier: the default project's pipeline, as if over OTLP.
+        if name == AccessCatalog.defaultProject, !configuration.kafkaReceiver.brokers.isEmpty {
+            var storedOffsets: (@Sendable () async throws -> [SourceOffset])?
+            if let store { storedOffsets = { try await store.sourceOffsets() } }
+            do throws(KafkaError) {
+                services.append(try KafkaReceiver(settings: configuration.kafkaReceiver, export: export, storedOffsets: storedOffsets,
+                                                  logger: logger.with(label: "pyflare.kafka")))
+            } catch {
+                throw ConfigError(key: "receivers.kafka.brokers", error.message)
+            }
+        }
         if let store {
             // A compaction first lets the Parquet export catch up, so no segment it merges or deletes goes unexported.
             let parquet = configuration.parquetExportJob(pool: store.indexPool)

@@ -11,6 +11,7 @@ public import PyFlareAnalytics
 import PyFlareAccess
 import PyFlareAPI
 import PyFlareExport
+import PyFlareKafka
 import PyFlareGRPC
 import PyFlareIngest
 import PyFlareModel
@@ -274,6 +275,15 @@ public struct PyFlareServer: Sendable {
             return try await SpanStore.open(configuration: store, pricing: pricing, logger: logger.with(label: "pyflare.store"))
         case .counting:
             return CountingSink()
+        case .kafka:
+            guard !configuration.kafkaExporter.brokers.isEmpty else {
+                throw ConfigError(key: "exporters.kafka.brokers", "must be set with sink.kind: kafka")
+            }
+            do {
+                return try KafkaSink(settings: configuration.kafkaExporter, logger: logger.with(label: "pyflare.kafka"))
+            } catch {
+                throw ConfigError(key: "exporters.kafka.brokers", error.message)
+            }
         case .file:
             let directory = configuration.sink.fileDirectory.hasPrefix("/")
                 ? configuration.sink.fileDirectory

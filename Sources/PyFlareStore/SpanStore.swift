@@ -196,7 +196,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                 return written
             }
             do {
-                try await index.recordSegments(written)
+                try await index.recordSegments(written, sourceOffsets: entries.flatMap(\.item.sourceOffsets))
             } catch {
                 // Not in the index, so not visible: remove them, the next seal writes these records again.
                 try? await threadPool.runIfActive { [configuration, written] in
@@ -295,6 +295,15 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     public var unsealedBytes: Int { unsealed.withLock { $0.totalBytes } }
 
     /// The WAL's files and bytes on disk, counted on the store's threads.
+    /// Where this store is in each Kafka partition it consumed: the highest offset whose
+    /// records are durable, sealed or still in the WAL. A receiver resumes after it.
+    public func sourceOffsets() async throws -> [SourceOffset] {
+        // Unsealed first: a seal finishing in between moves entries into the index, never past both reads.
+        let pending = unsealed.withLock { ($0.sealing + $0.active).flatMap(\.item.sourceOffsets) }
+        let sealed = try await index.sealedSourceOffsets()
+        return SourceOffset.latest(sealed + pending)
+    }
+
     public func walUsage() async throws -> (files: Int, bytes: Int) {
         try await wal.usage()
     }

@@ -11,6 +11,8 @@
 public struct LogBatch: OTLPBatch, Sendable {
     /// The arena every ``StringRef`` of this batch points into.
     public var bytes: [UInt8]
+    /// Where the request was consumed from (the Kafka receiver); empty for OTLP.
+    public var sourceOffsets: [SourceOffset] = []
 
     public var resources = ResourceTable()
     public var scopes = ScopeTable()

@@ -112,6 +112,6 @@ struct SchemaTests {
         #expect(tables == ["alert_deliveries", "alert_events", "alert_rules", "budget_alerts", "budgets", "compaction_runs", "cost_attribution_1h", "cost_by_dimension_1d", "cost_by_dimension_1h",
                            "drift_references", "drift_scores", "evaluations", "failure_cluster_members", "failure_templates", "job_runs", "jobs", "metric_names",
                            "pricing_overrides", "rca_patterns", "rca_slices", "retention_policy", "rollup_1d", "rollup_1h", "rollup_1m", "schema_migrations",
-                           "segment_deletions", "segments", "sessions_1h", "store_state", "trace_index", "traces", "users_1h"])
+                           "segment_deletions", "segments", "sessions_1h", "source_offsets", "store_state", "trace_index", "traces", "users_1h"])
     }
 }

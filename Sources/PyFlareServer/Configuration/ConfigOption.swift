@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PyFlareAnalytics
+import PyFlareKafka
 import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
@@ -117,6 +118,67 @@ struct ConfigOption: Sendable {
         },
         option("budgets.webhook_url", "Each budget threshold reached is announced to this webhook: the server keeps a `budget` alert rule named \"budgets.webhook_url\" in line with it (docs/alerts.md); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
             config.budgetWebhookURL = try node.optionalHTTPURL(key)
+        },
+        option("exporters.kafka.brokers", "The Kafka bootstrap servers (host:port,…) that sink.kind: kafka produces to (docs/scale-out.md).", "\"\"") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.brokers = try node.optionalString(key) ?? ""
+        },
+        option("exporters.kafka.topics.spans", "The topic of span requests, one message per trace keyed by trace id.", "pyflare-spans") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.spansTopic = try node.nonEmptyString(key)
+        },
+        option("exporters.kafka.topics.logs", "The topic of log requests.", "pyflare-logs") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.logsTopic = try node.nonEmptyString(key)
+        },
+        option("exporters.kafka.topics.metrics", "The topic of metric requests.", "pyflare-metrics") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.metricsTopic = try node.nonEmptyString(key)
+        },
+        option("exporters.kafka.compression", "none, gzip, snappy, lz4 or zstd.", "zstd") { config, node, key throws(ConfigError) in
+            let text = try node.nonEmptyString(key)
+            guard KafkaExporterSettings.compressions.contains(text) else {
+                throw ConfigError(key: key, "expected \(KafkaExporterSettings.compressions.joined(separator: ", ")); got \"\(text)\"")
+            }
+            config.kafkaExporter.compression = text
+        },
+        option("exporters.kafka.linger_ms", "How long the producer waits to fill a batch (librdkafka linger.ms).", "5") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.lingerMilliseconds = try node.integer(key, in: 0...60_000)
+        },
+        option("exporters.kafka.batch_bytes", "The most bytes of one producer batch per partition (librdkafka batch.size).", "1000000") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.batchBytes = try node.integer(key, in: 1...100_000_000)
+        },
+        option("exporters.kafka.delivery_timeout_ms", "A request whose messages the broker has not acknowledged within this fails with 503 (the client retries).", "30000") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.deliveryTimeoutMilliseconds = try node.integer(key, in: 1000...3_600_000)
+        },
+        option("exporters.kafka.queue_messages", "Messages the producer holds for the broker at most; past it (or queue_bytes), requests get 429.", "100000") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.queueMessages = try node.integer(key, in: 1...10_000_000)
+        },
+        option("exporters.kafka.queue_bytes", "Bytes the producer holds for the broker at most.", "67108864") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.queueBytes = try node.integer(key, in: 1024...(16 << 30))
+        },
+        option("exporters.kafka.librdkafka", "More librdkafka producer properties, e.g. {security.protocol: SASL_SSL, sasl.mechanisms: PLAIN}; set after PyFlare's own.", "{}") { config, node, key throws(ConfigError) in
+            config.kafkaExporter.extraProperties = try node.stringMapping(key)
+        },
+        option("receivers.kafka.brokers", "Kafka bootstrap servers to consume the exporter's topics from into this node's pipeline (the default project); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.brokers = try node.optionalString(key) ?? ""
+        },
+        option("receivers.kafka.group_id", "The consumer group: nodes of one group split the partitions.", "pyflare-storage") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.groupID = try node.nonEmptyString(key)
+        },
+        option("receivers.kafka.topics.spans", "The topic span requests are read from.", "pyflare-spans") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.spansTopic = try node.nonEmptyString(key)
+        },
+        option("receivers.kafka.topics.logs", "The topic log requests are read from.", "pyflare-logs") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.logsTopic = try node.nonEmptyString(key)
+        },
+        option("receivers.kafka.topics.metrics", "The topic metric requests are read from.", "pyflare-metrics") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.metricsTopic = try node.nonEmptyString(key)
+        },
+        option("receivers.kafka.max_poll_bytes", "Bytes of messages read at once and stored as one request per topic (with their offsets, in one WAL record), at most.", "4194304") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.maxPollBytes = try node.integer(key, in: 1024...(256 << 20))
+        },
+        option("receivers.kafka.commit_interval_ms", "How often the group's offsets are committed. This node's own position is in its WAL with each poll, so its crash stores nothing twice; a node taking over a crashed node's partitions re-reads up to this much.", "1000") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.commitIntervalMilliseconds = try node.integer(key, in: 10...600_000)
+        },
+        option("receivers.kafka.librdkafka", "More librdkafka consumer properties; set after PyFlare's own.", "{}") { config, node, key throws(ConfigError) in
+            config.kafkaReceiver.extraProperties = try node.stringMapping(key)
         },
         option("export.parquet.dir", "Where the parquet_export job writes every sealed segment as Parquet (kind=…/date=…/…parquet, docs/parquet.md); relative to data_dir; empty for no export.", "\"\"") { config, node, key throws(ConfigError) in
             config.parquetExportDirectory = try node.optionalString(key)
@@ -372,12 +434,13 @@ struct ConfigOption: Sendable {
         },
         option("sink.kind", """
             Where spans, log records and metric points go: store (the durable store: WAL, segments,
-            index.db; the trace, log and metric APIs read it), file (JSON lines, for debugging) or
-            counting (discards, for benchmarks).
+            index.db; the trace, log and metric APIs read it), kafka (produced to exporters.kafka's
+            topics and acknowledged once the broker has them: a stateless collector), file (JSON
+            lines, for debugging) or counting (discards, for benchmarks).
             """, "store") { config, node, key throws(ConfigError) in
             let text = try node.nonEmptyString(key)
             guard let kind = PyFlareConfiguration.SinkConfiguration.Kind(rawValue: text) else {
-                throw ConfigError(key: key, "expected store, file or counting; got \"\(text)\"")
+                throw ConfigError(key: key, "expected store, kafka, file or counting; got \"\(text)\"")
             }
             config.sink.kind = kind
         },

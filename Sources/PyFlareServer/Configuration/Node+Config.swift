@@ -28,6 +28,19 @@ extension Node {
     }
 
     /// A string that may be empty, read as nil.
+    /// A mapping of names to scalar values, each as text.
+    func stringMapping(_ key: String) throws(ConfigError) -> [String: String] {
+        guard case .mapping(let pairs) = self else { throw ConfigError(key: key, "expected a mapping of property names to values") }
+        var mapping: [String: String] = [:]
+        for (name, value) in pairs {
+            guard let name = name.string, let text = value.string else {
+                throw ConfigError(key: key, "expected name: value pairs of text, numbers or booleans")
+            }
+            mapping[name] = text
+        }
+        return mapping
+    }
+
     func optionalString(_ key: String) throws(ConfigError) -> String? {
         guard case .scalar(let scalar) = self else { throw ConfigError(key: key, "expected a string, got \(describe)") }
         return scalar.string.isEmpty || scalar.string == "null" ? nil : scalar.string

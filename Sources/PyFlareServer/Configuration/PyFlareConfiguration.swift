@@ -3,6 +3,7 @@ public import Logging
 public import PyFlareAnalytics
 public import PyFlareAPI
 public import PyFlareExport
+public import PyFlareKafka
 public import GRDB
 public import PyFlareIngest
 public import PyFlareModel
@@ -58,6 +59,8 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var alertsSMTPPort = 25
     public var alertsSMTPFrom = "pyflare@localhost"
     public var alertsSMTPSecurity = SMTPSecurity.none
+    public var kafkaExporter = KafkaExporterSettings()
+    public var kafkaReceiver = KafkaReceiverSettings()
     public var parquetExportDirectory: String?
     public var parquetExportSchedule = JobSchedule.every(seconds: 300)
     public var alertsSMTPCAFile: String?
@@ -140,7 +143,7 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     }
 
     public struct SinkConfiguration: Sendable, Equatable {
-        public enum Kind: String, Sendable, CaseIterable { case store, file, counting }
+        public enum Kind: String, Sendable, CaseIterable { case store, file, counting, kafka }
         public var kind = Kind.store
         /// Relative paths are under the data directory.
         public var fileDirectory = "exports"

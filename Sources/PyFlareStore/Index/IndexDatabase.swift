@@ -89,6 +89,15 @@ final class IndexDatabase: Sendable {
         }
     }
 
+    /// The highest consumed offset per Kafka partition whose records are sealed.
+    func sealedSourceOffsets() async throws(StoreError) -> [SourceOffset] {
+        try await read("reading the Kafka positions") { db in
+            try Row.fetchAll(db, sql: #"SELECT topic, partition, "offset" FROM source_offsets ORDER BY topic, partition"#).map {
+                SourceOffset(topic: $0["topic"], partition: $0["partition"], offset: $0["offset"])
+            }
+        }
+    }
+
     // MARK: - Segments
 
     struct SegmentRow: Sendable {
@@ -119,13 +128,21 @@ final class IndexDatabase: Sendable {
 
     /// Records the durable segment files of one seal — their catalog rows, trace index rows,
     /// trace summaries and metric names — in one transaction, and advances the sealed WAL
-    /// position to their last record. Returns the segments' ids.
+    /// position to their last record and the Kafka positions to `sourceOffsets` (where the
+    /// sealed records were consumed from). Returns the segments' ids.
     @discardableResult
-    func recordSegments(_ segments: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)]) async throws(StoreError) -> [Int64] {
+    func recordSegments(_ segments: [(path: String, segment: BuiltSegment, bytesOnDisk: Int)],
+                        sourceOffsets: [SourceOffset] = []) async throws(StoreError) -> [Int64] {
         try await write("recording segments \(segments.map(\.path).joined(separator: ", "))") { db in
             var ids: [Int64] = []
             for (relativePath, segment, bytesOnDisk) in segments {
                 ids.append(try Self.insert(segment, path: relativePath, bytesOnDisk: bytesOnDisk, into: db))
+            }
+            for item in SourceOffset.latest(sourceOffsets) {
+                try db.execute(sql: """
+                    INSERT INTO source_offsets (topic, partition, "offset") VALUES (?, ?, ?)
+                    ON CONFLICT(topic, partition) DO UPDATE SET "offset" = max("offset", excluded."offset")
+                    """, arguments: [item.topic, item.partition, item.offset])
             }
             if let last = segments.map(\.segment.footer.lastWALSequence).max(), last > 0 {
                 try db.execute(sql: """

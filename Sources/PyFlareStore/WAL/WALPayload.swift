@@ -36,6 +36,31 @@ package enum WALEntry: Sendable {
         }
     }
 
+    /// Where a Kafka receiver read the entry's requests from; empty for OTLP.
+    package var sourceOffsets: [SourceOffset] {
+        switch self {
+        case .spans(let batches): batches.flatMap(\.sourceOffsets)
+        case .logs(let batch): batch.sourceOffsets
+        case .metrics(let batch): batch.sourceOffsets
+        }
+    }
+
+    /// The entry with `offsets` as its source offsets (on its first span batch).
+    func withSourceOffsets(_ offsets: [SourceOffset]) -> WALEntry {
+        switch self {
+        case .spans(var batches):
+            guard !batches.isEmpty else { return self }
+            batches[0].sourceOffsets = offsets
+            return .spans(batches)
+        case .logs(var batch):
+            batch.sourceOffsets = offsets
+            return .logs(batch)
+        case .metrics(var batch):
+            batch.sourceOffsets = offsets
+            return .metrics(batch)
+        }
+    }
+
     /// The span batches of a `.spans` entry; empty for the other signals.
     package var spanBatches: [NormalizedBatch] {
         if case .spans(let batches) = self { return batches }
@@ -71,6 +96,11 @@ package enum WALEntry: Sendable {
 /// that order. Its kind byte is 1 for spans, 2 for log records, 3 for metric points; the chunks
 /// use the segment encodings of that kind, so recovery decodes them with the same code as
 /// segments. WAL files written before kind 4 hold kind-1 span records, still read.
+///
+/// Records read from Kafka carry where they were read from ahead of their payload, in the
+/// same record, so what is durable and the position it came from can never disagree:
+/// `[5][varint count][per offset: varint length, topic, varint partition, varint offset]`
+/// followed by one of the payloads above.
 package enum WALPayload {
     /// Requests encode their records concurrently; each takes a context from here.
     private static let compressors = ZstdCompressorPool()
@@ -80,6 +110,7 @@ package enum WALPayload {
     static let logsKind: UInt8 = 2
     static let metricsKind: UInt8 = 3
     static let spansAsReceivedKind: UInt8 = 4
+    static let sourceOffsetsKind: UInt8 = 5
 
     /// The form of one batch in a kind-4 payload.
     private static let protobufRequestForm: UInt8 = 0
@@ -114,6 +145,21 @@ package enum WALPayload {
     }
 
     static func encode(_ entry: WALEntry, pricing: PricingTable) -> [UInt8] {
+        let offsets = entry.sourceOffsets
+        guard !offsets.isEmpty else { return encodeEntry(entry, pricing: pricing) }
+        var payload = ByteWriter(capacity: 64 + offsets.count * 32)
+        payload.byte(sourceOffsetsKind)
+        payload.varint(offsets.count)
+        for item in offsets {
+            payload.lengthPrefixed(item.topic)
+            payload.varint(UInt64(UInt32(bitPattern: item.partition)))
+            payload.varint(UInt64(bitPattern: item.offset))
+        }
+        payload.append(encodeEntry(entry, pricing: pricing))
+        return payload.bytes
+    }
+
+    private static func encodeEntry(_ entry: WALEntry, pricing: PricingTable) -> [UInt8] {
         switch entry {
         case .spans(let batches):
             return encode(batches, pricing: pricing)
@@ -147,6 +193,10 @@ package enum WALPayload {
     }
 
     static func decode(_ payload: ArraySlice<UInt8>, pricing: PricingTable) throws(ColumnError) -> WALEntry {
+        if payload.first == sourceOffsetsKind {
+            let (offsets, rest) = try decodeSourceOffsets(Array(payload))
+            return try decode(payload[(payload.startIndex + rest)...], pricing: pricing).withSourceOffsets(offsets)
+        }
         if payload.first == spansAsReceivedKind {
             do {
                 return .spans(try decodeAsReceived(Array(payload), pricing: pricing))
@@ -157,6 +207,27 @@ package enum WALPayload {
             }
         }
         return try decodeColumns(payload, pricing: pricing)
+    }
+
+    /// The offsets of a kind-5 prefix, and where the payload after it starts.
+    private static func decodeSourceOffsets(_ bytes: [UInt8]) throws(ColumnError) -> ([SourceOffset], Int) {
+        do {
+            return try bytes.withBytes { raw throws(FormatError) -> ([SourceOffset], Int) in
+                var input = ByteReader(raw, position: 1)
+                let count = try input.count(atMost: raw.count)
+                var offsets: [SourceOffset] = []
+                for _ in 0..<count {
+                    let topic = try input.string()
+                    let partition = try input.varint()
+                    guard partition <= UInt32.max else { throw FormatError("Kafka partition \(partition) in a WAL record") }
+                    offsets.append(SourceOffset(topic: topic, partition: Int32(bitPattern: UInt32(partition)),
+                                                offset: Int64(bitPattern: try input.varint())))
+                }
+                return (offsets, input.position)
+            }
+        } catch {
+            throw ColumnError(column: nil, error)
+        }
     }
 
     private static func decodeAsReceived(_ bytes: [UInt8], pricing: PricingTable) throws -> [NormalizedBatch] {
