@@ -203,9 +203,18 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: swiftSettings),
 
+        // S3-compatible object storage: Signature V4 and the few calls PyFlare makes (PUT verified, HEAD, ranged GET, DELETE)
+        .target(name: "PyFlareObjectStorage", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "PyFlareObjectStorageTests", dependencies: ["PyFlareObjectStorage"], swiftSettings: swiftSettings),
+
         // Parquet export of sealed segments: the format writer (Thrift compact, pages, footer) and the export job
         .target(name: "PyFlareExport", dependencies: [
-            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics",
+            "PyFlareWire", "PyFlareModel", "PyFlareStore", "PyFlareSQL", "PyFlareAnalytics", "PyFlareObjectStorage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOPosix", package: "swift-nio"),

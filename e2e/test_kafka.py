@@ -33,7 +33,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from harness import PROTOBUF, STORE_CONFIG, merge_config
-from kafka_helpers import SeaweedFS, Tansu, librdkafka_dir
+from kafka_helpers import Tansu, librdkafka_dir
+from s3_helpers import SeaweedFS
 from otlp_helpers import make_request, make_span
 from store_helpers import wait_until
 

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "e2e"))
 import requests  # noqa: E402
 
 from harness import STORE_CONFIG, PyflareServer, merge_config  # noqa: E402
-from kafka_helpers import SeaweedFS, Tansu, librdkafka_dir  # noqa: E402
+from kafka_helpers import Tansu, librdkafka_dir  # noqa: E402
+from s3_helpers import SeaweedFS  # noqa: E402
 
 TOPICS = {"spans": "bench-spans", "logs": "bench-logs", "metrics": "bench-metrics"}
 

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import PyFlareAnalytics
 import PyFlareModel
+public import PyFlareObjectStorage
 import PyFlareStore
 
 /// The scheduled job `parquet_export`: every segment sealed since its last run becomes
@@ -23,11 +24,16 @@ public struct ParquetExportJob: AnalyticsJob {
     let directory: String
     let pool: DatabasePool
     let runs: SerialRuns
+    /// With a bucket, each file written under `directory` is uploaded (its key is its path there,
+    /// under the bucket's prefix), verified, and only then removed locally.
+    let bucket: S3Client?
 
-    public init(schedule: JobSchedule, directory: String, dataDirectory: String, pool: DatabasePool, pricing: PricingTable) {
+    public init(schedule: JobSchedule, directory: String, dataDirectory: String, pool: DatabasePool, pricing: PricingTable,
+                bucket: S3Client? = nil) {
         self.schedule = schedule
         self.directory = directory
         self.pool = pool
+        self.bucket = bucket
         export = ParquetExport(dataDirectory: dataDirectory, pricing: pricing)
         runs = SerialRuns()
     }
@@ -51,7 +57,7 @@ public struct ParquetExportJob: AnalyticsJob {
     /// Exports every segment sealed after the position and moves the position past them;
     /// one run at a time (the schedule and a compaction may ask at once).
     public func catchUp() async throws -> ParquetExport.Report {
-        try await runs.run { [pool, export, directory] in
+        try await runs.run { [pool, export, directory, bucket] in
             let (position, segments) = try await pool.read { db in
                 let position = try StoreCatalog.value(forKey: Self.positionKey, db) ?? 0
                 let segments = try SegmentKind.allCases.flatMap { try StoreCatalog.activeSegments(of: $0, sealedAfter: position, db) }
@@ -62,10 +68,24 @@ public struct ParquetExportJob: AnalyticsJob {
                 BackgroundPriority.lowerCallingThread()
                 return try export.export(segments, to: directory)
             }
+            // A file not in the bucket fails the run before the position moves: the next run writes and uploads it again.
+            if let bucket { try await Self.upload(report.files, from: directory, to: bucket) }
             // Unreadable segments are reported, not retried: nothing can read them.
             let reached = segments.map(\.sealID).max() ?? position
             try await pool.write { db in try StoreCatalog.setValue(reached, forKey: Self.positionKey, db) }
             return report
+        }
+    }
+}
+
+extension ParquetExportJob {
+    /// Uploads each file (the ETag checked against the bytes' MD5), then removes the local copy.
+    static func upload(_ files: [ParquetExport.File], from directory: String, to bucket: S3Client) async throws {
+        for file in files {
+            let path = directory + "/" + file.path
+            let bytes = try await SegmentCompactor.lowPriorityThreads.runIfActive { try StoreFile.readAll(path) }
+            try await bucket.put(file.path, body: bytes)
+            try await SegmentCompactor.lowPriorityThreads.runIfActive { try StoreDirectory.remove(path) }
         }
     }
 }

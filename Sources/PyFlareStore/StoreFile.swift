@@ -64,6 +64,12 @@ package final class StoreFile: @unchecked Sendable {
         return done
     }
 
+    /// The whole file at `path` (one read of its size).
+    package static func readAll(_ path: String) throws(StoreError) -> [UInt8] {
+        let file = try StoreFile(path: path)
+        return try file.read(count: file.size, at: 0)
+    }
+
     func read(count: Int, at offset: Int) throws(StoreError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         let read = try bytes.withMutableBytes { raw throws(StoreError) in try self.read(into: raw, at: offset) }

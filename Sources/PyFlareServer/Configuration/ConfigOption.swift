@@ -186,6 +186,24 @@ struct ConfigOption: Sendable {
         option("export.parquet.schedule", "When the parquet_export job exports the segments sealed since its last run (a compaction also lets it catch up first).", "every 5m") { config, node, key throws(ConfigError) in
             config.parquetExportSchedule = try node.schedule(key)
         },
+        option("export.parquet.s3.endpoint", "An S3-compatible endpoint (https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:8333) the export's files are uploaded to, verified, then removed from export.parquet.dir; empty to keep them there.", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.endpoint = try node.optionalHTTPURL(key) ?? ""
+        },
+        option("export.parquet.s3.region", "The bucket's region (Signature V4 signs it).", "us-east-1") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.region = try node.nonEmptyString(key)
+        },
+        option("export.parquet.s3.bucket", "The bucket (addressed path-style: endpoint/bucket/key).", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.bucket = try node.optionalString(key) ?? ""
+        },
+        option("export.parquet.s3.prefix", "Prepended to every key (the key is the file's path under kind=…/date=…).", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.prefix = try node.optionalString(key) ?? ""
+        },
+        option("export.parquet.s3.access_key_id", "The access key; else AWS_ACCESS_KEY_ID.", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.accessKeyID = try node.optionalString(key) ?? ""
+        },
+        option("export.parquet.s3.secret_access_key", "The secret key; best given as PYFLARE_EXPORT_PARQUET_S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY) rather than in this file.", "\"\"") { config, node, key throws(ConfigError) in
+            config.parquetExportBucket.secretAccessKey = try node.optionalString(key) ?? ""
+        },
         option("alerts.schedule", "When the alert rules are evaluated on the materialized tables (docs/alerts.md).", "every 1m") { config, node, key throws(ConfigError) in
             config.alertsSchedule = try node.schedule(key)
         },

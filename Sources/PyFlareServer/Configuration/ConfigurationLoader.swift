@@ -38,7 +38,26 @@ public struct ConfigurationLoader: Sendable {
             try apply(value, key: key, source: "flag", option.apply, to: &configuration)
         }
         _ = try configuration.samplerConfiguration()
+        try Self.completeParquetBucket(&configuration, environment: environment)
         return configuration
+    }
+
+    /// The export's bucket takes the AWS variables for credentials not configured, and is
+    /// refused without what an upload needs.
+    static func completeParquetBucket(_ configuration: inout PyFlareConfiguration, environment: [String: String]) throws(ConfigError) {
+        guard !configuration.parquetExportBucket.endpoint.isEmpty else { return }
+        var bucket = configuration.parquetExportBucket
+        if bucket.accessKeyID.isEmpty { bucket.accessKeyID = environment["AWS_ACCESS_KEY_ID"] ?? "" }
+        if bucket.secretAccessKey.isEmpty { bucket.secretAccessKey = environment["AWS_SECRET_ACCESS_KEY"] ?? "" }
+        if bucket.bucket.isEmpty { throw ConfigError(key: "export.parquet.s3.bucket", "must be set with export.parquet.s3.endpoint") }
+        if configuration.parquetExportDirectory == nil {
+            throw ConfigError(key: "export.parquet.dir", "must be set with export.parquet.s3.endpoint (files are written there, then uploaded)")
+        }
+        if bucket.accessKeyID.isEmpty || bucket.secretAccessKey.isEmpty {
+            throw ConfigError(key: "export.parquet.s3.access_key_id",
+                              "export.parquet.s3 needs an access key and a secret key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        }
+        configuration.parquetExportBucket = bucket
     }
 
     /// Applies a YAML document; every key must be a known option.
