@@ -317,18 +317,21 @@ final class KafkaConsumer: @unchecked Sendable {
             guard let taken = nextPoll() else { continue }
             var poll = taken
             var backoff = 0.05
-            while running.isOn {
-                let (stored, rest) = waitBlocking { [poll] in
+            var stored = false
+            while !stored, running.isOn {
+                let rest: Poll
+                (stored, rest) = waitBlocking { [poll] in
                     var remaining = poll
                     return (await process(&remaining), remaining)
                 }
-                if stored { break }
+                guard !stored else { break }
                 // What was stored is not offered again: only the topics the handler left.
                 poll = rest
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             }
-            guard running.isOn else { return }
+            // Stopped before the poll was stored: the next start reads it again.
+            guard stored else { return }
             offsets.stored(taken.topics.flatMap(\.offsets))
         }
     }
