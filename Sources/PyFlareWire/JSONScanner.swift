@@ -86,23 +86,49 @@ struct JSONScanner {
     mutating func readString() throws(WireError) -> StringRef {
         try expect(UInt8(ascii: "\""))
         let start = position
-        while position < base.count {
-            let byte = base[position]
-            if byte == UInt8(ascii: "\"") {
-                position += 1
-                return StringRef(offset: start, length: position - 1 - start)
-            }
-            if byte == UInt8(ascii: "\\") { return try readEscapedString(from: start) }
-            if byte < 0x20 { throw error("control character in string") }
+        position = plainRunEnd(from: position)
+        guard position < base.count else { throw error("unterminated string") }
+        switch base[position] {
+        case UInt8(ascii: "\""):
             position += 1
+            return StringRef(offset: start, length: position - 1 - start)
+        case UInt8(ascii: "\\"): return try readEscapedString(from: start)
+        default: throw error("control character in string")
         }
-        throw error("unterminated string")
+    }
+
+    /// The end of the run of bytes from `start` that a string holds as they are: the position
+    /// of its first quote, backslash or control character (or the end). Eight bytes at a time:
+    /// LLM payloads are mostly long plain text.
+    private func plainRunEnd(from start: Int) -> Int {
+        var index = start
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while index + 8 <= base.count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            // A byte that is zero (found) or below 0x20 (control) sets its high bit here.
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+            if special & highs != 0 { break }
+            index += 8
+        }
+        while index < base.count {
+            let byte = base[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
+            index += 1
+        }
+        return index
     }
 
     private mutating func readEscapedString(from start: Int) throws(WireError) -> StringRef {
         let outStart = extra.count
         extra.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[start..<position]))
         while position < base.count {
+            let runEnd = plainRunEnd(from: position)
+            if runEnd > position {
+                extra.append(contentsOf: UnsafeRawBufferPointer(rebasing: base[position..<runEnd]))
+                position = runEnd
+                guard position < base.count else { break }
+            }
             let byte = base[position]
             position += 1
             switch byte {
@@ -123,8 +149,7 @@ struct JSONScanner {
                 default: throw error("invalid escape '\\\(Character(Unicode.Scalar(escaped)))'")
                 }
             default:
-                if byte < 0x20 { throw error("control character in string") }
-                extra.append(byte)
+                throw error("control character in string")
             }
         }
         throw error("unterminated string")
