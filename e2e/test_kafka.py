@@ -268,3 +268,41 @@ def test_two_storage_nodes_in_one_group_split_the_partitions(broker, kafka_env, 
     assert a and b, f"one node took every partition: {len(a)} and {len(b)}"
     # A trace is one message on one partition: never split between the nodes.
     assert not ({t for t, _ in a} & {t for t, _ in b})
+
+
+def test_a_full_producer_queue_is_back_pressure_and_drops_nothing(broker, kafka_env, start_server):
+    tag = f"full-{uuid.uuid4().hex[:6]}"
+    topics = topic_names(tag)
+    broker.create_topics(list(topics.values()))
+    # A queue of 3 messages, 8 concurrent sink writes and a broker gone: the writes past the queue
+    # are refused at once with 429 (with the default 2 writes, requests wait in the batcher instead).
+    config = merge_config(exporter_config(broker, topics, queue_messages=3, delivery_timeout_ms=20000), {"batcher": {"workers": 8}})
+    exporter = start_server(config, name="exporter", env=kafka_env)
+    service = f"svc-{tag}"
+    broker.stop()
+    results: list[int] = []
+    retry_after: list[str | None] = []
+
+    def post(k: int) -> None:
+        spans = [make_span(trace_id=os.urandom(16), name=f"req {k}", start=T0 + k, duration=5)]
+        r = requests.post(exporter.traces_url, data=make_request(spans, service=service).SerializeToString(),
+                          headers={"Content-Type": PROTOBUF}, timeout=60)
+        results.append(r.status_code)
+        if r.status_code == 429:
+            retry_after.append(r.headers.get("Retry-After"))
+
+    threads = [threading.Thread(target=post, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: results.count(429) >= 1, timeout=15, what="a 429 while the producer's queue is full",
+               describe=lambda: f"statuses so far {results}")
+    assert exporter.metrics().total("pyflare_kafka_messages_queued") >= 1
+    assert all(retry_after), f"a 429 without Retry-After: {retry_after}"
+    broker.start()
+    for t in threads:
+        t.join(timeout=90)
+    # What the queue held is delivered once the broker is back: those requests are answered 200.
+    assert results.count(200) >= 1 and set(results) <= {200, 429}, results
+    storage = start_server(storage_config(broker, topics, f"{tag}-group"), name="storage", env=kafka_env)
+    wait_until(lambda: len(span_keys(storage, service)) >= results.count(200), timeout=90, what="the acknowledged spans stored")
+    assert len(span_keys(storage, service)) == results.count(200)
