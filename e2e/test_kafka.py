@@ -306,3 +306,24 @@ def test_a_full_producer_queue_is_back_pressure_and_drops_nothing(broker, kafka_
     storage = start_server(storage_config(broker, topics, f"{tag}-group"), name="storage", env=kafka_env)
     wait_until(lambda: len(span_keys(storage, service)) >= results.count(200), timeout=90, what="the acknowledged spans stored")
     assert len(span_keys(storage, service)) == results.count(200)
+
+
+def test_spans_over_otlp_grpc_reach_the_storage_node(broker, kafka_env, start_server):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
+
+    tag = f"grpc-{uuid.uuid4().hex[:6]}"
+    topics = topic_names(tag)
+    broker.create_topics(list(topics.values()))
+    exporter = start_server(exporter_config(broker, topics), name="exporter", env=kafka_env)
+    storage = start_server(storage_config(broker, topics, f"{tag}-group"), name="storage", env=kafka_env)
+    service = f"svc-{tag}"
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(GRPCSpanExporter(endpoint=f"127.0.0.1:{exporter.grpc_port}", insecure=True,
+                                                                     compression=None)))
+    sent = []
+    for i in range(15):
+        with provider.get_tracer("e2e.kafka.grpc").start_as_current_span(f"grpc call {i}") as span:
+            sent.append((format(span.get_span_context().trace_id, "032x"), format(span.get_span_context().span_id, "016x")))
+    provider.shutdown()
+    wait_until(lambda: len(span_keys(storage, service)) >= len(sent), timeout=60, what="the gRPC spans at the storage node")
+    assert sorted(span_keys(storage, service)) == sorted(sent)
