@@ -49,8 +49,10 @@ public struct KafkaReceiverSettings: Sendable, Equatable {
     public init() {}
 
     var properties: [(String, String)] {
-        // Offsets are committed by hand once a poll is stored (KafkaConsumer).
+        // Offsets are committed by hand once a poll is stored (KafkaConsumer). A member that
+        // died holds its partitions for the session timeout: 10 s, not librdkafka's 45.
         [("bootstrap.servers", brokers), ("group.id", groupID), ("enable.auto.commit", "false"),
+         ("session.timeout.ms", "10000"), ("heartbeat.interval.ms", "3000"),
          // What librdkafka prefetches is bounded (its default queue is 64 MiB); a larger message is still fetched whole.
          ("auto.offset.reset", "earliest"), ("fetch.message.max.bytes", String(4 << 20)), ("queued.max.messages.kbytes", String(24 << 10)),
          ("client.id", "pyflare-receiver")] + extraProperties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
