@@ -205,6 +205,7 @@ let package = Package(
 
         // S3-compatible object storage: Signature V4 and the few calls PyFlare makes (PUT verified, HEAD, ranged GET, DELETE)
         .target(name: "PyFlareObjectStorage", dependencies: [
+            "PyFlareWire",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),

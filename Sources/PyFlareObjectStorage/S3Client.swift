@@ -3,9 +3,11 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PyFlareWire
 
 /// Where and as whom objects are written: an S3-compatible endpoint, addressed path-style
-/// (`endpoint/bucket/key`, which every S3-compatible server answers).
+/// (`endpoint/bucket/key`, which every S3-compatible server answers). An empty endpoint is
+/// "no bucket" (``isConfigured``), as the configuration reads it.
 public struct S3Settings: Sendable, Equatable {
     /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:8333`, …
     public var endpoint: String
@@ -16,8 +18,10 @@ public struct S3Settings: Sendable, Equatable {
     public var accessKeyID: String
     public var secretAccessKey: String
 
-    public init(endpoint: String, region: String = "us-east-1", bucket: String, prefix: String = "",
-                accessKeyID: String, secretAccessKey: String) {
+    public var isConfigured: Bool { !endpoint.isEmpty }
+
+    public init(endpoint: String = "", region: String = "us-east-1", bucket: String = "", prefix: String = "",
+                accessKeyID: String = "", secretAccessKey: String = "") {
         self.endpoint = endpoint
         self.region = region
         self.bucket = bucket
@@ -66,7 +70,7 @@ public struct S3Client: Sendable {
     public func put(_ name: String, body: [UInt8]) async throws(ObjectStorageError) -> String {
         let md5 = Data(Insecure.MD5.hash(data: body))
         let response = try await send("PUT", name, body: body, headers: [("Content-MD5", md5.base64EncodedString())])
-        let expected = SignatureV4.hex(md5)
+        let expected = Hex.string(bytes: md5)
         let etag = response.etag
         guard etag == expected else {
             throw ObjectStorageError(operation: "PUT", key: key(name), status: response.status,

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PyFlareWire
 
 /// AWS Signature Version 4 for S3 requests (the `Authorization` header form): the canonical
 /// request, the string to sign and the derived key, as the S3 API reference describes them.
@@ -17,9 +18,9 @@ public struct SignatureV4: Sendable {
     }
 
     /// SHA-256 of an empty body, the hash S3 expects for GET, HEAD and DELETE.
-    public static let emptyPayloadHash = Self.hex(SHA256.hash(data: [UInt8]()))
+    public static let emptyPayloadHash = Hex.string(bytes: SHA256.hash(data: [UInt8]()))
 
-    public static func payloadHash(_ body: some DataProtocol) -> String { hex(SHA256.hash(data: body)) }
+    public static func payloadHash(_ body: some DataProtocol) -> String { Hex.string(bytes: SHA256.hash(data: body)) }
 
     /// The headers to add to a request: `x-amz-date`, `x-amz-content-sha256` and
     /// `Authorization`. `headers` are the request's other headers to sign (`host` is required);
@@ -39,12 +40,12 @@ public struct SignatureV4: Sendable {
             signed.map { "\($0.0):\($0.1)\n" }.joined(), signedHeaders, payloadHash,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8)))].joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Hex.string(bytes: SHA256.hash(data: Array(canonicalRequest.utf8)))].joined(separator: "\n")
         var key = SymmetricKey(data: Array("AWS4\(secretAccessKey)".utf8))
         for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
         }
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        let signature = Hex.string(bytes: HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
         return [
             ("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash),
             ("Authorization", "AWS4-HMAC-SHA256 Credential=\(accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"),
@@ -83,15 +84,5 @@ public struct SignatureV4: Sendable {
 
     private static func trimmed(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-    }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef")
-        var out = ""
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return out
     }
 }

@@ -6,6 +6,7 @@ import PyFlareAPI
 import PyFlareIngest
 import PyFlareModel
 import PyFlareStore
+import PyFlareObjectStorage
 import PyFlareSQL
 internal import Yams
 

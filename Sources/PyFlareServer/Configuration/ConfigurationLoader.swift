@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareObjectStorage
 internal import Yams
 
 /// Builds a ``PyFlareConfiguration`` from defaults, a YAML file, the environment and flags, in that order.
@@ -45,7 +46,7 @@ public struct ConfigurationLoader: Sendable {
     /// The export's bucket takes the AWS variables for credentials not configured, and is
     /// refused without what an upload needs.
     static func completeParquetBucket(_ configuration: inout PyFlareConfiguration, environment: [String: String]) throws(ConfigError) {
-        guard !configuration.parquetExportBucket.endpoint.isEmpty else { return }
+        guard configuration.parquetExportBucket.isConfigured else { return }
         var bucket = configuration.parquetExportBucket
         if bucket.accessKeyID.isEmpty { bucket.accessKeyID = environment["AWS_ACCESS_KEY_ID"] ?? "" }
         if bucket.secretAccessKey.isEmpty { bucket.secretAccessKey = environment["AWS_SECRET_ACCESS_KEY"] ?? "" }

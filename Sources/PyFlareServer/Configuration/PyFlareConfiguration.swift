@@ -65,7 +65,7 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var parquetExportDirectory: String?
     public var parquetExportSchedule = JobSchedule.every(seconds: 300)
     /// `export.parquet.s3.*`: the bucket the export's files are uploaded to; nil without an endpoint.
-    public var parquetExportBucket = ParquetBucketSettings()
+    public var parquetExportBucket = S3Settings()
     public var alertsSMTPCAFile: String?
     public var alertsSMTPUsername: String?
     public var alertsSMTPPassword: String?
@@ -188,22 +188,7 @@ extension PyFlareConfiguration {
     public func parquetExportJob(pool: DatabasePool) -> ParquetExportJob? {
         parquetExportPath.map {
             ParquetExportJob(schedule: parquetExportSchedule, directory: $0, dataDirectory: dataDirectory, pool: pool,
-                             pricing: PricingTable.builtIn(overrides: pricingOverrides), bucket: parquetExportBucket.settings.map { S3Client(settings: $0) })
+                             pricing: PricingTable.builtIn(overrides: pricingOverrides), bucket: parquetExportBucket.isConfigured ? S3Client(settings: parquetExportBucket) : nil)
         }
-    }
-}
-
-/// `export.parquet.s3.*` as configured; ``settings`` once an endpoint is set.
-public struct ParquetBucketSettings: Sendable, Equatable {
-    public var endpoint = ""
-    public var region = "us-east-1"
-    public var bucket = ""
-    public var prefix = ""
-    public var accessKeyID = ""
-    public var secretAccessKey = ""
-
-    public var settings: S3Settings? {
-        guard !endpoint.isEmpty else { return nil }
-        return S3Settings(endpoint: endpoint, region: region, bucket: bucket, prefix: prefix, accessKeyID: accessKeyID, secretAccessKey: secretAccessKey)
     }
 }
