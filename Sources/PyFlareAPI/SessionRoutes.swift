@@ -42,7 +42,7 @@ public struct SessionRoutes: Sendable {
         var query = TraceQuery()
         query.session = id
         query.limit = Self.maxTurns + 1
-        let traces = try await TraceRoutes.liveTraces(query, in: store)
+        let traces = try await store.liveTraces(query)
         let summary = try await sessions.session(id)
         guard summary != nil || !traces.isEmpty else { throw APIError.notFound("no session \"\(id)\" is stored") }
         var json = JSONWriter(capacity: 256 * traces.count + 512)

@@ -46,7 +46,7 @@ public struct TraceRoutes: Sendable {
             search = found
             rows = found.rows
         } else {
-            rows = try await Self.liveTraces(fetch, in: store)
+            rows = try await store.liveTraces(fetch)
         }
         let page = rows.prefix(query.limit)
         var json = JSONWriter(capacity: 256 * page.count + 64)
@@ -74,29 +74,6 @@ public struct TraceRoutes: Sendable {
         }
         json.byte(UInt8(ascii: "}"))
         return .json(json)
-    }
-
-    /// The summaries of the traces `query` selects, newest first: the index's (written at seals)
-    /// merged with those of the spans not sealed yet, so a trace is listed as soon as its spans
-    /// are durable, not `segments.max_age_ms` later. At most `query.limit`.
-    static func liveTraces(_ query: TraceQuery, in store: SpanStore) async throws -> [TraceSummaryRow] {
-        var rows = try await store.traces(query)
-        var positions = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1.traceID, $0) })
-        // The unsealed summaries ignore the cursor: all of them, then those past it (few: they
-        // are what one segment holds at most).
-        var unsealedQuery = query
-        if query.cursor != nil { unsealedQuery.limit = Int.max }
-        for unsealed in store.unsealedTraceSummaries(unsealedQuery) {
-            if let cursor = query.cursor, (unsealed.startTime, unsealed.traceID) >= (cursor.startTime, cursor.traceID) { continue }
-            if let position = positions[unsealed.traceID] {
-                rows[position].merge(unsealed)
-            } else {
-                positions[unsealed.traceID] = rows.count
-                rows.append(unsealed)
-            }
-        }
-        rows.sort { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }
-        return Array(rows.prefix(query.limit))
     }
 
     /// The whole trace, or with `onlySpan` the same document holding that one span (what the

@@ -1,20 +1,54 @@
 import PyFlareModel
 public import PyFlareWire
 
-/// Trace summaries of spans acknowledged but not yet sealed.
+/// Trace summaries of spans acknowledged but not yet sealed, merged with the index's.
 ///
 /// The `traces` table gets a trace's summary when a seal writes its spans, up to
 /// `segments.max_age_ms` after they were acknowledged. A list that must show a trace as soon
-/// as its spans are durable (the telemetry API's) merges these summaries into the table's.
+/// as its spans are durable merges the summaries of the unsealed spans into the table's.
 extension SpanStore {
+    /// The summaries of the traces `query` selects, newest first, at most `query.limit`: the
+    /// index's (written at seals) merged with those of the spans not sealed yet, so a trace is
+    /// listed as soon as its spans are durable.
+    public func liveTraces(_ query: TraceQuery) async throws -> [TraceSummaryRow] {
+        // A seal that commits between the two reads would move spans from the unsealed records
+        // into the index unseen (lost from a page, as paging one trace at a time showed), or,
+        // read in the other order, count them twice. Both reads are kept only when no seal
+        // finished in between; after a few tries the unsealed-first pair is kept, which can
+        // only count a sealing trace twice, never miss it.
+        var attempt = 0
+        while true {
+            let (batches, seals) = unsealed.withLock { ($0.allBatches, $0.sealsFinished) }
+            let indexed = try await index.summaries(query)
+            attempt += 1
+            if attempt == 4 || unsealed.withLock({ $0.sealsFinished }) == seals {
+                return Self.merge(indexed, Self.unsealedSummaries(of: batches, query), query: query)
+            }
+        }
+    }
+
+    private static func merge(_ indexed: [TraceSummaryRow], _ unsealed: [TraceSummaryRow], query: TraceQuery) -> [TraceSummaryRow] {
+        var rows = indexed
+        var positions = Dictionary(uniqueKeysWithValues: rows.enumerated().map { ($1.traceID, $0) })
+        for summary in unsealed where query.isPastCursor(summary) {
+            if let position = positions[summary.traceID] {
+                rows[position].merge(summary)
+            } else {
+                positions[summary.traceID] = rows.count
+                rows.append(summary)
+            }
+        }
+        rows.sort { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }
+        return Array(rows.prefix(query.limit))
+    }
+
     /// Summaries of the unsealed spans of the traces `query` selects (every filter but the
-    /// cursor, as ``traces(_:)`` applies them), newest first, at most `query.limit`.
+    /// cursor, as the index applies them), newest first.
     ///
-    /// Only unsealed spans are counted: a trace with spans in segments too has a row in
-    /// ``traces(_:)`` as well, to be combined with ``TraceSummaryRow/merge(_:)``. While a seal
-    /// commits, its spans can be counted in both for a moment.
-    public func unsealedTraceSummaries(_ query: TraceQuery) -> [TraceSummaryRow] {
-        var batches = unsealed.withLock { $0.allBatches }
+    /// Only unsealed spans are counted: a trace with spans in segments too has a row in the
+    /// index as well, combined with ``TraceSummaryRow/merge(_:)``.
+    private static func unsealedSummaries(of batches: [NormalizedBatch], _ query: TraceQuery) -> [TraceSummaryRow] {
+        var batches = batches
         if let service = query.service {
             // Keep every span of the traces in which some span has the service, as the index's filter does.
             var traces = Set<TraceID>()
@@ -31,7 +65,7 @@ extension SpanStore {
             }
         }
         let rows = TraceSummary.summarize(batches).map(TraceSummaryRow.init(summary:)).filter(query.matchesFilters)
-        return Array(rows.sorted { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }.prefix(query.limit))
+        return rows.sorted { ($0.startTime, $0.traceID) > ($1.startTime, $1.traceID) }
     }
 }
 

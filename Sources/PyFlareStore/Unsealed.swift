@@ -28,6 +28,9 @@ package struct Unsealed {
     /// Spans active and sealing, kept as entries come and go (read on every group commit).
     private(set) var spanCount = 0
     private var sealingSpans = 0
+    /// Seals finished so far: a read of the unsealed records and the index is consistent when
+    /// this did not change between the two (no span moved from one to the other unseen).
+    private(set) var sealsFinished: UInt64 = 0
 
     var totalBytes: Int { activeBytes + sealingBytes }
 
@@ -51,6 +54,7 @@ package struct Unsealed {
     }
 
     mutating func finishSeal() {
+        sealsFinished &+= 1
         sealing = []
         sealingBytes = 0
         spanCount -= sealingSpans

@@ -19,7 +19,7 @@ extension TelemetryRoutes {
         let pluginID = parameters["plugin_id"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? configuration.serviceName
         query.service = pluginID
 
-        let rows = try await TraceRoutes.liveTraces(query, in: store)
+        let rows = try await store.liveTraces(query)
 
         var json = JSONWriter(capacity: 256 * min(rows.count, query.limit) + 64)
         json.raw("{")
