@@ -22,6 +22,7 @@ let migrationFiles = [
     "0013_alert_kinds.sql",
     "0014_evaluation_feature.sql",
     "0015_source_offsets.sql",
+    "0016_remote_segments.sql",
 ]
 
 // The built-in scheduled jobs of queries/, embedded in the binary like the migrations.
@@ -150,7 +151,7 @@ let package = Package(
 
         // the durable store (WAL, segments, SQLite index) and the JSON-lines debugging exporter
         .target(name: "PyFlareStore", dependencies: [
-            "PyFlareWire", "PyFlareModel", "CZstd", "CCRC32C", "PyFlareMigrations",
+            "PyFlareWire", "PyFlareModel", "CZstd", "CCRC32C", "PyFlareMigrations", "PyFlareObjectStorage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

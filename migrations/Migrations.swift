@@ -29,5 +29,6 @@ public struct IndexMigration: Sendable {
         IndexMigration("0013_alert_kinds", PackageResources._013_alert_kinds_sql),
         IndexMigration("0014_evaluation_feature", PackageResources._014_evaluation_feature_sql),
         IndexMigration("0015_source_offsets", PackageResources._015_source_offsets_sql),
+        IndexMigration("0016_remote_segments", PackageResources._016_remote_segments_sql),
     ]
 }

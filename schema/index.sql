@@ -441,7 +441,7 @@ CREATE TABLE segment_deletions (
     path          TEXT    PRIMARY KEY,     -- relative to the data directory
     bytes         INTEGER NOT NULL,
     committed_ns  INTEGER NOT NULL
-) WITHOUT ROWID;
+, remote_key TEXT) WITHOUT ROWID;
 
 CREATE TABLE segments (
     id              INTEGER PRIMARY KEY,
@@ -460,7 +460,7 @@ CREATE TABLE segments (
     state           TEXT    NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'missing', 'quarantined')),
     created_at_ns   INTEGER NOT NULL
 , kind TEXT NOT NULL DEFAULT 'spans'
-    CHECK (kind IN ('spans', 'logs', 'metric_points')), seal_id INTEGER, expires_ns INTEGER);
+    CHECK (kind IN ('spans', 'logs', 'metric_points')), seal_id INTEGER, expires_ns INTEGER, remote_key TEXT);
 
 CREATE TABLE sessions_1h (
     bucket_ns       INTEGER NOT NULL,

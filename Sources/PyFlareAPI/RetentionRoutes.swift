@@ -82,6 +82,8 @@ public struct RetentionRoutes: Sendable {
             json.member("segments", summary.segments)
             json.member("rows", summary.rows)
             json.member("bytes", summary.bytes)
+            json.member("remote_segments", summary.remoteSegments)
+            json.member("remote_bytes", summary.remoteBytes)
             json.key("oldest"); time(summary.oldest, &json)
             json.key("newest"); time(summary.newest, &json)
             json.key("retention_floor"); time(floors[kind], &json)

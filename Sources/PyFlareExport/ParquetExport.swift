@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import GRDB
 import PyFlareModel
 import PyFlareSQL
@@ -33,10 +36,13 @@ public struct ParquetExport: Sendable {
 
     let dataDirectory: String
     let pricing: PricingTable
+    /// How segments are opened: local files, or remote ones through the store's bucket.
+    let readers: SegmentReaderCache
 
-    public init(dataDirectory: String, pricing: PricingTable) {
+    package init(dataDirectory: String, pricing: PricingTable, readers: SegmentReaderCache) {
         self.dataDirectory = dataDirectory
         self.pricing = pricing
+        self.readers = readers
     }
 
     /// The active segments of `kinds` holding records of `range` (all when nil).
@@ -55,7 +61,7 @@ public struct ParquetExport: Sendable {
             do {
                 report.files += try export(segment, range: range, to: directory)
                 report.segments += 1
-            } catch where error.code == .corrupt || error.code == .unsupportedVersion || !StoreDirectory.exists(dataDirectory + "/" + segment.path) {
+            } catch where error.code == .corrupt || error.code == .unsupportedVersion || error.errno == ENOENT {
                 report.failures.append((segment.path, error.message))
             }
         }
@@ -75,7 +81,7 @@ public struct ParquetExport: Sendable {
 
     private func export(_ segment: StoreCatalog.ActiveSegment, range: Range<Int64>?, to directory: String,
                         writing written: inout [String]) throws(StoreError) -> [File] {
-        let reader = try SegmentReader(path: dataDirectory + "/" + segment.path)
+        let reader = try readers.reader(dataDirectory + "/" + segment.path)
         guard reader.kind == segment.kind else {
             throw StoreError(.corrupt, "holds \(reader.kind.name), the catalog says \(segment.kind.name)", path: segment.path)
         }

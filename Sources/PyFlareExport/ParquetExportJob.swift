@@ -28,13 +28,13 @@ public struct ParquetExportJob: AnalyticsJob {
     /// under the bucket's prefix), verified, and only then removed locally.
     let bucket: S3Client?
 
-    public init(schedule: JobSchedule, directory: String, dataDirectory: String, pool: DatabasePool, pricing: PricingTable,
-                bucket: S3Client? = nil) {
+    package init(schedule: JobSchedule, directory: String, dataDirectory: String, pool: DatabasePool, pricing: PricingTable,
+                 readers: SegmentReaderCache, bucket: S3Client? = nil) {
         self.schedule = schedule
         self.directory = directory
         self.pool = pool
         self.bucket = bucket
-        export = ParquetExport(dataDirectory: dataDirectory, pricing: pricing)
+        export = ParquetExport(dataDirectory: dataDirectory, pricing: pricing, readers: readers)
         runs = SerialRuns()
     }
 

@@ -93,6 +93,39 @@ public struct S3Client: Sendable {
         return response.status == 404 ? nil : response.body
     }
 
+    /// Bytes of `name` read from a thread that may block (a segment read on the store's
+    /// threads), never from an event loop or a task: the request runs on the HTTP client's
+    /// own event loops, so a waiting thread of any pool cannot hold it up. Nil when there is
+    /// no such object.
+    public func getBlocking(_ name: String, _ range: ObjectRange) throws(ObjectStorageError) -> ObjectBytes? {
+        let signed = try sign("GET", name, headers: [("Range", range.headerValue)])
+        do {
+            var request = try HTTPClient.Request(url: signed.url, method: .GET)
+            request.headers = signed.headers
+            let response = try client.execute(request: request, deadline: .now() + .seconds(60)).wait()
+            let status = Int(response.status.code)
+            let bytes = response.body.map { Array($0.readableBytesView) } ?? []
+            if status == 404 { return nil }
+            guard status == 206 || status == 200 else {
+                throw ObjectStorageError(operation: "GET", key: signed.key, status: status, message: Self.errorText(bytes) ?? response.status.reasonPhrase)
+            }
+            if status == 200 {
+                // The whole object (a server may ignore the range): keep what was asked for.
+                let start = min(range.start(in: bytes.count), bytes.count)
+                let end = if case .bytes(let wanted) = range { min(wanted.upperBound, bytes.count) } else { bytes.count }
+                return ObjectBytes(bytes: Array(bytes[start..<max(start, end)]), offset: start, objectSize: bytes.count)
+            }
+            // `Content-Range: bytes 0-99/1234`
+            let total = response.headers.first(name: "Content-Range").flatMap { $0.split(separator: "/").last.flatMap { Int($0) } } ?? bytes.count
+            let start = if case .bytes(let wanted) = range { wanted.lowerBound } else { total - bytes.count }
+            return ObjectBytes(bytes: bytes, offset: start, objectSize: total)
+        } catch let error as ObjectStorageError {
+            throw error
+        } catch {
+            throw ObjectStorageError(operation: "GET", key: signed.key, message: "\(error)")
+        }
+    }
+
     /// Removes `name`; an object already gone is not an error.
     public func delete(_ name: String) async throws(ObjectStorageError) {
         _ = try await send("DELETE", name, allowMissing: true)
@@ -106,8 +139,14 @@ public struct S3Client: Sendable {
         var contentLength: Int? { headers.first(name: "Content-Length").flatMap { Int($0) } }
     }
 
-    private func send(_ method: String, _ name: String, body: [UInt8] = [], headers extra: [(String, String)] = [],
-                      allowMissing: Bool = false) async throws(ObjectStorageError) -> Response {
+    /// A request's URL and its signed headers (all but `host`, which the client sets).
+    private struct SignedRequest {
+        var key: String
+        var url: String
+        var headers: HTTPHeaders
+    }
+
+    private func sign(_ method: String, _ name: String, body: [UInt8] = [], headers extra: [(String, String)]) throws(ObjectStorageError) -> SignedRequest {
         let objectKey = key(name)
         let path = "/" + settings.bucket + "/" + objectKey
         guard let base = URL(string: settings.endpoint), let host = base.host else {
@@ -115,14 +154,23 @@ public struct S3Client: Sendable {
         }
         let hostHeader = base.port.map { "\(host):\($0)" } ?? host
         let payloadHash = body.isEmpty ? SignatureV4.emptyPayloadHash : SignatureV4.payloadHash(body)
-        var request = HTTPClientRequest(url: settings.endpoint.trimmingSuffix("/") + SignatureV4.uriEncode(path, slash: false))
-        request.method = HTTPMethod(rawValue: method)
         var toSign = [("host", hostHeader)] + extra
         if !body.isEmpty || method == "PUT" { toSign.append(("content-length", String(body.count))) }
-        for (name, value) in toSign where name != "host" { request.headers.add(name: name, value: value) }
+        var headers = HTTPHeaders()
+        for (name, value) in toSign where name != "host" { headers.add(name: name, value: value) }
         for (name, value) in signer.sign(method: method, path: path, headers: toSign, payloadHash: payloadHash) {
-            request.headers.add(name: name, value: value)
+            headers.add(name: name, value: value)
         }
+        return SignedRequest(key: objectKey, url: settings.endpoint.trimmingSuffix("/") + SignatureV4.uriEncode(path, slash: false), headers: headers)
+    }
+
+    private func send(_ method: String, _ name: String, body: [UInt8] = [], headers extra: [(String, String)] = [],
+                      allowMissing: Bool = false) async throws(ObjectStorageError) -> Response {
+        let signed = try sign(method, name, body: body, headers: extra)
+        let objectKey = signed.key
+        var request = HTTPClientRequest(url: signed.url)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers = signed.headers
         if method == "PUT" { request.body = .bytes(ByteBuffer(bytes: body)) }
         do {
             let response = try await client.execute(request, timeout: .seconds(60))
@@ -150,6 +198,35 @@ public struct S3Client: Sendable {
         guard let code = element("Code") else { return nil }
         return element("Message").map { "\(code): \($0)" } ?? code
     }
+}
+
+/// Which bytes of an object a ranged GET asks for.
+public enum ObjectRange: Sendable, Equatable {
+    case bytes(Range<Int>)
+    /// The last `n` bytes (or the whole object when it is shorter): a file's trailer and
+    /// footer in one request, without knowing its size.
+    case last(Int)
+
+    var headerValue: String {
+        switch self {
+        case .bytes(let range): "bytes=\(range.lowerBound)-\(range.upperBound - 1)"
+        case .last(let count): "bytes=-\(count)"
+        }
+    }
+
+    func start(in size: Int) -> Int {
+        switch self {
+        case .bytes(let range): range.lowerBound
+        case .last(let count): max(0, size - count)
+        }
+    }
+}
+
+/// Bytes a ranged GET returned: where they start in the object, and its whole size.
+public struct ObjectBytes: Sendable {
+    public var bytes: [UInt8]
+    public var offset: Int
+    public var objectSize: Int
 }
 
 extension String {

@@ -1,3 +1,4 @@
+import Logging
 import CoreMetrics
 import NIOPosix
 public import PyFlareModel
@@ -52,12 +53,18 @@ public final class SQLEngine: Sendable {
     /// An engine over a data directory another process (a running server) may be writing,
     /// or nobody: the unsealed records come from the WAL files, read without changing them.
     public static func offline(dataDirectory: String, pricing: PricingTable, limits: SQLLimits,
-                               lane: SQLLane = .adHoc) throws(SQLError) -> SQLEngine {
+                               lane: SQLLane = .adHoc, remote: RemoteSegmentSettings? = nil) throws(SQLError) -> SQLEngine {
         guard StoreDirectory.exists(dataDirectory + "/index.db") else {
             throw SQLError(.unavailable, "\(dataDirectory) holds no PyFlare index (index.db); is it the server's data directory?")
         }
         let walDirectory = dataDirectory + "/wal"
-        return SQLEngine(dataDirectory: dataDirectory, pricing: pricing, readers: SegmentReaderCache(), limits: limits,
+        let readers: SegmentReaderCache
+        do {
+            readers = try .offline(dataDirectory: dataDirectory, remote: remote, logger: Logger(label: "pyflare.sql"))
+        } catch {
+            throw SQLError(.unavailable, "opening the remote segments' cache: \(error.clientMessage)")
+        }
+        return SQLEngine(dataDirectory: dataDirectory, pricing: pricing, readers: readers, limits: limits,
                          lane: lane) { () throws(SQLError) in
             do {
                 return try WriteAheadLog<WALEntry>.read(directory: walDirectory, pricing: pricing)

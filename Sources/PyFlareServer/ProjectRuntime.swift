@@ -82,6 +82,7 @@ final class ProjectRuntime: Sendable {
         if let exports = configuration.parquetExportDirectory, exports.hasPrefix("/") {
             configuration.parquetExportDirectory = directory(of: name, under: exports)
         }
+        if name != AccessCatalog.defaultProject { configuration.placeBuckets(underProject: name) }
         if name != AccessCatalog.defaultProject, configuration.sink.kind != .store {
             throw ConfigError(key: "sink.kind", "projects other than default need sink.kind: store")
         }
@@ -126,7 +127,7 @@ final class ProjectRuntime: Sendable {
         }
         if let store {
             // A compaction first lets the Parquet export catch up, so no segment it merges or deletes goes unexported.
-            let parquet = configuration.parquetExportJob(pool: store.indexPool)
+            let parquet = configuration.parquetExportJob(pool: store.indexPool, readers: store.readers)
             let compactor = store.compactor(beforeChanges: parquet?.beforeCompaction)
             let scheduler = await project.makeScheduler(store: store, pricing: livePricing, export: export, compactor: compactor,
                                                         parquetExport: parquet, disk: disk)

@@ -205,6 +205,8 @@ public struct PyFlareServer: Sendable {
     /// The scheduler with the built-in jobs, the user's `.sql` files and the budget job.
     func makeScheduler(store: SpanStore, pricing: LivePricing, export: OTLPExport, compactor: SegmentCompactor,
                        parquetExport: ParquetExportJob?, disk: DiskSpaceGuard) async -> Scheduler {
+        let offload = store.hasRemoteTier
+            ? SegmentOffloadJob(schedule: configuration.remoteSegmentsSchedule, store: store, failpoint: Self.offloadKillSwitch()) : nil
         await configureBudgetWebhookRule(pool: store.indexPool)
         // The judge's own calls go through ingest like any exporter's spans, so they are stored and costed.
         let judgeTracer: @Sendable ([UInt8]) async -> Void = { body in _ = await export.export(.traces, body: body, json: false) }
@@ -220,7 +222,16 @@ public struct PyFlareServer: Sendable {
         return await Self.scheduler(configuration: configuration, pool: store.indexPool,
                                     engine: store.sqlEngine(limits: configuration.schedulerSettings.jobLimits, lane: .internalWork),
                                     alerts: alerts, pricing: { pricing.table.price(for: $0) }, judgeTracer: judgeTracer,
-                                    compactor: compactor, parquetExport: parquetExport, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+                                    compactor: compactor, parquetExport: parquetExport, offload: offload, disk: disk, owner: "server", logger: logger.with(label: "pyflare.scheduler"))
+    }
+
+    /// For the crash tests of the object-storage tier only: `PYFLARE_TEST_KILL_AT=offload:<step>`
+    /// makes the process kill itself with SIGKILL at that step of a segment's move to the
+    /// bucket, as `kill -9` would at that moment.
+    static func offloadKillSwitch() -> (@Sendable (OffloadStep) -> Void)? {
+        guard let value = ProcessInfo.processInfo.environment["PYFLARE_TEST_KILL_AT"], value.hasPrefix("offload:"),
+              let step = OffloadStep(rawValue: String(value.dropFirst("offload:".count))) else { return nil }
+        return { reached in if reached == step { kill(getpid(), SIGKILL) } }
     }
 
     /// `budgets.webhook_url` is a `budget` alert rule of the budgets' own thresholds with that
@@ -243,7 +254,7 @@ public struct PyFlareServer: Sendable {
     public static func scheduler(configuration: PyFlareConfiguration, pool: DatabasePool, engine: SQLEngine,
                                  alerts: AlertDispatcher? = nil, pricing: @escaping @Sendable (String) -> ModelPrice?,
                                  judgeTracer: (@Sendable ([UInt8]) async -> Void)?, compactor: SegmentCompactor,
-                                 parquetExport: ParquetExportJob? = nil, disk: DiskSpaceGuard?,
+                                 parquetExport: ParquetExportJob? = nil, offload: SegmentOffloadJob? = nil, disk: DiskSpaceGuard?,
                                  owner: String, logger: Logger) async -> Scheduler {
         let settings = configuration.schedulerSettings
         let rca = configuration.rca, quality = configuration.quality
@@ -258,6 +269,7 @@ public struct PyFlareServer: Sendable {
             DriftJob(schedule: quality.driftSchedule, settings: quality.drift),
         ]
         if let parquetExport { swiftJobs.append(parquetExport) }
+        if let offload { swiftJobs.append(offload) }
         if quality.judge.enabled {
             swiftJobs.append(JudgeJob(schedule: quality.judgeSchedule, settings: quality.judge, pricing: pricing, tracer: judgeTracer))
         }
@@ -270,9 +282,7 @@ public struct PyFlareServer: Sendable {
     func makeSink(pricing: PricingTable) async throws -> any SpanSink & RecordSink {
         switch configuration.sink.kind {
         case .store:
-            var store = configuration.store
-            store.dataDirectory = configuration.dataDirectory
-            return try await SpanStore.open(configuration: store, pricing: pricing, logger: logger.with(label: "pyflare.store"))
+            return try await SpanStore.open(configuration: configuration.storeConfiguration, pricing: pricing, logger: logger.with(label: "pyflare.store"))
         case .counting:
             return CountingSink()
         case .kafka:

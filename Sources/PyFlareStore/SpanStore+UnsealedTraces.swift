@@ -12,18 +12,19 @@ extension SpanStore {
     /// listed as soon as its spans are durable.
     public func liveTraces(_ query: TraceQuery) async throws -> [TraceSummaryRow] {
         // A seal that commits between the two reads would move spans from the unsealed records
-        // into the index unseen (lost from a page, as paging one trace at a time showed), or,
-        // read in the other order, count them twice. Both reads are kept only when no seal
-        // finished in between; after a few tries the unsealed-first pair is kept, which can
-        // only count a sealing trace twice, never miss it.
+        // into the index unseen (lost from a page, as paging one trace at a time showed), or
+        // count them in both. The pair of reads is kept when no seal was committing before and
+        // none began after; a commit takes milliseconds, so a short wait ends it. Past the
+        // tries, the unsealed-first pair is kept: it can count a sealing trace twice, never miss it.
         var attempt = 0
         while true {
-            let (batches, seals) = unsealed.withLock { ($0.allBatches, $0.sealsFinished) }
+            let (batches, generation) = unsealed.withLock { ($0.allBatches, $0.commitGeneration) }
             let indexed = try await index.summaries(query)
             attempt += 1
-            if attempt == 4 || unsealed.withLock({ $0.sealsFinished }) == seals {
+            if attempt == 50 || (generation % 2 == 0 && unsealed.withLock({ $0.commitGeneration }) == generation) {
                 return Self.merge(indexed, Self.unsealedSummaries(of: batches, query), query: query)
             }
+            try await Task.sleep(for: .milliseconds(2))
         }
     }
 

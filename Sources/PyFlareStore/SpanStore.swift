@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CoreMetrics
 import Logging
 import Metrics
@@ -36,7 +39,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     /// Only the seal (one at a time) touches it.
     private let recentSpans = Mutex(RecentSpans())
 
-    private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase,
+    private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase, remote: RemoteSegments?,
                  recovered: [Unsealed.Entry], nextSequence: UInt64, threadPool: NIOThreadPool, logger: Logger) {
         self.configuration = configuration
         self.pricing = pricing
@@ -45,7 +48,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         sealThreads = NIOThreadPool(numberOfThreads: 2)
         sealThreads.start()
         self.logger = logger
-        readers = SegmentReaderCache(logger: logger)
+        readers = SegmentReaderCache(logger: logger, remote: remote)
         writer = SegmentWriter(blockRows: configuration.blockRows, pricing: pricing)
         logWriter = LogSegmentWriter(blockRows: configuration.blockRows)
         metricWriter = MetricSegmentWriter(blockRows: configuration.blockRows)
@@ -72,9 +75,12 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     /// and starts sealing in the background.
     public static func open(configuration: SpanStoreConfiguration, pricing: PricingTable, logger: Logger,
                             threadPool: NIOThreadPool = .singleton) async throws -> SpanStore {
-        let recovery = StoreRecovery(configuration: configuration, pricing: pricing, logger: logger, threadPool: threadPool)
+        let remote = try configuration.remote.map { (settings) throws(StoreError) in
+            try RemoteSegments(settings: settings, dataDirectory: configuration.dataDirectory)
+        }
+        let recovery = StoreRecovery(configuration: configuration, pricing: pricing, logger: logger, threadPool: threadPool, remote: remote)
         let (index, entries, nextSequence) = try await recovery.run()
-        let store = SpanStore(configuration: configuration, pricing: pricing, index: index, recovered: entries,
+        let store = SpanStore(configuration: configuration, pricing: pricing, index: index, remote: remote, recovered: entries,
                               nextSequence: nextSequence, threadPool: threadPool, logger: logger)
         store.sealer.withLock { $0 = Task { await store.sealPeriodically() } }
         return store
@@ -195,6 +201,7 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                 }
                 return written
             }
+            unsealed.withLock { $0.beginCommit() }
             do {
                 try await index.recordSegments(written, sourceOffsets: entries.flatMap(\.item.sourceOffsets))
             } catch {
@@ -370,14 +377,32 @@ package final class SegmentReaderCache: Sendable {
     package let fence = BlockFence()
     /// Where a newly fenced block is logged, whichever reader (trace, SQL scan, job, merge) found it.
     private let logger: Logger
+    /// The bucket of the segments whose local files were removed once uploaded.
+    package let remote: RemoteSegments?
 
-    package init(logger: Logger = Logger(label: "pyflare.store")) {
+    package init(logger: Logger = Logger(label: "pyflare.store"), remote: RemoteSegments? = nil) {
         self.logger = logger
+        self.remote = remote
     }
 
+    /// The readers of a data directory opened by a command beside or instead of the server:
+    /// with `remote`, its remote segments are read from the bucket (sharing the local cache).
+    package static func offline(dataDirectory: String, remote: RemoteSegmentSettings?, logger: Logger) throws(StoreError) -> SegmentReaderCache {
+        SegmentReaderCache(logger: logger, remote: try remote.map { (settings) throws(StoreError) in
+            try RemoteSegments(settings: settings, dataDirectory: dataDirectory)
+        })
+    }
+
+    /// The reader of the segment at `path`: its local file, or when that is gone and the store
+    /// has a bucket, its object there (the index lists a remote segment by the same path).
     package func reader(_ path: String) throws(StoreError) -> SegmentReader {
         if let reader = readers.withLock({ $0[path] }) { return reader }
-        let reader = try SegmentReader(path: path)
+        let reader: SegmentReader
+        do {
+            reader = try SegmentReader(path: path)
+        } catch let error where error.errno == ENOENT && remote != nil {
+            reader = try remote!.reader(path: path)
+        }
         readers.withLock { readers in
             if readers.count >= capacity { readers.removeAll(keepingCapacity: true) }
             readers[path] = reader

@@ -15,6 +15,8 @@ public struct SpanStoreConfiguration: Sendable, Equatable {
     public var blockRows: Int
     /// Writes wait (and the batcher pushes back) while unsealed spans take more than this.
     public var maxUnsealedBytes: Int
+    /// The object-storage tier of old segments; nil keeps every segment local.
+    public var remote: RemoteSegmentSettings? = nil
 
     public init(dataDirectory: String, walSync: WALSyncMode = .always, walSyncInterval: Duration = .milliseconds(100),
                 walMaxFileBytes: Int = 64 << 20, segmentMaxBytes: Int = 12 << 20, segmentMaxAge: Duration = .seconds(10),

@@ -10,7 +10,8 @@ import PyFlareWire
 /// 1b. Segment files a compaction replaced and a crash left on disk (listed in
 ///    `segment_deletions`) are deleted; so is a compaction's output the index does not
 ///    know (its commit never happened, so the segments it merged are still indexed).
-/// 2. An indexed segment whose file is gone is marked `missing`; one whose footer no
+/// 2. An indexed segment whose file is gone is marked `missing` (unless it is in the bucket,
+///    whose local copy a crash may have left: that copy is deleted); one whose footer no
 ///    longer verifies is moved to `quarantine/` and marked `quarantined`. A segment of a
 ///    format version this build does not read stops start-up (nothing is moved), and so
 ///    does an I/O error: neither says the file is bad.
@@ -24,6 +25,7 @@ struct StoreRecovery {
     let pricing: PricingTable
     let logger: Logger
     let threadPool: NIOThreadPool
+    let remote: RemoteSegments?
 
     func run() async throws -> (IndexDatabase, [Unsealed.Entry], UInt64) {
         for directory in [configuration.walDirectory, configuration.segmentDirectory, configuration.quarantineDirectory] {
@@ -40,7 +42,7 @@ struct StoreRecovery {
         // Files a compaction replaced (the index no longer names them) whose deletion a crash cut short.
         let replaced = try await index.pendingDeletions()
         if !replaced.isEmpty {
-            try await SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: SegmentReaderCache(logger: logger),
+            try await SegmentCompactor(dataDirectory: configuration.dataDirectory, index: index, pricing: pricing, readers: SegmentReaderCache(logger: logger, remote: remote),
                                        blockRows: configuration.blockRows, logger: logger).purgeDeletions(grace: .zero, now: .max)
             actions.append("deleted replaced segments \(replaced.map(\.path).joined(separator: ", "))")
         }
@@ -50,6 +52,14 @@ struct StoreRecovery {
         for (position, row) in rows.enumerated() {
             let path = configuration.dataDirectory + "/" + row.path
             let exists = StoreDirectory.exists(path)
+            if row.remoteKey != nil {
+                // In the bucket: a local file left is one whose removal a crash cut short.
+                if exists {
+                    try StoreDirectory.remove(path)
+                    actions.append("deleted the local copy of remote \(row.path)")
+                }
+                continue
+            }
             switch (row.state, exists) {
             case (.active, false):
                 try await index.setState(.missing, segment: row.id)

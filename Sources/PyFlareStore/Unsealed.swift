@@ -28,9 +28,10 @@ package struct Unsealed {
     /// Spans active and sealing, kept as entries come and go (read on every group commit).
     private(set) var spanCount = 0
     private var sealingSpans = 0
-    /// Seals finished so far: a read of the unsealed records and the index is consistent when
-    /// this did not change between the two (no span moved from one to the other unseen).
-    private(set) var sealsFinished: UInt64 = 0
+    /// Changes each time a seal starts or ends its index commit; odd while one commits. A read
+    /// of the unsealed records and then of the index is consistent when this was even before
+    /// and is unchanged after: no span moved from one to the other in between.
+    private(set) var commitGeneration: UInt64 = 0
 
     var totalBytes: Int { activeBytes + sealingBytes }
 
@@ -53,8 +54,13 @@ package struct Unsealed {
         return sealing
     }
 
+    /// The seal's segments are about to be committed to the index.
+    mutating func beginCommit() {
+        commitGeneration &+= 1
+    }
+
     mutating func finishSeal() {
-        sealsFinished &+= 1
+        if commitGeneration % 2 == 1 { commitGeneration &+= 1 }
         sealing = []
         sealingBytes = 0
         spanCount -= sealingSpans
@@ -63,6 +69,7 @@ package struct Unsealed {
 
     /// A failed seal gives its entries back, ahead of what arrived since.
     mutating func abortSeal() {
+        if commitGeneration % 2 == 1 { commitGeneration &+= 1 }
         guard !sealing.isEmpty else { return }
         active = sealing + active
         activeBytes += sealingBytes

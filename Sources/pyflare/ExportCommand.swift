@@ -1,3 +1,4 @@
+import Logging
 import ArgumentParser
 import Foundation
 import PyFlareExport
@@ -50,8 +51,10 @@ struct Export: AsyncParsableCommand {
             }
             let pool = try SpanStore.openIndex(dataDirectory: configuration.dataDirectory)
             let segments = try await ParquetExport.activeSegments(of: kinds, overlapping: range, in: pool)
+            let readers = try SegmentReaderCache.offline(dataDirectory: configuration.dataDirectory, remote: configuration.remoteSegmentsInEffect,
+                                                         logger: Logger(label: "pyflare.export"))
             let export = ParquetExport(dataDirectory: configuration.dataDirectory,
-                                       pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides))
+                                       pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), readers: readers)
             let started = ContinuousClock.now
             let report = try export.export(segments, range: range, to: out)
             let seconds = (ContinuousClock.now - started) / .seconds(1)

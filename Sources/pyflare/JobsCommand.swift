@@ -31,9 +31,12 @@ struct Jobs: AsyncParsableCommand {
         let pricing = PricingTable.builtIn(overrides: configuration.pricingOverrides)
         // Judge calls run from the command are recorded in `evaluations` with their cost, but
         // not traced: there is no ingest pipeline here.
-        let parquet = configuration.parquetExportJob(pool: pool)
+        let readers = try SegmentReaderCache.offline(dataDirectory: configuration.dataDirectory, remote: configuration.remoteSegmentsInEffect,
+                                                     logger: logger)
+        let parquet = configuration.parquetExportJob(pool: pool, readers: readers)
         let compactor = try SegmentCompactor.offline(dataDirectory: configuration.dataDirectory, pricing: pricing,
                                                      blockRows: configuration.store.blockRows, logger: logger,
+                                                     remote: configuration.remoteSegmentsInEffect,
                                                      beforeChanges: parquet?.beforeCompaction)
         // Free space is measured as the server does, so a command compaction does not write past the floor.
         let disk = DiskSpaceGuard(directory: configuration.dataDirectory, floor: configuration.minFreeBytes, logger: logger)

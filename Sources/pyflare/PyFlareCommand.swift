@@ -60,7 +60,8 @@ extension SQLEngine {
     /// An engine over the configured data directory for a command, whether the server runs or not.
     static func offline(_ configuration: PyFlareConfiguration, limits: SQLLimits, lane: SQLLane = .adHoc) throws(SQLError) -> SQLEngine {
         try SQLEngine.offline(dataDirectory: configuration.dataDirectory,
-                              pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), limits: limits, lane: lane)
+                              pricing: PricingTable.builtIn(overrides: configuration.pricingOverrides), limits: limits, lane: lane,
+                              remote: configuration.remoteSegmentsInEffect)
     }
 }
 

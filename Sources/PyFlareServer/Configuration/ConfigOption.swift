@@ -28,7 +28,61 @@ struct ConfigOption: Sendable {
         "PYFLARE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    static let all: [ConfigOption] = [
+    /// Every option, in the order `config init` writes them: the buckets' options follow
+    /// what they belong to.
+    static let all: [ConfigOption] = listed.flatMap { option -> [ConfigOption] in
+        switch option.key {
+        case "export.parquet.schedule": [option] + parquetBucket
+        case "storage.min_free_bytes": [option] + remoteStorage
+        default: [option]
+        }
+    }
+
+    private static let parquetBucket = bucketOptions(
+        "export.parquet.s3", \.parquetExportBucket,
+        endpoint: "An S3-compatible endpoint (https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:8333) the export's files are uploaded to, verified, then removed from export.parquet.dir; empty to keep them there.",
+        prefix: "Prepended to every key (the key is the file's path under kind=…/date=…).")
+
+    private static let remoteStorage: [ConfigOption] = [
+        option("storage.remote.after", "Segments whose newest record is older than this (e.g. 7d) move to the bucket of storage.remote.s3: uploaded, verified, recorded in the index, then removed locally; queries read them through the local cache. 0 keeps every segment local.", "7d") { config, node, key throws(ConfigError) in
+            config.remoteSegments.after = .nanoseconds(try node.retentionAge(key))
+        },
+        option("storage.remote.schedule", "When the segment_offload job moves the segments due to the bucket.", "every 10m") { config, node, key throws(ConfigError) in
+            config.remoteSegmentsSchedule = try node.schedule(key)
+        },
+        option("storage.remote.cache_bytes", "Local disk kept for byte ranges read from remote segments (under data_dir/remote-cache), the least recently used given up first.", "536870912") { config, node, key throws(ConfigError) in
+            config.remoteSegments.cacheBytes = try node.integer(key, in: (1 << 20)...(1 << 50))
+        },
+    ] + bucketOptions("storage.remote.s3", \.remoteSegments.bucket,
+                                      endpoint: "An S3-compatible endpoint old segments move to (docs/scale-out.md); empty keeps every segment local.",
+                                      prefix: "Prepended to every key (a segment's key is its path in its project's data directory, segments/…; other projects' under projects/NAME/). Do not change it while segments are remote.")
+
+    /// The six options of a bucket: endpoint, region, bucket, prefix and credentials.
+    private static func bucketOptions(_ key: String, _ settings: any WritableKeyPath<PyFlareConfiguration, S3Settings> & Sendable,
+                                      endpoint: String, prefix: String) -> [ConfigOption] {
+        [
+            option(key + ".endpoint", endpoint, "\"\"") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].endpoint = try node.optionalHTTPURL(key) ?? ""
+            },
+            option(key + ".region", "The bucket's region (Signature V4 signs it).", "us-east-1") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].region = try node.nonEmptyString(key)
+            },
+            option(key + ".bucket", "The bucket (addressed path-style: endpoint/bucket/key).", "\"\"") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].bucket = try node.optionalString(key) ?? ""
+            },
+            option(key + ".prefix", prefix, "\"\"") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].prefix = try node.optionalString(key) ?? ""
+            },
+            option(key + ".access_key_id", "The access key; else AWS_ACCESS_KEY_ID.", "\"\"") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].accessKeyID = try node.optionalString(key) ?? ""
+            },
+            option(key + ".secret_access_key", "The secret key; best given as \(environmentName(for: key + ".secret_access_key")) (or AWS_SECRET_ACCESS_KEY) rather than in this file.", "\"\"") { config, node, key throws(ConfigError) in
+                config[keyPath: settings].secretAccessKey = try node.optionalString(key) ?? ""
+            },
+        ]
+    }
+
+    private static let listed: [ConfigOption] = [
         option("data_dir", "Root of everything PyFlare stores: access.db (projects and key hashes), the default project's wal/, segments/, index.db, quarantine/ (and exports/ for the file sink), and projects/NAME/ for the others.", "./data") { config, node, key throws(ConfigError) in
             config.dataDirectory = try node.nonEmptyString(key)
         },
@@ -186,24 +240,6 @@ struct ConfigOption: Sendable {
         },
         option("export.parquet.schedule", "When the parquet_export job exports the segments sealed since its last run (a compaction also lets it catch up first).", "every 5m") { config, node, key throws(ConfigError) in
             config.parquetExportSchedule = try node.schedule(key)
-        },
-        option("export.parquet.s3.endpoint", "An S3-compatible endpoint (https://s3.eu-west-1.amazonaws.com, http://127.0.0.1:8333) the export's files are uploaded to, verified, then removed from export.parquet.dir; empty to keep them there.", "\"\"") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.endpoint = try node.optionalHTTPURL(key) ?? ""
-        },
-        option("export.parquet.s3.region", "The bucket's region (Signature V4 signs it).", "us-east-1") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.region = try node.nonEmptyString(key)
-        },
-        option("export.parquet.s3.bucket", "The bucket (addressed path-style: endpoint/bucket/key).", "\"\"") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.bucket = try node.optionalString(key) ?? ""
-        },
-        option("export.parquet.s3.prefix", "Prepended to every key (the key is the file's path under kind=…/date=…).", "\"\"") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.prefix = try node.optionalString(key) ?? ""
-        },
-        option("export.parquet.s3.access_key_id", "The access key; else AWS_ACCESS_KEY_ID.", "\"\"") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.accessKeyID = try node.optionalString(key) ?? ""
-        },
-        option("export.parquet.s3.secret_access_key", "The secret key; best given as PYFLARE_EXPORT_PARQUET_S3_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY) rather than in this file.", "\"\"") { config, node, key throws(ConfigError) in
-            config.parquetExportBucket.secretAccessKey = try node.optionalString(key) ?? ""
         },
         option("alerts.schedule", "When the alert rules are evaluated on the materialized tables (docs/alerts.md).", "every 1m") { config, node, key throws(ConfigError) in
             config.alertsSchedule = try node.schedule(key)

@@ -1,4 +1,5 @@
 import Foundation
+import PyFlareStore
 import PyFlareObjectStorage
 internal import Yams
 
@@ -39,26 +40,28 @@ public struct ConfigurationLoader: Sendable {
             try apply(value, key: key, source: "flag", option.apply, to: &configuration)
         }
         _ = try configuration.samplerConfiguration()
-        try Self.completeParquetBucket(&configuration, environment: environment)
+        try Self.completeBuckets(&configuration, environment: environment)
         return configuration
     }
 
-    /// The export's bucket takes the AWS variables for credentials not configured, and is
-    /// refused without what an upload needs.
-    static func completeParquetBucket(_ configuration: inout PyFlareConfiguration, environment: [String: String]) throws(ConfigError) {
-        guard configuration.parquetExportBucket.isConfigured else { return }
-        var bucket = configuration.parquetExportBucket
+    /// A bucket takes the AWS variables for credentials not configured, and is refused
+    /// without what its uploads need.
+    static func completeBucket(_ bucket: inout S3Settings, key: String, environment: [String: String]) throws(ConfigError) {
+        guard bucket.isConfigured else { return }
         if bucket.accessKeyID.isEmpty { bucket.accessKeyID = environment["AWS_ACCESS_KEY_ID"] ?? "" }
         if bucket.secretAccessKey.isEmpty { bucket.secretAccessKey = environment["AWS_SECRET_ACCESS_KEY"] ?? "" }
-        if bucket.bucket.isEmpty { throw ConfigError(key: "export.parquet.s3.bucket", "must be set with export.parquet.s3.endpoint") }
-        if configuration.parquetExportDirectory == nil {
+        if bucket.bucket.isEmpty { throw ConfigError(key: key + ".bucket", "must be set with \(key).endpoint") }
+        if bucket.accessKeyID.isEmpty || bucket.secretAccessKey.isEmpty {
+            throw ConfigError(key: key + ".access_key_id", "\(key) needs an access key and a secret key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+        }
+    }
+
+    static func completeBuckets(_ configuration: inout PyFlareConfiguration, environment: [String: String]) throws(ConfigError) {
+        try completeBucket(&configuration.parquetExportBucket, key: "export.parquet.s3", environment: environment)
+        if configuration.parquetExportBucket.isConfigured, configuration.parquetExportDirectory == nil {
             throw ConfigError(key: "export.parquet.dir", "must be set with export.parquet.s3.endpoint (files are written there, then uploaded)")
         }
-        if bucket.accessKeyID.isEmpty || bucket.secretAccessKey.isEmpty {
-            throw ConfigError(key: "export.parquet.s3.access_key_id",
-                              "export.parquet.s3 needs an access key and a secret key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-        }
-        configuration.parquetExportBucket = bucket
+        try completeBucket(&configuration.remoteSegments.bucket, key: "storage.remote.s3", environment: environment)
     }
 
     /// Applies a YAML document; every key must be a known option.

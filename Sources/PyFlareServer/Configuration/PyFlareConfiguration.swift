@@ -66,6 +66,9 @@ public struct PyFlareConfiguration: Sendable, Equatable {
     public var parquetExportSchedule = JobSchedule.every(seconds: 300)
     /// `export.parquet.s3.*`: the bucket the export's files are uploaded to; nil without an endpoint.
     public var parquetExportBucket = S3Settings()
+    /// The object-storage tier of old segments (`storage.remote`); in effect with an endpoint and a non-zero age.
+    public var remoteSegments = RemoteSegmentSettings(bucket: S3Settings(), after: .seconds(7 * 86_400))
+    public var remoteSegmentsSchedule = JobSchedule.every(seconds: 600)
     public var alertsSMTPCAFile: String?
     public var alertsSMTPUsername: String?
     public var alertsSMTPPassword: String?
@@ -184,11 +187,35 @@ extension PyFlareConfiguration {
         return directory.hasPrefix("/") ? directory : dataDirectory + "/" + directory
     }
 
-    /// The `parquet_export` job of this data directory, when `export.parquet.dir` is set.
-    public func parquetExportJob(pool: DatabasePool) -> ParquetExportJob? {
+    /// The `parquet_export` job of this data directory, when `export.parquet.dir` is set;
+    /// it opens segments through `readers` (the store's, which reads remote ones too).
+    package func parquetExportJob(pool: DatabasePool, readers: SegmentReaderCache) -> ParquetExportJob? {
         parquetExportPath.map {
             ParquetExportJob(schedule: parquetExportSchedule, directory: $0, dataDirectory: dataDirectory, pool: pool,
-                             pricing: PricingTable.builtIn(overrides: pricingOverrides), bucket: parquetExportBucket.isConfigured ? S3Client(settings: parquetExportBucket) : nil)
+                             pricing: PricingTable.builtIn(overrides: pricingOverrides), readers: readers,
+                             bucket: parquetExportBucket.isConfigured ? S3Client(settings: parquetExportBucket) : nil)
+        }
+    }
+
+    /// `storage.remote` when it is in effect: an endpoint and an age.
+    public var remoteSegmentsInEffect: RemoteSegmentSettings? {
+        remoteSegments.bucket.isConfigured && remoteSegments.after > .zero ? remoteSegments : nil
+    }
+
+    /// The store's configuration for this data directory, with its bucket.
+    public var storeConfiguration: SpanStoreConfiguration {
+        var store = store
+        store.dataDirectory = dataDirectory
+        store.remote = remoteSegmentsInEffect
+        return store
+    }
+
+    /// A project's buckets hold its objects under `projects/<name>/` of the configured prefix,
+    /// as its data directory is under the server's.
+    mutating func placeBuckets(underProject name: String) {
+        for settings in [\PyFlareConfiguration.parquetExportBucket, \.remoteSegments.bucket] {
+            let prefix = self[keyPath: settings].prefix
+            self[keyPath: settings].prefix = (prefix.isEmpty || prefix.hasSuffix("/") ? prefix : prefix + "/") + "projects/" + name + "/"
         }
     }
 }

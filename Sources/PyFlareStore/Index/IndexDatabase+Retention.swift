@@ -17,6 +17,8 @@ public struct CatalogSegment: Sendable, Equatable {
     public var sealID: Int64
     /// When its first row expires, once a compaction has read it.
     public var expires: Int64?
+    /// Its object's key when the segment is in the bucket rather than on local disk.
+    public var remoteKey: String? = nil
 }
 
 /// A segment file whose index rows are gone and whose file is still on disk.
@@ -24,6 +26,8 @@ struct PendingDeletion: Sendable {
     var path: String
     var bytes: Int
     var committed: Int64
+    /// The object of a remote segment, deleted with it.
+    var remoteKey: String?
 }
 
 extension SegmentKind {
@@ -37,7 +41,7 @@ extension IndexDatabase {
     func catalog() async throws(StoreError) -> [CatalogSegment] {
         try await read("reading the segment catalog") { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, path, kind, rows, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns, services, seal_id, expires_ns
+                SELECT id, path, kind, rows, bytes_raw, bytes_on_disk, min_time_ns, max_time_ns, services, seal_id, expires_ns, remote_key
                 FROM segments WHERE state = \(SegmentState.active.sqlLiteral) ORDER BY min_time_ns, id
                 """).compactMap { row in
                 guard let kind = SegmentKind.allCases.first(where: { $0.name == row["kind"] as String }) else { return nil }
@@ -45,7 +49,8 @@ extension IndexDatabase {
                     .flatMap { if case .array(let items) = $0 { items.compactMap(\.text) } else { nil } } ?? []
                 return CatalogSegment(id: row["id"], path: row["path"], kind: kind, rows: row["rows"], bytesRaw: row["bytes_raw"],
                                       bytesOnDisk: row["bytes_on_disk"], minTime: row["min_time_ns"], maxTime: row["max_time_ns"],
-                                      services: services, sealID: row["seal_id"] ?? row["id"], expires: row["expires_ns"])
+                                      services: services, sealID: row["seal_id"] ?? row["id"], expires: row["expires_ns"],
+                                      remoteKey: row["remote_key"])
             }
         }
     }
@@ -90,8 +95,11 @@ extension IndexDatabase {
                         WHERE s.kind = 'metric_points' AND s.state = \(SegmentState.active.sqlLiteral) AND s.id NOT IN (\(list)) AND m.value = metric_names.name)
                     """)
             }
-            let deletion = try db.cachedStatement(sql: "INSERT OR REPLACE INTO segment_deletions (path, bytes, committed_ns) VALUES (?, ?, ?)")
-            for input in inputs { try deletion.execute(arguments: [input.path, input.bytesOnDisk, now]) }
+            let deletion = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO segment_deletions (path, bytes, committed_ns, remote_key)
+                SELECT path, bytes_on_disk, ?, remote_key FROM segments WHERE id = ?
+                """)
+            for input in inputs { try deletion.execute(arguments: [now, input.id]) }
             try db.execute(sql: "DELETE FROM segments WHERE id IN (\(list))")
             if let floor {
                 try db.execute(sql: """
@@ -129,8 +137,8 @@ extension IndexDatabase {
 
     func pendingDeletions() async throws(StoreError) -> [PendingDeletion] {
         try await read("listing segment files to delete") { db in
-            try Row.fetchAll(db, sql: "SELECT path, bytes, committed_ns FROM segment_deletions ORDER BY committed_ns").map {
-                PendingDeletion(path: $0["path"], bytes: $0["bytes"], committed: $0["committed_ns"])
+            try Row.fetchAll(db, sql: "SELECT path, bytes, committed_ns, remote_key FROM segment_deletions ORDER BY committed_ns").map {
+                PendingDeletion(path: $0["path"], bytes: $0["bytes"], committed: $0["committed_ns"], remoteKey: $0["remote_key"])
             }
         }
     }

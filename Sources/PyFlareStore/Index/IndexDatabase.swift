@@ -104,12 +104,14 @@ final class IndexDatabase: Sendable {
         var id: Int64
         var path: String
         var state: SegmentState
+        /// Set when the segment is in the bucket (its local file is then removed).
+        var remoteKey: String?
     }
 
     func segments() async throws(StoreError) -> [SegmentRow] {
         try await read("listing segments") { db in
-            try Row.fetchAll(db, sql: "SELECT id, path, state FROM segments ORDER BY id").map {
-                SegmentRow(id: $0["id"], path: $0["path"], state: SegmentState(catalogValue: $0["state"]))
+            try Row.fetchAll(db, sql: "SELECT id, path, state, remote_key FROM segments ORDER BY id").map {
+                SegmentRow(id: $0["id"], path: $0["path"], state: SegmentState(catalogValue: $0["state"]), remoteKey: $0["remote_key"])
             }
         }
     }

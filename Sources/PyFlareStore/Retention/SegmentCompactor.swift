@@ -73,10 +73,11 @@ public final class SegmentCompactor: Sendable {
 
     /// A compactor of a data directory without the store open (`pyflare compact` beside or instead of a server).
     public static func offline(dataDirectory: String, pricing: PricingTable, blockRows: Int = 1024, logger: Logger,
+                               remote: RemoteSegmentSettings? = nil,
                                failpoint: (@Sendable (CompactionStep) throws -> Void)? = nil,
                                beforeChanges: (@Sendable () async throws -> Void)? = nil) throws(StoreError) -> SegmentCompactor {
         SegmentCompactor(dataDirectory: dataDirectory, index: try IndexDatabase(path: dataDirectory + "/index.db"), pricing: pricing,
-                         readers: SegmentReaderCache(logger: logger), blockRows: blockRows, logger: logger, failpoint: failpoint,
+                         readers: try .offline(dataDirectory: dataDirectory, remote: remote, logger: logger), blockRows: blockRows, logger: logger, failpoint: failpoint,
                          beforeChanges: beforeChanges)
     }
 
@@ -151,13 +152,26 @@ public final class SegmentCompactor: Sendable {
     @discardableResult
     func purgeDeletions(grace: Duration, now: Int64) async throws(StoreError) -> Int {
         let graceNanoseconds = grace.inNanoseconds
-        let due = try await index.pendingDeletions().filter { $0.committed + graceNanoseconds <= now }
+        var due = try await index.pendingDeletions().filter { $0.committed + graceNanoseconds <= now }
         guard !due.isEmpty else { return 0 }
         let dataDirectory = dataDirectory
-        readers.evict(due.map { dataDirectory + "/" + $0.path })
+        // Objects first: a crash after this leaves the rows, and deleting an object twice is harmless.
+        if due.contains(where: { $0.remoteKey != nil }) {
+            if let remote = readers.remote {
+                for file in due where file.remoteKey != nil { try await remote.delete(file.path) }
+            } else {
+                logger.warning("remote segments wait for deletion, but storage.remote is not configured", metadata: [
+                    "paths": "\(due.filter { $0.remoteKey != nil }.map(\.path).joined(separator: ", "))",
+                ])
+                due.removeAll { $0.remoteKey != nil }
+                guard !due.isEmpty else { return 0 }
+            }
+        }
+        let files = due
+        readers.evict(files.map { dataDirectory + "/" + $0.path })
         do {
             try await Self.lowPriorityThreads.runIfActive {
-                for file in due { try StoreDirectory.remove(dataDirectory + "/" + file.path) }
+                for file in files { try StoreDirectory.remove(dataDirectory + "/" + file.path) }
                 try StoreDirectory.sync(dataDirectory + "/segments")
             }
         } catch let error as StoreError {
@@ -249,6 +263,9 @@ public struct StorageSummary: Sendable {
         public var bytes = 0
         public var oldest: Int64?
         public var newest: Int64?
+        /// Of those, the segments in the bucket (`storage.remote`) and their bytes.
+        public var remoteSegments = 0
+        public var remoteBytes = 0
 
         public init() {}
 
@@ -256,6 +273,10 @@ public struct StorageSummary: Sendable {
             segments += 1
             rows += segment.rows
             bytes += segment.bytesOnDisk
+            if segment.remoteKey != nil {
+                remoteSegments += 1
+                remoteBytes += segment.bytesOnDisk
+            }
             oldest = min(oldest ?? .max, segment.minTime)
             newest = max(newest ?? .min, segment.maxTime)
         }

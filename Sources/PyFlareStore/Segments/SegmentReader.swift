@@ -10,11 +10,16 @@ package final class SegmentReader: Sendable {
     package let kind: SegmentKind
     package let footer: SegmentFooter
     let fileLength: Int
-    private let file: StoreFile
+    private let file: any SegmentBytes
 
-    package init(path: String) throws(StoreError) {
+    package convenience init(path: String) throws(StoreError) {
+        try self.init(path: path, bytes: try StoreFile(path: path))
+    }
+
+    /// A segment whose bytes come from `bytes`: a local file, or an object in a bucket.
+    init(path: String, bytes: any SegmentBytes) throws(StoreError) {
         self.path = path
-        file = try StoreFile(path: path)
+        file = bytes
         fileLength = try file.size
         guard fileLength >= SegmentFooter.headerLength + SegmentFooter.trailerLength else {
             throw StoreError(.corrupt, "segment is too short (\(fileLength) bytes)", path: path)
@@ -67,6 +72,7 @@ package final class SegmentReader: Sendable {
         }
         let block = footer.blocks[index]
         let wanted = (columns ?? Column.allCases).compactMap { column in block.chunk(column).map { (column, $0) } }
+        try file.willRead(wanted.map { $0.1.offset..<($0.1.offset + $0.1.length) })
         var arena = [UInt8](repeating: 0, count: wanted.reduce(0) { $0 + $1.1.rawLength })
         var ranges = [Range<Int>?](repeating: nil, count: 256)
         var position = 0
