@@ -258,6 +258,10 @@ echo "== the Kafka tier: an exporter node and a storage node through Tansu (scri
 "$PY" scripts/bench_kafka.py --bin "$SCRATCH/release/pyflare" --loadgen "$LOADGEN" --spans "$SPANS" | grep '^|' > "$OUT/kafka.md"
 cat "$OUT/kafka.md"
 
+echo "== remote segments: moved to SeaweedFS, read cold and warm (scripts/bench_remote_segments.py)"
+"$PY" scripts/bench_remote_segments.py --bin "$SCRATCH/release/pyflare" --loadgen "$LOADGEN" --spans "$SPANS" | grep '^|' > "$OUT/remote.md"
+cat "$OUT/remote.md"
+
 echo "== Python SDK overhead (scripts/bench_sdk.py)"
 "$PY" scripts/bench_sdk.py > "$OUT/sdk.md"
 cat "$OUT/sdk.md"
@@ -294,6 +298,12 @@ cat "$OUT/sdk.md"
     echo "| hop | figures |"
     echo "|---|---|"
     cat "$OUT/kafka.md"
+    echo
+    echo "### Remote segments (\`scripts/bench_remote_segments.py\`, SeaweedFS on the same cores)"
+    echo
+    echo "| measure | figures |"
+    echo "|---|---|"
+    cat "$OUT/remote.md"
     echo
     echo "### Scheduled jobs and cost summaries"
     echo
