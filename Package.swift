@@ -198,7 +198,7 @@ let package = Package(
 
         // Kafka between tiers: the exporter (a sink producing what was accepted) and the receiver (a consumer group into the pipeline)
         .target(name: "PyFlareKafka", dependencies: [
-            "CRdKafka", "PyFlareWire", "PyFlareModel", "PyFlareIngest",
+            "CRdKafka", "PyFlareWire", "PyFlareModel", "PyFlareIngest", "PyFlareStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

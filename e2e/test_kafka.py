@@ -327,3 +327,52 @@ def test_spans_over_otlp_grpc_reach_the_storage_node(broker, kafka_env, start_se
     provider.shutdown()
     wait_until(lambda: len(span_keys(storage, service)) >= len(sent), timeout=60, what="the gRPC spans at the storage node")
     assert sorted(span_keys(storage, service)) == sorted(sent)
+
+
+def test_the_exporter_next_to_the_store_forwards_its_wal_and_holds_it_while_the_broker_is_away(broker, kafka_env, start_server):
+    """`exporters.kafka.brokers` with the store: a request is acknowledged once in the WAL, and the
+    WAL is forwarded. With the broker stopped the node keeps answering 200; its WAL files (sealed
+    meanwhile, every 200 ms) stay until forwarded, across a kill -9; once the broker is back every
+    acknowledged span reaches the storage node behind it."""
+    tag = f"tee-{uuid.uuid4().hex[:6]}"
+    topics = topic_names(tag)
+    broker.create_topics(list(topics.values()))
+    front_config = merge_config(STORE_CONFIG, {"segments": {"max_age_ms": 200},
+                                               "exporters": {"kafka": {"brokers": broker.bootstrap, "topics": topics, "linger_ms": 2,
+                                                                       "delivery_timeout_ms": 3000}}})
+    front = start_server(front_config, name="front", env=kafka_env)
+    storage = start_server(storage_config(broker, topics, f"{tag}-group"), name="storage", env=kafka_env)
+    service = f"svc-{tag}"
+
+    r = requests.post(front.traces_url, data=b'{"resourceSpans":[]}', headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and "protobuf" in r.text
+
+    stop = threading.Event()
+    sender = Sender(front.traces_url, service, stop, pause=0.01)
+    sender.start()
+    wait_until(lambda: len(span_keys(storage, service)) >= 200, timeout=60, what="spans forwarded before the broker stops")
+    broker.stop()
+    time.sleep(4)  # past the delivery timeout: the forwarder fails and retries
+    wait_until(lambda: len(sender.acked) >= len(span_keys(storage, service)) + 500, timeout=60,
+               what="500 spans acknowledged by the store while the broker is away")
+    front.proc.send_signal(signal.SIGKILL)
+    front.proc.wait(timeout=10)
+    acked_before_kill = set(sender.acked)
+    front.start()
+    stop.set()
+    sender.join(timeout=60)
+    assert set(sender.statuses) <= {200, 0}, f"the store's node refused requests while the broker was away: {sender.statuses}"
+    assert acked_before_kill <= set(span_keys(front, service)), "the front node's own store lost spans"
+    assert "forwarding WAL records to Kafka failed; retrying" in front.logs()
+
+    broker.start()
+    wait_until(lambda: sender.acked <= set(span_keys(storage, service)), timeout=120, what="every acknowledged span forwarded",
+               describe=lambda: f"{len(sender.acked - set(span_keys(storage, service)))} of {len(sender.acked)} missing")
+    front_spans = span_keys(front, service)
+    # (The request in flight at the kill may be stored without its 200: more, never fewer.)
+    assert len(front_spans) == len(set(front_spans)) and set(front_spans) >= sender.acked
+    forwarded = span_keys(storage, service)
+    assert set(forwarded) == set(front_spans), "the storage node has what the front node stored"
+    assert front.metrics().total("pyflare_kafka_forwarded_wal_records_total") > 0
+    # Caught up: the WAL files kept for the forwarder are reclaimed by the next seals.
+    wait_until(lambda: len(list((front.data_dir / "wal").glob("*.wal"))) <= 2, timeout=30, what="the WAL reclaimed once forwarded")

@@ -82,7 +82,11 @@ final class ProjectRuntime: Sendable {
         if let exports = configuration.parquetExportDirectory, exports.hasPrefix("/") {
             configuration.parquetExportDirectory = directory(of: name, under: exports)
         }
-        if name != AccessCatalog.defaultProject { configuration.placeBuckets(underProject: name) }
+        if name != AccessCatalog.defaultProject {
+            configuration.placeBuckets(underProject: name)
+            // The Kafka tier is the default project's: its topics carry no project.
+            configuration.kafkaExporter.brokers = ""
+        }
         if name != AccessCatalog.defaultProject, configuration.sink.kind != .store {
             throw ConfigError(key: "sink.kind", "projects other than default need sink.kind: store")
         }
@@ -123,6 +127,14 @@ final class ProjectRuntime: Sendable {
                                                   logger: logger.with(label: "pyflare.kafka")))
             } catch {
                 throw ConfigError(key: "receivers.kafka.brokers", error.message)
+            }
+        }
+        if let store, configuration.forwardsToKafka {
+            do throws(KafkaError) {
+                let sink = try KafkaSink(settings: configuration.kafkaExporter, logger: logger.with(label: "pyflare.kafka"))
+                services.append(KafkaForwarder(store: store, sink: sink, logger: logger.with(label: "pyflare.kafka")))
+            } catch {
+                throw ConfigError(key: "exporters.kafka.brokers", error.message)
             }
         }
         if let store {

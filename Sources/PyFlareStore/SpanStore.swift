@@ -38,10 +38,19 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
     private let stopping = Mutex(false)
     /// Only the seal (one at a time) touches it.
     private let recentSpans = Mutex(RecentSpans())
+    /// With `forwardsRecords`: where the forwarder reads the WAL, and the last record it sent.
+    let forwardTail: Mutex<WALTail>
+    let forwarded: Mutex<UInt64>
+    /// The last WAL record in a segment.
+    private let sealedSequence: Mutex<UInt64>
 
     private init(configuration: SpanStoreConfiguration, pricing: PricingTable, index: IndexDatabase, remote: RemoteSegments?,
-                 recovered: [Unsealed.Entry], nextSequence: UInt64, threadPool: NIOThreadPool, logger: Logger) {
+                 recovered: [Unsealed.Entry], nextSequence: UInt64, sealedSequence: UInt64, forwardedSequence: UInt64,
+                 threadPool: NIOThreadPool, logger: Logger) {
         self.configuration = configuration
+        self.sealedSequence = Mutex(sealedSequence)
+        forwardTail = Mutex(WALTail(after: forwardedSequence))
+        forwarded = Mutex(forwardedSequence)
         self.pricing = pricing
         self.index = index
         self.threadPool = threadPool
@@ -80,11 +89,17 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         }
         let recovery = StoreRecovery(configuration: configuration, pricing: pricing, logger: logger, threadPool: threadPool, remote: remote)
         let (index, entries, nextSequence) = try await recovery.run()
+        let forwardedSequence = try await index.read("reading the forwarded WAL position") { db in
+            try StoreCatalog.value(forKey: SpanStore.forwardedPositionKey, db).map { UInt64($0) } ?? 0
+        }
         let store = SpanStore(configuration: configuration, pricing: pricing, index: index, remote: remote, recovered: entries,
-                              nextSequence: nextSequence, threadPool: threadPool, logger: logger)
+                              nextSequence: nextSequence, sealedSequence: try await index.sealedSequence(), forwardedSequence: forwardedSequence, threadPool: threadPool, logger: logger)
         store.sealer.withLock { $0 = Task { await store.sealPeriodically() } }
         return store
     }
+
+    /// Requests forwarded as received must be protobuf.
+    public var takesProtobufOnly: Bool { configuration.forwardsRecords }
 
     // MARK: - Writing
 
@@ -115,6 +130,13 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
         let payload = WALPayload.encode(entry, pricing: pricing)
         metrics.walBytes.increment(by: payload.count + WALRecord.headerLength)
         _ = try await wal.append(payload, item: entry)
+    }
+
+    /// Deletes the WAL files whose records are all sealed and, with a forwarder, forwarded.
+    @discardableResult
+    func reclaimWAL() async throws -> Int {
+        let sealed = sealedSequence.withLock { $0 }
+        return try await wal.reclaim(upTo: configuration.forwardsRecords ? min(sealed, forwardedSequence) : sealed)
     }
 
     /// Stops sealing in the background, closes the WAL, and seals what is left, so a
@@ -216,7 +238,8 @@ public final class SpanStore: SpanSink, RecordSink, Sendable {
                 metrics.unsealedSpans.record(unsealed.spanCount)
             }
             recentSpans.withLock { $0.remember(keys) }
-            let reclaimed = try await wal.reclaim(upTo: sequences.upperBound)
+            sealedSequence.withLock { $0 = max($0, sequences.upperBound) }
+            let reclaimed = try await reclaimWAL()
             for file in written {
                 metrics.segmentsSealed.increment()
                 metrics.segmentBytes.increment(by: file.bytesOnDisk)

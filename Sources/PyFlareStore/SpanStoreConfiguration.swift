@@ -17,6 +17,10 @@ public struct SpanStoreConfiguration: Sendable, Equatable {
     public var maxUnsealedBytes: Int
     /// The object-storage tier of old segments; nil keeps every segment local.
     public var remote: RemoteSegmentSettings? = nil
+    /// A forwarder reads the acknowledged records back from the WAL (the Kafka exporter next
+    /// to the store): WAL files are kept until their records are forwarded, and requests must
+    /// come as protobuf (they are forwarded as received).
+    public var forwardsRecords = false
 
     public init(dataDirectory: String, walSync: WALSyncMode = .always, walSyncInterval: Duration = .milliseconds(100),
                 walMaxFileBytes: Int = 64 << 20, segmentMaxBytes: Int = 12 << 20, segmentMaxAge: Duration = .seconds(10),

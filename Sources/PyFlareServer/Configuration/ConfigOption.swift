@@ -174,7 +174,7 @@ struct ConfigOption: Sendable {
         option("budgets.webhook_url", "Each budget threshold reached is announced to this webhook: the server keeps a `budget` alert rule named \"budgets.webhook_url\" in line with it (docs/alerts.md); empty for none.", "\"\"") { config, node, key throws(ConfigError) in
             config.budgetWebhookURL = try node.optionalHTTPURL(key)
         },
-        option("exporters.kafka.brokers", "The Kafka bootstrap servers (host:port,…) that sink.kind: kafka produces to (docs/scale-out.md).", "\"\"") { config, node, key throws(ConfigError) in
+        option("exporters.kafka.brokers", "The Kafka bootstrap servers (host:port,…) to produce every accepted request to (docs/scale-out.md): with sink.kind: kafka, acknowledged once the broker has it; with sink.kind: store, acknowledged once in the WAL and forwarded from there (WAL files are kept until forwarded). Requests must then be protobuf.", "\"\"") { config, node, key throws(ConfigError) in
             config.kafkaExporter.brokers = try node.optionalString(key) ?? ""
         },
         option("exporters.kafka.topics.spans", "The topic of span requests, one message per trace keyed by trace id.", "pyflare-spans") { config, node, key throws(ConfigError) in

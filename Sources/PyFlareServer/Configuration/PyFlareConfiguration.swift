@@ -202,11 +202,15 @@ extension PyFlareConfiguration {
         remoteSegments.bucket.isConfigured && remoteSegments.after > .zero ? remoteSegments : nil
     }
 
+    /// The Kafka exporter next to the store: the store acknowledges, its WAL is forwarded.
+    public var forwardsToKafka: Bool { sink.kind == .store && !kafkaExporter.brokers.isEmpty }
+
     /// The store's configuration for this data directory, with its bucket.
     public var storeConfiguration: SpanStoreConfiguration {
         var store = store
         store.dataDirectory = dataDirectory
         store.remote = remoteSegmentsInEffect
+        store.forwardsRecords = forwardsToKafka
         return store
     }
 
