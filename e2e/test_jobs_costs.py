@@ -112,6 +112,14 @@ def send(srv, spans: list[dict]) -> None:
         provider.shutdown()
 
 
+def failed_run(srv, name: str, timeout: float = 60) -> dict:
+    """Waits for the newest run of `name` to end in error; returns it."""
+    def failed():
+        runs = requests.get(f"{srv.api_base}/api/v1/jobs/{name}/runs", timeout=10).json()["runs"]
+        return runs and runs[0]["status"] == "error" and runs[0]
+    return wait_until(failed, timeout=timeout, what=f"a failed run of {name}")
+
+
 def run_job(srv, name: str) -> dict:
     before = requests.get(f"{srv.api_base}/api/v1/jobs/{name}/runs", timeout=10).json()["runs"]
     last = before[0]["id"] if before else 0

@@ -18,8 +18,7 @@ import requests
 
 from harness import STORE_CONFIG, merge_config, pyflare_bin, to_yaml
 from s3_helpers import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS
-from store_helpers import wait_until
-from test_jobs_costs import run_job, send, workload
+from test_jobs_costs import failed_run, run_job, send, workload
 
 SEC = 10**9
 BUCKET = "pyflare-exports"
@@ -85,10 +84,7 @@ def test_a_bucket_that_refuses_the_upload_keeps_the_files_local_and_says_why(sea
     srv.restart()
     r = requests.post(f"{srv.api_base}/api/v1/jobs/parquet_export/run", timeout=10)
     assert r.status_code == 202
-    def failed_run():
-        runs = requests.get(f"{srv.api_base}/api/v1/jobs/parquet_export/runs", timeout=10).json()["runs"]
-        return runs and runs[0]["status"] == "error" and runs[0]
-    error = wait_until(failed_run, timeout=60, what="the refused upload")["error"]
+    error = failed_run(srv, "parquet_export")["error"]
     assert "PUT s3 object refused/kind=spans/date=" in error and "HTTP 403" in error, error
     assert wrong not in error and str(srv.data_dir) not in error, error
     assert wrong not in srv.logs()
