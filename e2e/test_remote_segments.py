@@ -9,6 +9,8 @@ of expired remote segments."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 
 import pyarrow.fs as pafs
@@ -107,6 +109,11 @@ def test_remote_segments_answer_as_local_ones_with_a_cold_and_a_warm_cache(seawe
     assert bucket_keys(seaweedfs, "node-a") == [f"segments/{name}" for name in segments]
     assert storage(srv)["remote_segments"] == 2 and storage(srv)["segments"] == 2
     assert answers(srv) == before, "remote segments answer as the local files did"
+    # The command line reads them too, with the server's configuration, beside the running server.
+    out = subprocess.run([str(srv.binary), "sql", "--config", str(srv.config_path), "--data-dir", str(srv.data_dir),
+                          QUERIES[0], "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["rows"] == before["sql"][0]
 
     # Cold: the cache is gone; every range comes from the bucket again.
     srv.stop_ok()
