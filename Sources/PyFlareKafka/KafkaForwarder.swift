@@ -15,6 +15,7 @@ public final class KafkaForwarder: Service {
     private let sink: KafkaSink
     private let logger: Logger
     private let forwardedRecords = Counter(label: "pyflare_kafka_forwarded_wal_records_total")
+    private let skippedRecords = Counter(label: "pyflare_kafka_forward_skipped_wal_records_total")
     /// Bytes of WAL records read and produced at once.
     static let readBytes = 4 << 20
 
@@ -62,11 +63,18 @@ public final class KafkaForwarder: Service {
     private func produce(_ entries: [Unsealed.Entry]) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for entry in entries {
-                group.addTask { [sink] in
-                    switch entry.item {
-                    case .spans(let batches): try await sink.write(batches)
-                    case .logs(let batch): try await sink.writeLogs(batch)
-                    case .metrics(let batch): try await sink.writeMetrics(batch)
+                group.addTask { [sink, logger, skippedRecords] in
+                    do {
+                        switch entry.item {
+                        case .spans(let batches): try await sink.write(batches)
+                        case .logs(let batch): try await sink.writeLogs(batch)
+                        case .metrics(let batch): try await sink.writeMetrics(batch)
+                        }
+                    } catch KafkaSinkError.notProtobuf {
+                        // Received as OTLP/JSON before forwarding was turned on (it refuses JSON since):
+                        // nothing to forward as received; skipped, not retried forever.
+                        skippedRecords.increment()
+                        logger.warning("a WAL record received as OTLP/JSON is not forwarded", metadata: ["wal_sequence": "\(entry.sequence)"])
                     }
                 }
             }

@@ -37,7 +37,8 @@ public struct RAGEvaluationJob: AnalyticsJob {
 
     func evaluations(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
         // Retrievals first: only their traces' answers are read (attributes are the costly part).
-        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], context).compactMap { span -> (RAGCase, EvaluatedSpan)? in
+        // Only retrievals that carry documents can be scored.
+        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], containing: SpanText.documentsKeyFragment, context).compactMap { span -> (RAGCase, EvaluatedSpan)? in
             let documents = span.text.documents
             guard !documents.isEmpty, let query = span.text.input else { return nil }
             return (RAGCase(query: query, contexts: documents, answer: span.text.output ?? ""), span)

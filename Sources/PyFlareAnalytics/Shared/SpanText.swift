@@ -30,6 +30,10 @@ struct SpanText {
             ?? messagesText("gen_ai.output.messages", role: nil)
     }
 
+    /// Text in the key of every attribute ``documents`` reads: a filter a statement can apply
+    /// before the attributes reach memory.
+    static let documentsKeyFragment = "retrieval.documents"
+
     /// Retrieved documents: OpenInference's `retrieval.documents.N.document.content`, or a
     /// `gen_ai.retrieval.documents` array (of strings, or of objects with `content`/`text`),
     /// possibly sent as a JSON string.
