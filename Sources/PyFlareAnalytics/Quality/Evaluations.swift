@@ -184,13 +184,14 @@ enum EvaluationExtraction {
 }
 
 extension EvaluationRecord {
-    /// Replaces the rows of `sources` in `range`, an hour at a time (what one run holds in
-    /// memory), with what `compute` finds in each hour; returns the rows written.
-    static func replace(_ sources: [Source], in range: Range<Int64>, _ context: JobContext,
+    /// Replaces the rows of `sources` in `range`, a window at a time (what one run holds in
+    /// memory), with what `compute` finds in each window; returns the rows written. The windows
+    /// are an hour long, or with `density` hold a bounded number of the records it counts.
+    static func replace(_ sources: [Source], in range: Range<Int64>, bounded density: DensityWindows? = nil, _ context: JobContext,
                         compute: (Range<Int64>) async throws -> [EvaluationRecord]) async throws -> Int {
         let names = sources.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         var rows = 0
-        try await AdaptiveWindows(initial: UnixTime.hour, maximum: 31 * UnixTime.day).walk(range) { window in
+        func replaceWindow(_ window: Range<Int64>) async throws -> Int {
             let records = try await compute(window)
             try await context.pool.write { db in
                 try db.execute(sql: "DELETE FROM evaluations WHERE time_ns >= ? AND time_ns < ? AND source IN (\(names))",
@@ -199,6 +200,11 @@ extension EvaluationRecord {
             }
             rows += records.count
             return records.count
+        }
+        if let density {
+            try await density.walk(range, context, replaceWindow)
+        } else {
+            try await AdaptiveWindows(initial: UnixTime.hour, maximum: 31 * UnixTime.day).walk(range, replaceWindow)
         }
         return rows
     }

@@ -20,6 +20,12 @@ public struct RAGEvaluationJob: AnalyticsJob {
     /// How long after a retrieval its answer may start.
     static let answerDelay: Int64 = 5 * UnixTime.minute
 
+    /// Windows of at most 5,000 retrievals: with their traces' LLM spans, tens of megabytes of
+    /// attributes at once, where an hour of a burst (a million retrievals) took gigabytes.
+    static let windows = DensityWindows(counting: """
+        SELECT start_time_ns AS t FROM spans WHERE ai_kind = 'retriever' AND start_time_ns >= :start AND start_time_ns < :end
+        """, budget: 5_000)
+
     public init(schedule: JobSchedule = .every(seconds: 300), rules: EvaluationVerdictRules = EvaluationVerdictRules()) {
         self.schedule = schedule
         self.rules = rules
@@ -29,7 +35,7 @@ public struct RAGEvaluationJob: AnalyticsJob {
     public func run(_ context: JobContext) async throws -> JobOutcome {
         let (pending, position) = try await JobInput.pendingRecords([.spans], job: name, context)
         guard let pending else { return JobOutcome(rows: 0, position: position) }
-        let rows = try await EvaluationRecord.replace([.rag], in: pending, context) { window in
+        let rows = try await EvaluationRecord.replace([.rag], in: pending, bounded: Self.windows, context) { window in
             try await evaluations(in: window, context)
         }
         return JobOutcome(rows: rows, window: pending, position: position)

@@ -18,8 +18,14 @@ public struct FailureClusterJob: AnalyticsJob {
     let similarity: Double
     let crossLengthSimilarity: Double
 
-    /// Failures recomputed by one statement: bounds what a run holds in memory.
-    static let chunk: Int64 = UnixTime.day
+    /// Windows of at most 20,000 failures: bounds what a run holds in memory however many
+    /// spans of a burst failed (a day at a time, a run once held every failure of the day).
+    static let windows = DensityWindows(counting: """
+        SELECT start_time_ns AS t FROM spans WHERE status = 'error' AND start_time_ns >= :start AND start_time_ns < :end
+        UNION ALL
+        SELECT CASE WHEN time_ns > 0 THEN time_ns ELSE observed_time_ns END AS t FROM logs
+        WHERE severity_number >= 17 AND t >= :start AND t < :end
+        """, budget: 20_000)
 
     public init(schedule: JobSchedule = .every(seconds: 60), similarity: Double = 0.6, crossLengthSimilarity: Double = 0.8) {
         self.schedule = schedule
@@ -34,7 +40,7 @@ public struct FailureClusterJob: AnalyticsJob {
         var miner = try await Self.restoredMiner(similarity: similarity, crossLengthSimilarity: crossLengthSimilarity,
                                                  context.pool, now: context.now)
         var rows = 0
-        try await AdaptiveWindows(initial: Self.chunk, maximum: 31 * UnixTime.day).walk(start..<end) { window in
+        try await Self.windows.walk(start..<end, context) { window in
             let failures = try await Self.failures(in: window, context)
             let members = failures.map { failure in (failure, miner.add(failure.clusterText)) }
             try await context.pool.write { [miner] db in

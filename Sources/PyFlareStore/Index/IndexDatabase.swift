@@ -18,6 +18,10 @@ final class IndexDatabase: Sendable {
         configuration.maximumReaderCount = 4
         configuration.prepareDatabase { db in
             db.add(function: Self.mergeSet)
+            // A WAL that grew while readers kept checkpoints from finishing (a long statement
+            // over millions of spans) is cut back to this when it next starts over, instead of
+            // keeping its largest size on disk for good.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Self.walSizeLimit)")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -35,6 +39,9 @@ final class IndexDatabase: Sendable {
             throw StoreError(.database, "cannot open the index: \(error)", path: path)
         }
     }
+
+    /// What `index.db-wal` is truncated to when it restarts.
+    static let walSizeLimit = 64 << 20
 
     /// Applies the migrations not yet recorded in `schema_migrations`, each in the write transaction.
     static func migrate(_ db: Database) throws {
