@@ -237,10 +237,10 @@ struct EvaluatedSpan {
     }
 
     /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read;
-    /// only those of `traces` when given (the others' attributes are never decoded).
-    /// The spans of `kinds` in `range` (of `traces` when given); with `containing`, only those
-    /// whose attributes' JSON holds that text, tested inside the statement so the rest never
-    /// reach memory (all retriever spans of a day, with their attributes, took 1.4 GB).
+    /// only those of `traces` when given (the others' attributes are never decoded), and with
+    /// `containing` only those whose attributes' JSON holds that text, tested inside the
+    /// statement so the rest never reach memory. The whole answer is held at once: callers
+    /// bound `range` by what it holds (``DensityWindows``).
     static func read(_ range: Range<Int64>, kinds: [String], traces: Set<String>? = nil, containing: String? = nil,
                      _ context: JobContext) async throws -> [EvaluatedSpan] {
         let list = kinds.map { "'\($0)'" }.joined(separator: ", ")
