@@ -163,8 +163,10 @@ echo "== store: bytes on disk, scan speed, trace lookups"
     "$PY" "$LOADGEN" --endpoint "http://127.0.0.1:$OTLP/v1/traces" --spans "$LOOKUP_SPANS" --batch 500 \
         --concurrency "$CONCURRENCY" --retries 5 --ids-out "$OUT/lookup-ids.txt" > "$OUT/lookup-load.txt" 2>&1
     wait "$markers"
+    # The server's peak so far: the burst with the scheduler's jobs running over it.
+    peak=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$PID/status")
     kill -TERM "$PID"; wait "$PID" || true   # seals the rest
-    echo "| durable ingest sustained, $LOOKUP_SPANS spans (sealing keeps pace) | $(grep -m1 throughput "$OUT/lookup-load.txt" | sed 's/throughput: *//') |"
+    echo "| durable ingest sustained, $LOOKUP_SPANS spans (sealing keeps pace) | $(grep -m1 throughput "$OUT/lookup-load.txt" | sed 's/throughput: *//'); peak RSS $peak MiB with the scheduler on |"
     start_server "$data" store
     lookup=$("$PY" scripts/bench_store.py lookup --api "http://127.0.0.1:$API" --ids "$OUT/lookup-ids.txt" --samples 2000)
     "$PY" scripts/bench_store.py search --api "http://127.0.0.1:$API" --words zyzzyva,quetzalcoatlus,xylophonically --runs 5

@@ -1,7 +1,9 @@
 import CoreMetrics
+import Dispatch
 import NIOPosix
 import Synchronization
 import PyFlareStore
+import PyFlareWire
 
 /// The capacity statements run on, and the queue in front of it: at most `threads`
 /// statements run at once and at most `maxWaiting` wait. A statement's deadline counts from
@@ -121,8 +123,10 @@ public final class SQLLane: Sendable {
                         }
                         waitingGauge.record(count)
                         // The wait ends at the deadline at the latest; a released place may have been handed over already.
-                        Task { [weak self] in
-                            try? await Task.sleep(until: deadline, clock: .continuous)
+                        // A Dispatch timer, not a sleeping task: the deadline must hold even while blocking
+                        // work fills the cooperative pool (it has one thread per core, two here).
+                        let delay = max(0, ContinuousClock.now.duration(to: deadline).inNanoseconds)
+                        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(delay))) { [weak self] in
                             self?.expire(id, SQLError(.timeout, "the statement waited past its time limit for a free SQL thread"))
                         }
                     }
