@@ -18,6 +18,70 @@ struct TextSearchTests {
         #expect(words(" --- ! ").isEmpty)
     }
 
+    /// The words of `text` by ``TextTokens/fold``, a byte at a time: what the word-at-a-time
+    /// tokenizer must find.
+    func referenceWords(_ text: [UInt8]) -> [(range: Range<Int>, folded: [UInt8])] {
+        var words: [(range: Range<Int>, folded: [UInt8])] = []
+        var start: Int?
+        for index in 0...text.count {
+            let isWord = index < text.count && TextTokens.fold[Int(text[index])] != 0
+            if isWord, start == nil { start = index }
+            if !isWord, let begun = start {
+                words.append((begun..<index, text[begun..<index].map { TextTokens.fold[Int($0)] }))
+                start = nil
+            }
+        }
+        return words
+    }
+
+    @Test func eightBytesAtATimeFindTheWordsAByteAtATimeDoes() {
+        for value in 0...255 {
+            for position in 0..<8 {
+                let chunk = UInt64(value) << UInt64(position * 8) | (position == 0 ? 0 : 0x2D)   // '-' beside it
+                let expected: UInt64 = TextTokens.fold[value] != 0 ? 1 << UInt64(position) : 0
+                #expect(TextTokens.wordBits(chunk) == expected, "byte \(value) at \(position)")
+            }
+        }
+        var random = SeededGenerator(seed: 5)
+        let alphabet = Array("aZ09 -_.\n\"é".utf8) + [0x00, 0x7F, 0xFF, 0x40, 0x5B, 0x60, 0x7B]
+        var hashes: [[UInt8]: UInt64] = [:]
+        for length in [0, 1, 7, 8, 9, 63, 64, 65, 127, 128, 129, 300, 1_000] {
+            for _ in 0..<20 {
+                // Runs of word bytes of every length, long ones included, so words cross the 64-byte stretches.
+                let text = (0..<length).map { _ in
+                    random.next() % 4 == 0 ? alphabet[Int(random.next() % UInt64(alphabet.count))] : UInt8(ascii: "A") + UInt8(random.next() % 3)
+                }
+                var found: [(range: Range<Int>, hash: UInt64)] = []
+                text.withUnsafeBytes { bytes in TextTokens.forEach(in: bytes) { hash, word in found.append((word, hash)) } }
+                let expected = referenceWords(text)
+                #expect(found.map(\.range) == expected.map(\.range), "\(text)")
+                // One word, one hash, whatever its case or place.
+                for (word, reference) in zip(found, expected) {
+                    #expect(hashes[reference.folded, default: word.hash] == word.hash)
+                    hashes[reference.folded] = word.hash
+                }
+            }
+        }
+        let cases = TextTokens.words(of: "QuasarQuasarQuasar quasarquasarquasar QUASARQUASARQUASAR")
+        #expect(cases.count == 1)
+        #expect(Set(hashes.values).count == hashes.count, "distinct words hash apart")
+    }
+
+    @Test func aFilterWrittenWithTheOlderHashStillFindsItsWords() throws {
+        var hashes = DistinctHashes(capacity: 4)
+        let present = (0..<2_000).map { "older\($0)" }
+        for word in present { TextTokens.words(of: word).forEach { hashes.insert($0.legacyHash) } }
+        let written = TokenFilter(words: hashes, hashing: .fnv1a).encoded
+        #expect(written[0] == TokenFilter.probes)   // as filters were written before the flag
+        let filter = try #require(written.withUnsafeBytes { TokenFilter(encoded: $0) })
+        #expect(filter.hashing == .fnv1a)
+        for word in present { #expect(filter.mayContain(TextTokens.words(of: word))) }
+        let falsePositives = (0..<10_000).filter { filter.mayContain(TextTokens.words(of: "absent\($0)")) }.count
+        #expect(falsePositives < 500)
+        // FNV-1a 64 of "timeout", as the filters of older segments hold it (Python's reference computation).
+        #expect(TextTokens.words(of: "Timeout")[0].legacyHash == 0x6082_7e54_9de6_5488)
+    }
+
     @Test func theFilterHoldsEveryWordItWasGivenAndFewOthers() throws {
         var hashes = DistinctHashes(capacity: 4)
         let present = (0..<5_000).map { "word\($0)" }
@@ -28,7 +92,7 @@ struct TextSearchTests {
         let falsePositives = (0..<10_000).filter { filter.mayContain(TextTokens.words(of: "absent\($0)")) }.count
         #expect(falsePositives < 500, "\(falsePositives) of 10000 absent words pass")
         let decoded = try #require(filter.encoded.withUnsafeBytes { TokenFilter(encoded: $0) })
-        #expect(decoded == filter)
+        #expect(decoded == filter && decoded.hashing == .wordwise)
         #expect([UInt8]([5, 40, 0]).withUnsafeBytes { TokenFilter(encoded: $0) } == nil)
         #expect(Array(filter.encoded.dropLast()).withUnsafeBytes { TokenFilter(encoded: $0) } == nil)
     }
