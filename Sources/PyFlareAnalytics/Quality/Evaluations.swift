@@ -241,15 +241,12 @@ struct EvaluatedSpan {
     /// `containing` only those whose attributes' JSON holds that text, tested inside the
     /// statement so the rest never reach memory. The whole answer is held at once: callers
     /// bound `range` by what it holds (``DensityWindows``).
-    static func read(_ range: Range<Int64>, kinds: [String], traces: Set<String>? = nil, containing: String? = nil,
+    static func read(_ range: Range<Int64>, kinds: [String], traces: Set<String>? = nil, condition: String? = nil,
                      _ context: JobContext) async throws -> [EvaluatedSpan] {
         let list = kinds.map { "'\($0)'" }.joined(separator: ", ")
         var parameters: [String: SQLValue] = ["start": .integer(range.lowerBound), "end": .integer(range.upperBound)]
         var traceFilter = ""
-        if let containing {
-            parameters["containing"] = .text(containing)
-            traceFilter += " AND instr(attributes, :containing) > 0"
-        }
+        if let condition { traceFilter += " AND \(condition)" }
         if let traces {
             var json = JSONWriter()
             json.strings(traces.sorted())

@@ -20,10 +20,14 @@ public struct RAGEvaluationJob: AnalyticsJob {
     /// How long after a retrieval its answer may start.
     static let answerDelay: Int64 = 5 * UnixTime.minute
 
-    /// Windows of at most 5,000 retrievals: with their traces' LLM spans, tens of megabytes of
-    /// attributes at once, where an hour of a burst (a million retrievals) took gigabytes.
+    /// Windows of at most 5,000 retrievals that may carry document text: with their traces' LLM
+    /// spans, tens of megabytes of attributes at once, where an hour of a burst (a million
+    /// retrievals) took gigabytes. Retrievals without document text are not counted: where
+    /// blocks are not ordered by time, every window reads every block, so windows only where
+    /// there is something to score.
     static let windows = DensityWindows(counting: """
-        SELECT start_time_ns AS t FROM spans WHERE ai_kind = 'retriever' AND start_time_ns >= :start AND start_time_ns < :end
+        SELECT start_time_ns AS t FROM spans
+        WHERE ai_kind = 'retriever' AND start_time_ns >= :start AND start_time_ns < :end AND \(SpanText.documentTextCondition)
         """, budget: 5_000)
 
     public init(schedule: JobSchedule = .every(seconds: 300), rules: EvaluationVerdictRules = EvaluationVerdictRules()) {
@@ -43,8 +47,9 @@ public struct RAGEvaluationJob: AnalyticsJob {
 
     func evaluations(in window: Range<Int64>, _ context: JobContext) async throws -> [EvaluationRecord] {
         // Retrievals first: only their traces' answers are read (attributes are the costly part).
-        // Only retrievals that carry documents can be scored.
-        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], containing: SpanText.documentsKeyFragment, context).compactMap { span -> (RAGCase, EvaluatedSpan)? in
+        // Only retrievals that carry document text can be scored.
+        let retrievals = try await EvaluatedSpan.read(window, kinds: ["retriever"], condition: SpanText.documentTextCondition,
+                                                      context).compactMap { span -> (RAGCase, EvaluatedSpan)? in
             let documents = span.text.documents
             guard !documents.isEmpty, let query = span.text.input else { return nil }
             return (RAGCase(query: query, contexts: documents, answer: span.text.output ?? ""), span)

@@ -30,9 +30,15 @@ struct SpanText {
             ?? messagesText("gen_ai.output.messages", role: nil)
     }
 
-    /// Text in the key of every attribute ``documents`` reads: a filter a statement can apply
-    /// before the attributes reach memory.
-    static let documentsKeyFragment = "retrieval.documents"
+    /// A condition on `spans.attributes` (its JSON text) that holds wherever ``documents``
+    /// finds a document's text, so a statement drops the rest before their attributes reach
+    /// memory: a `content`, `page_content` or `document.content` key (flattened or in an item)
+    /// or an item's `text` key, or an array of strings, each quoted plainly or escaped inside
+    /// a JSON string. Retrievals that send only ids and scores, as many do, fail it.
+    static let documentTextCondition: String = {
+        let fragments = [#"content":"#, #"content\":"#, #""text":"#, #"\"text\":"#, #"[""#, #"[\""#]
+        return "(" + fragments.map { "instr(attributes, '\($0)') > 0" }.joined(separator: " OR ") + ")"
+    }()
 
     /// Retrieved documents: OpenInference's `retrieval.documents.N.document.content`, or a
     /// `gen_ai.retrieval.documents` array (of strings, or of objects with `content`/`text`),
