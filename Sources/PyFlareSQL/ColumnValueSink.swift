@@ -60,3 +60,13 @@ struct SQLiteResultSink: ColumnValueSink {
     mutating func real(_ value: Double) { sqlite3_result_double(context, value) }
     mutating func text(_ bytes: UnsafeRawBufferPointer) { SQLiteResult.text(context, bytes) }
 }
+
+/// The text a column writes, kept (the JSON columns always write text).
+struct CapturedText: ColumnValueSink {
+    var bytes: [UInt8] = []
+
+    mutating func null() {}
+    mutating func integer(_ value: Int64) {}
+    mutating func real(_ value: Double) {}
+    mutating func text(_ text: UnsafeRawBufferPointer) { bytes = Array(text) }
+}

@@ -63,6 +63,14 @@ public enum SpansSQLColumn: Int32, CaseIterable, Sendable {
         }
     }
 
+    /// Whether the column is written as JSON (costly to build, so a cursor keeps the last one).
+    var isJSON: Bool {
+        switch self {
+        case .attributes, .resource, .events, .links: true
+        default: false
+        }
+    }
+
     var storage: [SpanColumn] {
         switch self {
         case .traceID: [.traceID]
@@ -165,6 +173,10 @@ final class SpansCursor: RowCursor {
     private var cachedBlocks: [Int: BlockDecoder] = [:]
     /// The group value of the current visit (nil: the empty string, NULL).
     private var groupValue: [UInt8]?
+    /// The current row's last JSON column, built once: SQLite asks a virtual table again for
+    /// every mention of a column, and `instr(attributes, 'a') > 0 OR instr(attributes, 'b') > 0`
+    /// would otherwise write the row's attributes as JSON once per mention.
+    private var lastJSON: (row: Int64, column: SpansSQLColumn, bytes: [UInt8])?
 
     /// The rows of one source holding one value of the order column.
     private struct GroupVisit {
@@ -370,9 +382,16 @@ final class SpansCursor: RowCursor {
             guard let groupValue else { return sqlite3_result_null(result) }
             return sink.text(groupValue)
         }
-        // Through `batch` in place: a local copy of the batch's structs would retain every one
-        // of their arrays on every call.
-        NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &sink)
+        guard column.isJSON else {
+            // Through `batch` in place: a local copy of the batch's structs would retain every one
+            // of their arrays on every call.
+            return NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &sink)
+        }
+        if let lastJSON, lastJSON.row == rowID, lastJSON.column == column { return sink.text(lastJSON.bytes) }
+        var captured = CapturedText()
+        NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &captured)
+        lastJSON = (rowID, column, captured.bytes)
+        sink.text(captured.bytes)
     }
 }
 

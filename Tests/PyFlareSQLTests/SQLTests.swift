@@ -166,6 +166,25 @@ import Testing
         #expect(try await rows(engine, "SELECT iso_time(unix_ns('2026-11-21T10:00:00.5Z'))") == [[.text("2026-11-21T10:00:00.500Z")]])
     }
 
+    /// The cursor builds a row's JSON column once for all its mentions: each row still reads its own.
+    @Test func aJSONColumnNamedSeveralTimesReadsEachRowsOwnValue() async throws {
+        let fixture = try await makeStore()
+        defer { fixture.directory.remove() }
+        let engine = fixture.store.sqlEngine(limits: SQLLimits())
+        let answer = try await rows(engine, """
+            SELECT attr(attributes, 'app.note'), json_extract(attributes, '$."app.note"'), length(attributes) > 0,
+                   json_extract(resource, '$."service.name"'), service, attr(resource, 'service.name')
+            FROM spans WHERE model IS NOT NULL
+            """)
+        #expect(answer.count == fixture.sent.filter { !$0.model.isEmpty }.count)
+        #expect(Set(answer.compactMap { row -> String? in if case .text(let note) = row[0] { note } else { nil } }).count == 200)
+        for row in answer {
+            #expect(row[0] == row[1] && row[2] == .integer(1), "\(row)")
+            #expect(row[3] == row[4] && row[4] == row[5], "\(row)")
+        }
+        try await fixture.store.close()
+    }
+
     @Test func timeBoundsPruneSegmentsAndBlocks() async throws {
         let fixture = try await makeStore()
         defer { fixture.directory.remove() }
