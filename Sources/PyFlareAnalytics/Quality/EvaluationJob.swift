@@ -37,7 +37,7 @@ public struct EvaluationJob: AnalyticsJob {
         """
 
     static let logsStatement = """
-        SELECT CASE WHEN time_ns > 0 THEN time_ns ELSE observed_time_ns END AS at, trace_id, span_id, service, attributes
+        SELECT \(LogTime.sql) AS at, trace_id, span_id, service, attributes
         FROM logs WHERE at >= :start AND at < :end
           AND (event_name = 'gen_ai.evaluation.result' OR attr(attributes, 'event.name') = 'gen_ai.evaluation.result')
         """

@@ -23,7 +23,7 @@ public struct FailureClusterJob: AnalyticsJob {
     static let windows = DensityWindows(counting: """
         SELECT start_time_ns AS t FROM spans WHERE status = 'error' AND start_time_ns >= :start AND start_time_ns < :end
         UNION ALL
-        SELECT CASE WHEN time_ns > 0 THEN time_ns ELSE observed_time_ns END AS t FROM logs
+        SELECT \(LogTime.sql) AS t FROM logs
         WHERE severity_number >= 17 AND t >= :start AND t < :end
         """, budget: 20_000)
 
@@ -171,7 +171,7 @@ public struct FailureClusterJob: AnalyticsJob {
 
     /// ERROR (17) and above; a record without a time is placed at its observed time.
     static let logsStatement = """
-        SELECT CASE WHEN time_ns > 0 THEN time_ns ELSE observed_time_ns END AS at, trace_id, span_id, service, body,
+        SELECT \(LogTime.sql) AS at, trace_id, span_id, service, body,
                attr(attributes, 'exception.type'), attr(attributes, 'exception.message'), attr(attributes, 'exception.stacktrace')
         FROM logs WHERE severity_number >= 17 AND at >= :start AND at < :end
         """
