@@ -12,19 +12,15 @@ struct RecentSpans {
     let maxSeals = 16
     /// Each remembered key with the ordinal of the seal that wrote it: one lookup a span, where
     /// a set per seal cost a hash per seal (up to 17 of Swift's SipHash a span, 6 % of ingest).
-    /// Keys of forgotten seals stay until they are a quarter of the live ones, ignored by ordinal.
     private var sealOfKey: [SpanKey: UInt64] = [:]
-    /// The remembered seals, oldest first: ordinal and key count.
-    private var seals: [(ordinal: UInt64, keys: Int)] = []
+    /// The remembered seals, oldest first, with their keys, to forget them by.
+    private var seals: [(ordinal: UInt64, keys: [SpanKey])] = []
     private var count = 0
     private var nextOrdinal: UInt64 = 0
 
     init(capacity: Int = 500_000) {
         self.capacity = capacity
     }
-
-    /// Keys of seals before this one are forgotten.
-    private var oldestRemembered: UInt64 { seals.first?.ordinal ?? nextOrdinal }
 
     /// `batches` without spans already sealed recently or repeated among themselves, and
     /// the keys to ``remember(_:)`` once the seal is committed.
@@ -33,14 +29,13 @@ struct RecentSpans {
         var removed = 0
         var result: [NormalizedBatch] = []
         result.reserveCapacity(batches.count)
-        let oldest = oldestRemembered
         for var batch in batches {
             let spans = batch.spans
             var keep = [Bool](repeating: true, count: spans.count)
             var dropped = false
             for row in 0..<spans.count {
                 let key = SpanKey(trace: spans.traceIDs[row], span: spans.spanIDs[row])
-                if !keys.insert(key).inserted || sealOfKey[key].map({ $0 >= oldest }) == true {
+                if !keys.insert(key).inserted || sealOfKey[key] != nil {
                     keep[row] = false
                     dropped = true
                     removed += 1
@@ -56,17 +51,16 @@ struct RecentSpans {
         let ordinal = nextOrdinal
         nextOrdinal += 1
         for key in keys { sealOfKey[key] = ordinal }
-        seals.append((ordinal, keys.count))
+        seals.append((ordinal, Array(keys)))
         count += keys.count
         while count > capacity || seals.count > maxSeals, !seals.isEmpty {
-            count -= seals.removeFirst().keys
-        }
-        if sealOfKey.count > count + count / 4 + 1_024 {
-            let oldest = oldestRemembered
-            sealOfKey = sealOfKey.filter { $0.value >= oldest }
+            let forgotten = seals.removeFirst()
+            count -= forgotten.keys.count
+            // A key a later seal wrote again stays, as that seal's.
+            for key in forgotten.keys where sealOfKey[key] == forgotten.ordinal { sealOfKey[key] = nil }
         }
     }
 
-    /// Keys held, forgotten ones included (for tests of the bound).
+    /// Keys held (for tests of the bound).
     var heldKeys: Int { sealOfKey.count }
 }
