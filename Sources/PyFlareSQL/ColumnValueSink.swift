@@ -61,12 +61,20 @@ struct SQLiteResultSink: ColumnValueSink {
     mutating func text(_ bytes: UnsafeRawBufferPointer) { SQLiteResult.text(context, bytes) }
 }
 
-/// The text a column writes, kept (the JSON columns always write text).
+/// The text a column writes, kept (the JSON columns always write text), in a buffer that may
+/// be handed on from one value to the next.
 struct CapturedText: ColumnValueSink {
-    var bytes: [UInt8] = []
+    var bytes: [UInt8]
+
+    init(reusing buffer: [UInt8] = []) {
+        bytes = buffer
+    }
 
     mutating func null() {}
     mutating func integer(_ value: Int64) {}
     mutating func real(_ value: Double) {}
-    mutating func text(_ text: UnsafeRawBufferPointer) { bytes = Array(text) }
+    mutating func text(_ text: UnsafeRawBufferPointer) {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: text)
+    }
 }

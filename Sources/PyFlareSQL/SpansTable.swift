@@ -388,7 +388,10 @@ final class SpansCursor: RowCursor {
             return NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &sink)
         }
         if let lastJSON, lastJSON.row == rowID, lastJSON.column == column { return sink.text(lastJSON.bytes) }
-        var captured = CapturedText()
+        // The last value's buffer, held here alone, so the next one is written without a new allocation.
+        let buffer = lastJSON?.bytes ?? []
+        lastJSON = nil
+        var captured = CapturedText(reusing: buffer)
         NormalizedBatch.writeSQLValue(column, of: &batch, row: Int(selected[position]), into: &captured)
         lastJSON = (rowID, column, captured.bytes)
         sink.text(captured.bytes)

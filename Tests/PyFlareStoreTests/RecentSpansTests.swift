@@ -18,6 +18,11 @@ struct RecentSpansTests {
         recent.removingDuplicates([try batch(ids)]).batches.flatMap { $0.spans.spanIDs }
     }
 
+    /// A seal of the spans `ids` that `recent` does not drop, committed.
+    func seal(_ recent: inout RecentSpans, _ ids: [UInt64]) throws {
+        recent.remember(recent.removingDuplicates([try batch(ids)]).keys)
+    }
+
     @Test func aResentSpanIsDroppedWhileItsSealIsRemembered() throws {
         var recent = RecentSpans(capacity: 100)
         let first = recent.removingDuplicates([try batch([1, 2, 2, 3])])
@@ -30,29 +35,24 @@ struct RecentSpansTests {
     @Test func theOldestSealsAreForgottenFirstAndTheirKeysDoNotPileUp() throws {
         var recent = RecentSpans(capacity: 100)
         // 40 seals of 50 keys: at most 100 keys (two seals) are remembered.
-        for seal in 0..<40 {
-            let ids = (0..<50).map { UInt64(seal * 50 + $0 + 1) }
-            recent.remember(recent.removingDuplicates([try batch(ids)]).keys)
+        for index in 0..<40 {
+            try seal(&recent, (0..<50).map { UInt64(index * 50 + $0 + 1) })
             #expect(recent.heldKeys <= 100)
         }
         #expect(try kept(recent, [1, 1_900, 1_951, 2_000]) == [1, 1_900], "seal 37 is forgotten, 38 and 39 are not")
         // A key of a forgotten seal, sent again, is stored and remembered again.
-        let again = recent.removingDuplicates([try batch([1])])
-        recent.remember(again.keys)
+        try seal(&recent, [1])
         #expect(try kept(recent, [1]).isEmpty)
         #expect(recent.heldKeys == 51)
         // Sixteen seals at most, however small.
         var small = RecentSpans(capacity: 1_000)
-        for seal in 0..<20 { small.remember(small.removingDuplicates([try batch([UInt64(seal + 1)])]).keys) }
+        for index in 0..<20 { try seal(&small, [UInt64(index + 1)]) }
         #expect(try kept(small, [4, 5, 20]) == [4])
     }
 
     @Test func forgottenKeysAreDropped() throws {
         var recent = RecentSpans(capacity: 4_000)
-        for seal in 0..<30 {
-            let ids = (0..<1_000).map { UInt64(seal * 1_000 + $0 + 1) }
-            recent.remember(recent.removingDuplicates([try batch(ids)]).keys)
-        }
+        for index in 0..<30 { try seal(&recent, (0..<1_000).map { UInt64(index * 1_000 + $0 + 1) }) }
         #expect(recent.heldKeys == 4_000)
     }
 }

@@ -202,7 +202,7 @@ extension EvaluationRecord {
             return records.count
         }
         if let density {
-            try await density.walk(range, context, replaceWindow)
+            try await density.walk(range, context) { _ = try await replaceWindow($0) }
         } else {
             try await AdaptiveWindows(initial: UnixTime.hour, maximum: 31 * UnixTime.day).walk(range, replaceWindow)
         }
@@ -238,7 +238,7 @@ struct EvaluatedSpan {
 
     /// The spans of `kinds` (`ai_kind` values) starting in `range`, with their attributes read;
     /// only those of `traces` when given (the others' attributes are never decoded), and with
-    /// `containing` only those whose attributes' JSON holds that text, tested inside the
+    /// `condition` (constant SQL on the row) only those it holds for, tested inside the
     /// statement so the rest never reach memory. The whole answer is held at once: callers
     /// bound `range` by what it holds (``DensityWindows``).
     static func read(_ range: Range<Int64>, kinds: [String], traces: Set<String>? = nil, condition: String? = nil,

@@ -60,7 +60,6 @@ public struct FailureClusterJob: AnalyticsJob {
                 }
             }
             rows += members.count
-            return members.count
         }
         return JobOutcome(rows: rows, window: start..<end, position: newPosition)
     }

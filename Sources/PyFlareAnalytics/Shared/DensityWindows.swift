@@ -23,11 +23,10 @@ struct DensityWindows {
     /// Buckets are not split below this.
     var finest: Int64 = 1_000_000
 
-    /// Calls `body` on consecutive windows covering `range` exactly, in order (it returns the
-    /// rows it found, as for ``AdaptiveWindows``, which this walk does not need).
-    func walk(_ range: Range<Int64>, _ context: JobContext, _ body: (Range<Int64>) async throws -> Int) async throws {
+    /// Calls `body` on consecutive windows covering `range` exactly, in order.
+    func walk(_ range: Range<Int64>, _ context: JobContext, _ body: (Range<Int64>) async throws -> Void) async throws {
         for window in try await windows(range, context) {
-            _ = try await body(window)
+            try await body(window)
         }
     }
 
